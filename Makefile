@@ -1,0 +1,42 @@
+# Two commands: `make run` (start the service on SQLite + local disk) and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test test-sqlite lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/objectstore serve
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check src tests bench
+
+# The full suite: unit tests, API tests on SQLite and on a throwaway PostgreSQL, and real S3
+# clients (boto3, aws CLI, s3cmd, minio, rclone) against a real server.
+test: $(TEST_STAMP)
+	$(BIN)/ruff check src tests bench
+	bash scripts/ensure-postgres.sh
+	. scripts/pg-env.sh && $(BIN)/pytest -q -p no:cacheprovider
+
+test-sqlite: $(TEST_STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: $(TEST_STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

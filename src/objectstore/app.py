@@ -1,0 +1,72 @@
+"""Composition root: the only module that picks the concrete SQL and filesystem adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp
+
+from .config import Settings
+from .domain.errors import Unauthenticated
+from .services.accounts import AccountService
+from .services.credentials import CredentialService
+from .services.maintenance import GarbageCollector
+from .services.objects import ObjectService
+from .services.objectstores import ObjectStoreService
+from .services.regions import RegionService
+from .services.registry import Services
+from .services.secrets import SecretBox, load_or_create_server_key
+from .storage.fs.store import FsBlobStore
+from .storage.sql.engine import make_engine, migrate
+
+
+def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url(),
+                         sqlite_synchronous=settings.sqlite_synchronous)
+    if run_migrations:
+        migrate(engine)
+    box = SecretBox(load_or_create_server_key(settings.data_dir, settings.server_key))
+    creds = CredentialService(engine, box)
+    return Services(
+        settings=settings,
+        engine=engine,
+        blobs=FsBlobStore(settings.data_dir, fsync=settings.fsync),
+        regions=RegionService(settings.region_list()),
+        accounts=AccountService(engine, settings.account_quota_gb),
+        credentials=creds,
+        stores=ObjectStoreService(engine, creds, settings.default_store_gb),
+        objects=ObjectService(engine),
+    )
+
+
+def ensure_default_account(services: Services) -> str | None:
+    """First start: create the default account. Returns a newly generated key to print once."""
+    key = services.settings.api_key
+    if services.accounts.count() == 0:
+        _acc, created_key = services.accounts.create("default", api_key=key)
+        return None if key else created_key
+    if key:
+        # OBJECTSTORE_API_KEY set on a later start: make sure it works for the default account.
+        try:
+            services.accounts.authenticate(key)
+        except Unauthenticated:
+            services.accounts.set_api_key("default", key)
+    return None
+
+
+@dataclass
+class Apps:
+    services: Services
+    mgmt: ASGIApp
+    s3: ASGIApp
+    gc: GarbageCollector
+
+
+def build_apps(settings: Settings) -> Apps:
+    from .mgmt.app import create_mgmt_app
+    from .s3.app import create_s3_app
+
+    services = build_services(settings)
+    gc = GarbageCollector(services.engine, services.blobs, services.objects.gc_wakeup)
+    return Apps(services, create_mgmt_app(services), create_s3_app(services), gc)

@@ -1,0 +1,139 @@
+"""`objectstore` command line: serve, and admin commands on the same data dir/database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import Settings
+
+
+def _settings(**flags: Any) -> Settings:
+    return Settings(**{k: v for k, v in flags.items() if v is not None})
+
+
+_common = [
+    click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+                 help="Where blobs, the SQLite database and the server key live [./data]"),
+    click.option("--database-url", default=None,
+                 help="SQLAlchemy URL; sqlite (default, under the data dir) or postgresql://"),
+]
+
+
+def common(fn: Any) -> Any:
+    for opt in reversed(_common):
+        fn = opt(fn)
+    return fn
+
+
+@click.group()
+@click.version_option(package_name="objectstore")
+def main() -> None:
+    """Self-hosted object storage: Civo's Object Store API and S3."""
+
+
+@main.command()
+@common
+@click.option("--host", default=None, help="Listen address [127.0.0.1]")
+@click.option("--api-port", type=int, default=None, help="Management API port [8000]")
+@click.option("--s3-port", type=int, default=None, help="S3 port [9000]")
+@click.option("--public-s3-url", default=None, help="S3 URL given to clients [http://HOST:S3PORT]")
+@click.option("--s3-domain", default=None, help="Domain for virtual-hosted style buckets")
+@click.option("--regions", default=None, help="CODE:Name:CC:Country[:noobjectstore],...")
+@click.option("--default-region", default=None)
+@click.option("--log-level", default=None)
+def serve(**flags: Any) -> None:
+    """Run the management API and the S3 endpoint."""
+    from ..app import build_apps, ensure_default_account
+    from ..server import serve as run
+
+    settings = _settings(**flags)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    apps = build_apps(settings)
+    new_key = ensure_default_account(apps.services)
+    api = f"http://{settings.host}:{settings.api_port}"
+    click.echo(f"objectstore: management API on {api}")
+    click.echo(f"objectstore: S3 endpoint on http://{settings.host}:{settings.s3_port} "
+               f"(public URL {settings.resolved_public_s3_url()})")
+    if new_key:
+        click.echo(f"objectstore: created the default account; its API key (shown once): {new_key}")
+    sys.stdout.flush()
+    asyncio.run(run(apps))
+
+
+@main.group()
+def account() -> None:
+    """Manage accounts (admin: works directly on the data dir / database)."""
+
+
+def _services(flags: dict[str, Any]) -> Any:
+    from ..app import build_services
+
+    return build_services(_settings(**flags))
+
+
+@account.command("create")
+@common
+@click.argument("name")
+@click.option("--api-key", default=None, help="Use this key instead of generating one")
+@click.option("--quota-gb", type=int, default=None, help="Object store quota in GB")
+def account_create(name: str, api_key: str | None, quota_gb: int | None, **flags: Any) -> None:
+    """Create an account and print its API key."""
+    from ..domain.errors import DomainError
+
+    svc = _services(flags)
+    try:
+        acc, key = svc.accounts.create(name, api_key=api_key, quota_gb=quota_gb)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"created account {acc.name} ({acc.id}), quota {acc.quota_gb} GB")
+    click.echo(f"API key: {key}")
+
+
+@account.command("list")
+@common
+def account_list(**flags: Any) -> None:
+    """List accounts."""
+    svc = _services(flags)
+    for acc in svc.accounts.list():
+        gb, n = svc.stores.allocation(acc.id)
+        click.echo(f"{acc.id}  {acc.name:20}  quota {acc.quota_gb} GB  "
+                   f"allocated {gb} GB in {n} store(s)")
+
+
+@account.command("delete")
+@common
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation")
+def account_delete(name: str, yes: bool, **flags: Any) -> None:
+    """Delete an account with all its object stores, objects and credentials."""
+    from ..domain.errors import DomainError
+    from ..services.maintenance import GarbageCollector
+
+    svc = _services(flags)
+    try:
+        acc = svc.accounts.get_by_name(name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    if not yes:
+        click.confirm(f"Delete account {name} and all its object stores?", abort=True)
+    for region in svc.regions.regions:
+        while True:
+            page = svc.stores.list(acc.id, region.code, 1, 1000)
+            if not page.items:
+                break
+            for sw in page.items:
+                svc.stores.delete(acc.id, sw.store.id, None)
+    svc.accounts.delete_empty(acc.id)
+    GarbageCollector(svc.engine, svc.blobs, svc.objects.gc_wakeup).drain_doomed()
+    click.echo(f"deleted account {name}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

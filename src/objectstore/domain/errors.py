@@ -1,0 +1,125 @@
+"""Domain errors. Each plane maps these to its wire format in one table."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: ``kind`` names the error for the planes' mapping tables."""
+
+    kind = "internal"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.__class__.__doc__ or self.kind)
+        self.message = message or (self.__class__.__doc__ or self.kind).strip()
+
+
+class Unauthenticated(DomainError):
+    """The API key is missing or invalid."""
+
+    kind = "unauthenticated"
+
+
+class InvalidInput(DomainError):
+    """A parameter is missing or malformed."""
+
+    kind = "invalid_input"
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RegionNotFound(DomainError):
+    """The region is not known."""
+
+    kind = "region_not_found"
+
+
+class RegionFeatureNotSupported(DomainError):
+    """Object stores are not available in this region."""
+
+    kind = "region_feature_not_supported"
+
+
+class StoreNotFound(DomainError):
+    """The object store does not exist."""
+
+    kind = "store_not_found"
+
+
+class StoreExists(DomainError):
+    """An object store with this name already exists in the region."""
+
+    kind = "store_exists"
+
+
+class StoreNotEmpty(DomainError):
+    """The object store is not empty."""
+
+    kind = "store_not_empty"
+
+
+class CredentialNotFound(DomainError):
+    """The credential does not exist."""
+
+    kind = "credential_not_found"
+
+
+class CredentialExists(DomainError):
+    """The access key is already in use."""
+
+    kind = "credential_exists"
+
+
+class CredentialInUse(DomainError):
+    """The credential owns object stores and cannot be deleted."""
+
+    kind = "credential_in_use"
+
+
+class AccountNotFound(DomainError):
+    """The account does not exist."""
+
+    kind = "account_not_found"
+
+
+class AccountExists(DomainError):
+    """An account with this name already exists."""
+
+    kind = "account_exists"
+
+
+class QuotaExceeded(DomainError):
+    """The request would exceed a quota."""
+
+    kind = "quota_exceeded"
+
+
+class SizeBelowUsage(DomainError):
+    """The new size is smaller than the bytes already stored."""
+
+    kind = "size_below_usage"
+
+
+class ObjectNotFound(DomainError):
+    """The object does not exist."""
+
+    kind = "object_not_found"
+
+
+class PreconditionFailed(DomainError):
+    """A precondition did not hold."""
+
+    kind = "precondition_failed"
+
+
+class UploadNotFound(DomainError):
+    """The multipart upload does not exist."""
+
+    kind = "upload_not_found"
+
+
+class Conflict(DomainError):
+    """A concurrent change conflicted with this request."""
+
+    kind = "conflict"

@@ -1,0 +1,68 @@
+"""Naming rules: bucket (object store) names, object keys, regions, access keys."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+
+from .errors import InvalidInput
+
+_BUCKET_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9.\-]{1,61}[a-zA-Z0-9]$")
+_IPV4_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_ACCESS_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]{3,128}$")
+_SECRET_RE = re.compile(r"^[\x21-\x7e]{8,128}$")
+_UPPER_ALNUM = string.ascii_uppercase + string.digits
+_ALNUM = string.ascii_letters + string.digits
+
+MAX_KEY_BYTES = 1024
+
+
+def validate_store_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("name is required", "name")
+    if not _BUCKET_RE.match(name) or ".." in name or _IPV4_RE.match(name):
+        raise InvalidInput(
+            "name must be 3-63 characters of letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit",
+            "name",
+        )
+    return name
+
+
+def validate_object_key(key: str) -> str:
+    if not key:
+        raise InvalidInput("object key must not be empty", "key")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InvalidInput("object key is longer than 1024 bytes", "key")
+    return key
+
+
+def validate_access_key(value: str) -> str:
+    if not _ACCESS_KEY_RE.match(value):
+        raise InvalidInput(
+            "access_key_id must be 3-128 characters of letters, digits, '-' and '_'",
+            "access_key_id",
+        )
+    return value
+
+
+def validate_secret(value: str) -> str:
+    if not _SECRET_RE.match(value):
+        raise InvalidInput(
+            "secret_access_key_id must be 8-128 printable characters without spaces",
+            "secret_access_key_id",
+        )
+    return value
+
+
+def generate_access_key() -> str:
+    return "".join(secrets.choice(_UPPER_ALNUM) for _ in range(20))
+
+
+def generate_secret() -> str:
+    return "".join(secrets.choice(_ALNUM) for _ in range(40))
+
+
+def generate_api_key() -> str:
+    return "".join(secrets.choice(_ALNUM) for _ in range(50))

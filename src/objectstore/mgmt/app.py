@@ -1,0 +1,63 @@
+"""The management plane: Civo's v2 Object Store API as a Starlette app."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..services.registry import Services
+from .errors import civo_error
+from .handler import civo_endpoint
+from .routes import account, credentials, objectstores
+
+UPDATE = ["PUT", "PATCH"]
+
+
+def _routes() -> list[Route]:
+    table = [
+        ("/v2/objectstores", ["GET"], objectstores.list_stores),
+        ("/v2/objectstores", ["POST"], objectstores.create_store),
+        ("/v2/objectstores/{id}", ["GET"], objectstores.get_store),
+        ("/v2/objectstores/{id}", UPDATE, objectstores.update_store),
+        ("/v2/objectstores/{id}", ["DELETE"], objectstores.delete_store),
+        ("/v2/objectstores/{id}/stats", ["GET"], objectstores.store_stats),
+        ("/v2/objectstore/credentials", ["GET"], credentials.list_credentials),
+        ("/v2/objectstore/credentials", ["POST"], credentials.create_credential),
+        ("/v2/objectstore/credentials/{id}", ["GET"], credentials.get_credential),
+        ("/v2/objectstore/credentials/{id}", UPDATE, credentials.update_credential),
+        ("/v2/objectstore/credentials/{id}", ["DELETE"], credentials.delete_credential),
+        ("/v2/regions", ["GET"], account.list_regions),
+        ("/v2/quota", ["GET"], account.quota),
+    ]
+    routes: list[Route] = []
+    for path, methods, fn in table:
+        endpoint = civo_endpoint(fn)
+        # The spec's own examples use a trailing slash on some paths: serve both forms.
+        routes.append(Route(path, endpoint, methods=methods))
+        routes.append(Route(path + "/", endpoint, methods=methods))
+    routes.append(Route("/healthz", healthz, methods=["GET"]))
+    return routes
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return civo_error(404, "not_found", f"no such endpoint: {request.url.path}")
+    if exc.status_code == 405:
+        return civo_error(405, "method_not_allowed",
+                          f"{request.method} is not allowed on {request.url.path}")
+    return civo_error(exc.status_code, "http_error", str(exc.detail))
+
+
+def create_mgmt_app(services: Services) -> Starlette:
+    app = Starlette(routes=_routes(), exception_handlers={HTTPException: _http_error})
+    app.router.redirect_slashes = False
+    app.state.services = services
+    return app

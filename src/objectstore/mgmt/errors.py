@@ -1,0 +1,39 @@
+"""The management plane's one table from domain errors to Civo's JSON errors."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+
+from ..domain import errors as e
+
+# kind -> (HTTP status, Civo code)
+CIVO_ERRORS: dict[type[e.DomainError], tuple[int, str]] = {
+    e.Unauthenticated: (401, "database_account_not_found"),
+    e.RegionNotFound: (404, "database_region_not_found"),
+    e.RegionFeatureNotSupported: (400, "database_region_feature_not_supported"),
+    e.StoreNotFound: (404, "database_objectstore_not_found"),
+    e.StoreExists: (409, "database_objectstore_exists"),
+    e.StoreNotEmpty: (409, "database_objectstore_not_empty"),
+    e.CredentialNotFound: (404, "database_objectstore_credential_not_found"),
+    e.CredentialExists: (409, "database_objectstore_credential_exists"),
+    e.CredentialInUse: (409, "database_objectstore_credential_in_use"),
+    e.AccountNotFound: (404, "database_account_not_found"),
+    e.QuotaExceeded: (403, "objectstore_quota_exceeded"),
+    e.SizeBelowUsage: (400, "objectstore_size_below_usage"),
+    e.Conflict: (409, "conflict"),
+}
+
+
+def civo_error(status: int, code: str, reason: str, details: str | None = None) -> JSONResponse:
+    body = {"code": code, "reason": reason}
+    if details:
+        body["details"] = details
+    return JSONResponse(body, status_code=status)
+
+
+def domain_error_response(exc: e.DomainError) -> JSONResponse:
+    if isinstance(exc, e.InvalidInput):
+        code = f"parameter_{exc.field}_invalid" if exc.field else "parameter_invalid"
+        return civo_error(400, code, exc.message)
+    status, code = CIVO_ERRORS.get(type(exc), (500, "internal_server_error"))
+    return civo_error(status, code, exc.message)

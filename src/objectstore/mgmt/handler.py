@@ -1,0 +1,62 @@
+"""One wrapper for every management endpoint: body, auth, thread hop, error mapping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..domain.errors import DomainError
+from ..domain.models import Account
+from ..services.registry import Services
+from .auth import bearer_token
+from .errors import civo_error, domain_error_response
+from .params import BadBody, Params, parse_body, read_body
+
+log = logging.getLogger("objectstore.mgmt")
+
+
+@dataclass
+class Call:
+    services: Services
+    account: Account
+    params: Params
+    path: dict[str, str]
+
+
+Handler = Callable[[Call], Any]
+
+
+def civo_endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        services: Services = request.app.state.services
+        try:
+            body = await read_body(request, services.settings.max_api_body_bytes)
+            params = Params(dict(request.query_params),
+                            parse_body(body, request.headers.get("content-type", "")))
+        except BadBody as bad:
+            return civo_error(bad.status, bad.code, bad.reason)
+        token = bearer_token(request)
+        try:
+            result = await run_in_threadpool(_run, fn, services, token, params,
+                                             dict(request.path_params))
+        except DomainError as exc:
+            return domain_error_response(exc)
+        except Exception:
+            log.exception("unhandled error in %s %s", request.method, request.url.path)
+            return civo_error(500, "internal_server_error", "an internal error occurred")
+        return JSONResponse(result)
+
+    endpoint.__name__ = fn.__name__
+    return endpoint
+
+
+def _run(fn: Handler, services: Services, token: str | None, params: Params,
+         path: dict[str, str]) -> Any:
+    account = services.accounts.authenticate(token)
+    return fn(Call(services, account, params, path))

@@ -1,0 +1,139 @@
+"""Request parameters from JSON, form-encoded bodies and the query string, as Civo accepts."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from ..domain.errors import InvalidInput
+
+
+class BadBody(Exception):
+    def __init__(self, status: int, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.code, self.reason = status, code, reason
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BadBody(413, "request_body_too_large", f"request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadBody(413, "request_body_too_large",
+                          f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    # civogo sends "Content-Encoding: gzip" on plain bodies: only gunzip what really is gzip.
+    if "gzip" in request.headers.get("content-encoding", "").lower() and body[:2] == b"\x1f\x8b":
+        try:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = d.decompress(body, limit + 1)
+            if len(body) > limit:
+                raise BadBody(413, "request_body_too_large", "decompressed body is too large")
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            raise BadBody(400, "invalid_request_body", "body is not valid gzip") from exc
+    return body
+
+
+def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
+    text = body.strip()
+    if not text:
+        return {}
+    ctype = content_type.split(";")[0].strip().lower()
+    looks_json = text[:1] in (b"{", b"[")
+    if ctype == "application/json" or (ctype != "application/x-www-form-urlencoded"
+                                       and looks_json):
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadBody(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise BadBody(400, "invalid_json", "request body must be a JSON object")
+        return data
+    try:
+        pairs = parse_qsl(text.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadBody(400, "invalid_request_body",
+                      "request body is neither JSON nor form-encoded") from exc
+    return dict(pairs)
+
+
+class Params:
+    """Body parameters win over query parameters, except ``region`` (query first)."""
+
+    def __init__(self, query: dict[str, str], body: dict[str, Any]) -> None:
+        self.query = query
+        self.body = body
+
+    def get(self, name: str) -> Any:
+        if name in self.body and self.body[name] is not None and self.body[name] != "":
+            return self.body[name]
+        value = self.query.get(name)
+        return None if value == "" else value
+
+    @property
+    def region(self) -> str | None:
+        for value in (self.query.get("region"), self.body.get("region")):
+            if value is not None and str(value).strip() != "":
+                return str(value)
+        return None
+
+    def string(self, name: str) -> str | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise InvalidInput(f"{name} must be a string", name)
+        return str(value)
+
+    def integer(self, name: str, *, allow_zero: bool = True) -> int | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise InvalidInput(f"{name} must be an integer", name)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, str):
+            value = value.strip()
+            if not value.lstrip("-").isdigit():
+                raise InvalidInput(f"{name} must be an integer", name)
+            value = int(value)
+        if not isinstance(value, int):
+            raise InvalidInput(f"{name} must be an integer", name)
+        if value < 0 or (value == 0 and not allow_zero):
+            raise InvalidInput(f"{name} must be a positive integer", name)
+        if value > 10**9:
+            raise InvalidInput(f"{name} is too large", name)
+        return value
+
+    def boolean(self, name: str) -> bool | None:
+        value = self.get(name)
+        if value is None or isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "1", "yes", "on"}:
+            return True
+        if text in {"false", "0", "no", "off"}:
+            return False
+        raise InvalidInput(f"{name} must be true or false", name)
+
+    def paging(self) -> tuple[int, int]:
+        page = self.integer("page")
+        per_page = self.integer("per_page")
+        page = 1 if page is None else page
+        per_page = 20 if per_page is None else per_page
+        if page < 1:
+            raise InvalidInput("page must be at least 1", "page")
+        if not 1 <= per_page <= 10000:
+            raise InvalidInput("per_page must be between 1 and 10000", "per_page")
+        return page, per_page

@@ -1,0 +1,56 @@
+"""Both planes in one process: two uvicorn listeners, one event loop, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import uvicorn
+
+from .app import Apps
+
+log = logging.getLogger("objectstore")
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # we handle signals for both listeners
+        pass
+
+
+def _config(app: object, host: str, port: int, settings_log_level: str,
+            max_header_bytes: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        log_level=settings_log_level,
+        access_log=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=30,
+        h11_max_incomplete_event_size=max_header_bytes,
+        server_header=False,
+    )
+
+
+async def serve(apps: Apps) -> None:
+    s = apps.services.settings
+    mgmt = _Server(_config(apps.mgmt, s.host, s.api_port, s.log_level, s.max_header_bytes))
+    s3 = _Server(_config(apps.s3, s.host, s.s3_port, s.log_level, s.max_header_bytes))
+    loop = asyncio.get_running_loop()
+
+    def stop(*_: object) -> None:
+        mgmt.should_exit = True
+        s3.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    apps.gc.start()
+    try:
+        await asyncio.gather(mgmt.serve(), s3.serve())
+    finally:
+        apps.gc.stop()
+        apps.services.engine.dispose()

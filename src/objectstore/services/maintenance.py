@@ -1,0 +1,92 @@
+"""Garbage collection: unlink doomed blobs, sweep temp files and orphaned blobs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import Engine, delete, select
+
+from ..storage.blobs import BlobStore
+from ..storage.sql.tables import doomed_blobs, objects, parts
+
+log = logging.getLogger("objectstore.gc")
+
+
+class GarbageCollector:
+    def __init__(self, engine: Engine, blobs: BlobStore, wakeup: threading.Event) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.wakeup = wakeup
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def drain_doomed(self, batch: int = 1000) -> int:
+        """Unlink queued blobs; metadata no longer names them, so nobody can read them."""
+        removed = 0
+        while True:
+            with self.engine.connect() as conn:
+                ids = [r[0] for r in conn.execute(select(doomed_blobs.c.blob_id).limit(batch))]
+            if not ids:
+                return removed
+            for blob_id in ids:
+                self.blobs.delete(blob_id)
+            with self.engine.begin() as conn:
+                conn.execute(delete(doomed_blobs).where(doomed_blobs.c.blob_id.in_(ids)))
+            removed += len(ids)
+
+    def referenced_blob_ids(self) -> set[str]:
+        refs: set[str] = set()
+        with self.engine.connect() as conn:
+            for blob_id, manifest in conn.execute(select(objects.c.blob_id, objects.c.parts)):
+                if manifest:
+                    refs.update(p[0] for p in manifest)
+                else:
+                    refs.add(blob_id)
+            refs.update(r[0] for r in conn.execute(select(parts.c.blob_id)))
+        return refs
+
+    def sweep_orphans(self, min_age_s: float = 3600.0) -> int:
+        """Remove blobs that no row names (a crash between rename and commit leaves them).
+
+        Only blobs older than ``min_age_s`` are considered, so uploads in flight are safe.
+        """
+        cutoff = time.time() - min_age_s
+        candidates = [b for b, mtime in self.blobs.iter_blob_ids() if mtime < cutoff]
+        if not candidates:
+            return 0
+        refs = self.referenced_blob_ids()
+        orphans = [b for b in candidates if b not in refs]
+        for blob_id in orphans:
+            self.blobs.delete(blob_id)
+        return len(orphans)
+
+    def run_once(self) -> int:
+        n = self.drain_doomed()
+        self.blobs.clean_tmp(older_than_s=24 * 3600)
+        return n
+
+    def start(self, interval_s: float = 30.0) -> None:
+        def loop() -> None:
+            try:
+                self.blobs.clean_tmp(older_than_s=3600)
+                self.sweep_orphans()
+            except Exception:
+                log.exception("startup sweep failed")
+            while not self._stop.is_set():
+                try:
+                    self.run_once()
+                except Exception:
+                    log.exception("garbage collection pass failed")
+                self.wakeup.wait(interval_s)
+                self.wakeup.clear()
+
+        self._thread = threading.Thread(target=loop, name="objectstore-gc", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,218 @@
+"""Objects: metadata commits with exact usage accounting, reads, deletes, tags, ACLs."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from ..domain.errors import ObjectNotFound, PreconditionFailed, QuotaExceeded, StoreNotFound
+from ..domain.models import GIB, ObjectMeta, ObjectStore
+from ..storage.sql.tables import credentials, doomed_blobs, objects, objectstores
+
+PRECONDITION_MSG = "At least one of the pre-conditions you specified did not hold"
+
+
+@dataclass(frozen=True)
+class Preconditions:
+    if_match: str | None = None        # ETag that must be current ("*" = must exist)
+    if_none_match: str | None = None   # "*" = must not exist
+
+
+@dataclass(frozen=True)
+class NewObject:
+    key: str
+    blob_id: str
+    size: int
+    etag: str
+    content_type: str = "binary/octet-stream"
+    headers: dict[str, str] = field(default_factory=dict)
+    user_meta: dict[str, str] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+    checksum_type: str | None = None
+    acl: str = "private"
+    parts: list[tuple[str, int]] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def object_from_row(store_id: str, row: Any) -> ObjectMeta:
+    m = row._mapping
+    parts = m["parts"]
+    return ObjectMeta(
+        store_id=store_id, key=m["key"], blob_id=m["blob_id"], size=int(m["size"]),
+        etag=m["etag"], last_modified=_aware(m["last_modified"]), content_type=m["content_type"],
+        headers=dict(m["headers"] or {}), user_meta=dict(m["user_meta"] or {}),
+        checksums=dict(m["checksums"] or {}), checksum_type=m["checksum_type"], acl=m["acl"],
+        parts=tuple((p[0], int(p[1])) for p in parts) if parts else None,
+        tags=dict(m["tags"] or {}),
+    )
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def blob_ids_of(meta: ObjectMeta) -> list[str]:
+    return [p[0] for p in meta.parts] if meta.parts else [meta.blob_id]
+
+
+def check_preconditions(current: ObjectMeta | None, pre: Preconditions) -> None:
+    if (pre.if_none_match is not None and current is not None
+            and (pre.if_none_match.strip() == "*" or _etag_in(current.etag, pre.if_none_match))):
+        raise PreconditionFailed(PRECONDITION_MSG)
+    if pre.if_match is not None:
+        if current is None:
+            raise ObjectNotFound("The specified key does not exist.")
+        if pre.if_match.strip() != "*" and not _etag_in(current.etag, pre.if_match):
+            raise PreconditionFailed(PRECONDITION_MSG)
+
+
+def _etag_in(etag: str, header: str) -> bool:
+    wanted = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+    return etag.strip('"') in wanted
+
+
+def charge(conn: Connection, store: ObjectStore, delta_bytes: int, delta_count: int) -> None:
+    """Apply a usage change to a store and its owner, refusing it past either limit.
+
+    One conditional UPDATE per row (no process lock): safe with several gateway processes.
+    """
+    cond = [objectstores.c.id == store.id]
+    if delta_bytes > 0:
+        cond.append(objectstores.c.used_bytes + delta_bytes <= objectstores.c.max_size_gb * GIB)
+    res = conn.execute(
+        objectstores.update().where(*cond).values(
+            used_bytes=objectstores.c.used_bytes + delta_bytes,
+            object_count=objectstores.c.object_count + delta_count,
+        )
+    )
+    if res.rowcount != 1:
+        exists = conn.execute(select(objectstores.c.id).where(objectstores.c.id == store.id))
+        if exists.first() is None:
+            raise StoreNotFound("The specified bucket does not exist")
+        raise QuotaExceeded("The object store's size limit would be exceeded by this write")
+    owner = conn.execute(
+        select(objectstores.c.credential_id).where(objectstores.c.id == store.id)
+    ).scalar_one()
+    ccond = [credentials.c.id == owner]
+    if delta_bytes > 0:
+        ccond.append(
+            (credentials.c.max_size_gb.is_(None))
+            | (credentials.c.used_bytes + delta_bytes <= credentials.c.max_size_gb * GIB)
+        )
+    res = conn.execute(credentials.update().where(*ccond)
+                       .values(used_bytes=credentials.c.used_bytes + delta_bytes))
+    if res.rowcount != 1:
+        raise QuotaExceeded("The credential's size limit would be exceeded by this write")
+
+
+def doom(conn: Connection, blob_ids: list[str]) -> None:
+    if blob_ids:
+        now = datetime.now(UTC)
+        conn.execute(insert(doomed_blobs), [{"blob_id": b, "queued_at": now} for b in blob_ids])
+
+
+class ObjectService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.gc_wakeup = threading.Event()
+
+    def wake_gc(self) -> None:
+        self.gc_wakeup.set()
+
+    # -- reads ----------------------------------------------------------------------------------
+    def head(self, store_id: str, key: str) -> ObjectMeta:
+        with self.engine.connect() as conn:
+            meta = self.head_in(conn, store_id, key)
+        if meta is None:
+            raise ObjectNotFound("The specified key does not exist.")
+        return meta
+
+    def head_in(self, conn: Connection, store_id: str, key: str) -> ObjectMeta | None:
+        row = conn.execute(
+            select(objects).where(objects.c.store_id == store_id, objects.c.key == key)
+        ).first()
+        return object_from_row(store_id, row) if row is not None else None
+
+    def check_room(self, store: ObjectStore, owner_max_gb: int | None, owner_used: int,
+                   size: int) -> None:
+        """Early refusal when the size is known before the body is read (no lock needed:
+        the commit re-checks)."""
+        if store.used_bytes + size > store.max_size_gb * GIB:
+            raise QuotaExceeded("The object store's size limit would be exceeded by this write")
+        if owner_max_gb is not None and owner_used + size > owner_max_gb * GIB:
+            raise QuotaExceeded("The credential's size limit would be exceeded by this write")
+
+    # -- writes ---------------------------------------------------------------------------------
+    def commit(self, store: ObjectStore, new: NewObject, pre: Preconditions | None = None,
+               extra_doomed: list[str] | None = None) -> ObjectMeta:
+        """Make an object visible atomically; the previous version's bytes are queued for GC."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            current = self.head_in(conn, store.id, new.key)
+            if pre is not None:
+                check_preconditions(current, pre)
+            delta = new.size - (current.size if current else 0)
+            charge(conn, store, delta, 0 if current else 1)
+            values = dict(
+                blob_id=new.blob_id, size=new.size, etag=new.etag, last_modified=now,
+                content_type=new.content_type, headers=new.headers, user_meta=new.user_meta,
+                checksums=new.checksums, checksum_type=new.checksum_type, acl=new.acl,
+                parts=[list(p) for p in new.parts] if new.parts else None, tags=new.tags,
+            )
+            if current is None:
+                conn.execute(objects.insert().values(store_id=store.id, key=new.key, **values))
+            else:
+                conn.execute(objects.update().where(
+                    objects.c.store_id == store.id, objects.c.key == new.key).values(**values))
+                keep = set(blob_ids_of_new(new))
+                doom(conn, [b for b in blob_ids_of(current) if b not in keep])
+            if extra_doomed:
+                doom(conn, extra_doomed)
+        self.wake_gc()
+        return ObjectMeta(
+            store.id, new.key, new.blob_id, new.size, new.etag, now, new.content_type,
+            new.headers, new.user_meta, new.checksums, new.checksum_type, new.acl,
+            tuple(new.parts) if new.parts else None, new.tags,
+        )
+
+    def update_meta(self, store: ObjectStore, key: str, **changes: Any) -> ObjectMeta:
+        with self.engine.begin() as conn:
+            current = self.head_in(conn, store.id, key)
+            if current is None:
+                raise ObjectNotFound("The specified key does not exist.")
+            conn.execute(objects.update().where(
+                objects.c.store_id == store.id, objects.c.key == key).values(**changes))
+        return replace(current, **changes)
+
+    def delete(self, store: ObjectStore, key: str) -> bool:
+        with self.engine.begin() as conn:
+            current = self.head_in(conn, store.id, key)
+            if current is None:
+                return False
+            conn.execute(delete(objects).where(objects.c.store_id == store.id,
+                                               objects.c.key == key))
+            charge(conn, store, -current.size, -1)
+            doom(conn, blob_ids_of(current))
+        self.wake_gc()
+        return True
+
+    # -- listing --------------------------------------------------------------------------------
+    def scan(self, store_id: str, after: str | None, prefix: str, limit: int) -> list[ObjectMeta]:
+        """Objects with key > after (or >= prefix), in key (UTF-8 byte) order."""
+        q = select(objects).where(objects.c.store_id == store_id)
+        if after is not None and after >= prefix:
+            q = q.where(objects.c.key > after)
+        elif prefix:
+            q = q.where(objects.c.key >= prefix)
+        q = q.order_by(objects.c.key).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [object_from_row(store_id, r) for r in rows]
+
+
+def blob_ids_of_new(new: NewObject) -> list[str]:
+    return [p[0] for p in new.parts] if new.parts else [new.blob_id]

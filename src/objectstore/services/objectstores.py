@@ -1,0 +1,286 @@
+"""Object stores (S3 buckets): creation inside the account quota, ownership, size, deletion."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.errors import (
+    InvalidInput,
+    QuotaExceeded,
+    SizeBelowUsage,
+    StoreExists,
+    StoreNotEmpty,
+    StoreNotFound,
+)
+from ..domain.models import GIB, Credential, ObjectStore, Page, StoreWithOwner
+from ..domain.names import validate_store_name
+from ..storage.sql.tables import (
+    accounts,
+    credentials,
+    doomed_blobs,
+    objects,
+    objectstores,
+    parts,
+    uploads,
+)
+from .credentials import CredentialService
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    size_kb_utilised: int
+    max_size_kb: int
+    num_objects: int
+
+
+def store_from_row(row: Any) -> ObjectStore:
+    m = row._mapping
+    return ObjectStore(
+        id=m["id"], account_id=m["account_id"], region=m["region"], name=m["name"],
+        max_size_gb=int(m["max_size_gb"]), credential_id=m["credential_id"],
+        owns_credential=bool(m["owns_credential"]), used_bytes=int(m["used_bytes"]),
+        object_count=int(m["object_count"]), acl=m["acl"], created_at=m["created_at"],
+    )
+
+
+def queue_store_blobs(conn: Connection, store_id: str, now: datetime) -> None:
+    """Queue every blob of a store (objects, manifests, parts) for the GC, in this transaction."""
+    blob_ids: set[str] = set()
+    for blob_id, manifest in conn.execute(
+        select(objects.c.blob_id, objects.c.parts).where(objects.c.store_id == store_id)
+    ):
+        if manifest:
+            blob_ids.update(p[0] for p in manifest)
+        elif blob_id:
+            blob_ids.add(blob_id)
+    upload_ids = select(uploads.c.id).where(uploads.c.store_id == store_id)
+    part_blobs = select(parts.c.blob_id).where(parts.c.upload_id.in_(upload_ids))
+    blob_ids.update(r[0] for r in conn.execute(part_blobs))
+    if blob_ids:
+        conn.execute(insert(doomed_blobs), [{"blob_id": b, "queued_at": now} for b in blob_ids])
+    conn.execute(delete(parts).where(parts.c.upload_id.in_(upload_ids)))
+    conn.execute(delete(uploads).where(uploads.c.store_id == store_id))
+    conn.execute(delete(objects).where(objects.c.store_id == store_id))
+
+
+class ObjectStoreService:
+    def __init__(self, engine: Engine, creds: CredentialService, default_size_gb: int) -> None:
+        self.engine = engine
+        self.creds = creds
+        self.default_size_gb = default_size_gb
+
+    # -- reads ----------------------------------------------------------------------------------
+    def _with_owner(self, conn: Connection, store: ObjectStore) -> StoreWithOwner:
+        row = conn.execute(
+            select(credentials).where(credentials.c.id == store.credential_id)
+        ).first()
+        assert row is not None, "store without owner credential"
+        return StoreWithOwner(store, self.creds.from_row(row))
+
+    def list(self, account_id: str, region: str, page: int, per_page: int) -> Page[StoreWithOwner]:
+        conds = [objectstores.c.account_id == account_id, objectstores.c.region == region]
+        with self.engine.connect() as conn:
+            total = int(
+                conn.execute(select(func.count()).select_from(objectstores).where(*conds))
+                .scalar_one()
+            )
+            rows = conn.execute(
+                select(objectstores).where(*conds)
+                .order_by(objectstores.c.created_at, objectstores.c.id)
+                .limit(per_page).offset((page - 1) * per_page)
+            ).all()
+            items = [self._with_owner(conn, store_from_row(r)) for r in rows]
+        return Page(page, per_page, total, items)
+
+    def get_in(self, conn: Connection, account_id: str, store_id: str, region: str | None,
+               *, lock: bool = False) -> ObjectStore:
+        q = select(objectstores).where(
+            objectstores.c.id == store_id, objectstores.c.account_id == account_id
+        )
+        if region is not None:
+            q = q.where(objectstores.c.region == region)
+        if lock:
+            q = q.with_for_update()
+        row = conn.execute(q).first()
+        if row is None:
+            raise StoreNotFound(f"object store {store_id} was not found")
+        return store_from_row(row)
+
+    def get(self, account_id: str, store_id: str, region: str | None) -> StoreWithOwner:
+        with self.engine.connect() as conn:
+            return self._with_owner(conn, self.get_in(conn, account_id, store_id, region))
+
+    def by_name(self, name: str) -> list[ObjectStore]:
+        """All stores with this bucket name (one per region at most)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(objectstores).where(objectstores.c.name == name)).all()
+        return [store_from_row(r) for r in rows]
+
+    def for_credential(self, cred: Credential) -> list[ObjectStore]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(objectstores).where(objectstores.c.credential_id == cred.id)
+                .order_by(objectstores.c.name)
+            ).all()
+        return [store_from_row(r) for r in rows]
+
+    def allocation(self, account_id: str) -> tuple[int, int]:
+        """(GB allocated to the account's stores, number of stores)."""
+        with self.engine.connect() as conn:
+            gb, count = conn.execute(
+                select(func.coalesce(func.sum(objectstores.c.max_size_gb), 0), func.count())
+                .where(objectstores.c.account_id == account_id)
+            ).one()
+        return int(gb), int(count)
+
+    def stats(self, account_id: str, store_id: str, region: str | None) -> StoreStats:
+        with self.engine.connect() as conn:
+            s = self.get_in(conn, account_id, store_id, region)
+        return StoreStats(s.used_bytes // 1000, s.max_size_gb * GIB // 1000, s.object_count)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def _check_account_quota(self, conn: Connection, account_id: str, extra_gb: int) -> None:
+        quota = conn.execute(
+            select(accounts.c.quota_gb).where(accounts.c.id == account_id).with_for_update()
+        ).scalar_one()
+        used = conn.execute(
+            select(func.coalesce(func.sum(objectstores.c.max_size_gb), 0))
+            .where(objectstores.c.account_id == account_id)
+        ).scalar_one()
+        if int(used) + extra_gb > int(quota):
+            raise QuotaExceeded(
+                f"object store quota exceeded: {int(used)} GB of {int(quota)} GB allocated, "
+                f"{extra_gb} GB more requested"
+            )
+
+    def create(self, account_id: str, region: str, name: object, size_gb: int | None,
+               access_key_id: str | None, acl: str = "private",
+               owner: Credential | None = None) -> StoreWithOwner:
+        name = validate_store_name(name)
+        size = self.default_size_gb if size_gb in (None, 0) else size_gb
+        assert size is not None
+        if size <= 0:
+            raise InvalidInput("size must be a positive integer number of GB", "max_size_gb")
+        now = datetime.now(UTC)
+        try:
+            with self.engine.begin() as conn:
+                self._check_account_quota(conn, account_id, size)
+                if conn.execute(
+                    select(objectstores.c.id).where(
+                        objectstores.c.region == region, objectstores.c.name == name
+                    )
+                ).first():
+                    raise StoreExists(f"an object store named {name} already exists in {region}")
+                own = False
+                if owner is None and access_key_id:
+                    owner = self.creds.find_by_access_key_in(conn, account_id, region,
+                                                             access_key_id)
+                elif owner is None:
+                    owner = self.creds.insert(conn, account_id, region, name)
+                    own = True
+                store = ObjectStore(str(uuid.uuid4()), account_id, region, name, size, owner.id,
+                                    own, 0, 0, acl, now)
+                conn.execute(objectstores.insert().values(
+                    id=store.id, account_id=account_id, region=region, name=name,
+                    max_size_gb=size, credential_id=owner.id, owns_credential=own,
+                    used_bytes=0, object_count=0, acl=acl, created_at=now,
+                ))
+        except IntegrityError as exc:
+            raise StoreExists(f"an object store named {name} already exists in {region}") from exc
+        self.creds.invalidate()
+        return StoreWithOwner(store, owner)
+
+    def update(self, account_id: str, store_id: str, region: str | None,
+               size_gb: int | None, access_key_id: str | None) -> StoreWithOwner:
+        with self.engine.begin() as conn:
+            store = self.get_in(conn, account_id, store_id, region, lock=True)
+            if size_gb is not None and size_gb < 0:
+                raise InvalidInput("max_size_gb must be a positive integer", "max_size_gb")
+            if size_gb and size_gb != store.max_size_gb:
+                if size_gb * GIB < store.used_bytes:
+                    raise SizeBelowUsage(
+                        f"cannot shrink to {size_gb} GB: {store.used_bytes} bytes are stored"
+                    )
+                if size_gb > store.max_size_gb:
+                    self._check_account_quota(conn, account_id, size_gb - store.max_size_gb)
+                conn.execute(objectstores.update().where(objectstores.c.id == store.id)
+                             .values(max_size_gb=size_gb))
+            owner = self.creds.get_in(conn, account_id, store.credential_id)
+            if access_key_id and access_key_id != owner.access_key_id:
+                new_owner = self.creds.find_by_access_key_in(conn, account_id, store.region,
+                                                             access_key_id)
+                self._move_usage(conn, store, owner, new_owner)
+                if store.owns_credential:
+                    self._drop_private_credential(conn, store, owner)
+            store = self.get_in(conn, account_id, store_id, None)
+            result = self._with_owner(conn, store)
+        self.creds.invalidate()
+        return result
+
+    def _move_usage(self, conn: Connection, store: ObjectStore, old: Credential,
+                    new: Credential) -> None:
+        conn.execute(credentials.update().where(credentials.c.id == old.id)
+                     .values(used_bytes=credentials.c.used_bytes - store.used_bytes))
+        conn.execute(credentials.update().where(credentials.c.id == new.id)
+                     .values(used_bytes=credentials.c.used_bytes + store.used_bytes))
+        conn.execute(objectstores.update().where(objectstores.c.id == store.id)
+                     .values(credential_id=new.id, owns_credential=False))
+
+    def _drop_private_credential(self, conn: Connection, store: ObjectStore,
+                                 cred: Credential) -> None:
+        still = conn.execute(
+            select(func.count()).select_from(objectstores)
+            .where(objectstores.c.credential_id == cred.id, objectstores.c.id != store.id)
+        ).scalar_one()
+        if not still:
+            conn.execute(delete(credentials).where(credentials.c.id == cred.id))
+
+    def delete(self, account_id: str, store_id: str, region: str | None,
+               *, require_empty: bool = False) -> None:
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            store = self.get_in(conn, account_id, store_id, region, lock=True)
+            self._delete_locked(conn, store, now, require_empty=require_empty)
+        self.creds.invalidate()
+
+    def delete_by_id(self, store_id: str, *, require_empty: bool) -> None:
+        """Delete without an account check (the S3 plane has already authorised it)."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(objectstores).where(objectstores.c.id == store_id).with_for_update()
+            ).first()
+            if row is None:
+                raise StoreNotFound("the object store does not exist")
+            self._delete_locked(conn, store_from_row(row), now, require_empty=require_empty)
+        self.creds.invalidate()
+
+    def _delete_locked(self, conn: Connection, store: ObjectStore, now: datetime, *,
+                       require_empty: bool) -> None:
+        if require_empty:
+            has_obj = conn.execute(
+                select(objects.c.key).where(objects.c.store_id == store.id).limit(1)
+            ).first()
+            has_up = conn.execute(
+                select(uploads.c.id).where(uploads.c.store_id == store.id).limit(1)
+            ).first()
+            if has_obj or has_up:
+                raise StoreNotEmpty("the bucket you tried to delete is not empty")
+        queue_store_blobs(conn, store.id, now)
+        conn.execute(credentials.update().where(credentials.c.id == store.credential_id)
+                     .values(used_bytes=credentials.c.used_bytes - store.used_bytes))
+        conn.execute(delete(objectstores).where(objectstores.c.id == store.id))
+        if store.owns_credential:
+            owner = self.creds.get_in(conn, store.account_id, store.credential_id)
+            self._drop_private_credential(conn, store, owner)
+
+    def set_acl(self, store_id: str, acl: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(objectstores.update().where(objectstores.c.id == store_id)
+                         .values(acl=acl))

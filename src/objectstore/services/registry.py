@@ -1,0 +1,30 @@
+"""The set of services both planes share (built by ``app.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from ..config import Settings
+from ..storage.blobs import BlobStore
+from .accounts import AccountService
+from .credentials import CredentialService
+from .objects import ObjectService
+from .objectstores import ObjectStoreService
+from .regions import RegionService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    blobs: BlobStore
+    regions: RegionService
+    accounts: AccountService
+    credentials: CredentialService
+    stores: ObjectStoreService
+    objects: ObjectService
+
+    def endpoint_for(self, store_name: str) -> str:
+        return f"{self.settings.resolved_public_s3_url()}/{store_name}"

@@ -1,0 +1,151 @@
+"""SQLAlchemy Core schema. Alembic migrations in ``migrations/`` create it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+# Object keys sort in UTF-8 byte order, as S3 lists them: SQLite's default BINARY collation does
+# that; PostgreSQL needs the "C" collation.
+KeyType = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+NameType = String(63).with_variant(String(63, collation="C"), "postgresql")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("api_key_hash", String(64), nullable=False, unique=True),
+    Column("quota_gb", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("access_key_id", String(128), nullable=False, unique=True),
+    Column("secret_enc", Text, nullable=False),
+    Column("max_size_gb", BigInteger, nullable=True),
+    Column("suspended", Boolean, nullable=False, default=False),
+    Column("used_bytes", BigInteger, nullable=False, default=0),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_credentials_account_region", "account_id", "region"),
+)
+
+objectstores = Table(
+    "objectstores",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", NameType, nullable=False),
+    Column("max_size_gb", BigInteger, nullable=False),
+    Column("credential_id", String(36), ForeignKey("credentials.id"), nullable=False),
+    Column("owns_credential", Boolean, nullable=False, default=False),
+    Column("used_bytes", BigInteger, nullable=False, default=0),
+    Column("object_count", BigInteger, nullable=False, default=0),
+    Column("acl", String(32), nullable=False, default="private"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("region", "name", name="uq_objectstores_region_name"),
+    Index("ix_objectstores_account_region", "account_id", "region"),
+    Index("ix_objectstores_name", "name"),
+)
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("store_id", String(36), primary_key=True),
+    Column("key", KeyType, primary_key=True),
+    Column("blob_id", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("etag", String(80), nullable=False),
+    Column("last_modified", UTCDateTime(), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("user_meta", JSON, nullable=False),
+    Column("checksums", JSON, nullable=False),
+    Column("checksum_type", String(16), nullable=True),
+    Column("acl", String(32), nullable=False),
+    Column("parts", JSON, nullable=True),
+    Column("tags", JSON, nullable=False),
+)
+
+# Blob ids whose bytes must be removed once nothing names them (deleted stores, overwrites).
+# The GC drains this table; a crash between commit and unlink leaves the row for the next pass.
+doomed_blobs = Table(
+    "doomed_blobs",
+    metadata,
+    Column("blob_id", String(64), primary_key=True),
+    Column("queued_at", UTCDateTime(), nullable=False),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("store_id", String(36), nullable=False),
+    Column("key", KeyType, nullable=False),
+    Column("initiated", UTCDateTime(), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("user_meta", JSON, nullable=False),
+    Column("checksum_algorithm", String(16), nullable=True),
+    Column("checksum_type", String(16), nullable=True),
+    Column("acl", String(32), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("state", String(16), nullable=False, default="open"),
+    Index("ix_uploads_store_key", "store_id", "key", "id"),
+)
+
+parts = Table(
+    "parts",
+    metadata,
+    Column("upload_id", String(64), ForeignKey("uploads.id"), primary_key=True),
+    Column("part_number", Integer, primary_key=True),
+    Column("blob_id", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("etag", String(80), nullable=False),
+    Column("checksums", JSON, nullable=False),
+    Column("last_modified", UTCDateTime(), nullable=False),
+)
