@@ -36,7 +36,8 @@ def _config(app: object, host: str, port: int, settings_log_level: str,
     )
 
 
-async def serve(apps: Apps) -> None:
+async def serve(apps: Apps, *, install_signals: bool = True,
+                stop_event: asyncio.Event | None = None) -> None:
     s = apps.services.settings
     mgmt = _Server(_config(apps.mgmt, s.host, s.api_port, s.log_level, s.max_header_bytes))
     s3 = _Server(_config(apps.s3, s.host, s.s3_port, s.log_level, s.max_header_bytes))
@@ -46,11 +47,21 @@ async def serve(apps: Apps) -> None:
         mgmt.should_exit = True
         s3.should_exit = True
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
+    if install_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+    waiter = None
+    if stop_event is not None:
+        async def wait_stop() -> None:
+            await stop_event.wait()
+            stop()
+
+        waiter = asyncio.ensure_future(wait_stop())
     apps.gc.start()
     try:
         await asyncio.gather(mgmt.serve(), s3.serve())
     finally:
+        if waiter is not None:
+            waiter.cancel()
         apps.gc.stop()
         apps.services.engine.dispose()

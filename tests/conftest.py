@@ -1,0 +1,43 @@
+"""Shared fixtures: a throwaway PostgreSQL for the session, and a real server per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.pg import PgCluster
+from tests.support.server import RunningServer, running_server
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    cluster = PgCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Each test that takes this runs on the embedded SQLite default and on PostgreSQL."""
+    if request.param == "sqlite":
+        return None
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    return cluster.new_database()
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str | None) -> Iterator[RunningServer]:
+    with running_server(tmp_path / "data", database_url) as srv:
+        yield srv
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A server on the embedded default only (for S3 client tests that do not touch SQL)."""
+    with running_server(tmp_path / "data", None) as srv:
+        yield srv

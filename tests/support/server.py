@@ -1,0 +1,75 @@
+"""Run the real server (both planes) in a background thread on free loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from objectstore.app import Apps, build_apps, ensure_default_account
+from objectstore.config import Settings
+from objectstore.server import serve
+from objectstore.services.registry import Services
+
+from .pg import free_port
+
+API_KEY = "test-api-key-0123456789"
+
+
+@dataclass
+class RunningServer:
+    api_url: str
+    s3_url: str
+    api_key: str
+    services: Services
+    apps: Apps
+
+    def api(self, key: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, timeout=30,
+                            headers={"Authorization": f"bearer {key or self.api_key}"})
+
+
+@contextmanager
+def running_server(data_dir: Path, database_url: str | None = None, **overrides: object
+                   ) -> Iterator[RunningServer]:
+    api_port, s3_port = free_port(), free_port()
+    settings = Settings(data_dir=data_dir, database_url=database_url, api_port=api_port,
+                        s3_port=s3_port, api_key=API_KEY, log_level="warning",
+                        **overrides)  # type: ignore[arg-type]
+    apps = build_apps(settings)
+    ensure_default_account(apps.services)
+    loop = asyncio.new_event_loop()
+
+    stop: asyncio.Event | None = None
+
+    async def main() -> None:
+        nonlocal stop
+        stop = asyncio.Event()
+        await serve(apps, install_signals=False, stop_event=stop)
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
+    thread.start()
+    api_url = f"http://127.0.0.1:{api_port}"
+    deadline = time.time() + 20
+    while True:
+        try:
+            if httpx.get(f"{api_url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.time() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.05)
+    try:
+        yield RunningServer(api_url, f"http://127.0.0.1:{s3_port}", API_KEY, apps.services, apps)
+    finally:
+        if stop is not None:
+            loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
+        loop.close()
