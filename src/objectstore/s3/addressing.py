@@ -1,0 +1,45 @@
+"""Bucket and key from the Host header (virtual-hosted style) or the path (path style)."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from ..domain.names import MAX_KEY_BYTES
+from .errors import S3Error
+
+
+def split_target(host: str, raw_path: str, s3_domain: str | None
+                 ) -> tuple[str | None, str | None]:
+    """Return (bucket, key); key is None for bucket requests, both None for the service."""
+    path = _decode_path(raw_path)
+    hostname = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+    if s3_domain:
+        suffix = "." + s3_domain.lower()
+        if hostname.endswith(suffix) and len(hostname) > len(suffix):
+            bucket = hostname[: -len(suffix)]
+            key = path[1:] if path.startswith("/") else path
+            return bucket, _check_key(key) if key else None
+    if not path.startswith("/"):
+        raise S3Error("InvalidURI", "Couldn't parse the specified URI.", 400)
+    rest = path[1:]
+    if not rest:
+        return None, None
+    bucket, sep, key = rest.partition("/")
+    if not bucket:
+        raise S3Error("InvalidBucketName", "The specified bucket is not valid.", 400)
+    return bucket, _check_key(key) if key else None
+
+
+def _decode_path(raw_path: str) -> str:
+    try:
+        return unquote(raw_path, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise S3Error("InvalidURI", "Couldn't parse the specified URI.", 400) from exc
+
+
+def _check_key(key: str) -> str:
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise S3Error("KeyTooLongError", "Your key is too long", 400)
+    if "\x00" in key:
+        raise S3Error("InvalidArgument", "Object key must not contain NUL characters", 400)
+    return key

@@ -1,0 +1,66 @@
+"""The per-request context handed to every S3 handler, and the response value they return."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from starlette.types import Receive
+
+from ..domain.models import Credential, ObjectStore
+from ..services.registry import Services
+from .routing import Rule
+from .sigv4 import SigV4Auth
+
+
+@dataclass
+class S3Response:
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    stream: AsyncIterator[bytes] | None = None
+    content_type: str | None = None
+
+
+@dataclass
+class S3Context:
+    services: Services
+    receive: Receive
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: dict[str, str]
+    request_id: str
+    bucket: str | None
+    key: str | None
+    rule: Rule
+    credential: Credential | None = None
+    sigv4: SigV4Auth | None = None
+    signing_key: bytes | None = None
+    store: ObjectStore | None = None
+    query: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.query and self.raw_query:
+            self.query = {}
+            for k, v in parse_qsl(self.raw_query, keep_blank_values=True):
+                self.query.setdefault(k, v)
+
+    @property
+    def op(self) -> str:
+        return self.rule.op
+
+    @property
+    def resource(self) -> str:
+        if self.bucket is None:
+            return "/"
+        return f"/{self.bucket}" + (f"/{self.key}" if self.key is not None else "")
+
+    def require_store(self) -> ObjectStore:
+        assert self.store is not None
+        return self.store
+
+    def require_key(self) -> str:
+        assert self.key is not None
+        return self.key

@@ -1,0 +1,125 @@
+"""Service and bucket operations: ListBuckets, Create/Head/DeleteBucket, location, versioning,
+ACLs, and the honest 'not configured' answers for bucket features this server lacks."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+
+from ...domain.errors import StoreExists
+from ...domain.names import validate_store_name
+from .. import xml
+from ..body import read_small_body
+from ..context import S3Context, S3Response
+from ..errors import S3Error, access_denied
+from .common import acl_document, acl_from_xml, canned_acl, iso8601, owner_xml
+
+XML = "application/xml"
+
+
+def _cred(ctx: S3Context):  # type: ignore[no-untyped-def]
+    if ctx.credential is None:
+        raise access_denied()
+    return ctx.credential
+
+
+async def list_buckets(ctx: S3Context) -> S3Response:
+    cred = _cred(ctx)
+    stores = await run_in_threadpool(ctx.services.stores.for_credential, cred)
+    buckets = [xml.node("Bucket", Name=s.name, CreationDate=iso8601(s.created_at),
+                        BucketRegion=s.region) for s in stores]
+    body = xml.document("ListAllMyBucketsResult", owner_xml(cred),
+                        xml.node("Buckets", *buckets))
+    return S3Response(body=body, content_type=XML)
+
+
+async def create_bucket(ctx: S3Context) -> S3Response:
+    cred = _cred(ctx)
+    assert ctx.bucket is not None
+    try:
+        validate_store_name(ctx.bucket)
+    except Exception as exc:
+        raise S3Error("InvalidBucketName", "The specified bucket is not valid.", 400,
+                      {"BucketName": ctx.bucket}) from exc
+    body = await read_small_body(ctx, 64 * 1024)
+    if body.strip():
+        root = xml.parse(body)
+        if root.tag != "CreateBucketConfiguration":
+            raise S3Error("MalformedXML", "The XML you provided was not well-formed or did "
+                          "not validate against our published schema", 400)
+    acl = canned_acl(ctx)
+    existing = await run_in_threadpool(ctx.services.stores.by_name, ctx.bucket)
+    for s in existing:
+        if s.region == cred.region:
+            if s.credential_id == cred.id:
+                raise S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the "
+                              "named bucket succeeded and you already own it.", 409,
+                              {"BucketName": ctx.bucket})
+            raise S3Error("BucketAlreadyExists", "The requested bucket name is not available.",
+                          409, {"BucketName": ctx.bucket})
+    try:
+        await run_in_threadpool(
+            lambda: ctx.services.stores.create(cred.account_id, cred.region, ctx.bucket, None,
+                                               None, acl=acl, owner=cred))
+    except StoreExists as exc:
+        raise S3Error("BucketAlreadyExists", "The requested bucket name is not available.", 409,
+                      {"BucketName": ctx.bucket or ""}) from exc
+    return S3Response(headers=[("Location", f"/{ctx.bucket}")])
+
+
+async def head_bucket(ctx: S3Context) -> S3Response:
+    store = ctx.require_store()
+    return S3Response(headers=[("x-amz-bucket-region", store.region)])
+
+
+async def delete_bucket(ctx: S3Context) -> S3Response:
+    store = ctx.require_store()
+    await run_in_threadpool(
+        lambda: ctx.services.stores.delete_by_id(store.id, require_empty=True))
+    ctx.services.objects.wake_gc()
+    return S3Response(204)
+
+
+async def get_bucket_location(ctx: S3Context) -> S3Response:
+    store = ctx.require_store()
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns='
+            f'"{xml.NS}">{xml._text(store.region)}</LocationConstraint>').encode()
+    return S3Response(body=body, content_type=XML)
+
+
+async def get_bucket_versioning(ctx: S3Context) -> S3Response:
+    return S3Response(body=xml.document("VersioningConfiguration"), content_type=XML)
+
+
+async def get_bucket_acl(ctx: S3Context) -> S3Response:
+    store = ctx.require_store()
+    return S3Response(body=acl_document(_cred(ctx), store.acl), content_type=XML)
+
+
+async def put_bucket_acl(ctx: S3Context) -> S3Response:
+    store = ctx.require_store()
+    body = await read_small_body(ctx, 64 * 1024)
+    acl = acl_from_xml(body) if body.strip() else canned_acl(ctx)
+    await run_in_threadpool(ctx.services.stores.set_acl, store.id, acl)
+    return S3Response()
+
+
+def _not_configured(code: str, message: str):  # type: ignore[no-untyped-def]
+    async def handler(ctx: S3Context) -> S3Response:
+        ctx.require_store()
+        raise S3Error(code, message, 404, {"BucketName": ctx.bucket or ""})
+
+    return handler
+
+
+get_bucket_policy = _not_configured("NoSuchBucketPolicy", "The bucket policy does not exist")
+get_bucket_cors = _not_configured("NoSuchCORSConfiguration",
+                                  "The CORS configuration does not exist")
+get_bucket_lifecycle = _not_configured("NoSuchLifecycleConfiguration",
+                                       "The lifecycle configuration does not exist")
+get_bucket_tagging = _not_configured("NoSuchTagSet", "The TagSet does not exist")
+get_bucket_encryption = _not_configured("ServerSideEncryptionConfigurationNotFoundError",
+                                        "The server side encryption configuration was not found")
+get_object_lock = _not_configured("ObjectLockConfigurationNotFoundError",
+                                  "Object Lock configuration does not exist for this bucket")
+get_bucket_website = _not_configured("NoSuchWebsiteConfiguration",
+                                     "The specified bucket does not have a website configuration")

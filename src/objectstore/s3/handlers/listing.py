@@ -1,0 +1,162 @@
+"""ListObjects (v1), ListObjectsV2 and ListObjectVersions (unversioned stores)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+
+from ...domain.models import ObjectMeta
+from ...services.listing import Listing, list_keys
+from .. import xml
+from ..context import S3Context, S3Response
+from ..errors import S3Error, access_denied
+from .common import iso8601, owner_xml, quote_etag
+
+MAX_KEYS = 1000
+Encoder = Callable[[str], str]
+
+
+def _max_keys(ctx: S3Context) -> int:
+    raw = ctx.query.get("max-keys", str(MAX_KEYS))
+    if not raw.lstrip("-").isdigit() or int(raw) < 0:
+        raise S3Error("InvalidArgument", "Provided max-keys not an integer or within integer "
+                      "range", 400)
+    return min(int(raw), MAX_KEYS)
+
+
+def _encoder(ctx: S3Context) -> Encoder:
+    enc = ctx.query.get("encoding-type")
+    if enc is None:
+        return lambda s: s
+    if enc != "url":
+        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request", 400)
+    return lambda s: quote(s, safe="/")
+
+
+async def _list(ctx: S3Context, prefix: str, delimiter: str, after: str | None,
+                max_keys: int) -> Listing:
+    store = ctx.require_store()
+    if ctx.credential is None and store.acl != "public-read":
+        raise access_denied()
+    objects = ctx.services.objects
+
+    def run() -> Listing:
+        return list_keys(lambda a, p, n: objects.scan(store.id, a, p, n), prefix=prefix,
+                         delimiter=delimiter, after=after, max_keys=max_keys,
+                         batch=min(max(max_keys, 1) + 1, 1001))
+
+    return await run_in_threadpool(run)
+
+
+def _contents(ctx: S3Context, objs: list[ObjectMeta], enc: Encoder, owner: bool,
+              tag: str = "Contents", version: bool = False) -> list[str]:
+    items = []
+    for o in objs:
+        extra = [owner_xml(ctx.credential)] if owner and ctx.credential is not None else []
+        fields: dict[str, object] = {"Key": enc(o.key)}
+        if version:
+            fields.update(VersionId="null", IsLatest="true")
+        fields.update(LastModified=iso8601(o.last_modified), ETag=quote_etag(o.etag))
+        if o.checksums:
+            fields["ChecksumAlgorithm"] = next(iter(o.checksums))
+        fields.update(Size=o.size, StorageClass="STANDARD")
+        items.append(xml.node(tag, *extra, **fields))
+    return items
+
+
+def _prefixes(result: Listing, enc: Encoder) -> list[str]:
+    return [xml.node("CommonPrefixes", Prefix=enc(p)) for p in result.prefixes]
+
+
+async def list_objects(ctx: S3Context) -> S3Response:
+    q = ctx.query
+    prefix, delimiter, marker = q.get("prefix", ""), q.get("delimiter", ""), q.get("marker", "")
+    max_keys, enc = _max_keys(ctx), _encoder(ctx)
+    result = await _list(ctx, prefix, delimiter, marker or None, max_keys)
+    next_marker = result.last if result.truncated and delimiter else None
+    body = xml.document(
+        "ListBucketResult",
+        xml.leaf("Name", ctx.bucket), xml.leaf("Prefix", enc(prefix)),
+        xml.leaf("Marker", enc(marker)), xml.leaf("NextMarker", enc(next_marker)
+                                                  if next_marker else None),
+        xml.leaf("MaxKeys", max_keys), xml.leaf("Delimiter", enc(delimiter) or None),
+        xml.leaf("EncodingType", q.get("encoding-type")),
+        xml.leaf("IsTruncated", result.truncated),
+        *_contents(ctx, result.objects, enc, owner=True), *_prefixes(result, enc),
+    )
+    return S3Response(body=body, content_type="application/xml")
+
+
+def _token(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode("utf-8", "surrogatepass")).decode()
+
+
+def _untoken(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                      400) from exc
+
+
+async def list_objects_v2(ctx: S3Context) -> S3Response:
+    q = ctx.query
+    if q.get("list-type") != "2":
+        raise S3Error("InvalidArgument", "Invalid list-type", 400)
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    token = q.get("continuation-token")
+    start_after = q.get("start-after", "")
+    after = _untoken(token) if token else (start_after or None)
+    if token and start_after and start_after > (after or ""):
+        after = start_after
+    max_keys, enc = _max_keys(ctx), _encoder(ctx)
+    result = await _list(ctx, prefix, delimiter, after, max_keys)
+    fetch_owner = q.get("fetch-owner", "").lower() == "true"
+    body = xml.document(
+        "ListBucketResult",
+        xml.leaf("Name", ctx.bucket), xml.leaf("Prefix", enc(prefix)),
+        xml.leaf("StartAfter", enc(start_after) if start_after else None),
+        xml.leaf("ContinuationToken", token),
+        xml.leaf("NextContinuationToken",
+                 _token(result.last) if result.truncated and result.last else None),
+        xml.leaf("KeyCount", len(result.objects) + len(result.prefixes)),
+        xml.leaf("MaxKeys", max_keys), xml.leaf("Delimiter", enc(delimiter) or None),
+        xml.leaf("EncodingType", q.get("encoding-type")),
+        xml.leaf("IsTruncated", result.truncated),
+        *_contents(ctx, result.objects, enc, owner=fetch_owner), *_prefixes(result, enc),
+    )
+    return S3Response(body=body, content_type="application/xml")
+
+
+async def list_object_versions(ctx: S3Context) -> S3Response:
+    """Unversioned stores: every object is its only version, VersionId "null"."""
+    q = ctx.query
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    key_marker, vid_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
+    if vid_marker and not key_marker:
+        raise S3Error("InvalidArgument", "A version-id marker cannot be specified without a "
+                      "key marker.", 400)
+    if vid_marker not in ("", "null"):
+        raise S3Error("InvalidArgument", "Invalid version id specified", 400)
+    max_keys, enc = _max_keys(ctx), _encoder(ctx)
+    # Paging continues strictly after key-marker: correct even if the caller deletes keys
+    # between pages, since each page is a fresh ordered scan.
+    result = await _list(ctx, prefix, delimiter, key_marker or None, max_keys)
+    next_key = result.last if result.truncated else None
+    body = xml.document(
+        "ListVersionsResult",
+        xml.leaf("Name", ctx.bucket), xml.leaf("Prefix", enc(prefix)),
+        xml.leaf("KeyMarker", enc(key_marker)), xml.leaf("VersionIdMarker", vid_marker),
+        xml.leaf("NextKeyMarker", enc(next_key) if next_key else None),
+        xml.leaf("NextVersionIdMarker", "null" if next_key else None),
+        xml.leaf("MaxKeys", max_keys), xml.leaf("Delimiter", enc(delimiter) or None),
+        xml.leaf("EncodingType", q.get("encoding-type")),
+        xml.leaf("IsTruncated", result.truncated),
+        *_contents(ctx, result.objects, enc, owner=True, tag="Version", version=True),
+        *_prefixes(result, enc),
+    )
+    return S3Response(body=body, content_type="application/xml")

@@ -1,0 +1,120 @@
+"""PutObject, DeleteObject, DeleteObjects, PutObjectAcl."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+
+from ...domain.errors import ObjectNotFound
+from ...services.objects import NewObject, Preconditions
+from .. import xml
+from ..body import Body, read_small_body, require_length
+from ..checksums import header_name
+from ..context import S3Context, S3Response
+from ..errors import S3Error
+from .common import acl_from_xml, canned_acl, content_headers, quote_etag, user_metadata
+from .streams import receive_into
+from .tagging import tags_from_header
+
+MAX_DELETE_KEYS = 1000
+
+
+def preconditions(ctx: S3Context) -> Preconditions | None:
+    if_match = ctx.headers.get("if-match")
+    if_none = ctx.headers.get("if-none-match")
+    if if_none is not None and if_none.strip() != "*":
+        raise S3Error("NotImplemented", "If-None-Match on writes supports only '*'", 501)
+    if if_match is None and if_none is None:
+        return None
+    return Preconditions(if_match=if_match, if_none_match=if_none)
+
+
+async def store_body(ctx: S3Context, length: int) -> tuple[str, Body]:
+    """Receive, verify and durably store the body; returns the new (unnamed) blob id."""
+    blobs = ctx.services.blobs
+    body = Body(ctx)
+    writer = await run_in_threadpool(blobs.open_writer)
+    try:
+        await receive_into(body, writer)
+        body.finish(length)
+        blob_id = await run_in_threadpool(writer.commit)
+    except BaseException:
+        await run_in_threadpool(writer.abort)
+        raise
+    return blob_id, body
+
+
+async def put_object(ctx: S3Context) -> S3Response:
+    store = ctx.require_store()
+    key = ctx.require_key()
+    cred = ctx.credential
+    assert cred is not None
+    length = require_length(ctx)
+    acl = canned_acl(ctx)
+    meta = user_metadata(ctx)
+    tags = tags_from_header(ctx)
+    pre = preconditions(ctx)
+    ctx.services.objects.check_room(store, cred.max_size_gb, cred.used_bytes, length)
+    blob_id, body = await store_body(ctx, length)
+    checksums = body.verifier.checksums
+    new = NewObject(
+        key=key, blob_id=blob_id, size=body.size, etag=body.verifier.md5_hex,
+        content_type=ctx.headers.get("content-type") or "binary/octet-stream",
+        headers=content_headers(ctx), user_meta=meta, checksums=checksums,
+        checksum_type="FULL_OBJECT" if checksums else None, acl=acl, tags=tags,
+    )
+    try:
+        await run_in_threadpool(ctx.services.objects.commit, store, new, pre)
+    except BaseException:
+        await run_in_threadpool(ctx.services.blobs.delete, blob_id)
+        raise
+    headers = [("ETag", quote_etag(new.etag))]
+    headers += [(header_name(a), v) for a, v in checksums.items()]
+    if checksums:
+        headers.append(("x-amz-checksum-type", "FULL_OBJECT"))
+    return S3Response(headers=headers)
+
+
+async def delete_object(ctx: S3Context) -> S3Response:
+    await run_in_threadpool(ctx.services.objects.delete, ctx.require_store(), ctx.require_key())
+    return S3Response(204)
+
+
+async def delete_objects(ctx: S3Context) -> S3Response:
+    store = ctx.require_store()
+    root = xml.parse(await read_small_body(ctx))
+    if root.tag != "Delete":
+        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not "
+                      "validate against our published schema", 400)
+    quiet = (root.findtext("Quiet") or "").strip().lower() == "true"
+    keys = [(o.findtext("Key"), o.findtext("VersionId")) for o in root.findall("Object")]
+    if not keys or len(keys) > MAX_DELETE_KEYS or any(k is None for k, _ in keys):
+        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not "
+                      "validate against our published schema (1 to 1000 Object keys)", 400)
+    results: list[str] = []
+    for key, version in keys:
+        assert key is not None
+        if version not in (None, "", "null"):
+            results.append(xml.node("Error", Key=key, VersionId=version, Code="NoSuchVersion",
+                                    Message="The specified version does not exist."))
+            continue
+        try:
+            await run_in_threadpool(ctx.services.objects.delete, store, key)
+        except Exception as exc:  # report per key, as S3 does
+            results.append(xml.node("Error", Key=key, Code="InternalError", Message=str(exc)))
+            continue
+        if not quiet:
+            results.append(xml.node("Deleted", Key=key))
+    return S3Response(body=xml.document("DeleteResult", *results),
+                      content_type="application/xml")
+
+
+async def put_object_acl(ctx: S3Context) -> S3Response:
+    store = ctx.require_store()
+    body = await read_small_body(ctx, 64 * 1024)
+    acl = acl_from_xml(body) if body.strip() else canned_acl(ctx)
+    try:
+        await run_in_threadpool(lambda: ctx.services.objects.update_meta(
+            store, ctx.require_key(), acl=acl))
+    except ObjectNotFound:
+        raise
+    return S3Response()

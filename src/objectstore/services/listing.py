@@ -1,0 +1,66 @@
+"""Ordered prefix/delimiter listing over the metadata index, seeking past common prefixes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..domain.models import ObjectMeta
+
+# fetch(after, prefix, limit) -> objects with key > after (or >= prefix when after is None)
+Fetch = Callable[[str | None, str, int], list[ObjectMeta]]
+
+
+@dataclass
+class Listing:
+    objects: list[ObjectMeta] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    last: str | None = None  # the last key or common prefix returned (next marker)
+
+
+def skip_past(prefix: str) -> str:
+    """The smallest string greater than every string that starts with ``prefix``... minus one:
+    keys > result are exactly the keys after all keys starting with ``prefix``."""
+    return prefix + "\U0010ffff"
+
+
+def common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    if not delimiter:
+        return None
+    idx = key.find(delimiter, len(prefix))
+    return None if idx < 0 else key[: idx + len(delimiter)]
+
+
+def list_keys(fetch: Fetch, *, prefix: str = "", delimiter: str = "", after: str | None = None,
+              max_keys: int = 1000, batch: int = 1000) -> Listing:
+    out = Listing()
+    cursor = after
+    if cursor is not None and delimiter:
+        cp = common_prefix(cursor, prefix, delimiter)
+        if cp is not None and cursor.startswith(cp) and cursor == cp:
+            cursor = skip_past(cp)
+    if max_keys <= 0:
+        out.truncated = bool(fetch(cursor, prefix, 1))
+        return out
+    while True:
+        rows = fetch(cursor, prefix, batch)
+        if not rows:
+            return out
+        for meta in rows:
+            if not meta.key.startswith(prefix):
+                return out
+            if len(out.objects) + len(out.prefixes) >= max_keys:
+                out.truncated = True
+                return out
+            cp = common_prefix(meta.key, prefix, delimiter)
+            if cp is not None:
+                out.prefixes.append(cp)
+                out.last = cp
+                cursor = skip_past(cp)
+                break  # seek past every key under this prefix
+            out.objects.append(meta)
+            out.last = cursor = meta.key
+        else:
+            if len(rows) < batch:
+                return out
