@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     max_header_bytes: int = 64 * 1024
     multipart_max_age_hours: int = 24 * 7
     log_level: str = "info"
+    tls_cert: Path | None = Field(default=None, description="PEM certificate: serve S3 over TLS")
+    tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert")
 
     def region_list(self) -> list[RegionConfig]:
         return parse_regions(self.regions, self.default_region)
@@ -97,4 +99,5 @@ class Settings(BaseSettings):
     def resolved_public_s3_url(self) -> str:
         if self.public_s3_url:
             return self.public_s3_url.rstrip("/")
-        return f"http://{self.host}:{self.s3_port}"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{self.host}:{self.s3_port}"

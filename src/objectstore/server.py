@@ -19,7 +19,7 @@ class _Server(uvicorn.Server):
 
 
 def _config(app: object, host: str, port: int, settings_log_level: str,
-            max_header_bytes: int) -> uvicorn.Config:
+            max_header_bytes: int, **tls: object) -> uvicorn.Config:
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
@@ -33,6 +33,7 @@ def _config(app: object, host: str, port: int, settings_log_level: str,
         timeout_graceful_shutdown=30,
         h11_max_incomplete_event_size=max_header_bytes,
         server_header=False,
+        **tls,  # type: ignore[arg-type]
     )
 
 
@@ -40,7 +41,10 @@ async def serve(apps: Apps, *, install_signals: bool = True,
                 stop_event: asyncio.Event | None = None) -> None:
     s = apps.services.settings
     mgmt = _Server(_config(apps.mgmt, s.host, s.api_port, s.log_level, s.max_header_bytes))
-    s3 = _Server(_config(apps.s3, s.host, s.s3_port, s.log_level, s.max_header_bytes))
+    tls = {}
+    if s.tls_cert and s.tls_key:
+        tls = {"ssl_certfile": str(s.tls_cert), "ssl_keyfile": str(s.tls_key)}
+    s3 = _Server(_config(apps.s3, s.host, s.s3_port, s.log_level, s.max_header_bytes, **tls))
     loop = asyncio.get_running_loop()
 
     def stop(*_: object) -> None:
