@@ -11,6 +11,7 @@ from .domain.errors import Unauthenticated
 from .services.accounts import AccountService
 from .services.credentials import CredentialService
 from .services.maintenance import GarbageCollector
+from .services.multipart import MultipartService
 from .services.objects import ObjectService
 from .services.objectstores import ObjectStoreService
 from .services.regions import RegionService
@@ -28,6 +29,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         migrate(engine)
     box = SecretBox(load_or_create_server_key(settings.data_dir, settings.server_key))
     creds = CredentialService(engine, box)
+    objects = ObjectService(engine)
     return Services(
         settings=settings,
         engine=engine,
@@ -36,7 +38,8 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         accounts=AccountService(engine, settings.account_quota_gb),
         credentials=creds,
         stores=ObjectStoreService(engine, creds, settings.default_store_gb),
-        objects=ObjectService(engine),
+        objects=objects,
+        multipart=MultipartService(engine, objects),
     )
 
 

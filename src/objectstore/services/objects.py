@@ -147,32 +147,36 @@ class ObjectService:
             raise QuotaExceeded("The credential's size limit would be exceeded by this write")
 
     # -- writes ---------------------------------------------------------------------------------
-    def commit(self, store: ObjectStore, new: NewObject, pre: Preconditions | None = None,
-               extra_doomed: list[str] | None = None) -> ObjectMeta:
+    def commit(self, store: ObjectStore, new: NewObject, pre: Preconditions | None = None
+               ) -> ObjectMeta:
         """Make an object visible atomically; the previous version's bytes are queued for GC."""
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             current = self.head_in(conn, store.id, new.key)
             if pre is not None:
                 check_preconditions(current, pre)
-            delta = new.size - (current.size if current else 0)
-            charge(conn, store, delta, 0 if current else 1)
-            values = dict(
-                blob_id=new.blob_id, size=new.size, etag=new.etag, last_modified=now,
-                content_type=new.content_type, headers=new.headers, user_meta=new.user_meta,
-                checksums=new.checksums, checksum_type=new.checksum_type, acl=new.acl,
-                parts=[list(p) for p in new.parts] if new.parts else None, tags=new.tags,
-            )
-            if current is None:
-                conn.execute(objects.insert().values(store_id=store.id, key=new.key, **values))
-            else:
-                conn.execute(objects.update().where(
-                    objects.c.store_id == store.id, objects.c.key == new.key).values(**values))
-                keep = set(blob_ids_of_new(new))
-                doom(conn, [b for b in blob_ids_of(current) if b not in keep])
-            if extra_doomed:
-                doom(conn, extra_doomed)
+            charge(conn, store, new.size - (current.size if current else 0),
+                   0 if current else 1)
+            meta = self.write_row(conn, store, new, current, now)
         self.wake_gc()
+        return meta
+
+    def write_row(self, conn: Connection, store: ObjectStore, new: NewObject,
+                  current: ObjectMeta | None, now: datetime) -> ObjectMeta:
+        """Insert or replace the object row (usage is the caller's business)."""
+        values = dict(
+            blob_id=new.blob_id, size=new.size, etag=new.etag, last_modified=now,
+            content_type=new.content_type, headers=new.headers, user_meta=new.user_meta,
+            checksums=new.checksums, checksum_type=new.checksum_type, acl=new.acl,
+            parts=[list(p) for p in new.parts] if new.parts else None, tags=new.tags,
+        )
+        if current is None:
+            conn.execute(objects.insert().values(store_id=store.id, key=new.key, **values))
+        else:
+            conn.execute(objects.update().where(
+                objects.c.store_id == store.id, objects.c.key == new.key).values(**values))
+            keep = set(blob_ids_of_new(new))
+            doom(conn, [b for b in blob_ids_of(current) if b not in keep])
         return ObjectMeta(
             store.id, new.key, new.blob_id, new.size, new.etag, now, new.content_type,
             new.headers, new.user_meta, new.checksums, new.checksum_type, new.acl,

@@ -10,6 +10,7 @@ from ..config import Settings
 from ..storage.blobs import BlobStore
 from .accounts import AccountService
 from .credentials import CredentialService
+from .multipart import MultipartService
 from .objects import ObjectService
 from .objectstores import ObjectStoreService
 from .regions import RegionService
@@ -25,6 +26,7 @@ class Services:
     credentials: CredentialService
     stores: ObjectStoreService
     objects: ObjectService
+    multipart: MultipartService
 
     def endpoint_for(self, store_name: str) -> str:
         return f"{self.settings.resolved_public_s3_url()}/{store_name}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from ..context import S3Context, S3Response
-from . import bucket, listing, object_read, object_write, tagging
+from . import bucket, copy, listing, multipart, object_read, object_write, tagging
 
 Handler = Callable[[S3Context], Awaitable[S3Response]]
 
@@ -39,4 +39,12 @@ HANDLERS: dict[str, Handler] = {
     "GetObjectTagging": tagging.get_object_tagging,
     "PutObjectTagging": tagging.put_object_tagging,
     "DeleteObjectTagging": tagging.delete_object_tagging,
+    "CopyObject": copy.copy_object,
+    "UploadPartCopy": copy.upload_part_copy,
+    "CreateMultipartUpload": multipart.create_multipart_upload,
+    "UploadPart": multipart.upload_part,
+    "CompleteMultipartUpload": multipart.complete_multipart_upload,
+    "AbortMultipartUpload": multipart.abort_multipart_upload,
+    "ListParts": multipart.list_parts,
+    "ListMultipartUploads": multipart.list_multipart_uploads,
 }

@@ -7,10 +7,11 @@ from starlette.concurrency import run_in_threadpool
 from ...domain.errors import ObjectNotFound
 from ...services.objects import NewObject, Preconditions
 from .. import xml
+from ..auth_errors import S3AuthError
 from ..body import Body, read_small_body, require_length
-from ..checksums import header_name
+from ..checksums import PayloadVerifier, header_name
 from ..context import S3Context, S3Response
-from ..errors import S3Error
+from ..errors import S3Error, from_auth
 from .common import acl_from_xml, canned_acl, content_headers, quote_etag, user_metadata
 from .streams import receive_into
 from .tagging import tags_from_header
@@ -28,10 +29,22 @@ def preconditions(ctx: S3Context) -> Preconditions | None:
     return Preconditions(if_match=if_match, if_none_match=if_none)
 
 
-async def store_body(ctx: S3Context, length: int) -> tuple[str, Body]:
-    """Receive, verify and durably store the body; returns the new (unnamed) blob id."""
+async def store_body(ctx: S3Context, length: int, extra_algorithm: str | None = None
+                     ) -> tuple[str, Body]:
+    """Receive, verify and durably store the body; returns the new (unnamed) blob id.
+
+    ``extra_algorithm`` adds a checksum to compute even if the request names none (a
+    multipart upload's algorithm, for its parts)."""
     blobs = ctx.services.blobs
-    body = Body(ctx)
+    verifier = None
+    if extra_algorithm:
+        headers = dict(ctx.headers)
+        headers.setdefault("x-amz-checksum-algorithm", extra_algorithm)
+        try:
+            verifier = PayloadVerifier.from_headers(headers)
+        except S3AuthError as exc:
+            raise from_auth(exc) from exc
+    body = Body(ctx, verifier)
     writer = await run_in_threadpool(blobs.open_writer)
     try:
         await receive_into(body, writer)
