@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from starlette.types import ASGIApp
 
@@ -71,5 +72,7 @@ def build_apps(settings: Settings) -> Apps:
     from .s3.app import create_s3_app
 
     services = build_services(settings)
-    gc = GarbageCollector(services.engine, services.blobs, services.objects.gc_wakeup)
+    max_age = timedelta(hours=settings.multipart_max_age_hours)
+    gc = GarbageCollector(services.engine, services.blobs, services.objects.gc_wakeup,
+                          expire_uploads=lambda: services.multipart.expire(max_age))
     return Apps(services, create_mgmt_app(services), create_s3_app(services), gc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import Engine, delete, select
 
@@ -15,10 +16,12 @@ log = logging.getLogger("objectstore.gc")
 
 
 class GarbageCollector:
-    def __init__(self, engine: Engine, blobs: BlobStore, wakeup: threading.Event) -> None:
+    def __init__(self, engine: Engine, blobs: BlobStore, wakeup: threading.Event,
+                 expire_uploads: Callable[[], int] | None = None) -> None:
         self.engine = engine
         self.blobs = blobs
         self.wakeup = wakeup
+        self.expire_uploads = expire_uploads
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -63,6 +66,8 @@ class GarbageCollector:
         return len(orphans)
 
     def run_once(self) -> int:
+        if self.expire_uploads is not None:
+            self.expire_uploads()
         n = self.drain_doomed()
         self.blobs.clean_tmp(older_than_s=24 * 3600)
         return n
