@@ -29,7 +29,9 @@ SUBRESOURCES = frozenset(
 )  # fmt: skip
 
 _DATE_MSG = "AWS authentication requires a valid Date or x-amz-date header"
-_QUERY_MSG = "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
+_QUERY_MSG = (
+    "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
+)
 
 
 @dataclass(frozen=True)
@@ -122,22 +124,31 @@ def _amz_headers(req: RequestView, auth: SigV2Auth) -> dict[str, str]:
     return headers
 
 
-def canonical_resource(req: RequestView, virtual_bucket: str | None = None) -> str:
-    """Raw path (prefixed with ``/bucket`` for virtual-hosted requests) plus sub-resources."""
+def canonical_resource(
+    req: RequestView, virtual_bucket: str | None = None, *, decode_values: bool = True
+) -> str:
+    """Raw path (prefixed with ``/bucket`` for virtual-hosted requests) plus sub-resources.
+
+    Sub-resource values are URL-decoded (AWS, botocore); ``decode_values=False`` keeps them as
+    sent, which is how s3cmd signs them.
+    """
     resource = req.raw_path or "/"
     if virtual_bucket:
         resource = f"/{virtual_bucket}{resource}"
     subs = []
     for raw_name, raw_value, had_eq in split_query(req.raw_query):
         if raw_name in SUBRESOURCES:
-            subs.append((raw_name, f"{raw_name}={unquote(raw_value)}" if had_eq else raw_name))
+            value = unquote(raw_value) if decode_values else raw_value
+            subs.append((raw_name, f"{raw_name}={value}" if had_eq else raw_name))
     if subs:
         subs.sort(key=lambda item: item[0])
         resource += "?" + "&".join(item for _, item in subs)
     return resource
 
 
-def _string_to_sign(req: RequestView, auth: SigV2Auth, date: str, virtual_bucket: str | None) -> str:
+def _string_to_sign(
+    req: RequestView, auth: SigV2Auth, date: str, virtual_bucket: str | None, decode: bool = True
+) -> str:
     amz = _amz_headers(req, auth)
     lines = [
         req.method.upper(),
@@ -146,7 +157,7 @@ def _string_to_sign(req: RequestView, auth: SigV2Auth, date: str, virtual_bucket
         date,
     ]
     lines.extend(f"{name}:{amz[name]}" for name in sorted(amz))
-    lines.append(canonical_resource(req, virtual_bucket))
+    lines.append(canonical_resource(req, virtual_bucket, decode_values=decode))
     return "\n".join(lines)
 
 
@@ -178,12 +189,18 @@ def verify_sigv2(
 ) -> None:
     """Raise SignatureDoesNotMatch unless the V2 signature is valid.
 
-    Besides the spec form (Date field empty when x-amz-date is present) the string with the
-    Date header value is accepted too, as some clients (e.g. botocore) sign it that way.
+    Besides the spec form, variants some clients sign are accepted: the Date header value even
+    though x-amz-date is present (botocore), and sub-resource values as sent (s3cmd).
     """
-    candidates = [string_to_sign_v2(req, auth, virtual_bucket=virtual_bucket)]
+    dates = [_date_field(req, auth)]
     if not auth.presigned and "x-amz-date" in req.headers and "date" in req.headers:
-        candidates.append(_string_to_sign(req, auth, req.headers["date"].strip(), virtual_bucket))
+        dates.append(req.headers["date"].strip())
+    candidates: list[str] = []
+    for decode in (True, False):
+        for date in dates:
+            sts = _string_to_sign(req, auth, date, virtual_bucket, decode)
+            if sts not in candidates:
+                candidates.append(sts)
     provided = auth.signature.encode("utf-8", errors="replace")
     for sts in candidates:
         if hmac.compare_digest(sign_v2(secret, sts).encode("ascii"), provided):

@@ -33,8 +33,10 @@ MAX_PRESIGN_EXPIRES = 604800
 _AMZ_DATE_RE = re.compile(r"^\d{8}T\d{6}Z$")
 _HEX64_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 _SCOPE_DATE_RE = re.compile(r"^\d{8}$")
-_AUTH_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders")
+_QUERY_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date",
+                 "X-Amz-SignedHeaders", "X-Amz-Expires")
 _DATE_MSG = "AWS authentication requires a valid Date or x-amz-date header"
+_SKEW_MSG = "The difference between the request time and the current time is too large."
 
 
 @dataclass(frozen=True)
@@ -138,10 +140,7 @@ def _parse_authorization(value: str) -> dict[str, str]:
         fields[key] = val
     for required in ("Credential", "SignedHeaders", "Signature"):
         if required not in fields:
-            raise s3_error(
-                "AuthorizationHeaderMalformed",
-                f"The authorization header is malformed; missing {required}.",
-            )
+            raise s3_error("AuthorizationHeaderMalformed", f"Authorization lacks {required}.")
     return fields
 
 
@@ -170,17 +169,12 @@ def _parse_header_form(req: RequestView, now: datetime) -> SigV4Auth:
     if date != amz_date[:8]:
         raise s3_error(code, "Invalid credential date. Date is not the same as X-Amz-Date.")
     if abs(_utc(now) - request_time) > MAX_SKEW:
-        raise s3_error(
-            "RequestTimeTooSkewed",
-            "The difference between the request time and the current time is too large.",
-        )
+        raise s3_error("RequestTimeTooSkewed", _SKEW_MSG)
     payload_hash = req.headers.get("x-amz-content-sha256")
     if payload_hash is None:
         raise s3_error("MissingSecurityHeader", "Missing required header: x-amz-content-sha256")
     if payload_hash not in SPECIAL_PAYLOAD_HASHES and not _HEX64_RE.match(payload_hash):
-        raise s3_error(
-            "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-* or hex"
-        )
+        raise s3_error("InvalidArgument", "x-amz-content-sha256 must be a SHA-256 or known mode")
     _check_unsigned_amz_headers(req, signed)
     return SigV4Auth(*scope, signed, signature.lower(), amz_date, request_time,
                      False, None, payload_hash)
@@ -191,14 +185,8 @@ def _parse_query_form(req: RequestView, now: datetime) -> SigV4Auth:
     params: dict[str, str] = {}
     for name, value in req.query:
         params.setdefault(name, value)
-    missing = [p for p in (*_AUTH_PARAMS, "X-Amz-Expires", "X-Amz-Signature") if p not in params]
-    if missing:
-        raise s3_error(
-            code,
-            "Query-string authentication version 4 requires the X-Amz-Algorithm, "
-            "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, "
-            "and X-Amz-Expires parameters.",
-        )
+    if any(p not in params for p in _QUERY_PARAMS):
+        raise s3_error(code, f"Query-string authentication version 4 requires {_QUERY_PARAMS}")
     if params["X-Amz-Algorithm"] != ALGORITHM:
         raise s3_error(code, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
     scope = _parse_credential(params["X-Amz-Credential"], code)
@@ -218,12 +206,7 @@ def _parse_query_form(req: RequestView, now: datetime) -> SigV4Auth:
         raise s3_error(code, "X-Amz-Expires should be a number")
     expires = int(raw_expires)
     if not 1 <= expires <= MAX_PRESIGN_EXPIRES:
-        raise s3_error(
-            code,
-            "X-Amz-Expires must be less than a week (in seconds) that is 604800"
-            if expires > MAX_PRESIGN_EXPIRES
-            else "X-Amz-Expires must be non-negative",
-        )
+        raise s3_error(code, "X-Amz-Expires must be between 1 and 604800 seconds (one week)")
     now = _utc(now)
     if request_time - now > MAX_SKEW:
         raise s3_error("RequestTimeTooSkewed", "Request is not yet valid (X-Amz-Date in future)")
@@ -267,22 +250,20 @@ def canonical_uri(raw_path: str) -> str:
     return "/".join(aws_quote(unquote_to_bytes(seg)) for seg in path.split("/"))
 
 
-def canonical_query(raw_query: str) -> str:
-    """Every parameter except X-Amz-Signature, decoded, AWS-encoded, sorted by key then value."""
+def canonical_query(raw_query: str, *, as_sent: bool = False) -> str:
+    """Every parameter except X-Amz-Signature, decoded, AWS-encoded, sorted by key then value.
+
+    ``as_sent=True`` keeps names and values exactly as on the wire (fallback for clients that
+    sign their own non-AWS encoding)."""
     pairs = []
     for raw_name, raw_value, _ in split_query(raw_query):
         name = decode_component(raw_name)
         if name == "X-Amz-Signature":
             continue
-        pairs.append((aws_quote(name), aws_quote(decode_component(raw_value))))
-    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
-
-
-def _raw_canonical_query(raw_query: str) -> str:
-    """Fallback: the query exactly as sent (minus X-Amz-Signature), sorted."""
-    pairs = [
-        (n, v) for n, v, _ in split_query(raw_query) if decode_component(n) != "X-Amz-Signature"
-    ]
+        if as_sent:
+            pairs.append((raw_name, raw_value))
+        else:
+            pairs.append((aws_quote(name), aws_quote(decode_component(raw_value))))
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
@@ -297,16 +278,8 @@ def _canonical_headers(req: RequestView, auth: SigV4Auth) -> str:
 
 
 def _build_canonical(req: RequestView, auth: SigV4Auth, uri: str, query: str) -> str:
-    return "\n".join(
-        (
-            req.method.upper(),
-            uri,
-            query,
-            _canonical_headers(req, auth),
-            ";".join(auth.signed_headers),
-            auth.payload_hash,
-        )
-    )
+    headers, signed = _canonical_headers(req, auth), ";".join(auth.signed_headers)
+    return f"{req.method.upper()}\n{uri}\n{query}\n{headers}\n{signed}\n{auth.payload_hash}"
 
 
 def canonical_request(req: RequestView, auth: SigV4Auth) -> str:
@@ -322,7 +295,7 @@ def _candidates(req: RequestView, auth: SigV4Auth) -> list[str]:
     """The AWS-normalised canonical request, then (if different) the as-sent variant."""
     first = canonical_request(req, auth)
     raw_path = req.raw_path or "/"
-    second = _build_canonical(req, auth, raw_path, _raw_canonical_query(req.raw_query))
+    second = _build_canonical(req, auth, raw_path, canonical_query(req.raw_query, as_sent=True))
     return [first] if second == first else [first, second]
 
 
@@ -347,15 +320,3 @@ def verify_sigv4(req: RequestView, auth: SigV4Auth, secret: str) -> bytes:
         },
     )
 
-
-__all__ = [
-    "SigV4Auth",
-    "canonical_query",
-    "canonical_request",
-    "canonical_uri",
-    "detect_sigv4",
-    "parse_sigv4",
-    "signing_key",
-    "string_to_sign",
-    "verify_sigv4",
-]

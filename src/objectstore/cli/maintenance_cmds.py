@@ -1,0 +1,48 @@
+"""`objectstore fsck` and `objectstore gc`: integrity checks and space reclamation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+
+def register(main: click.Group, common: Any, services: Any) -> None:
+    @main.command()
+    @common
+    @click.option("--quiet", is_flag=True, help="Print only damaged objects and the summary")
+    def fsck(quiet: bool, **flags: Any) -> None:
+        """Verify stored bytes; exit 1 if any object is damaged or missing."""
+        from ..services.integrity import scan
+
+        svc = services(flags)
+        checked = damaged = 0
+        for store, meta, problem in scan(svc.engine, svc.blobs):
+            checked += 1
+            if problem:
+                damaged += 1
+                click.echo(f"DAMAGED {store}/{meta.key}: {problem}")
+            elif not quiet:
+                click.echo(f"ok      {store}/{meta.key}")
+        click.echo(f"fsck: {checked} object(s) checked, {damaged} damaged")
+        if damaged:
+            raise SystemExit(1)
+
+
+def register_gc(main: click.Group, common: Any, services: Any) -> None:
+    @main.command()
+    @common
+    @click.option("--orphan-age", type=float, default=3600.0, show_default=True,
+                  help="Remove unreferenced blobs older than this many seconds (use 0 only "
+                  "while no server is running on this data dir)")
+    def gc(orphan_age: float, **flags: Any) -> None:
+        """Reclaim space: deleted objects' bytes, temp files and unreferenced blobs."""
+        from ..services.maintenance import GarbageCollector
+
+        svc = services(flags)
+        collector = GarbageCollector(svc.engine, svc.blobs, svc.objects.gc_wakeup)
+        doomed = collector.drain_doomed()
+        tmp = svc.blobs.clean_tmp(older_than_s=orphan_age)
+        orphans = collector.sweep_orphans(min_age_s=orphan_age)
+        click.echo(f"gc: {doomed} deleted blob(s), {tmp} temp file(s), {orphans} orphan(s) "
+                   "removed")

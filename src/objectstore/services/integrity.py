@@ -1,0 +1,146 @@
+"""Integrity: verify stored bytes against what was recorded when they were written.
+
+The cheapest full-object checksum known for an object is used: a stored FULL_OBJECT CRC
+(CRC32, CRC32C, CRC64NVME — several GiB/s), else the MD5 ETag (single PUTs), else, for
+multipart objects, the multipart ETag (MD5 of the parts' MD5s).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Engine, select
+
+from ..domain.models import ObjectMeta
+from ..storage.blobs import BlobStore
+from ..storage.sql.tables import objects, objectstores
+from .objects import object_from_row
+
+CHUNK = 4 * 1024 * 1024
+FAST_CRCS = ("CRC32", "CRC32C", "CRC64NVME")
+
+
+class Digest(Protocol):
+    def update(self, data: bytes) -> None: ...
+
+    def matches(self) -> bool: ...
+
+
+class _Crc32:
+    def __init__(self, expected_b64: str) -> None:
+        self.value = 0
+        self.expected = expected_b64
+
+    def update(self, data: bytes) -> None:
+        self.value = zlib.crc32(data, self.value)
+
+    def matches(self) -> bool:
+        return base64.b64encode(self.value.to_bytes(4, "big")).decode() == self.expected
+
+
+class _AwsCrc:
+    def __init__(self, algorithm: str, expected_b64: str) -> None:
+        from awscrt import checksums
+
+        self.fn = checksums.crc32c if algorithm == "CRC32C" else checksums.crc64nvme
+        self.width = 4 if algorithm == "CRC32C" else 8
+        self.value = 0
+        self.expected = expected_b64
+
+    def update(self, data: bytes) -> None:
+        self.value = self.fn(data, self.value)
+
+    def matches(self) -> bool:
+        raw = self.value.to_bytes(self.width, "big")
+        return base64.b64encode(raw).decode() == self.expected
+
+
+class _Md5:
+    def __init__(self, expected_hex: str) -> None:
+        self.md5 = hashlib.md5()  # noqa: S324 - the ETag S3 defines
+        self.expected = expected_hex
+
+    def update(self, data: bytes) -> None:
+        self.md5.update(data)
+
+    def matches(self) -> bool:
+        return self.md5.hexdigest() == self.expected
+
+
+def full_object_digest(meta: ObjectMeta) -> Digest | None:
+    """A digest to check a whole single-stream read of ``meta``; None for multipart objects
+    without a FULL_OBJECT CRC (their ETag needs part boundaries: see ``verify``)."""
+    if meta.checksum_type in (None, "FULL_OBJECT"):
+        for alg in FAST_CRCS:
+            value = meta.checksums.get(alg)
+            if value and "-" not in value:
+                return _Crc32(value) if alg == "CRC32" else _AwsCrc(alg, value)
+    if not meta.parts and "-" not in meta.etag:
+        return _Md5(meta.etag)
+    return None
+
+
+@dataclass(frozen=True)
+class Damage:
+    store: str
+    key: str
+    problem: str
+
+
+def _read(blobs: BlobStore, blob_id: str) -> Iterator[bytes]:
+    with blobs.open_reader(blob_id) as f:
+        while data := f.read(CHUNK):
+            yield data
+
+
+def verify(blobs: BlobStore, meta: ObjectMeta) -> str | None:
+    """Return a description of the damage, or None when the bytes are intact."""
+    pieces = meta.parts or ((meta.blob_id, meta.size),)
+    digest = full_object_digest(meta)
+    part_md5s: list[bytes] = []
+    total = 0
+    try:
+        for blob_id, size in pieces:
+            md5 = hashlib.md5()  # noqa: S324
+            n = 0
+            for data in _read(blobs, blob_id):
+                n += len(data)
+                md5.update(data)
+                if digest is not None:
+                    digest.update(data)
+            if n != size:
+                return f"blob {blob_id} holds {n} bytes, {size} recorded"
+            part_md5s.append(md5.digest())
+            total += n
+    except FileNotFoundError as exc:
+        return f"missing blob: {exc.filename}"
+    if digest is not None:
+        return None if digest.matches() else "checksum mismatch"
+    combined = hashlib.md5(b"".join(part_md5s)).hexdigest()  # noqa: S324
+    if meta.etag != f"{combined}-{len(part_md5s)}":
+        return "multipart ETag mismatch"
+    return None
+
+
+def scan(engine: Engine, blobs: BlobStore) -> Iterator[tuple[str, ObjectMeta, str | None]]:
+    """Yield (store name, object, damage or None) for every stored object."""
+    with engine.connect() as conn:
+        stores = conn.execute(select(objectstores.c.id, objectstores.c.name)).all()
+    for store_id, name in stores:
+        after = ""
+        while True:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(objects).where(objects.c.store_id == store_id, objects.c.key > after)
+                    .order_by(objects.c.key).limit(500)).all()
+            if not rows:
+                break
+            for row in rows:
+                meta = object_from_row(store_id, row)
+                yield name, meta, verify(blobs, meta)
+                after = meta.key

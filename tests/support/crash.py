@@ -1,0 +1,276 @@
+"""Crash-consistency harness: drive writes from several clients, SIGKILL the server at random
+moments, restart it and check that every acknowledged write survived intact.
+
+Run long: ``python -m tests.support.crash --iterations 200`` (see README); a short run is part
+of ``make test`` (tests/reliability/test_crash.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import httpx
+from botocore.config import Config
+
+from .proc import API_KEY, ServerProcess
+
+BUCKET = "crash-bucket"
+KEYS = [f"k/{i:03d}" for i in range(40)]
+MP_KEYS = [f"mp/{i}" for i in range(3)]
+PART = 5 * 1024 * 1024
+
+
+def payload(key: str, version: int, size: int) -> bytes:
+    seed = hashlib.sha256(f"{key}:{version}".encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+@dataclass
+class KeyState:
+    acked: int | None = None          # version acknowledged last (0 = deleted / never written)
+    inflight: set[int] = field(default_factory=set)  # versions (or 0 for delete) not yet acked
+    sizes: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    kills: int = 0
+    objects_checked: int = 0
+    acked_writes: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+class Harness:
+    def __init__(self, work: Path, database_url: str | None = None, seed: int = 1) -> None:
+        self.server = ServerProcess(work / "data", database_url)
+        self.rng = random.Random(seed)
+        self.state: dict[str, KeyState] = {k: KeyState(acked=0) for k in KEYS + MP_KEYS}
+        self.lock = threading.Lock()
+        self.version = 0
+        self.report = Report()
+        self.store_id = ""
+        self.ak = self.sk = ""
+
+    # -- set-up -----------------------------------------------------------------------------
+    def setup(self) -> None:
+        self.server.start()
+        h = {"Authorization": f"bearer {API_KEY}"}
+        r = httpx.post(f"{self.server.api_url}/v2/objectstores", headers=h,
+                       json={"name": BUCKET, "region": "LON1"}, timeout=30)
+        r.raise_for_status()
+        store = r.json()
+        self.store_id = store["id"]
+        cred = httpx.get(f"{self.server.api_url}/v2/objectstore/credentials/"
+                         f"{store['owner_info']['credential_id']}", headers=h, timeout=30).json()
+        self.ak, self.sk = cred["access_key_id"], cred["secret_access_key_id"]
+
+    def client(self):  # type: ignore[no-untyped-def]
+        return boto3.client(
+            "s3", endpoint_url=self.server.s3_url, aws_access_key_id=self.ak,
+            aws_secret_access_key=self.sk, region_name="LON1",
+            config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30))
+
+    def _next_version(self) -> int:
+        with self.lock:
+            self.version += 1
+            return self.version
+
+    # -- load -------------------------------------------------------------------------------
+    def worker(self, stop: threading.Event, seed: int) -> None:
+        rng = random.Random(seed)
+        s3 = self.client()
+        while not stop.is_set():
+            roll = rng.random()
+            try:
+                if roll < 0.05:
+                    self._multipart(s3, rng)
+                    continue
+                key = rng.choice(KEYS)
+                if roll < 0.8:
+                    v = self._next_version()
+                    size = rng.choice([0, 1, 1000, 70_000, 300_000, 1_100_000])
+                    self._begin(key, v, size)
+                    s3.put_object(Bucket=BUCKET, Key=key, Body=payload(key, v, size),
+                                  Metadata={"v": str(v)})
+                    self._ack(key, v)
+                else:
+                    self._begin(key, 0, 0)
+                    s3.delete_object(Bucket=BUCKET, Key=key)
+                    self._ack(key, 0)
+            except Exception:
+                if stop.is_set():
+                    return
+                time.sleep(0.01)
+
+    def _multipart(self, s3, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
+        key = rng.choice(MP_KEYS)
+        v = self._next_version()
+        size = PART + 1000
+        data = payload(key, v, size)
+        up = s3.create_multipart_upload(Bucket=BUCKET, Key=key, Metadata={"v": str(v)})
+        p1 = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up["UploadId"], PartNumber=1,
+                            Body=data[:PART])
+        p2 = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up["UploadId"], PartNumber=2,
+                            Body=data[PART:])
+        self._begin(key, v, size)
+        s3.complete_multipart_upload(
+            Bucket=BUCKET, Key=key, UploadId=up["UploadId"],
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p1["ETag"]},
+                                       {"PartNumber": 2, "ETag": p2["ETag"]}]})
+        self._ack(key, v)
+
+    def _begin(self, key: str, version: int, size: int) -> None:
+        with self.lock:
+            st = self.state[key]
+            st.inflight.add(version)
+            st.sizes[version] = size
+
+    def _ack(self, key: str, version: int) -> None:
+        with self.lock:
+            st = self.state[key]
+            st.inflight.discard(version)
+            # A write acknowledged after another one started may still be older in commit
+            # order; keep both possibilities by treating earlier in-flight versions as open.
+            st.acked = version
+            self.report.acked_writes += 1
+
+    # -- one crash cycle --------------------------------------------------------------------
+    def cycle(self, duration: float, workers: int = 4) -> None:
+        stop = threading.Event()
+        threads = [threading.Thread(target=self.worker, args=(stop, self.rng.random()))
+                   for _ in range(workers)]
+        for t in threads:
+            t.start()
+        time.sleep(duration)
+        self.server.kill()
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        self.report.kills += 1
+        self.server.start()
+        self.check()
+
+    def check(self) -> None:
+        s3 = self.client()
+        listed: dict[str, int] = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            for o in page.get("Contents", []):
+                listed[o["Key"]] = o["Size"]
+        with self.lock:
+            states = {k: (st.acked, set(st.inflight), dict(st.sizes))
+                      for k, st in self.state.items()}
+        for key, (acked, inflight, sizes) in states.items():
+            allowed = {acked, *inflight}
+            if key not in listed:
+                if 0 not in allowed:
+                    self._fail(f"{key}: acknowledged version {acked} is missing")
+                self._settle(key, 0)
+                continue
+            obj = s3.get_object(Bucket=BUCKET, Key=key)
+            body = obj["Body"].read()
+            v = int(obj["Metadata"].get("v", "-1"))
+            self.report.objects_checked += 1
+            if v not in allowed:
+                self._fail(f"{key}: found version {v}, allowed {sorted(allowed)}")
+                continue
+            if body != payload(key, v, sizes.get(v, len(body))):
+                self._fail(f"{key}: bytes of version {v} are wrong")
+            elif not key.startswith("mp/") and \
+                    obj["ETag"].strip('"') != hashlib.md5(body).hexdigest():  # noqa: S324
+                self._fail(f"{key}: ETag does not match bytes")
+            self._settle(key, v)
+        self._check_usage(s3, listed)
+
+    def _settle(self, key: str, version: int) -> None:
+        with self.lock:
+            st = self.state[key]
+            st.acked, st.inflight = version, set()
+
+    def _check_usage(self, s3, listed: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+        for up in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=BUCKET, Key=up["Key"], UploadId=up["UploadId"])
+        h = {"Authorization": f"bearer {API_KEY}"}
+        stats = httpx.get(f"{self.server.api_url}/v2/objectstores/{self.store_id}/stats",
+                          headers=h, timeout=30).json()
+        if stats["num_objects"] != len(listed):
+            self._fail(f"usage: num_objects {stats['num_objects']} != {len(listed)} listed")
+        if stats["size_kb_utilised"] != sum(listed.values()) // 1000:
+            self._fail(f"usage: {stats['size_kb_utilised']} kB != "
+                       f"{sum(listed.values()) // 1000} kB listed")
+
+    def check_no_leaks(self) -> None:
+        """With the server stopped: GC with no age limit, then every blob file is named."""
+        self.server.stop()
+        out = self.server.run_cli("gc", "--orphan-age", "0")
+        if out.returncode != 0:
+            self._fail(f"gc failed: {out.stderr[-500:]}")
+        fsck = self.server.run_cli("fsck", "--quiet")
+        if fsck.returncode != 0:
+            self._fail(f"fsck reported damage: {fsck.stdout[-1000:]}")
+        blobs = {p.name for p in (self.server.data_dir / "blobs").rglob("*") if p.is_file()}
+        tmp = list((self.server.data_dir / "tmp").iterdir())
+        from sqlalchemy import create_engine, text
+
+        url = self.server.database_url or f"sqlite:///{self.server.data_dir}/objectstore.db"
+        url = url.replace("postgresql://", "postgresql+psycopg://")
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            refs = {r[0] for r in conn.execute(text("SELECT blob_id FROM objects"))
+                    if r[0]}
+            for (manifest,) in conn.execute(text("SELECT parts FROM objects "
+                                                 "WHERE parts IS NOT NULL")):
+                import json
+
+                parts = json.loads(manifest) if isinstance(manifest, str) else manifest
+                refs.update(p[0] for p in parts or [])
+        engine.dispose()
+        if blobs != refs:
+            self._fail(f"blobs on disk {len(blobs)} != referenced {len(refs)} "
+                       f"(leaked {len(blobs - refs)}, missing {len(refs - blobs)})")
+        if tmp:
+            self._fail(f"{len(tmp)} temp files left")
+
+    def _fail(self, msg: str) -> None:
+        self.report.failures.append(msg)
+
+
+def run(iterations: int, work: Path, database_url: str | None = None, seed: int = 1,
+        min_s: float = 0.3, max_s: float = 2.0) -> Report:
+    h = Harness(work, database_url, seed)
+    h.setup()
+    try:
+        for _ in range(iterations):
+            h.cycle(h.rng.uniform(min_s, max_s))
+        h.check_no_leaks()
+    finally:
+        h.server.kill()
+    return h.report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--iterations", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--database-url", default=None)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="objectstore-crash-") as tmp:
+        t0 = time.time()
+        rep = run(args.iterations, Path(tmp), args.database_url, args.seed)
+    print(f"crash loop: seed {args.seed}, {rep.kills} kills survived, {rep.acked_writes} "
+          f"acknowledged writes, {rep.objects_checked} object reads verified, "
+          f"{len(rep.failures)} failures, {time.time() - t0:.0f} s")
+    for f in rep.failures:
+        print("FAIL", f)
+    raise SystemExit(1 if rep.failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The real server as a subprocess (for crash and restart tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from .pg import free_port
+
+API_KEY = "crash-test-api-key-0123456789"
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.api_port = free_port()
+        self.s3_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / f"{data_dir.name}-server.log"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def s3_url(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, OBJECTSTORE_API_KEY=API_KEY, OBJECTSTORE_LOG_LEVEL="warning")
+        if self.database_url:
+            env["OBJECTSTORE_DATABASE_URL"] = self.database_url
+        return env
+
+    def start(self, timeout: float = 30) -> None:
+        cmd = [sys.executable, "-m", "objectstore.cli.main", "serve", "--data-dir",
+               str(self.data_dir), "--api-port", str(self.api_port), "--s3-port",
+               str(self.s3_port)]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, env=self.env(), stdout=log,  # noqa: S603
+                                         stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.api_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def stop(self) -> int:
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=40)
+        finally:
+            self.proc = None
+
+    def run_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "objectstore.cli.main", *args, "--data-dir",
+               str(self.data_dir)]
+        if self.database_url:
+            cmd += ["--database-url", self.database_url]
+        return subprocess.run(cmd, env=self.env(), capture_output=True, text=True,  # noqa: S603
+                              timeout=300)
