@@ -9,6 +9,7 @@ from starlette.types import ASGIApp
 
 from .config import Settings
 from .domain.errors import Unauthenticated
+from .observability import Metrics, Observed, WithMetricsEndpoint
 from .services.accounts import AccountService
 from .services.credentials import CredentialService
 from .services.maintenance import GarbageCollector
@@ -75,4 +76,7 @@ def build_apps(settings: Settings) -> Apps:
     max_age = timedelta(hours=settings.multipart_max_age_hours)
     gc = GarbageCollector(services.engine, services.blobs, services.objects.gc_wakeup,
                           expire_uploads=lambda: services.multipart.expire(max_age))
-    return Apps(services, create_mgmt_app(services), create_s3_app(services), gc)
+    metrics = Metrics(services.engine)
+    mgmt = WithMetricsEndpoint(Observed(create_mgmt_app(services), "mgmt", metrics), metrics)
+    s3 = Observed(create_s3_app(services), "s3", metrics)
+    return Apps(services, mgmt, s3, gc)

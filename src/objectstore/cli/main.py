@@ -47,6 +47,10 @@ def main() -> None:
 @click.option("--regions", default=None, help="CODE:Name:CC:Country[:noobjectstore],...")
 @click.option("--default-region", default=None)
 @click.option("--log-level", default=None)
+@click.option("--tls-cert", type=click.Path(path_type=Path), default=None,
+              help="PEM certificate: serve S3 over HTTPS")
+@click.option("--tls-key", type=click.Path(path_type=Path), default=None,
+              help="PEM private key for --tls-cert")
 def serve(**flags: Any) -> None:
     """Run the management API and the S3 endpoint."""
     from ..app import build_apps, ensure_default_account
@@ -134,6 +138,14 @@ def account_delete(name: str, yes: bool, **flags: Any) -> None:
     GarbageCollector(svc.engine, svc.blobs, svc.objects.gc_wakeup).drain_doomed()
     click.echo(f"deleted account {name}")
 
+
+from .client_cmds import register  # noqa: E402
+from .maintenance_cmds import register as register_fsck  # noqa: E402
+from .maintenance_cmds import register_gc  # noqa: E402
+
+register(main)
+register_fsck(main, common, _services)
+register_gc(main, common, _services)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,19 @@
+"""Python SDK for the objectstore management API (Civo's v2 Object Store API)."""
+
+from .api import ObjectStoreClient
+from .errors import ApiError, ObjectStoreError, TransportError
+from .models import Credential, ObjectStore, OwnerInfo, Page, Quota, Region, StoreStats
+
+__all__ = [
+    "ApiError",
+    "Credential",
+    "ObjectStore",
+    "ObjectStoreClient",
+    "ObjectStoreError",
+    "OwnerInfo",
+    "Page",
+    "Quota",
+    "Region",
+    "StoreStats",
+    "TransportError",
+]

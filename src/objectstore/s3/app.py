@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.errors import DomainError
 from ..domain.models import ObjectStore
+from ..observability import OPERATION, REQUEST_ID
 from ..services.registry import Services
 from . import xml
 from .addressing import split_target
@@ -45,7 +46,7 @@ class S3App:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        request_id = secrets.token_hex(8).upper()
+        request_id = scope.get(REQUEST_ID) or secrets.token_hex(8).upper()
         method = scope["method"]
         resource = scope.get("path", "/")
         try:
@@ -79,6 +80,7 @@ class S3App:
         if rule is None:
             raise S3Error("NotImplemented", "A header or query you provided implies "
                           "functionality that is not implemented.", 501)
+        scope[OPERATION] = rule.op
         view = RequestView(scope["method"], raw_path, raw_query, headers, host)
         virtual = bucket if settings.s3_domain and host.lower().startswith(f"{bucket}.") \
             else None

@@ -1,0 +1,143 @@
+"""Prometheus metrics and structured access logs for both planes (an ASGI wrapper).
+
+Access log lines are JSON with a request id; they carry the path but never the query string
+(presigned URLs hold signatures) nor any header value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .storage.sql.tables import objectstores
+
+access_log = logging.getLogger("objectstore.access")
+REQUEST_ID = "objectstore.request_id"
+OPERATION = "objectstore.operation"
+
+
+class StoreUsage(Collector):
+    """Usage per store, read from the metadata index at scrape time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        used = GaugeMetricFamily("objectstore_store_used_bytes", "Bytes stored per store",
+                                 labels=["store", "region"])
+        count = GaugeMetricFamily("objectstore_store_objects", "Objects per store",
+                                  labels=["store", "region"])
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(objectstores.c.name, objectstores.c.region,
+                                       objectstores.c.used_bytes,
+                                       objectstores.c.object_count)).all()
+        for name, region, used_bytes, objects in rows:
+            used.add_metric([name, region], float(used_bytes))
+            count.add_metric([name, region], float(objects))
+        yield used
+        yield count
+
+
+class Metrics:
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("objectstore_requests", "Requests by plane, operation and "
+                                "status", ["plane", "operation", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("objectstore_request_seconds", "Request latency",
+                                 ["plane", "operation"], registry=self.registry,
+                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1,
+                                          2.5, 5, 10, 30, 60))
+        self.bytes_in = Counter("objectstore_received_bytes", "Request body bytes",
+                                ["plane", "operation"], registry=self.registry)
+        self.bytes_out = Counter("objectstore_sent_bytes", "Response body bytes",
+                                 ["plane", "operation"], registry=self.registry)
+        if engine is not None:
+            self.registry.register(StoreUsage(engine))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class Observed:
+    """Wrap a plane's ASGI app: request id, metrics, one JSON access-log line per request."""
+
+    def __init__(self, app: ASGIApp, plane: str, metrics: Metrics) -> None:
+        self.app, self.plane, self.metrics = app, plane, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8).upper()
+        scope[REQUEST_ID] = request_id
+        start = time.perf_counter()
+        state: dict[str, Any] = {"status": 500, "in": 0, "out": 0}
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            state["in"] += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                state["out"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        finally:
+            elapsed = time.perf_counter() - start
+            op = scope.get(OPERATION) or _route_name(scope)
+            m = self.metrics
+            m.requests.labels(self.plane, op, str(state["status"])).inc()
+            m.latency.labels(self.plane, op).observe(elapsed)
+            m.bytes_in.labels(self.plane, op).inc(state["in"])
+            m.bytes_out.labels(self.plane, op).inc(state["out"])
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client") or ("", 0)
+                access_log.info(json.dumps({
+                    "request_id": request_id, "plane": self.plane, "op": op,
+                    "method": scope["method"], "path": scope.get("path", ""),
+                    "status": state["status"], "bytes_in": state["in"],
+                    "bytes_out": state["out"], "ms": round(elapsed * 1000, 2),
+                    "client": client[0],
+                }))
+
+
+def _route_name(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return f"{scope['method']} {path}" if path else scope["method"]
+
+
+class WithMetricsEndpoint:
+    """Serve ``GET /metrics`` (Prometheus text format) in front of an app."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") == "/metrics" \
+                and scope["method"] == "GET":
+            from starlette.concurrency import run_in_threadpool
+
+            body = await run_in_threadpool(self.metrics.render)
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
+                (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
