@@ -1,0 +1,118 @@
+"""Soak test: mixed PUT/GET/LIST/DELETE from many clients for a bounded time against a real
+server subprocess; reports requests, errors, RSS and open file descriptors over time.
+
+    python -m tests.support.soak --minutes 10 --clients 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import random
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import boto3
+import httpx
+from botocore.config import Config
+
+from .proc import API_KEY, ServerProcess
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _fds(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--clients", type=int, default=64)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="objectstore-soak-") as tmp:
+        srv = ServerProcess(Path(tmp) / "data")
+        srv.start()
+        h = {"Authorization": f"bearer {API_KEY}"}
+        store = httpx.post(f"{srv.api_url}/v2/objectstores", headers=h,
+                           json={"name": "soak", "region": "LON1"}).json()
+        cred = httpx.get(f"{srv.api_url}/v2/objectstore/credentials/"
+                         f"{store['owner_info']['credential_id']}", headers=h).json()
+        ops: Counter[str] = Counter()
+        errors: Counter[str] = Counter()
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def client_loop(seed: int) -> None:
+            rng = random.Random(seed)
+            s3 = boto3.client("s3", endpoint_url=srv.s3_url,
+                              aws_access_key_id=cred["access_key_id"],
+                              aws_secret_access_key=cred["secret_access_key_id"],
+                              region_name="LON1",
+                              config=Config(retries={"max_attempts": 1},
+                                            max_pool_connections=2))
+            while not stop.is_set():
+                key = f"c{seed % 1000}/{rng.randrange(50)}"
+                roll = rng.random()
+                try:
+                    if roll < 0.4:
+                        body = rng.randbytes(rng.choice([10, 4096, 65536, 300_000]))
+                        r = s3.put_object(Bucket="soak", Key=key, Body=body)
+                        if r["ETag"].strip('"') != hashlib.md5(body).hexdigest():  # noqa: S324
+                            raise AssertionError("ETag mismatch")
+                        name = "put"
+                    elif roll < 0.75:
+                        with contextlib.suppress(s3.exceptions.NoSuchKey):
+                            s3.get_object(Bucket="soak", Key=key)["Body"].read()
+                        name = "get"
+                    elif roll < 0.9:
+                        s3.list_objects_v2(Bucket="soak", Prefix=key.split("/")[0] + "/")
+                        name = "list"
+                    else:
+                        s3.delete_object(Bucket="soak", Key=key)
+                        name = "delete"
+                    with lock:
+                        ops[name] += 1
+                except Exception as exc:  # noqa: BLE001 - counted and reported
+                    with lock:
+                        errors[type(exc).__name__] += 1
+
+        threads = [threading.Thread(target=client_loop, args=(i,), daemon=True)
+                   for i in range(args.clients)]
+        assert srv.proc is not None
+        pid = srv.proc.pid
+        t0 = time.time()
+        for t in threads:
+            t.start()
+        samples = []
+        end = t0 + args.minutes * 60
+        while time.time() < end:
+            time.sleep(min(10, max(0.5, end - time.time())))
+            samples.append((round(time.time() - t0), _rss_kib(pid) // 1024, _fds(pid),
+                            sum(ops.values())))
+            print(f"t={samples[-1][0]}s rss={samples[-1][1]}MiB fds={samples[-1][2]} "
+                  f"requests={samples[-1][3]} errors={sum(errors.values())}", flush=True)
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        fsck = srv.run_cli("fsck", "--quiet")
+        srv.stop()
+        total = sum(ops.values())
+        print(f"soak: {args.minutes} min, {args.clients} clients, {total} requests "
+              f"({dict(ops)}), {sum(errors.values())} errors {dict(errors)}; "
+              f"RSS {samples[0][1]}->{samples[-1][1]} MiB, fds {samples[0][2]}->"
+              f"{samples[-1][2]}; fsck: {fsck.stdout.strip().splitlines()[-1]}")
+        raise SystemExit(1 if errors or fsck.returncode else 0)
+
+
+if __name__ == "__main__":
+    main()
