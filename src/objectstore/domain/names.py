@@ -12,6 +12,7 @@ _BUCKET_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9.\-]{1,61}[a-zA-Z0-9]$")
 _IPV4_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _ACCESS_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]{3,128}$")
 _SECRET_RE = re.compile(r"^[\x21-\x7e]{8,128}$")
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _UPPER_ALNUM = string.ascii_uppercase + string.digits
 _ALNUM = string.ascii_letters + string.digits
 
@@ -28,6 +29,11 @@ def validate_store_name(name: object) -> str:
             "name",
         )
     return name
+
+
+def is_id(value: str) -> bool:
+    """Store and credential ids are lower-case UUID strings; nothing else can name one."""
+    return bool(_UUID_RE.fullmatch(value))
 
 
 def validate_object_key(key: str) -> str:

@@ -37,14 +37,15 @@ def civo_endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
         services: Services = request.app.state.services
         try:
             body = await read_body(request, services.settings.max_api_body_bytes)
-            params = Params(dict(request.query_params),
-                            parse_body(body, request.headers.get("content-type", "")))
-        except BadBody as bad:
+        except BadBody as bad:  # oversize: refused before anything else, without buffering
             return civo_error(bad.status, bad.code, bad.reason)
         token = bearer_token(request)
         try:
-            result = await run_in_threadpool(_run, fn, services, token, params,
-                                             dict(request.path_params))
+            result = await run_in_threadpool(
+                _run, fn, services, token, dict(request.query_params), body,
+                request.headers.get("content-type", ""), dict(request.path_params))
+        except BadBody as bad:
+            return civo_error(bad.status, bad.code, bad.reason)
         except DomainError as exc:
             return domain_error_response(exc)
         except Exception:
@@ -56,7 +57,9 @@ def civo_endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def _run(fn: Handler, services: Services, token: str | None, params: Params,
-         path: dict[str, str]) -> Any:
+def _run(fn: Handler, services: Services, token: str | None, query: dict[str, str],
+         body: bytes, content_type: str, path: dict[str, str]) -> Any:
+    # authenticate first: a request with a bad key gets 401 whatever its body looks like
     account = services.accounts.authenticate(token)
+    params = Params(query, parse_body(body, content_type))
     return fn(Call(services, account, params, path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from typing import Any
 from urllib.parse import parse_qsl
@@ -11,6 +12,10 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from ..domain.errors import InvalidInput
+
+_INTEGER_RE = re.compile(r"[+-]?[0-9]+")  # ASCII only: str.isdigit() admits "²" and "١"
+# NUL and lone surrogates (JSON "\u0000", "\ud800") cannot be stored by PostgreSQL / encoded
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 
 
 class BadBody(Exception):
@@ -93,7 +98,10 @@ class Params:
             return None
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise InvalidInput(f"{name} must be a string", name)
-        return str(value)
+        text = str(value)
+        if _UNSTORABLE_RE.search(text):
+            raise InvalidInput(f"{name} contains characters that are not allowed", name)
+        return text
 
     def integer(self, name: str, *, allow_zero: bool = True) -> int | None:
         value = self.get(name)
@@ -105,7 +113,7 @@ class Params:
             value = int(value)
         if isinstance(value, str):
             value = value.strip()
-            if not value.lstrip("-").isdigit():
+            if not _INTEGER_RE.fullmatch(value):
                 raise InvalidInput(f"{name} must be an integer", name)
             value = int(value)
         if not isinstance(value, int):

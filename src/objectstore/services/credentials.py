@@ -17,6 +17,7 @@ from ..domain.models import Credential, Page
 from ..domain.names import (
     generate_access_key,
     generate_secret,
+    is_id,
     validate_access_key,
     validate_secret,
 )
@@ -65,6 +66,8 @@ class CredentialService:
     # -- used by the S3 plane -------------------------------------------------------------------
     def by_access_key(self, access_key_id: str) -> Credential | None:
         """Cached for at most CACHE_TTL_S; local changes invalidate at once."""
+        if "\x00" in access_key_id:  # no key has one, and PostgreSQL refuses to compare it
+            return None
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(access_key_id)
@@ -146,6 +149,8 @@ class CredentialService:
 
     def get_in(self, conn: Connection, account_id: str, cred_id: str,
                region: str | None = None, *, lock: bool = False) -> Credential:
+        if not is_id(cred_id):  # e.g. NUL bytes, which PostgreSQL refuses to compare
+            raise CredentialNotFound(f"credential {cred_id} was not found")
         q = select(credentials).where(credentials.c.id == cred_id, *self._where(account_id, region))
         if lock:
             q = q.with_for_update()
@@ -160,10 +165,13 @@ class CredentialService:
 
     def find_by_access_key_in(self, conn: Connection, account_id: str, region: str,
                               access_key_id: str) -> Credential:
+        """For a write that makes this credential own a store: the row is key-share locked,
+        so a concurrent delete either waits for us (and then sees the store) or wins first
+        (and then we find nothing) instead of our commit failing on the foreign key."""
         row = conn.execute(
             select(credentials).where(
                 credentials.c.access_key_id == access_key_id, *self._where(account_id, region)
-            )
+            ).with_for_update(read=True, key_share=True)
         ).first()
         if row is None:
             raise CredentialNotFound(

@@ -19,7 +19,7 @@ from ..domain.errors import (
     StoreNotFound,
 )
 from ..domain.models import GIB, Credential, ObjectStore, Page, StoreWithOwner
-from ..domain.names import validate_store_name
+from ..domain.names import is_id, validate_store_name
 from ..storage.sql.tables import (
     accounts,
     credentials,
@@ -100,6 +100,8 @@ class ObjectStoreService:
 
     def get_in(self, conn: Connection, account_id: str, store_id: str, region: str | None,
                *, lock: bool = False) -> ObjectStore:
+        if not is_id(store_id):  # e.g. NUL bytes, which PostgreSQL refuses to compare
+            raise StoreNotFound(f"object store {store_id} was not found")
         q = select(objectstores).where(
             objectstores.c.id == store_id, objectstores.c.account_id == account_id
         )
@@ -118,6 +120,8 @@ class ObjectStoreService:
 
     def by_name(self, name: str) -> list[ObjectStore]:
         """All stores with this bucket name (one per region at most)."""
+        if "\x00" in name:  # no store has one, and PostgreSQL refuses to compare it
+            return []
         with self.engine.connect() as conn:
             rows = conn.execute(select(objectstores).where(objectstores.c.name == name)).all()
         return [store_from_row(r) for r in rows]
@@ -163,8 +167,7 @@ class ObjectStoreService:
                access_key_id: str | None, acl: str = "private",
                owner: Credential | None = None) -> StoreWithOwner:
         name = validate_store_name(name)
-        size = self.default_size_gb if size_gb in (None, 0) else size_gb
-        assert size is not None
+        size = self.default_size_gb if size_gb is None else size_gb
         if size <= 0:
             raise InvalidInput("size must be a positive integer number of GB", "max_size_gb")
         now = datetime.now(UTC)

@@ -26,9 +26,10 @@ def create_store(call: Call) -> dict[str, Any]:
     name = p.string("name")
     if name is None:
         raise InvalidInput("name is required", "name")
-    size = p.integer("max_size_gb", allow_zero=True)
+    # a size given on create must be positive; only a missing one means the default
+    size = p.integer("max_size_gb", allow_zero=False)
     if size is None:
-        size = p.integer("size", allow_zero=True)
+        size = p.integer("size", allow_zero=False)
     sw = call.services.stores.create(call.account.id, region, name, size,
                                      p.string("access_key_id"))
     return store_json(sw, call.services.endpoint_for(sw.store.name))
