@@ -4,6 +4,7 @@ manifest of the part blobs (no second copy) and swaps part usage for the object,
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -262,8 +263,11 @@ class MultipartService:
         return n
 
 
+_DIGITS = re.compile(r"[0-9]{1,5}")  # ASCII only: str.isdigit() admits "²" and "١"
+
+
 def validate_part_number(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PARTS:
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_PARTS:
         raise InvalidInput("Part number must be an integer between 1 and 10000, inclusive",
                            "partNumber")
     return int(raw)

@@ -11,6 +11,7 @@ from ...domain.errors import ObjectNotFound
 from ...domain.models import ObjectMeta, ObjectStore
 from ...services.objects import NewObject
 from .. import xml
+from ..checksums import Checksummer, new_checksummer
 from ..context import S3Context, S3Response
 from ..errors import S3Error, access_denied, no_such_bucket
 from .common import (
@@ -21,7 +22,7 @@ from .common import (
     quote_etag,
     user_metadata,
 )
-from .multipart import _part_number, _upload_of, record_part
+from .multipart import _part_number, _upload_of, ascii_int, record_part
 from .object_read import _etag_matches
 from .object_write import preconditions
 from .streams import open_segments, segments
@@ -75,9 +76,10 @@ def _check_source_conditions(ctx: S3Context, meta: ObjectMeta) -> None:
                       "did not hold", 412)
 
 
-async def _copy_bytes(ctx: S3Context, meta: ObjectMeta, start: int, end: int
-                      ) -> tuple[str, int, str]:
-    """Copy bytes [start, end] of ``meta`` into a new durable blob: (blob_id, size, md5)."""
+async def _copy_bytes(ctx: S3Context, meta: ObjectMeta, start: int, end: int,
+                      summer: Checksummer | None = None) -> tuple[str, int, str]:
+    """Copy bytes [start, end] of ``meta`` into a new durable blob: (blob_id, size, md5).
+    ``summer``, when given, also digests the copied bytes."""
     opened = await open_segments(ctx.services.blobs, segments(meta, start, end))
     writer = await run_in_threadpool(ctx.services.blobs.open_writer)
 
@@ -92,6 +94,8 @@ async def _copy_bytes(ctx: S3Context, meta: ObjectMeta, start: int, end: int
                 if not data:
                     raise OSError("blob shorter than recorded size")
                 md5.update(data)
+                if summer is not None:
+                    summer.update(data)
                 writer.write(data)
                 remaining -= len(data)
                 total += len(data)
@@ -139,7 +143,10 @@ async def copy_object(ctx: S3Context) -> S3Response:
     ctx.services.objects.check_room(store, cred.max_size_gb, cred.used_bytes, src.size)
     blob_id, size, md5 = await _copy_bytes(ctx, src, 0, src.size - 1) if src.size else \
         await _copy_bytes_empty(ctx)
-    checksums = src.checksums if not src.parts else {}
+    # a full-object checksum still describes the copied bytes; a composite one (per part)
+    # does not describe the single-part copy
+    keep = not src.parts or src.checksum_type == "FULL_OBJECT"
+    checksums = src.checksums if keep else {}
     new = NewObject(key=key, blob_id=blob_id, size=size, etag=md5, content_type=ctype,
                     headers=headers, user_meta=meta, checksums=checksums,
                     checksum_type="FULL_OBJECT" if checksums else None, acl=acl, tags=tags)
@@ -172,7 +179,7 @@ def _copy_range(header: str | None, size: int) -> tuple[int, int]:
         raise S3Error("InvalidArgument", "The x-amz-copy-source-range value must be of the "
                       "form bytes=first-last", 400)
     first, _, last = value[6:].partition("-")
-    if not first.isdigit() or not last.isdigit() or int(last) < int(first):
+    if not ascii_int(first, 18) or not ascii_int(last, 18) or int(last) < int(first):
         raise S3Error("InvalidArgument", "The x-amz-copy-source-range value must be of the "
                       "form bytes=first-last", 400)
     if int(last) >= size:
@@ -183,7 +190,7 @@ def _copy_range(header: str | None, size: int) -> tuple[int, int]:
 async def upload_part_copy(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     number = _part_number(ctx)
-    await _upload_of(ctx)
+    up = await _upload_of(ctx)
     _src_store, src = await _source(ctx)
     start, end = _copy_range(ctx.headers.get("x-amz-copy-source-range"), src.size)
     if end - start + 1 > MAX_COPY:
@@ -192,11 +199,16 @@ async def upload_part_copy(ctx: S3Context) -> S3Response:
     cred = ctx.credential
     assert cred is not None
     ctx.services.objects.check_room(store, cred.max_size_gb, cred.used_bytes, end - start + 1)
+    # a part of an upload with a checksum algorithm carries that checksum, copied or not
+    alg = up.checksum_algorithm
+    summer = new_checksummer(alg) if alg else None
     if src.size == 0:
         blob_id, size, md5 = await _copy_bytes_empty(ctx)
     else:
-        blob_id, size, md5 = await _copy_bytes(ctx, src, start, end)
-    await record_part(ctx, store, number, blob_id, size, md5, {})
+        blob_id, size, md5 = await _copy_bytes(ctx, src, start, end, summer)
+    checksums = {alg: summer.b64digest()} if alg and summer is not None else {}
+    await record_part(ctx, store, number, blob_id, size, md5, checksums)
     meta_modified = iso8601(src.last_modified)
-    body = xml.document("CopyPartResult", LastModified=meta_modified, ETag=quote_etag(md5))
+    body = xml.document("CopyPartResult", LastModified=meta_modified, ETag=quote_etag(md5),
+                        **{f"Checksum{a}": v for a, v in checksums.items()})
     return S3Response(body=body, content_type=XML)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from ...domain.models import ObjectStore
+from ...services.listing import common_prefix, skip_past
 from ...services.multipart import (
     MAX_PARTS,
     CompletedPart,
@@ -20,6 +22,7 @@ from .. import xml
 from ..body import read_small_body, require_length
 from ..checksums import (
     ALGORITHMS,
+    algorithm_from_header,
     combine_composite,
     combine_full_object_crc,
     header_name,
@@ -40,6 +43,12 @@ from .tagging import tags_from_header
 XML = "application/xml"
 CRCS = {"CRC32", "CRC32C", "CRC64NVME"}
 MAX_PART_SIZE = 5 * 1024**3
+
+
+def ascii_int(raw: str, max_digits: int) -> bool:
+    """Whether ``raw`` is 1..max_digits ASCII digits (``str.isdigit`` admits "²" and "١",
+    which ``int`` refuses; very long strings are refused by ``int`` too)."""
+    return 0 < len(raw) <= max_digits and all("0" <= c <= "9" for c in raw)
 
 
 def _s3(exc: MultipartError) -> S3Error:
@@ -150,23 +159,67 @@ def _parse_complete(body: bytes) -> list[CompletedPart]:
     chosen = []
     for p in root.findall("Part"):
         number, etag = p.findtext("PartNumber"), p.findtext("ETag")
-        if number is None or etag is None or not number.strip().isdigit():
+        if number is None or etag is None or not ascii_int(number.strip(), 5):
             raise S3Error("MalformedXML", "The XML you provided was not well-formed or did "
                           "not validate against our published schema", 400)
         sums = {a: v for a in ALGORITHMS if (v := p.findtext(f"Checksum{a}"))}
-        chosen.append(CompletedPart(int(number), etag, sums))
+        chosen.append(CompletedPart(int(number.strip()), etag, sums))
     if len(chosen) > MAX_PARTS:
         raise S3Error("InvalidArgument", "Part count exceeds 10000", 400)
     return chosen
 
 
+def _object_checksum(ctx: S3Context) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """On CompleteMultipartUpload an x-amz-checksum-<alg> header is the checksum of the whole
+    object, not of the XML body: split it from the headers that verify the body."""
+    body_headers: dict[str, str] = {}
+    wanted: tuple[str, str] | None = None
+    for name, value in ctx.headers.items():
+        alg = algorithm_from_header(name)
+        if alg is None:
+            body_headers[name] = value
+            continue
+        if wanted is not None:
+            raise S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header. "
+                          "Multiple checksum Types are not allowed.", 400)
+        wanted = (alg, value.strip())
+    return body_headers, wanted
+
+
+def _checked_combine(ctx: S3Context, wanted: tuple[str, str] | None) -> Any:
+    ctype = (ctx.headers.get("x-amz-checksum-type") or "").strip().upper() or None
+
+    def combine(up: Upload, used: list[Part], chosen: list[CompletedPart]
+                ) -> tuple[dict[str, str], str | None]:
+        checksums, checksum_type = _combine(up, used, chosen)
+        if ctype is not None and ctype != (up.checksum_type or ""):
+            raise MultipartError("InvalidRequest", f"The upload was created using the "
+                                 f"{up.checksum_type or 'null'} checksum type, not {ctype}.")
+        if wanted is None:
+            return checksums, checksum_type
+        alg, value = wanted
+        if alg != up.checksum_algorithm or alg not in checksums:
+            raise MultipartError("InvalidRequest", f"The upload was created using the "
+                                 f"{up.checksum_algorithm or 'null'} checksum algorithm, "
+                                 f"not {alg}.")
+        if checksums[alg].split("-")[0] != value.split("-")[0]:
+            raise MultipartError("BadDigest", f"The {alg} you specified did not match the "
+                                 "calculated checksum.")
+        return checksums, checksum_type
+
+    return combine
+
+
 async def complete_multipart_upload(ctx: S3Context) -> S3Response:
     store, key = ctx.require_store(), ctx.require_key()
-    chosen = _parse_complete(await read_small_body(ctx, 4 * 1024 * 1024))
+    body_headers, wanted = _object_checksum(ctx)
+    body = await read_small_body(replace(ctx, headers=body_headers), 4 * 1024 * 1024)
+    chosen = _parse_complete(body)
     pre = preconditions(ctx)
     try:
         meta = await run_in_threadpool(lambda: ctx.services.multipart.complete(
-            store, key, ctx.query.get("uploadId", ""), chosen, pre, _combine))
+            store, key, ctx.query.get("uploadId", ""), chosen, pre,
+            _checked_combine(ctx, wanted)))
     except MultipartError as exc:
         raise _s3(exc) from exc
     fields: dict[str, Any] = {"Location": f"/{ctx.bucket}/{key}", "Bucket": ctx.bucket,
@@ -187,7 +240,7 @@ async def abort_multipart_upload(ctx: S3Context) -> S3Response:
 
 def _int_param(ctx: S3Context, name: str, default: int, cap: int) -> int:
     raw = ctx.query.get(name, str(default))
-    if not raw.isdigit():
+    if not ascii_int(raw, 9):
         raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer "
                       "range", 400)
     return min(int(raw), cap)
@@ -217,39 +270,59 @@ async def list_parts(ctx: S3Context) -> S3Response:
     return S3Response(body=body, content_type=XML)
 
 
+def _scan_uploads(ctx: S3Context, store_id: str, prefix: str, delimiter: str,
+                  key_marker: str, id_marker: str, limit: int
+                  ) -> tuple[list[Upload], list[str], bool, tuple[str, str] | None]:
+    """Uploads and common prefixes after the markers, in (key, upload id) order; a common
+    prefix counts as one entry and is reported once (the scan seeks past its keys).
+    Returns (uploads, prefixes, truncated, last (key-or-prefix, upload id) returned)."""
+    batch = 1000
+    items: list[Upload] = []
+    prefixes: list[str] = []
+    last: tuple[str, str] | None = None
+    ck, ci = key_marker, id_marker if key_marker else ""
+    marker_cp = common_prefix(ck, prefix, delimiter) if ck else None
+    if marker_cp is not None and marker_cp == ck:
+        ck, ci = skip_past(marker_cp), ""
+    while True:
+        rows = ctx.services.multipart.list_uploads(store_id, prefix, ck, ci, batch)
+        seek = False
+        for u in rows:
+            if len(items) + len(prefixes) >= limit:
+                return items, prefixes, True, last
+            cp = common_prefix(u.key, prefix, delimiter)
+            if cp is not None:
+                prefixes.append(cp)
+                last = (cp, "")
+                ck, ci = skip_past(cp), ""
+                seek = True
+                break
+            items.append(u)
+            last = ck, ci = (u.key, u.id)
+        if not seek and len(rows) < batch:
+            return items, prefixes, False, last
+
+
 async def list_multipart_uploads(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     q = ctx.query
     prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
     key_marker, id_marker = q.get("key-marker", ""), q.get("upload-id-marker", "")
     limit = _int_param(ctx, "max-uploads", 1000, 1000)
-    found = await run_in_threadpool(ctx.services.multipart.list_uploads, store.id, prefix,
-                                    key_marker, id_marker, limit + 1)
-    truncated = len(found) > limit
-    found = found[:limit]
+    found, prefixes, truncated, last = await run_in_threadpool(
+        _scan_uploads, ctx, store.id, prefix, delimiter, key_marker, id_marker, limit)
     cred = ctx.credential
     assert cred is not None
-    prefixes: list[str] = []
-    items = []
-    for u in found:
-        if delimiter:
-            idx = u.key.find(delimiter, len(prefix))
-            if idx >= 0:
-                cp = u.key[: idx + len(delimiter)]
-                if cp not in prefixes:
-                    prefixes.append(cp)
-                continue
-        items.append(xml.node("Upload", owner_xml(cred, "Initiator"), owner_xml(cred),
-                              Key=u.key, UploadId=u.id, StorageClass="STANDARD",
-                              Initiated=iso8601(u.initiated),
-                              ChecksumAlgorithm=u.checksum_algorithm))
-    last = found[-1] if found else None
+    items = [xml.node("Upload", owner_xml(cred, "Initiator"), owner_xml(cred),
+                      Key=u.key, UploadId=u.id, StorageClass="STANDARD",
+                      Initiated=iso8601(u.initiated), ChecksumAlgorithm=u.checksum_algorithm)
+             for u in found]
     body = xml.document(
         "ListMultipartUploadsResult", *items,
         *[xml.node("CommonPrefixes", Prefix=p) for p in prefixes],
         Bucket=ctx.bucket, KeyMarker=key_marker, UploadIdMarker=id_marker,
-        NextKeyMarker=last.key if truncated and last else None,
-        NextUploadIdMarker=last.id if truncated and last else None,
+        NextKeyMarker=last[0] if truncated and last else None,
+        NextUploadIdMarker=last[1] if truncated and last and last[1] else None,
         Prefix=prefix, Delimiter=delimiter or None, MaxUploads=limit, IsTruncated=truncated,
     )
     return S3Response(body=body, content_type=XML)

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import xml
 from ..body import read_small_body
 from ..context import S3Context, S3Response
-from ..errors import S3Error
+from ..errors import S3Error, access_denied
 from .object_read import load_readable
 
 MAX_TAGS = 10
@@ -56,6 +56,8 @@ def tagging_document(tags: dict[str, str]) -> bytes:
 
 async def get_object_tagging(ctx: S3Context) -> S3Response:
     meta = await load_readable(ctx)
+    if ctx.credential is None:  # a public-read ACL grants GetObject, not GetObjectTagging
+        raise access_denied()
     return S3Response(body=tagging_document(meta.tags), content_type="application/xml")
 
 

@@ -1,0 +1,309 @@
+"""Fixtures for the large-object tests: multipart uploads, server-side copy and tagging.
+
+Real clients (boto3, the ``aws`` CLI, rclone) over real sockets against a real server. Each
+test creates its own object stores through the management API, as a user would, and gets a
+client configuration for them. Nothing here is shared with ``tests/integration``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.support.server import RunningServer
+
+REGION = "LON1"
+BIN = Path(sys.executable).parent
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+def uniq(prefix: str = "lg") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def binary(name: str) -> str:
+    """A client shipped in the virtualenv; a missing one fails the test (never skips)."""
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"S3 client {name!r} is missing from {BIN}: install the test extras "
+                    "(pip install -e '.[test]')")
+    return str(path)
+
+
+@dataclass
+class Store:
+    """An object store created through the management API, with its owner credential."""
+
+    srv: RunningServer
+    id: str
+    name: str
+    access_key: str
+    secret_key: str
+    credential_id: str
+
+    @property
+    def s3_url(self) -> str:
+        return self.srv.s3_url
+
+    def boto(self, **config: Any) -> Any:
+        return boto_client(self.srv.s3_url, self.access_key, self.secret_key, **config)
+
+    def stats(self) -> dict[str, int]:
+        with self.srv.api() as api:
+            r = api.get(f"/v2/objectstores/{self.id}/stats", params={"region": REGION})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def used_kb(self) -> int:
+        return int(self.stats()["size_kb_utilised"])
+
+    def used_bytes(self) -> int:
+        """Exact usage in bytes from the services (the API rounds to kB)."""
+        return self.row().used_bytes
+
+    def row(self) -> Any:
+        """The store as the services see it now (an ObjectStore)."""
+        found = [s for s in self.srv.services.stores.by_name(self.name) if s.id == self.id]
+        assert found, f"store {self.name} is gone"
+        return found[0]
+
+
+def create_store(srv: RunningServer, name: str | None = None, **body: Any) -> Store:
+    """Create a store; pass ``access_key_id=`` to give it an existing credential."""
+    name = name or uniq()
+    with srv.api() as api:
+        r = api.post("/v2/objectstores", json={"name": name, "region": REGION, **body})
+        assert r.status_code == 200, r.text
+        data = r.json()
+        cred_id = data["owner_info"]["credential_id"]
+        c = api.get(f"/v2/objectstore/credentials/{cred_id}", params={"region": REGION})
+        assert c.status_code == 200, c.text
+        cred = c.json()
+    return Store(srv, data["id"], name, cred["access_key_id"], cred["secret_access_key_id"],
+                 cred_id)
+
+
+def boto_client(endpoint: str, access_key: str, secret_key: str, **config: Any) -> Any:
+    cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                 connect_timeout=10, read_timeout=120, **config)
+    session = boto3.session.Session(aws_access_key_id=access_key,
+                                    aws_secret_access_key=secret_key, region_name=REGION)
+    return session.client("s3", endpoint_url=endpoint, config=cfg)
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "RCLONE_", "S3CMD", "MC_"))}
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env["HOME"] = str(home)
+    return env
+
+
+def aws_env(store: Store, tmp_path: Path) -> dict[str, str]:
+    env = clean_env(tmp_path)
+    cfg, creds = tmp_path / "aws-config", tmp_path / "aws-credentials"
+    cfg.write_text("")
+    creds.write_text("")
+    env.update(AWS_ACCESS_KEY_ID=store.access_key, AWS_SECRET_ACCESS_KEY=store.secret_key,
+               AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=str(cfg),
+               AWS_SHARED_CREDENTIALS_FILE=str(creds), AWS_EC2_METADATA_DISABLED="true",
+               AWS_PAGER="")
+    return env
+
+
+def aws(store: Store, tmp_path: Path, *args: str, timeout: float = 180, quiet: bool = True
+        ) -> subprocess.CompletedProcess[bytes]:
+    """Run the aws CLI; ``quiet=False`` keeps its per-file output (``upload: ...`` lines)."""
+    quiet_args = ["--only-show-errors"] if quiet else ["--no-progress"]
+    cmd = [binary("aws"), "--endpoint-url", store.s3_url, *quiet_args, *args]
+    return run(cmd, aws_env(store, tmp_path), timeout=timeout)
+
+
+def rclone_env(store: Store, tmp_path: Path) -> dict[str, str]:
+    env = clean_env(tmp_path)
+    conf = tmp_path / "rclone.conf"
+    conf.write_text("")
+    env.update(
+        RCLONE_CONFIG=str(conf),
+        RCLONE_CONFIG_LG_TYPE="s3",
+        RCLONE_CONFIG_LG_PROVIDER="Other",
+        RCLONE_CONFIG_LG_ENV_AUTH="false",
+        RCLONE_CONFIG_LG_ACCESS_KEY_ID=store.access_key,
+        RCLONE_CONFIG_LG_SECRET_ACCESS_KEY=store.secret_key,
+        RCLONE_CONFIG_LG_ENDPOINT=store.s3_url,
+        RCLONE_CONFIG_LG_REGION=REGION,
+        RCLONE_CONFIG_LG_FORCE_PATH_STYLE="true",
+    )
+    return env
+
+
+def rclone(store: Store, tmp_path: Path, *args: str, timeout: float = 180,
+           check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    cmd = [binary("rclone"), "--retries", "1", "--low-level-retries", "1", *args]
+    return run(cmd, rclone_env(store, tmp_path), timeout=timeout, check=check)
+
+
+def run(cmd: list[str], env: dict[str, str], *, timeout: float = 180, check: bool = True
+        ) -> subprocess.CompletedProcess[bytes]:
+    proc = subprocess.run(cmd, env=env, capture_output=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\nstdout: "
+                    f"{proc.stdout.decode(errors='replace')[-4000:]}\nstderr: "
+                    f"{proc.stderr.decode(errors='replace')[-4000:]}")
+    return proc
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response["Error"]["Code"]
+
+
+def status_of(exc: ClientError) -> int:
+    return exc.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def client_error(fn: Any, *args: Any, **kwargs: Any) -> ClientError:
+    """Call ``fn`` and return the ClientError it must raise."""
+    with pytest.raises(ClientError) as info:
+        fn(*args, **kwargs)
+    return info.value
+
+
+def blob_dir(srv: RunningServer) -> Path:
+    return Path(srv.services.settings.data_dir) / "blobs"
+
+
+def blob_files(srv: RunningServer) -> dict[str, int]:
+    """Every stored blob file: name -> size."""
+    out: dict[str, int] = {}
+    for dirpath, _dirs, files in os.walk(blob_dir(srv)):
+        for name in files:
+            out[name] = os.path.getsize(os.path.join(dirpath, name))
+    return out
+
+
+def blob_bytes(srv: RunningServer) -> int:
+    return sum(blob_files(srv).values())
+
+
+def random_file(path: Path, size: int, seed: int = 0) -> str:
+    """Write ``size`` pseudo-random bytes (fast, reproducible); return their MD5."""
+    import random
+
+    rng = random.Random(seed)
+    md5 = hashlib.md5()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 4 * MIB)
+            chunk = rng.randbytes(n)
+            md5.update(chunk)
+            f.write(chunk)
+            left -= n
+    return md5.hexdigest()
+
+
+def file_md5(path: Path) -> str:
+    md5 = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * MIB):
+            md5.update(chunk)
+    return md5.hexdigest()
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Relative path -> MD5 of every file under ``root``."""
+    return {p.relative_to(root).as_posix(): file_md5(p)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def store(sqlite_server: RunningServer) -> Store:
+    """A store on the SQLite-only server (most tests)."""
+    return create_store(sqlite_server)
+
+
+@pytest.fixture
+def s3(store: Store) -> Any:
+    return store.boto()
+
+
+@pytest.fixture
+def dual_store(server: RunningServer) -> Store:
+    """A store on the dual-database server (SQLite and PostgreSQL)."""
+    return create_store(server)
+
+
+# -- hand-made signed requests (bodies and headers the SDKs will not send) ------------------
+
+def sign(store: Store, method: str, path: str, *, query: str = "",
+         headers: dict[str, str] | None = None, body: bytes = b"",
+         unsigned_payload: bool = False) -> tuple[str, dict[str, str]]:
+    """SigV4-sign a request with the store's credential: (url, headers to send)."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"{store.s3_url}{path}" + (f"?{query}" if query else "")
+    req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    if unsigned_payload:
+        req.context["client_config"] = Config(s3={"payload_signing_enabled": False})
+    S3SigV4Auth(Credentials(store.access_key, store.secret_key), "s3", REGION).add_auth(req)
+    return url, {k: v for k, v in req.headers.items()}
+
+
+def send(store: Store, method: str, path: str, *, query: str = "",
+         headers: dict[str, str] | None = None, body: bytes = b"") -> Any:
+    """A signed request through httpx; returns the response."""
+    import httpx
+
+    url, hdrs = sign(store, method, path, query=query, headers=headers, body=body)
+    with httpx.Client(timeout=60) as c:
+        return c.request(method, url, headers=hdrs, content=body)
+
+
+def send_headers_only(store: Store, method: str, path: str, *, query: str = "",
+                      headers: dict[str, str]) -> tuple[int, bytes]:
+    """Send a signed request's headers (e.g. a large Content-Length) but no body, and read
+    the answer the server gives before reading the body."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    url, hdrs = sign(store, method, path, query=query, headers=headers, unsigned_payload=True)
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.putrequest(method, parts.path + (f"?{parts.query}" if parts.query else ""),
+                        skip_host=True, skip_accept_encoding=True)
+        if not any(k.lower() == "host" for k in hdrs):
+            conn.putheader("Host", parts.netloc)
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def xml_error_code(body: bytes) -> str:
+    from xml.etree import ElementTree as ET
+
+    root = ET.fromstring(body)
+    assert root.tag == "Error", body
+    return root.findtext("Code") or ""
