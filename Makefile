@@ -36,7 +36,9 @@ test-sqlite: $(TEST_STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: $(TEST_STAMP)
-	$(BIN)/python -m bench
+	bash bench/setup.sh
+	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.errors import AccountExists, AccountNotFound, InvalidInput, Unauthenticated
 from ..domain.models import Account
 from ..domain.names import generate_api_key
+from ..storage.sql.engine import writing
 from ..storage.sql.tables import accounts, credentials, objectstores
 from .secrets import api_key_matches, hash_api_key
 
@@ -37,7 +38,7 @@ class AccountService:
             str(uuid.uuid4()), name, quota_gb or self.default_quota_gb, datetime.now(UTC)
         )
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 conn.execute(
                     accounts.insert().values(
                         id=acc.id,
@@ -78,21 +79,21 @@ class AccountService:
         return _row_to_account(row)
 
     def set_api_key(self, name: str, api_key: str) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             res = conn.execute(accounts.update().where(accounts.c.name == name)
                                .values(api_key_hash=hash_api_key(api_key)))
         if res.rowcount != 1:
             raise AccountNotFound(f"no account named {name!r}")
 
     def set_quota(self, account_id: str, quota_gb: int) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(
                 accounts.update().where(accounts.c.id == account_id).values(quota_gb=quota_gb)
             )
 
     def delete_empty(self, account_id: str) -> None:
         """Delete an account that has no stores left (callers delete stores first)."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             left = conn.execute(
                 select(func.count()).select_from(objectstores)
                 .where(objectstores.c.account_id == account_id)

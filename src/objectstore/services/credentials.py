@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +19,9 @@ from ..domain.names import (
     validate_access_key,
     validate_secret,
 )
+from ..storage.sql.engine import writing
 from ..storage.sql.tables import credentials, objectstores
+from .cache import MISS, TtlCache
 from .secrets import SecretBox
 
 CACHE_TTL_S = 1.0
@@ -40,8 +40,7 @@ class CredentialService:
     def __init__(self, engine: Engine, box: SecretBox) -> None:
         self.engine = engine
         self.box = box
-        self._cache: dict[str, tuple[float, Credential | None]] = {}
-        self._lock = threading.Lock()
+        self._cache: TtlCache[str, Credential | None] = TtlCache(CACHE_TTL_S)
 
     # -- rows ---------------------------------------------------------------------------------
     def from_row(self, row: Any) -> Credential:
@@ -60,28 +59,27 @@ class CredentialService:
         )
 
     def invalidate(self) -> None:
-        with self._lock:
-            self._cache.clear()
+        self._cache.clear()
 
     # -- used by the S3 plane -------------------------------------------------------------------
+    def cached(self, access_key_id: str) -> Credential | None | object:
+        """The cached lookup, or ``MISS``; no I/O (callable on the event loop)."""
+        return self._cache.get(access_key_id)
+
     def by_access_key(self, access_key_id: str) -> Credential | None:
         """Cached for at most CACHE_TTL_S; local changes invalidate at once."""
         if "\x00" in access_key_id:  # no key has one, and PostgreSQL refuses to compare it
             return None
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(access_key_id)
-        if hit is not None and now - hit[0] < CACHE_TTL_S:
-            return hit[1]
+        hit = self._cache.get(access_key_id)
+        if hit is not MISS:
+            return hit  # type: ignore[return-value]
+        generation = self._cache.generation()
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(credentials).where(credentials.c.access_key_id == access_key_id)
             ).first()
         cred = self.from_row(row) if row is not None else None
-        with self._lock:
-            if len(self._cache) > 10000:
-                self._cache.clear()
-            self._cache[access_key_id] = (now, cred)
+        self._cache.put(access_key_id, cred, generation)
         return cred
 
     # -- management -----------------------------------------------------------------------------
@@ -124,7 +122,7 @@ class CredentialService:
 
     def create(self, account_id: str, region: str, name: str, access_key_id: str | None,
                secret: str | None, max_size_gb: int | None) -> Credential:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             cred = self.insert(conn, account_id, region, name, access_key_id, secret, max_size_gb)
         self.invalidate()
         return cred
@@ -181,7 +179,7 @@ class CredentialService:
 
     def update(self, account_id: str, cred_id: str, region: str | None,
                change: CredentialUpdate) -> Credential:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             cred = self.get_in(conn, account_id, cred_id, region, lock=True)
             values: dict[str, Any] = {}
             if change.name is not None and change.name != cred.name:
@@ -218,7 +216,7 @@ class CredentialService:
         return cred
 
     def delete(self, account_id: str, cred_id: str, region: str | None) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             cred = self.get_in(conn, account_id, cred_id, region, lock=True)
             owned = conn.execute(
                 select(func.count()).select_from(objectstores)

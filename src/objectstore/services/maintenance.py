@@ -10,6 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, delete, select
 
 from ..storage.blobs import BlobStore
+from ..storage.sql.engine import writing
 from ..storage.sql.tables import doomed_blobs, objects, parts
 
 log = logging.getLogger("objectstore.gc")
@@ -35,7 +36,7 @@ class GarbageCollector:
                 return removed
             for blob_id in ids:
                 self.blobs.delete(blob_id)
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 conn.execute(delete(doomed_blobs).where(doomed_blobs.c.blob_id.in_(ids)))
             removed += len(ids)
 

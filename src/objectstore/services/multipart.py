@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from ..domain.errors import InvalidInput, UploadNotFound
 from ..domain.models import ObjectMeta, ObjectStore
+from ..storage.sql.engine import writing
 from ..storage.sql.tables import objectstores, parts, uploads
 from .objects import (
     NewObject,
@@ -102,7 +103,7 @@ class MultipartService:
                checksum_type: str | None) -> Upload:
         up = Upload(secrets.token_hex(24), store.id, key, datetime.now(UTC), content_type,
                     headers, user_meta, checksum_algorithm, checksum_type, acl, tags)
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(uploads.insert().values(
                 id=up.id, store_id=store.id, key=key, initiated=up.initiated,
                 content_type=content_type, headers=headers, user_meta=user_meta,
@@ -128,7 +129,7 @@ class MultipartService:
 
     def add_part(self, store: ObjectStore, key: str, upload_id: str, part: Part) -> None:
         """Record a stored part; a re-uploaded part number replaces the old one."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             self._get(conn, store.id, key, upload_id, lock=True)
             old = conn.execute(select(parts).where(
                 parts.c.upload_id == upload_id, parts.c.part_number == part.number)).first()
@@ -172,7 +173,7 @@ class MultipartService:
         return [u for u in map(_upload, rows) if u.key.startswith(prefix)]
 
     def abort(self, store: ObjectStore, key: str, upload_id: str) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             self._get(conn, store.id, key, upload_id, lock=True)
             self._drop(conn, store, upload_id)
         self.objects.wake_gc()
@@ -201,7 +202,7 @@ class MultipartService:
             raise MultipartError("InvalidPartOrder", "The list of parts was not in ascending "
                                  "order. Parts must be ordered by part number.")
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             up = self._get(conn, store.id, key, upload_id, lock=True)
             stored = {p.number: p for p in map(_part, conn.execute(
                 select(parts).where(parts.c.upload_id == upload_id)).all())}
@@ -248,7 +249,7 @@ class MultipartService:
                                .where(uploads.c.initiated < cutoff)).all()
         n = 0
         for upload_id, store_id in old:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 srow = conn.execute(select(objectstores)
                                     .where(objectstores.c.id == store_id)).first()
                 if srow is None:

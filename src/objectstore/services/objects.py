@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from ..domain.errors import ObjectNotFound, PreconditionFailed, QuotaExceeded, StoreNotFound
 from ..domain.models import GIB, ObjectMeta, ObjectStore
+from ..storage.sql.engine import writing
 from ..storage.sql.tables import credentials, doomed_blobs, objects, objectstores
 
 PRECONDITION_MSG = "At least one of the pre-conditions you specified did not hold"
@@ -151,7 +152,7 @@ class ObjectService:
                ) -> ObjectMeta:
         """Make an object visible atomically; the previous version's bytes are queued for GC."""
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             current = self.head_in(conn, store.id, new.key)
             if pre is not None:
                 check_preconditions(current, pre)
@@ -184,7 +185,7 @@ class ObjectService:
         )
 
     def update_meta(self, store: ObjectStore, key: str, **changes: Any) -> ObjectMeta:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             current = self.head_in(conn, store.id, key)
             if current is None:
                 raise ObjectNotFound("The specified key does not exist.")
@@ -193,7 +194,7 @@ class ObjectService:
         return replace(current, **changes)
 
     def delete(self, store: ObjectStore, key: str) -> bool:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             current = self.head_in(conn, store.id, key)
             if current is None:
                 return False

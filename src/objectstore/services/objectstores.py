@@ -20,6 +20,7 @@ from ..domain.errors import (
 )
 from ..domain.models import GIB, Credential, ObjectStore, Page, StoreWithOwner
 from ..domain.names import is_id, validate_store_name
+from ..storage.sql.engine import writing
 from ..storage.sql.tables import (
     accounts,
     credentials,
@@ -29,6 +30,7 @@ from ..storage.sql.tables import (
     parts,
     uploads,
 )
+from .cache import MISS, TtlCache
 from .credentials import CredentialService
 
 
@@ -74,6 +76,7 @@ class ObjectStoreService:
         self.engine = engine
         self.creds = creds
         self.default_size_gb = default_size_gb
+        self._by_name: TtlCache[str, list[ObjectStore]] = TtlCache(1.0)
 
     # -- reads ----------------------------------------------------------------------------------
     def _with_owner(self, conn: Connection, store: ObjectStore) -> StoreWithOwner:
@@ -119,12 +122,32 @@ class ObjectStoreService:
             return self._with_owner(conn, self.get_in(conn, account_id, store_id, region))
 
     def by_name(self, name: str) -> list[ObjectStore]:
-        """All stores with this bucket name (one per region at most)."""
-        if "\x00" in name:  # no store has one, and PostgreSQL refuses to compare it
+        """All stores with this bucket name (one per region at most), read now."""
+        if "\x00" in name:  # no store name has one, and PostgreSQL refuses to compare it
             return []
         with self.engine.connect() as conn:
             rows = conn.execute(select(objectstores).where(objectstores.c.name == name)).all()
         return [store_from_row(r) for r in rows]
+
+    def resolve_bucket(self, name: str) -> list[ObjectStore]:
+        """``by_name`` for the S3 request path: cached up to 1 s and cleared at once by any
+        local change to stores. Usage figures in the result may be that old; every write
+        re-checks usage in its own transaction."""
+        hit = self._by_name.get(name)
+        if hit is not MISS:
+            return hit  # type: ignore[return-value]
+        generation = self._by_name.generation()
+        stores = self.by_name(name)
+        self._by_name.put(name, stores, generation)
+        return stores
+
+    def cached_bucket(self, name: str) -> list[ObjectStore] | object:
+        """The cached ``resolve_bucket`` result or ``MISS``; no I/O."""
+        return self._by_name.get(name)
+
+    def changed(self) -> None:
+        self._by_name.clear()
+        self.creds.invalidate()
 
     def for_credential(self, cred: Credential) -> list[ObjectStore]:
         with self.engine.connect() as conn:
@@ -172,7 +195,7 @@ class ObjectStoreService:
             raise InvalidInput("size must be a positive integer number of GB", "max_size_gb")
         now = datetime.now(UTC)
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 self._check_account_quota(conn, account_id, size)
                 if conn.execute(
                     select(objectstores.c.id).where(
@@ -196,12 +219,12 @@ class ObjectStoreService:
                 ))
         except IntegrityError as exc:
             raise StoreExists(f"an object store named {name} already exists in {region}") from exc
-        self.creds.invalidate()
+        self.changed()
         return StoreWithOwner(store, owner)
 
     def update(self, account_id: str, store_id: str, region: str | None,
                size_gb: int | None, access_key_id: str | None) -> StoreWithOwner:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             store = self.get_in(conn, account_id, store_id, region, lock=True)
             if size_gb is not None and size_gb < 0:
                 raise InvalidInput("max_size_gb must be a positive integer", "max_size_gb")
@@ -223,7 +246,7 @@ class ObjectStoreService:
                     self._drop_private_credential(conn, store, owner)
             store = self.get_in(conn, account_id, store_id, None)
             result = self._with_owner(conn, store)
-        self.creds.invalidate()
+        self.changed()
         return result
 
     def _move_usage(self, conn: Connection, store: ObjectStore, old: Credential,
@@ -247,22 +270,22 @@ class ObjectStoreService:
     def delete(self, account_id: str, store_id: str, region: str | None,
                *, require_empty: bool = False) -> None:
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             store = self.get_in(conn, account_id, store_id, region, lock=True)
             self._delete_locked(conn, store, now, require_empty=require_empty)
-        self.creds.invalidate()
+        self.changed()
 
     def delete_by_id(self, store_id: str, *, require_empty: bool) -> None:
         """Delete without an account check (the S3 plane has already authorised it)."""
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             row = conn.execute(
                 select(objectstores).where(objectstores.c.id == store_id).with_for_update()
             ).first()
             if row is None:
                 raise StoreNotFound("the object store does not exist")
             self._delete_locked(conn, store_from_row(row), now, require_empty=require_empty)
-        self.creds.invalidate()
+        self.changed()
 
     def _delete_locked(self, conn: Connection, store: ObjectStore, now: datetime, *,
                        require_empty: bool) -> None:
@@ -284,6 +307,7 @@ class ObjectStoreService:
             self._drop_private_credential(conn, store, owner)
 
     def set_acl(self, store_id: str, acl: str) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(objectstores.update().where(objectstores.c.id == store_id)
                          .values(acl=acl))
+        self.changed()

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WRITE_OPTION = "objectstore_write"
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
@@ -39,7 +51,12 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front (no deadlock on lock upgrade); readers use
+            # a deferred transaction, which in WAL mode never blocks nor is blocked.
+            if conn.get_execution_options().get(WRITE_OPTION):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
 
         return engine
     if url.startswith("postgresql"):
@@ -50,7 +67,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
 def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

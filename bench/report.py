@@ -1,0 +1,242 @@
+"""Tables, ratios, targets, machine description, result files."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+THIS = "objectstore"
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    unit: str
+    higher_better: bool
+
+
+def metrics_for(list_sizes: tuple[int, int]) -> list[Metric]:
+    a, b = (f"{n // 1000}k" for n in list_sizes)
+    return [
+        Metric("large_put_1", "256 MiB PUT, 1 stream", "MiB/s", True),
+        Metric("large_put_4", "256 MiB PUT, 4 streams (total)", "MiB/s", True),
+        Metric("large_get_1", "256 MiB GET, 1 stream", "MiB/s", True),
+        Metric("large_get_4", "256 MiB GET, 4 streams (total)", "MiB/s", True),
+        Metric("small_put_ops", "4 KiB PUT, 64 conns", "ops/s", True),
+        Metric("small_put_p50", "4 KiB PUT p50", "ms", False),
+        Metric("small_put_p99", "4 KiB PUT p99", "ms", False),
+        Metric("small_get_ops", "4 KiB GET, 64 conns", "ops/s", True),
+        Metric("small_get_p50", "4 KiB GET p50", "ms", False),
+        Metric("small_get_p99", "4 KiB GET p99", "ms", False),
+        Metric(f"list_{a}_page_ms", f"ListObjectsV2 {a} keys, per page (median)", "ms", False),
+        Metric(f"list_{b}_page_ms", f"ListObjectsV2 {b} keys, per page (median)", "ms", False),
+        Metric("list_growth", f"page time {b} / {a}", "x", False),
+        Metric("rss_put_4", "peak RSS during 4x256 MiB PUT", "MiB", False),
+        Metric("mgmt_rps", "mgmt GET /v2/objectstores, 64 conns", "req/s", True),
+        Metric("mgmt_p99", "mgmt GET /v2/objectstores p99", "ms", False),
+    ]
+
+
+def fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v >= 1000:
+        return f"{v:,.0f}"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def ratio(metrics: dict[str, dict[str, float | None]], key: str, peer: str) -> float | None:
+    a = metrics.get(key, {}).get(THIS)
+    b = metrics.get(key, {}).get(peer)
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+# --- targets -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    key: str
+    peer: str | None  # None: an absolute value of this server
+    op: str  # ">=" or "<=" or "<"
+    threshold: float
+
+
+def targets_for(list_sizes: tuple[int, int]) -> list[Target]:
+    a, b = (f"{n // 1000}k" for n in list_sizes)
+    return [
+        Target("256 MiB PUT 1 stream >= 80% of bare receive+MD5+fsync", "large_put_1", "bare",
+               ">=", 0.8),
+        Target("256 MiB GET 1 stream >= 80% of bare stream server", "large_get_1", "bare",
+               ">=", 0.8),
+        Target("4 KiB PUT ops/s >= rclone", "small_put_ops", "rclone", ">=", 1.0),
+        Target("4 KiB GET ops/s >= rclone", "small_get_ops", "rclone", ">=", 1.0),
+        Target("4 KiB PUT p99 <= 2x rclone", "small_put_p99", "rclone", "<=", 2.0),
+        Target("4 KiB GET p99 <= 2x rclone", "small_get_p99", "rclone", "<=", 2.0),
+        Target("256 MiB PUT 1 stream >= rclone", "large_put_1", "rclone", ">=", 1.0),
+        Target("256 MiB PUT 4 streams >= rclone", "large_put_4", "rclone", ">=", 1.0),
+        Target("256 MiB GET 1 stream >= rclone", "large_get_1", "rclone", ">=", 1.0),
+        Target("256 MiB GET 4 streams >= rclone", "large_get_4", "rclone", ">=", 1.0),
+        Target(f"listing page time flat {a} -> {b} (<= 1.5x)", "list_growth", None, "<=", 1.5),
+        Target("server RSS during 4x256 MiB PUT < 250 MiB", "rss_put_4", None, "<", 250.0),
+    ]
+
+
+def judge(metrics: dict[str, dict[str, float | None]],
+          targets: list[Target]) -> list[dict[str, Any]]:
+    rows = []
+    for t in targets:
+        v = metrics.get(t.key, {}).get(THIS) if t.peer is None else ratio(metrics, t.key, t.peer)
+        if v is None:
+            verdict, gap = "N/A", ""
+        else:
+            ok = {">=": v >= t.threshold, "<=": v <= t.threshold, "<": v < t.threshold}[t.op]
+            verdict = "PASS" if ok else "MISS"
+            gap = "" if ok else f"{100 * abs(v - t.threshold) / t.threshold:.0f}% off"
+        rows.append({"target": t.text, "key": t.key, "peer": t.peer, "op": t.op,
+                     "threshold": t.threshold, "value": v, "verdict": verdict, "gap": gap})
+    return rows
+
+
+# --- machine -------------------------------------------------------------------------------
+
+
+def machine(workdir: Path) -> dict[str, Any]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    osname = platform.system()
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                osname = line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    fs = "?"
+    try:
+        p = subprocess.run(["df", "-T", str(workdir)], capture_output=True, text=True,  # noqa: S607
+                           timeout=10)
+        parts = p.stdout.splitlines()[1].split()
+        fs = f"{parts[1]} on {parts[0]}"
+    except (OSError, IndexError, subprocess.SubprocessError):
+        pass
+    return {"host": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count(),
+            "memory_gib": round(mem / (1 << 30), 1), "os": osname,
+            "kernel": platform.release(), "python": platform.python_version(),
+            "data_fs": fs}
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    line = (f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM; {m['os']}, kernel "
+            f"{m['kernel']}; Python {m['python']}; data on {m['data_fs']}; host {m['host']}")
+    if m.get("background_cores_mean") is not None:
+        line += (f"; CPU used by other processes: {m['background_cores_before']:.2f} cores "
+                 f"before the run, {m['background_cores_mean']:.2f} on average during it")
+    return line
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _columns(result: dict[str, Any]) -> list[str]:
+    return [n for n in result["servers"] if n != THIS]
+
+
+def rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    metrics = result["metrics"]
+    peers = _columns(result)
+    head = ["metric", "unit", THIS]
+    for p in peers:
+        head += [p, f"x {p}"]
+    out = []
+    for m in metrics_for(tuple(result["plan"]["list_sizes"])):
+        vals = metrics.get(m.key, {})
+        if not any(v is not None for v in vals.values()):
+            continue
+        arrow = "^" if m.higher_better else "v"
+        row = [f"{m.label} {arrow}", m.unit, fmt(vals.get(THIS))]
+        for p in peers:
+            r = ratio(metrics, m.key, p)
+            row += [fmt(vals.get(p)), "-" if r is None else f"{r:.2f}"]
+        out.append(row)
+    return head, out
+
+
+def text_table(result: dict[str, Any]) -> str:
+    head, body = rows(result)
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    lines = []
+    for r in [head, None, *body]:
+        if r is None:
+            lines.append("  ".join("-" * w for w in widths))
+            continue
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+    return "\n".join(lines)
+
+
+def targets_text(result: dict[str, Any]) -> str:
+    lines = []
+    for t in result["targets"]:
+        v = "-" if t["value"] is None else f"{t['value']:.2f}"
+        what = f"ratio {v}" if t["peer"] else f"value {v}"
+        gap = f" ({t['gap']})" if t["gap"] else ""
+        lines.append(f"{t['verdict']:4}  {t['target']}: {what}, needs {t['op']} "
+                     f"{t['threshold']:g}{gap}")
+    return "\n".join(lines)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    head, body = rows(result)
+    m = result["machine"]
+    out = [f"# Benchmark: {result['date']} ({result['mode']} run)", "",
+           f"Machine: {machine_line(m)}.", "",
+           "Servers (all on 127.0.0.1, side by side in the same run):", ""]
+    for name, s in result["servers"].items():
+        extra = f" — {s['note']}" if s.get("note") else ""
+        out.append(f"- **{name}**: {s['label']}, {s['version']}{extra}")
+    for name, why in result.get("skipped", {}).items():
+        out.append(f"- **{name}**: not run — {why}")
+    out += ["", f"Load generators: {result['load_generators']}", "",
+            "Each figure is this server's value; `x peer` is this server's value divided by the "
+            "peer's (^ higher is better, v lower is better).", "",
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in body]
+    out += ["", "## Targets (issue 5)", "", "| target | measured | needs | verdict |",
+            "|---|---:|---:|---|"]
+    for t in result["targets"]:
+        v = "-" if t["value"] is None else f"{t['value']:.2f}"
+        gap = f" ({t['gap']})" if t["gap"] else ""
+        out.append(f"| {t['target']} | {v} | {t['op']} {t['threshold']:g} | "
+                   f"{t['verdict']}{gap} |")
+    if result.get("notes"):
+        out += ["", "## Notes", ""]
+        out += [f"- {n}" for n in result["notes"]]
+    out.append("")
+    return "\n".join(out)

@@ -1,0 +1,362 @@
+"""The workloads. Each takes one running server and returns {metric: value} plus details."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .client import Conn, one_request, populate, put_request
+from .servers import HOST, Server, ThisServer
+
+MiB = 1 << 20
+LUA = Path(__file__).with_name("paths.lua")
+DATA_BUCKET = "bench-data"
+LIST_BUCKET = "bench-list"
+
+
+@dataclass
+class Plan:
+    quick: bool
+    large_size: int = 256 * MiB
+    reps: int = 3
+    small_seconds: float = 10.0
+    small_conns: int = 64
+    small_size: int = 4096
+    small_put_keys: int = 100_000
+    small_get_keys: int = 1_000
+    list_sizes: tuple[int, int] = (10_000, 100_000)
+    populate_limit: float = 900.0
+    list_limit: float = 120.0
+    mgmt_seconds: float = 10.0
+    wrk_threads: int = 1
+
+    @classmethod
+    def make(cls, quick: bool) -> Plan:
+        if not quick:
+            return cls(quick=False)
+        return cls(quick=True, reps=1, small_seconds=3.0, small_put_keys=30_000,
+                   list_sizes=(2_000, 20_000), populate_limit=240.0, list_limit=60.0,
+                   mgmt_seconds=3.0)
+
+
+@dataclass
+class Outcome:
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def settle() -> None:
+    """Flush every server's dirty pages so one run's writeback does not land in the next."""
+    os.sync()
+    time.sleep(0.3)
+
+
+# --- large objects -------------------------------------------------------------------------
+
+
+class RssSampler:
+    def __init__(self, server: Server, interval: float = 0.01) -> None:
+        self.server, self.interval = server, interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.server.rss())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self.server.rss())
+
+
+def _put(server: Server, key: str, data: memoryview) -> tuple[float, int, str]:
+    target = server.presigner(DATA_BUCKET).target("PUT", f"/{DATA_BUCKET}/{key}")
+    t0 = time.perf_counter()
+    r = one_request(HOST, server.port, "PUT", target, data)
+    dt = time.perf_counter() - t0
+    if r.status != 200:
+        raise RuntimeError(f"PUT {key}: HTTP {r.status} {r.body[:300]!r}")
+    return dt, r.status, r.headers.get("etag", "").strip('"')
+
+
+def _get(server: Server, key: str, size: int) -> float:
+    target = server.presigner(DATA_BUCKET).target("GET", f"/{DATA_BUCKET}/{key}")
+    t0 = time.perf_counter()
+    r = one_request(HOST, server.port, "GET", target, keep_body=False)
+    dt = time.perf_counter() - t0
+    if r.status != 200 or r.nbytes != size:
+        raise RuntimeError(f"GET {key}: HTTP {r.status}, {r.nbytes} of {size} bytes")
+    return dt
+
+
+def _parallel(fn: Any, args: list[tuple[Any, ...]]) -> float:
+    with ThreadPoolExecutor(len(args)) as pool:
+        t0 = time.perf_counter()
+        futs = [pool.submit(fn, *a) for a in args]
+        for f in futs:
+            f.result()
+        return time.perf_counter() - t0
+
+
+def large(server: Server, plan: Plan, data: memoryview, md5hex: str, rss_only: bool) -> Outcome:
+    out = Outcome()
+    size = len(data)
+    mib = size / MiB
+    keys: list[str] = []
+    cpu0 = server.cpu_seconds()
+    try:
+        if not rss_only:
+            t_put, t_get = [], []
+            for r in range(plan.reps):
+                settle()
+                key = f"large/s-{r}"
+                keys.append(key)
+                dt, _, etag = _put(server, key, data)
+                t_put.append(dt)
+                if etag and etag != md5hex and "-" not in etag:
+                    out.notes.append(f"ETag {etag} is not the MD5 of the body")
+            for _ in range(plan.reps):
+                settle()
+                t_get.append(_get(server, "large/s-0", size))
+            out.metrics["large_put_1"] = mib / statistics.median(t_put)
+            out.metrics["large_get_1"] = mib / statistics.median(t_get)
+            out.details["large_put_1_s"] = t_put
+            out.details["large_get_1_s"] = t_get
+        t_put4 = []
+        base = server.rss()
+        with RssSampler(server) as rss:
+            for r in range(plan.reps):
+                settle()
+                ks = [f"large/p-{r}-{i}" for i in range(4)]
+                keys.extend(ks)
+                t_put4.append(_parallel(_put, [(server, k, data) for k in ks]))
+        out.metrics["large_put_4"] = 4 * mib / statistics.median(t_put4)
+        out.metrics["rss_put_4"] = rss.peak / MiB
+        out.details["rss_before_mib"] = base / MiB
+        out.details["large_put_4_s"] = t_put4
+        if not rss_only:
+            t_get4 = []
+            for r in range(plan.reps):
+                settle()
+                ks = [f"large/p-{r}-{i}" for i in range(4)]
+                t_get4.append(_parallel(_get, [(server, k, size) for k in ks]))
+            out.metrics["large_get_4"] = 4 * mib / statistics.median(t_get4)
+            out.details["large_get_4_s"] = t_get4
+    finally:
+        out.details["large_server_cpu_s"] = server.cpu_seconds() - cpu0
+        p = server.presigner(DATA_BUCKET)
+        conn = Conn(HOST, server.port, 60)
+        for k in keys:
+            try:
+                conn.request("DELETE", p.target("DELETE", f"/{DATA_BUCKET}/{k}"))
+            except Exception:  # noqa: BLE001 - cleanup only
+                conn.close()
+        conn.close()
+    return out
+
+
+# --- small objects (wrk) -------------------------------------------------------------------
+
+
+def _wrk(url: str, targets: Path, method: str, body_size: int, seconds: float, conns: int,
+         threads: int, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout",
+            "10s", "-s", str(LUA)]
+    for k, v in (headers or {}).items():
+        argv += ["-H", f"{k}: {v}"]
+    argv += [url, "--", str(targets), method, str(body_size)]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)  # noqa: S603
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = re.search(r"^BENCHJSON (\{.*\})$", p.stdout, re.M)
+    if p.returncode != 0 or not m:
+        raise RuntimeError(f"wrk failed ({p.returncode}): {p.stdout[-800:]} {p.stderr[-800:]}")
+    res = json.loads(m.group(1))
+    dur = res["duration_us"] / 1e6
+    bad = res["status"] + res["timeout"]
+    res["ops"] = (res["requests"] - res["status"]) / dur
+    res["error_fraction"] = bad / max(1, res["requests"])
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    res["client_cpu_pct"] = 100 * cpu / dur
+    return res
+
+
+def _targets_file(path: Path, targets: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(targets) + "\n")
+    return path
+
+
+def small(server: Server, plan: Plan, workdir: Path) -> Outcome:
+    out = Outcome()
+    p = server.presigner(DATA_BUCKET)
+    body = os.urandom(plan.small_size)
+    hosthdr = f"{HOST}:{server.port}"
+    get_keys = [f"/{DATA_BUCKET}/small/g-{i:05d}" for i in range(plan.small_get_keys)]
+    reqs = [put_request(hosthdr, p.target("PUT", k), body) for k in get_keys]
+    ok, errors, _ = populate(HOST, server.port, reqs, plan.small_conns, plan.populate_limit)
+    if ok != len(reqs):
+        raise RuntimeError(f"populating GET keys: {ok} ok, {errors} failed")
+    url = f"http://{hosthdr}/"
+    tdir = workdir / "wrk"
+    put_file = _targets_file(tdir / f"{server.name}-put.txt", [
+        p.target("PUT", f"/{DATA_BUCKET}/small/p-{i:06d}") for i in range(plan.small_put_keys)])
+    get_file = _targets_file(tdir / f"{server.name}-get.txt",
+                             [p.target("GET", k) for k in get_keys])
+    for op, f, size in (("put", put_file, plan.small_size), ("get", get_file, 0)):
+        settle()
+        cpu0 = server.cpu_seconds()
+        res = _wrk(url, f, op.upper(), size, plan.small_seconds, plan.small_conns,
+                   plan.wrk_threads)
+        res["server_cpu_pct"] = 100 * (server.cpu_seconds() - cpu0) / (res["duration_us"] / 1e6)
+        out.metrics[f"small_{op}_ops"] = res["ops"]
+        out.metrics[f"small_{op}_p50"] = res["p50"] / 1000
+        out.metrics[f"small_{op}_p99"] = res["p99"] / 1000
+        out.details[f"small_{op}"] = res
+        if res["error_fraction"] > 0.001:
+            out.notes.append(f"small {op.upper()}: {100 * res['error_fraction']:.2f}% of "
+                             "requests failed (non-2xx or timeout)")
+    return out
+
+
+# --- listing -------------------------------------------------------------------------------
+
+_TOKEN = re.compile(rb"<NextContinuationToken>(.*?)</NextContinuationToken>", re.S)
+_TRUNC = re.compile(rb"<IsTruncated>\s*true\s*</IsTruncated>")
+
+
+def _list_pass(server: Server, conn: Conn, deadline: float,
+               times: list[float]) -> tuple[int, bool]:
+    """Read every page once; append each page's time. Returns (keys seen, completed)."""
+    p = server.presigner(LIST_BUCKET)
+    keys = 0
+    token: str | None = None
+    while time.monotonic() < deadline:
+        params = {"list-type": "2", "max-keys": "1000"}
+        if token:
+            params["continuation-token"] = token
+        target = p.target("GET", f"/{LIST_BUCKET}", params)
+        t0 = time.perf_counter()
+        r = conn.request("GET", target)
+        times.append(time.perf_counter() - t0)
+        if r.status != 200:
+            raise RuntimeError(f"ListObjectsV2: HTTP {r.status} {r.body[:300]!r}")
+        keys += r.body.count(b"<Key>")
+        m = _TOKEN.search(r.body)
+        if not _TRUNC.search(r.body) or not m:
+            return keys, True
+        token = html.unescape(m.group(1).decode())
+    return keys, False
+
+
+def _list_all(server: Server, limit: float, min_pages: int = 20) -> dict[str, Any]:
+    """One untimed first page, then full passes until ``min_pages`` pages were timed."""
+    conn = Conn(HOST, server.port, 120)
+    times: list[float] = []
+    deadline = time.monotonic() + limit
+    keys, complete, passes = 0, False, 0
+    try:
+        _list_pass(server, conn, time.monotonic() + 0.001, [])  # warm-up: first page only
+        while time.monotonic() < deadline and (passes == 0 or len(times) < min_pages):
+            keys, complete = _list_pass(server, conn, deadline, times)
+            passes += 1
+            if not complete:
+                break
+    finally:
+        conn.close()
+    return {"pages": len(times), "passes": passes, "keys": keys, "complete": complete,
+            "median_ms": 1000 * statistics.median(times) if times else None,
+            "mean_ms": 1000 * statistics.fmean(times) if times else None,
+            "max_ms": 1000 * max(times) if times else None,
+            "first_ms": 1000 * times[0] if times else None,
+            "total_s": sum(times)}
+
+
+def list_populate(server: Server, plan: Plan, have: int, n: int) -> dict[str, Any]:
+    """Create keys obj-<have>..obj-<n-1> in the listing bucket (64 parallel PUTs)."""
+    p = server.presigner(LIST_BUCKET)
+    hosthdr = f"{HOST}:{server.port}"
+    body = b"0123456789abcdef"
+    reqs = [put_request(hosthdr, p.target("PUT", f"/{LIST_BUCKET}/obj-{i:07d}"), body)
+            for i in range(have, n)]
+    ok, errors, secs = populate(HOST, server.port, reqs, 64, plan.populate_limit)
+    return {"wanted": n - have, "ok": ok, "errors": errors, "seconds": secs,
+            "puts_per_s": ok / secs if secs else None}
+
+
+def list_measure(server: Server, plan: Plan, n: int, populated: dict[str, Any],
+                 out: Outcome) -> bool:
+    """Time the pages over ``n`` keys. Returns False when the keys could not all be created."""
+    tag = _k(n)
+    out.details[f"list_populate_{tag}"] = populated
+    if populated["ok"] != populated["wanted"]:
+        out.notes.append(f"listing {tag}: created only {populated['ok']:,} of "
+                         f"{populated['wanted']:,} keys in {plan.populate_limit:.0f} s "
+                         f"({populated['errors']} errors); not measured")
+        return False
+    res = _list_all(server, plan.list_limit)
+    out.details[f"list_{tag}"] = res
+    if res["complete"] and res["keys"] != n:
+        out.notes.append(f"listing {tag}: listed {res['keys']:,} keys, expected {n:,}")
+    if not res["complete"]:
+        out.notes.append(f"listing {tag}: stopped after {plan.list_limit:.0f} s at page "
+                         f"{res['pages']} (figure over the pages listed)")
+    out.metrics[f"list_{tag}_page_ms"] = res["median_ms"]
+    out.metrics[f"list_{tag}_mean_ms"] = res["mean_ms"]
+    return True
+
+
+def list_growth(plan: Plan, out: Outcome) -> None:
+    a, b = (out.metrics.get(f"list_{_k(n)}_page_ms") for n in plan.list_sizes)
+    if a and b:
+        out.metrics["list_growth"] = b / a
+
+
+def _k(n: int) -> str:
+    return f"{n // 1000}k"
+
+
+# --- management API ------------------------------------------------------------------------
+
+
+def mgmt(server: ThisServer, plan: Plan, workdir: Path) -> Outcome:
+    out = Outcome()
+    tfile = _targets_file(workdir / "wrk" / "mgmt.txt", ["/v2/objectstores"])
+    settle()
+    res = _wrk(f"http://{HOST}:{server.api_port}/", tfile, "GET", 0, plan.mgmt_seconds,
+               plan.small_conns, plan.wrk_threads,
+               headers={"Authorization": f"bearer {server.api_key}"})
+    out.metrics["mgmt_rps"] = res["ops"]
+    out.metrics["mgmt_p99"] = res["p99"] / 1000
+    out.details["mgmt"] = res
+    if res["error_fraction"] > 0.001:
+        out.notes.append(f"mgmt: {100 * res['error_fraction']:.2f}% of requests failed")
+    return out
+
+
+def wrk_version() -> str:
+    if not shutil.which("wrk"):
+        return ""
+    p = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10)  # noqa: S607
+    m = re.search(r"wrk (\S+)", p.stdout + p.stderr)
+    return f"wrk {m.group(1)}" if m else "wrk"
