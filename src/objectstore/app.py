@@ -21,6 +21,7 @@ from .services.registry import Services
 from .services.secrets import SecretBox, load_or_create_server_key
 from .storage.fs.store import FsBlobStore
 from .storage.sql.engine import make_engine, migrate
+from .storage.sql.group_commit import make_writer
 
 
 def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
@@ -31,7 +32,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         migrate(engine)
     box = SecretBox(load_or_create_server_key(settings.data_dir, settings.server_key))
     creds = CredentialService(engine, box)
-    objects = ObjectService(engine)
+    objects = ObjectService(engine, make_writer(engine))
     return Services(
         settings=settings,
         engine=engine,

@@ -68,4 +68,5 @@ async def serve(apps: Apps, *, install_signals: bool = True,
         if waiter is not None:
             waiter.cancel()
         apps.gc.stop()
+        apps.services.objects.writer.close()
         apps.services.engine.dispose()

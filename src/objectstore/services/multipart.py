@@ -129,7 +129,8 @@ class MultipartService:
 
     def add_part(self, store: ObjectStore, key: str, upload_id: str, part: Part) -> None:
         """Record a stored part; a re-uploaded part number replaces the old one."""
-        with writing(self.engine) as conn:
+
+        def work(conn: Connection) -> None:
             self._get(conn, store.id, key, upload_id, lock=True)
             old = conn.execute(select(parts).where(
                 parts.c.upload_id == upload_id, parts.c.part_number == part.number)).first()
@@ -143,6 +144,8 @@ class MultipartService:
                 upload_id=upload_id, part_number=part.number, blob_id=part.blob_id,
                 size=part.size, etag=part.etag, checksums=part.checksums,
                 last_modified=part.last_modified))
+
+        self.objects.writer.run(work)
         self.objects.wake_gc()
 
     def list_parts(self, store_id: str, key: str, upload_id: str, after: int,

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from ..domain.errors import ObjectNotFound, PreconditionFailed, QuotaExceeded, StoreNotFound
 from ..domain.models import GIB, ObjectMeta, ObjectStore
-from ..storage.sql.engine import writing
+from ..storage.sql.group_commit import DirectWriter, Writer
 from ..storage.sql.tables import credentials, doomed_blobs, objects, objectstores
 
 PRECONDITION_MSG = "At least one of the pre-conditions you specified did not hold"
@@ -117,8 +117,9 @@ def doom(conn: Connection, blob_ids: list[str]) -> None:
 
 
 class ObjectService:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, writer: Writer | None = None) -> None:
         self.engine = engine
+        self.writer: Writer = writer or DirectWriter(engine)
         self.gc_wakeup = threading.Event()
 
     def wake_gc(self) -> None:
@@ -152,13 +153,16 @@ class ObjectService:
                ) -> ObjectMeta:
         """Make an object visible atomically; the previous version's bytes are queued for GC."""
         now = datetime.now(UTC)
-        with writing(self.engine) as conn:
+
+        def work(conn: Connection) -> ObjectMeta:
             current = self.head_in(conn, store.id, new.key)
             if pre is not None:
                 check_preconditions(current, pre)
             charge(conn, store, new.size - (current.size if current else 0),
                    0 if current else 1)
-            meta = self.write_row(conn, store, new, current, now)
+            return self.write_row(conn, store, new, current, now)
+
+        meta = self.writer.run(work)
         self.wake_gc()
         return meta
 
@@ -185,16 +189,18 @@ class ObjectService:
         )
 
     def update_meta(self, store: ObjectStore, key: str, **changes: Any) -> ObjectMeta:
-        with writing(self.engine) as conn:
+        def work(conn: Connection) -> ObjectMeta:
             current = self.head_in(conn, store.id, key)
             if current is None:
                 raise ObjectNotFound("The specified key does not exist.")
             conn.execute(objects.update().where(
                 objects.c.store_id == store.id, objects.c.key == key).values(**changes))
-        return replace(current, **changes)
+            return replace(current, **changes)
+
+        return self.writer.run(work)
 
     def delete(self, store: ObjectStore, key: str) -> bool:
-        with writing(self.engine) as conn:
+        def work(conn: Connection) -> bool:
             current = self.head_in(conn, store.id, key)
             if current is None:
                 return False
@@ -202,8 +208,12 @@ class ObjectService:
                                                objects.c.key == key))
             charge(conn, store, -current.size, -1)
             doom(conn, blob_ids_of(current))
-        self.wake_gc()
-        return True
+            return True
+
+        deleted = self.writer.run(work)
+        if deleted:
+            self.wake_gc()
+        return deleted
 
     # -- listing --------------------------------------------------------------------------------
     def scan(self, store_id: str, after: str | None, prefix: str, limit: int) -> list[ObjectMeta]:
