@@ -11,21 +11,23 @@ from .errors import S3Error
 def split_target(host: str, raw_path: str, s3_domain: str | None
                  ) -> tuple[str | None, str | None]:
     """Return (bucket, key); key is None for bucket requests, both None for the service."""
-    path = _decode_path(raw_path)
     hostname = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
     if s3_domain:
         suffix = "." + s3_domain.lower()
         if hostname.endswith(suffix) and len(hostname) > len(suffix):
             bucket = hostname[: -len(suffix)]
+            path = _decode_path(raw_path)
             key = path[1:] if path.startswith("/") else path
             return bucket, _check_key(key) if key else None
-    if not path.startswith("/"):
+    if not raw_path.startswith("/"):
         raise S3Error("InvalidURI", "Couldn't parse the specified URI.", 400)
-    rest = path[1:]
+    rest = raw_path[1:]
     if not rest:
         return None, None
-    bucket, sep, key = rest.partition("/")
-    if not bucket:
+    # Split on the literal "/" first: an encoded %2F belongs to the segment it is in.
+    raw_bucket, _, raw_key = rest.partition("/")
+    bucket, key = _decode_path(raw_bucket), _decode_path(raw_key)
+    if not bucket or "/" in bucket:
         raise S3Error("InvalidBucketName", "The specified bucket is not valid.", 400)
     return bucket, _check_key(key) if key else None
 

@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain.errors import DomainError
 from ..domain.models import ObjectStore
@@ -39,6 +39,29 @@ def _headers(scope: Scope, limit: int) -> dict[str, str]:
     return headers
 
 
+class _BodyState:
+    """Whether the request announced a body that has not been received completely."""
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self._receive = receive
+        self.expected = False
+        for k, v in scope["headers"]:
+            name = k.lower()
+            if name == b"transfer-encoding" or (name == b"content-length" and v.strip() != b"0"):
+                self.expected = True
+        self.done = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.done = True
+        return message
+
+    @property
+    def unread(self) -> bool:
+        return self.expected and not self.done
+
+
 class S3App:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -49,8 +72,9 @@ class S3App:
         request_id = scope.get(REQUEST_ID) or secrets.token_hex(8).upper()
         method = scope["method"]
         resource = scope.get("path", "/")
+        body = _BodyState(scope, receive)
         try:
-            response = await self._handle(scope, receive, request_id)
+            response = await self._handle(scope, body.receive, request_id)
         except S3Error as exc:
             response = _error_response(exc, resource, request_id)
         except DomainError as exc:
@@ -60,6 +84,11 @@ class S3App:
             response = _error_response(
                 S3Error("InternalError", "We encountered an internal error. Please try again.",
                         500), resource, request_id)
+        if body.unread:
+            # Answered before the body was read (an early error, or a client that waits for
+            # "100 Continue" and will now never send it): the rest of the connection's byte
+            # stream is not a request boundary, so it must not be reused.
+            response.headers.append(("Connection", "close"))
         await _send(send, response, request_id, head=method == "HEAD")
 
     async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> S3Response:
@@ -75,6 +104,12 @@ class S3App:
             Target.BUCKET if key is None else Target.OBJECT)
         ctx_query_keys = {p.split("=", 1)[0] for p in raw_query.split("&") if p}
         from urllib.parse import unquote
+
+        if "\x00" in unquote(raw_query):
+            # No key, marker, prefix or upload id holds a NUL (and PostgreSQL cannot compare
+            # one): refuse it here rather than let it reach a query.
+            raise S3Error("InvalidArgument", "Query parameters must not contain NUL "
+                          "characters", 400)
 
         rule = resolve(scope["method"], target, {unquote(k) for k in ctx_query_keys}, headers)
         if rule is None:

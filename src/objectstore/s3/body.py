@@ -3,6 +3,7 @@ Content-MD5, x-amz-checksum-* in headers or trailers)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 from .auth_errors import S3AuthError
@@ -30,9 +31,9 @@ def declared_length(ctx: S3Context) -> int | None:
     value = ctx.headers.get(name)
     if value is None:
         return None
-    if not value.isdigit():
+    if not re.fullmatch(r"[0-9]+", value):  # ASCII only: "²".isdigit() is True
         raise S3Error("InvalidArgument", f"Invalid {name} header", 400)
-    return int(value)
+    return int(value) if len(value) <= 19 else 10**19  # too large for any limit anyway
 
 
 def require_length(ctx: S3Context, limit: int = MAX_PUT_SIZE) -> int:

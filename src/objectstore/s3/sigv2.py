@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -195,12 +196,18 @@ def verify_sigv2(
     dates = [_date_field(req, auth)]
     if not auth.presigned and "x-amz-date" in req.headers and "date" in req.headers:
         dates.append(req.headers["date"].strip())
+    views = [req]
+    path = req.raw_path
+    if virtual_bucket is None and path.count("/") == 1 and len(path) > 1:
+        # botocore signs a bucket-level resource as "/bucket/" but sends "/bucket"
+        views.append(dataclasses.replace(req, raw_path=path + "/"))
     candidates: list[str] = []
-    for decode in (True, False):
-        for date in dates:
-            sts = _string_to_sign(req, auth, date, virtual_bucket, decode)
-            if sts not in candidates:
-                candidates.append(sts)
+    for view in views:
+        for decode in (True, False):
+            for date in dates:
+                sts = _string_to_sign(view, auth, date, virtual_bucket, decode)
+                if sts not in candidates:
+                    candidates.append(sts)
     provided = auth.signature.encode("utf-8", errors="replace")
     for sts in candidates:
         if hmac.compare_digest(sign_v2(secret, sts).encode("ascii"), provided):

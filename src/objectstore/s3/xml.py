@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 from xml.etree.ElementTree import Element  # noqa: S405 - only used to build, never to parse
@@ -17,10 +18,21 @@ MAX_XML_BODY = 2 * 1024 * 1024
 _XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
+# Characters XML 1.0 cannot carry at all, even as character references.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _not_xml(m: re.Match[str]) -> str:
+    c = m.group()
+    return f"%{ord(c):02X}" if ord(c) < 0x20 else "\ufffd"
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return escape(str(value))
+    # A key or path may hold control characters: percent-encode them (as encoding-type=url
+    # would) rather than emit a document no XML parser accepts.
+    return _NOT_XML.sub(_not_xml, escape(str(value)))
 
 
 def node(tag: str, *children: Any, **text: Any) -> str:

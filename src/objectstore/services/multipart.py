@@ -23,6 +23,7 @@ from .objects import (
     charge,
     check_preconditions,
     doom,
+    lock_key,
 )
 from .objectstores import store_from_row
 
@@ -222,6 +223,7 @@ class MultipartService:
                                          "than the minimum allowed object size.")
                 used.append(p)
             checksums, checksum_type = combine(up, used, chosen)
+            lock_key(conn, store.id, key)
             current = self.objects.head_in(conn, store.id, key)
             if pre is not None:
                 check_preconditions(current, pre)

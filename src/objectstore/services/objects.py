@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from ..domain.errors import ObjectNotFound, PreconditionFailed, QuotaExceeded, StoreNotFound
 from ..domain.models import GIB, ObjectMeta, ObjectStore
@@ -110,6 +110,15 @@ def charge(conn: Connection, store: ObjectStore, delta_bytes: int, delta_count: 
         raise QuotaExceeded("The credential's size limit would be exceeded by this write")
 
 
+def lock_key(conn: Connection, store_id: str, key: str) -> None:
+    """Serialise writers of one key until this transaction ends. SQLite has one writer at a
+    time already; PostgreSQL gets a transaction-scoped advisory lock on the key's hash, so the
+    read of the current version and the write that replaces it cannot interleave."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                     {"k": f"{store_id}\x1f{key}"})
+
+
 def doom(conn: Connection, blob_ids: list[str]) -> None:
     if blob_ids:
         now = datetime.now(UTC)
@@ -155,6 +164,7 @@ class ObjectService:
         now = datetime.now(UTC)
 
         def work(conn: Connection) -> ObjectMeta:
+            lock_key(conn, store.id, new.key)
             current = self.head_in(conn, store.id, new.key)
             if pre is not None:
                 check_preconditions(current, pre)
@@ -190,6 +200,7 @@ class ObjectService:
 
     def update_meta(self, store: ObjectStore, key: str, **changes: Any) -> ObjectMeta:
         def work(conn: Connection) -> ObjectMeta:
+            lock_key(conn, store.id, key)
             current = self.head_in(conn, store.id, key)
             if current is None:
                 raise ObjectNotFound("The specified key does not exist.")
@@ -201,6 +212,7 @@ class ObjectService:
 
     def delete(self, store: ObjectStore, key: str) -> bool:
         def work(conn: Connection) -> bool:
+            lock_key(conn, store.id, key)
             current = self.head_in(conn, store.id, key)
             if current is None:
                 return False

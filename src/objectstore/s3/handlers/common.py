@@ -107,7 +107,16 @@ def user_metadata(ctx: S3Context) -> dict[str, str]:
 
 
 def content_headers(ctx: S3Context) -> dict[str, str]:
-    return {h: ctx.headers[h] for h in CONTENT_HEADERS if h in ctx.headers}
+    headers = {h: ctx.headers[h] for h in CONTENT_HEADERS if h in ctx.headers}
+    if "content-encoding" in headers:
+        # "aws-chunked" describes this request's framing, not the object: never store it.
+        codings = [c.strip() for c in headers["content-encoding"].split(",")]
+        kept = ",".join(c for c in codings if c and c.lower() != "aws-chunked")
+        if kept:
+            headers["content-encoding"] = kept
+        else:
+            del headers["content-encoding"]
+    return headers
 
 
 def quote_etag(etag: str) -> str:

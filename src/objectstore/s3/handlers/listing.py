@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -22,7 +23,8 @@ Encoder = Callable[[str], str]
 
 def _max_keys(ctx: S3Context) -> int:
     raw = ctx.query.get("max-keys", str(MAX_KEYS))
-    if not raw.lstrip("-").isdigit() or int(raw) < 0:
+    # ASCII digits only ("²".isdigit() is True) and within a 32-bit int, as S3 requires.
+    if not re.fullmatch(r"[0-9]{1,10}", raw) or int(raw) > 2**31 - 1:
         raise S3Error("InvalidArgument", "Provided max-keys not an integer or within integer "
                       "range", 400)
     return min(int(raw), MAX_KEYS)
@@ -97,10 +99,13 @@ def _token(value: str) -> str:
 
 def _untoken(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
+        key = base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
                       400) from exc
+    if "\x00" in key:  # no key holds one (and PostgreSQL cannot compare it)
+        raise S3Error("InvalidArgument", "The continuation token provided is incorrect", 400)
+    return key
 
 
 async def list_objects_v2(ctx: S3Context) -> S3Response:

@@ -13,7 +13,7 @@ from ..errors import S3Error, access_denied
 from .common import acl_document, http_date, parse_http_date, quote_etag
 from .streams import open_segments, segments, stream_segments
 
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 OVERRIDES = {
     "response-content-type": "Content-Type",
     "response-content-language": "Content-Language",
@@ -77,17 +77,23 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None  # malformed or multiple ranges: serve the whole object, as S3 does
     first, last = m.group(1), m.group(2)
     if not first:  # suffix range
-        n = int(last)
+        n = _number(last)
         if n == 0:
             raise _invalid_range(size)
         return (max(0, size - n), size - 1) if size else _raise_range(size)
-    start = int(first)
-    end = int(last) if last else size - 1
+    start = _number(first)
+    end = _number(last) if last else size - 1
     if last and end < start:
         return None
     if start >= size:
         raise _invalid_range(size)
     return start, min(end, size - 1)
+
+
+def _number(digits: str) -> int:
+    if len(digits) > 19:  # beyond a 64-bit offset: garbage, not a position
+        raise S3Error("InvalidArgument", "The Range header holds a number out of range", 400)
+    return int(digits)
 
 
 def _invalid_range(size: int) -> S3Error:
@@ -119,7 +125,7 @@ def object_headers(ctx: S3Context, meta: ObjectMeta) -> list[tuple[str, str]]:
 
 
 def _part_range(meta: ObjectMeta, part_number: str) -> tuple[int, int, int]:
-    if not part_number.isdigit() or not 1 <= int(part_number) <= 10000:
+    if not re.fullmatch(r"[0-9]{1,5}", part_number) or not 1 <= int(part_number) <= 10000:
         raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, "
                       "inclusive", 400)
     n = int(part_number)

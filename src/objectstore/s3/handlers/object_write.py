@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 
 from ...domain.errors import ObjectNotFound
+from ...domain.models import ObjectStore
 from ...services.objects import NewObject, Preconditions
 from .. import xml
 from ..auth_errors import S3AuthError
@@ -56,6 +57,13 @@ async def store_body(ctx: S3Context, length: int, extra_algorithm: str | None = 
     return blob_id, body
 
 
+def _current_size(ctx: S3Context, store: ObjectStore, key: str) -> int:
+    try:
+        return ctx.services.objects.head(store.id, key).size
+    except ObjectNotFound:
+        return 0
+
+
 async def put_object(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     key = ctx.require_key()
@@ -66,7 +74,10 @@ async def put_object(ctx: S3Context) -> S3Response:
     meta = user_metadata(ctx)
     tags = tags_from_header(ctx)
     pre = preconditions(ctx)
-    ctx.services.objects.check_room(store, cred.max_size_gb, cred.used_bytes, length)
+    # Overwrites count the difference (the commit re-checks exactly, in SQL).
+    replaced = await run_in_threadpool(_current_size, ctx, store, key)
+    ctx.services.objects.check_room(store, cred.max_size_gb, cred.used_bytes,
+                                    length - replaced)
     blob_id, body = await store_body(ctx, length)
     checksums = body.verifier.checksums
     new = NewObject(

@@ -1,0 +1,354 @@
+"""Real S3 clients over real sockets against a real server.
+
+Fixtures here create object stores through the management API (as a user would) and build the
+configuration each client needs: boto3 clients, an environment for the ``aws`` CLI, s3cmd
+config files (SigV2 like Civo's export, and SigV4), and an rclone remote from environment
+variables. Client binaries come from the virtualenv; a missing one fails the test loudly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import http.client
+import ipaddress
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import httpx
+import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from tests.support.server import RunningServer, running_server
+
+REGION = "LON1"
+BIN = Path(sys.executable).parent
+
+
+def uniq(prefix: str = "it") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def binary(name: str) -> str:
+    """Path of a client shipped in the virtualenv; fail (never skip) when it is missing."""
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"S3 client {name!r} is missing from {BIN}: install the test extras "
+                    "(pip install -e '.[test]')")
+    return str(path)
+
+
+@dataclass
+class Store:
+    """An object store created through the management API, with its owner credential."""
+
+    srv: RunningServer
+    id: str
+    name: str
+    endpoint: str          # objectstore_endpoint as the API returned it
+    access_key: str
+    secret_key: str
+    credential_id: str
+    s3_url: str            # the S3 endpoint (without the bucket)
+
+    @property
+    def host_port(self) -> str:
+        return urlsplit(self.s3_url).netloc
+
+    def boto(self, **kwargs: Any) -> Any:
+        return boto_client(self.s3_url, self.access_key, self.secret_key, **kwargs)
+
+    def stats(self) -> dict[str, int]:
+        with self.srv.api() as api:
+            r = api.get(f"/v2/objectstores/{self.id}/stats", params={"region": REGION})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def create_store(srv: RunningServer, name: str | None = None, *, s3_url: str | None = None,
+                 api_key: str | None = None, **body: Any) -> Store:
+    name = name or uniq()
+    with srv.api(api_key) as api:
+        r = api.post("/v2/objectstores", json={"name": name, "region": REGION, **body})
+        assert r.status_code == 200, r.text
+        data = r.json()
+        cred_id = data["owner_info"]["credential_id"]
+        c = api.get(f"/v2/objectstore/credentials/{cred_id}", params={"region": REGION})
+        assert c.status_code == 200, c.text
+        cred = c.json()
+    assert data["owner_info"]["access_key_id"] == cred["access_key_id"]
+    endpoint = data["objectstore_endpoint"]
+    assert endpoint.endswith(f"/{name}"), endpoint
+    # Clients talk to the endpoint the API returned, as a user would (Civo's export does).
+    return Store(srv, data["id"], name, endpoint, cred["access_key_id"],
+                 cred["secret_access_key_id"], cred_id, s3_url or endpoint[: -len(name) - 1])
+
+
+def boto_client(endpoint: str, access_key: str | None, secret_key: str | None, *,
+                when_required: bool = False, addressing: str = "path",
+                region: str = REGION, verify: bool | None = None,
+                s3_config: dict[str, Any] | None = None, **config: Any) -> Any:
+    """A boto3 S3 client. Default settings send CRC32 checksums on every upload (current SDK
+    default); ``when_required=True`` is the old behaviour."""
+    if when_required:
+        config.setdefault("request_checksum_calculation", "when_required")
+        config.setdefault("response_checksum_validation", "when_required")
+    cfg = Config(s3={"addressing_style": addressing, **(s3_config or {})},
+                 retries={"max_attempts": 1},
+                 connect_timeout=10, read_timeout=60, **config)
+    session = boto3.session.Session(aws_access_key_id=access_key,
+                                    aws_secret_access_key=secret_key, region_name=region)
+    kwargs: dict[str, Any] = {"endpoint_url": endpoint, "config": cfg}
+    if verify is not None:
+        kwargs["verify"] = verify
+    return session.client("s3", **kwargs)
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """The process environment minus anything that could point a client at other config."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "RCLONE_", "S3CMD", "MC_"))}
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env["HOME"] = str(home)
+    return env
+
+
+def aws_env(store: Store, tmp_path: Path) -> dict[str, str]:
+    env = clean_env(tmp_path)
+    cfg = tmp_path / "aws-config"
+    creds = tmp_path / "aws-credentials"
+    cfg.write_text("")
+    creds.write_text("")
+    env.update(AWS_ACCESS_KEY_ID=store.access_key, AWS_SECRET_ACCESS_KEY=store.secret_key,
+               AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=str(cfg),
+               AWS_SHARED_CREDENTIALS_FILE=str(creds), AWS_EC2_METADATA_DISABLED="true",
+               AWS_PAGER="")
+    return env
+
+
+def aws(store: Store, tmp_path: Path, *args: str, check: bool = True,
+        stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    cmd = [binary("aws"), "--endpoint-url", store.s3_url, *args]
+    return run(cmd, aws_env(store, tmp_path), check=check, stdin=stdin)
+
+
+def s3cmd_config(store: Store, tmp_path: Path, *, sigv2: bool = True) -> Path:
+    """An s3cmd config like ``civo objectstore credential export`` writes (path style)."""
+    path = tmp_path / ("s3cfg-v2" if sigv2 else "s3cfg-v4")
+    path.write_text(
+        "[default]\n"
+        f"access_key = {store.access_key}\n"
+        f"secret_key = {store.secret_key}\n"
+        f"bucket_location = {REGION}\n"
+        f"host_base = {store.host_port}\n"
+        f"host_bucket = {store.host_port}\n"
+        "use_https = False\n"
+        f"signature_v2 = {'True' if sigv2 else 'False'}\n"
+        "check_ssl_certificate = False\n"
+        "socket_timeout = 30\n"
+    )
+    return path
+
+
+def s3cmd(config: Path, tmp_path: Path, *args: str, check: bool = True
+          ) -> subprocess.CompletedProcess[bytes]:
+    cmd = [binary("python"), binary("s3cmd"), "-c", str(config), "--no-progress", *args]
+    return run(cmd, clean_env(tmp_path), check=check)
+
+
+def rclone_env(store: Store, tmp_path: Path) -> dict[str, str]:
+    env = clean_env(tmp_path)
+    conf = tmp_path / "rclone.conf"
+    conf.write_text("")
+    env.update(
+        RCLONE_CONFIG=str(conf),
+        RCLONE_CONFIG_OS_TYPE="s3",
+        RCLONE_CONFIG_OS_PROVIDER="Other",
+        RCLONE_CONFIG_OS_ENV_AUTH="false",
+        RCLONE_CONFIG_OS_ACCESS_KEY_ID=store.access_key,
+        RCLONE_CONFIG_OS_SECRET_ACCESS_KEY=store.secret_key,
+        RCLONE_CONFIG_OS_ENDPOINT=store.s3_url,
+        RCLONE_CONFIG_OS_REGION=REGION,
+        RCLONE_CONFIG_OS_FORCE_PATH_STYLE="true",
+    )
+    return env
+
+
+def rclone(store: Store, tmp_path: Path, *args: str, check: bool = True
+           ) -> subprocess.CompletedProcess[bytes]:
+    cmd = [binary("rclone"), "--retries", "1", "--low-level-retries", "1", *args]
+    return run(cmd, rclone_env(store, tmp_path), check=check)
+
+
+def run(cmd: list[str], env: dict[str, str], *, check: bool = True,
+        stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    proc = subprocess.run(cmd, env=env, input=stdin, capture_output=True, timeout=120)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\nstdout: "
+                    f"{proc.stdout.decode(errors='replace')}\nstderr: "
+                    f"{proc.stderr.decode(errors='replace')}")
+    return proc
+
+
+def error_code(exc: Any) -> str:
+    return exc.response["Error"]["Code"]
+
+
+def status_of(exc: Any) -> int:
+    return exc.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def parse_error(r: httpx.Response) -> dict[str, str]:
+    """An S3 XML error document as {tag: text}; asserts the required shape."""
+    from xml.etree import ElementTree as ET
+
+    assert r.headers.get("x-amz-request-id"), r.headers
+    assert r.headers.get("content-type", "").startswith("application/xml"), r.headers
+    root = ET.fromstring(r.content)
+    assert root.tag == "Error", r.text
+    fields = {child.tag: child.text or "" for child in root}
+    for tag in ("Code", "Message", "Resource", "RequestId"):
+        assert tag in fields, (tag, r.text)
+    assert fields["RequestId"] == r.headers["x-amz-request-id"]
+    return fields
+
+
+# -- hand-made requests ------------------------------------------------------------------------
+
+class _SigV4(S3SigV4Auth):
+    """botocore's S3 SigV4 signer; ``unsigned=True`` sends UNSIGNED-PAYLOAD."""
+
+    def __init__(self, credentials: Credentials, region: str, unsigned: bool) -> None:
+        super().__init__(credentials, "s3", region)
+        self.unsigned = unsigned
+
+    def _should_sha256_sign_payload(self, request: AWSRequest) -> bool:
+        return not self.unsigned
+
+
+def sign_v4(method: str, url: str, access_key: str, secret_key: str, *,
+            headers: dict[str, str] | None = None, body: bytes = b"", region: str = REGION,
+            unsigned: bool = False) -> dict[str, str]:
+    """Headers (with Authorization) for a SigV4 request signed by botocore."""
+    req = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+    _SigV4(Credentials(access_key, secret_key), region, unsigned).add_auth(req)
+    return {k: v for k, v in req.headers.items()}
+
+
+def signed(store: Store, method: str, path: str, *, body: bytes = b"",
+           headers: dict[str, str] | None = None, access_key: str | None = None,
+           secret_key: str | None = None) -> httpx.Response:
+    """A SigV4-signed request with httpx; ``path`` is already percent-encoded and may carry a
+    query string."""
+    url = f"{store.s3_url}{path}"
+    h = sign_v4(method, url, access_key or store.access_key, secret_key or store.secret_key,
+                headers=headers, body=body)
+    with httpx.Client(timeout=30) as client:
+        return client.request(method, url, content=body, headers=h)
+
+
+def raw_exchange(s3_url: str, method: str, path: str, headers: dict[str, str],
+                 body: bytes = b"", timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """Send exactly these bytes on a fresh socket (e.g. headers promising a body that never
+    comes) and read one response."""
+    parts = urlsplit(s3_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    sock = socket.create_connection((host, port), timeout=timeout)
+    headers = dict(headers)
+    if not any(k.lower() == "host" for k in headers):
+        headers["Host"] = parts.netloc
+    try:
+        head = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()]
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        resp = http.client.HTTPResponse(sock, method=method)
+        resp.begin()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        sock.close()
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def store(sqlite_server: RunningServer) -> Store:
+    """A store on the SQLite-only server (most tests)."""
+    return create_store(sqlite_server)
+
+
+@pytest.fixture
+def dual_store(server: RunningServer) -> Store:
+    """A store on the dual-database server (runs on SQLite and PostgreSQL)."""
+    return create_store(server)
+
+
+@pytest.fixture
+def s3(store: Store) -> Any:
+    return store.boto()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    d = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = d / "cert.pem", d / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, tls_files: tuple[Path, Path]) -> Iterator[RunningServer]:
+    cert, key = tls_files
+    with running_server(tmp_path / "data", None, tls_cert=cert, tls_key=key) as srv:
+        yield srv
+        # A TLS connection a client left open (a boto3 pool, a response held by a failed
+        # test's traceback) holds the server's graceful shutdown for 30 s (the SSL
+        # close_notify wait): shut down every client socket still connected to it.
+        port = urlsplit(srv.s3_url).port
+        gc.collect()
+        for obj in gc.get_objects():
+            if isinstance(obj, ssl.SSLSocket) and obj.fileno() >= 0:
+                try:
+                    if obj.getpeername()[1] == port:
+                        obj.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+@pytest.fixture
+def vhost_server(tmp_path: Path) -> Iterator[RunningServer]:
+    with running_server(tmp_path / "data", None, s3_domain="s3.localhost") as srv:
+        yield srv
