@@ -7,6 +7,8 @@ import logging
 
 import boto3
 import httpx
+import pytest
+from botocore.exceptions import ClientError
 
 
 def test_metrics_access_log_and_no_secrets(sqlite_server, caplog) -> None:
@@ -27,10 +29,9 @@ def test_metrics_access_log_and_no_secrets(sqlite_server, caplog) -> None:
     assert httpx.get(url).content == b"12345"
     bad = boto3.client("s3", endpoint_url=srv.s3_url, aws_access_key_id=ak,
                        aws_secret_access_key="wrong" + sk, region_name="LON1")
-    try:
+    with pytest.raises(ClientError) as err:
         bad.get_object(Bucket="obs-b", Key="k")
-    except Exception:  # noqa: BLE001 - expected SignatureDoesNotMatch
-        pass
+    assert err.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
 
     metrics = httpx.get(f"{srv.api_url}/metrics").text
     assert 'objectstore_requests_total{operation="PutObject",plane="s3",status="200"} 1.0' \
