@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import boto3
+import pytest
 from botocore.config import Config
 from click.testing import CliRunner
 
@@ -71,3 +72,28 @@ def test_fsck_reports_damage(sqlite_server) -> None:
     store = sqlite_server.services.stores.by_name("fsck-b")[0]
     assert verify(sqlite_server.services.blobs,
                   sqlite_server.services.objects.head(store.id, "intact")) is None
+
+
+def test_get_of_a_damaged_object_fails_loudly(sqlite_server) -> None:
+    s3 = _client(sqlite_server)
+    s3.put_object(Bucket="fsck-b", Key="small", Body=b"s" * 1000)
+    big = bytes(range(256)) * 4096 * 2  # 2 MiB: streamed, checked at the end
+    s3.put_object(Bucket="fsck-b", Key="big", Body=big, ChecksumAlgorithm="CRC32")
+    assert s3.get_object(Bucket="fsck-b", Key="small")["Body"].read() == b"s" * 1000
+    assert s3.get_object(Bucket="fsck-b", Key="big")["Body"].read() == big
+
+    _flip(_blob_path(sqlite_server, "small"), 10)
+    _flip(_blob_path(sqlite_server, "big"), len(big) - 1)
+
+    import httpx
+
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "fsck-b", "Key": "small"})
+    r = httpx.get(url)
+    assert r.status_code == 500
+    assert b"<Code>InternalError</Code>" in r.content
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "fsck-b", "Key": "big"})
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(url).raise_for_status()
+    # a ranged read that does not cover the damage still works
+    part = s3.get_object(Bucket="fsck-b", Key="big", Range="bytes=0-99")["Body"].read()
+    assert part == big[:100]

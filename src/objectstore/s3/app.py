@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..domain.errors import DomainError
 from ..domain.models import ObjectStore
 from ..observability import OPERATION, REQUEST_ID
+from ..services.cache import MISS
 from ..services.registry import Services
 from . import xml
 from .addressing import split_target
@@ -133,7 +134,9 @@ class S3App:
         return await handler(ctx)
 
     async def _authorise_store(self, ctx: S3Context, bucket: str) -> ObjectStore:
-        stores = await run_in_threadpool(self.services.stores.by_name, bucket)
+        hit = self.services.stores.cached_bucket(bucket)  # no I/O: skip the hop on a hit
+        stores = hit if hit is not MISS else await run_in_threadpool(
+            self.services.stores.resolve_bucket, bucket)
         cred = ctx.credential
         if not stores:
             if cred is None:

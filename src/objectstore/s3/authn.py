@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from starlette.concurrency import run_in_threadpool
 
 from ..domain.models import Credential
+from ..services.cache import MISS
 from ..services.registry import Services
 from .auth_errors import S3AuthError
 from .errors import S3Error, from_auth
@@ -27,7 +28,9 @@ class Caller:
 
 
 async def _lookup(services: Services, access_key: str) -> Credential:
-    cred = await run_in_threadpool(services.credentials.by_access_key, access_key)
+    hit = services.credentials.cached(access_key)  # no I/O: skip the thread hop on a hit
+    cred = hit if hit is not MISS else await run_in_threadpool(
+        services.credentials.by_access_key, access_key)
     if cred is None:
         raise S3Error("InvalidAccessKeyId",
                       "The AWS Access Key Id you provided does not exist in our records.", 403)

@@ -80,7 +80,8 @@ async def _copy_bytes(ctx: S3Context, meta: ObjectMeta, start: int, end: int,
                       summer: Checksummer | None = None) -> tuple[str, int, str]:
     """Copy bytes [start, end] of ``meta`` into a new durable blob: (blob_id, size, md5).
     ``summer``, when given, also digests the copied bytes."""
-    opened = await open_segments(ctx.services.blobs, segments(meta, start, end))
+    opened = await run_in_threadpool(open_segments, ctx.services.blobs,
+                                     segments(meta, start, end))
     writer = await run_in_threadpool(ctx.services.blobs.open_writer)
 
     def work() -> tuple[int, str]:

@@ -37,7 +37,8 @@ from .common import (
     quote_etag,
     user_metadata,
 )
-from .object_write import preconditions, store_body
+from .object_write import make_body, preconditions
+from .streams import receive_and_store
 from .tagging import tags_from_header
 
 XML = "application/xml"
@@ -127,9 +128,16 @@ async def upload_part(ctx: S3Context) -> S3Response:
     cred = ctx.credential
     assert cred is not None
     ctx.services.objects.check_room(store, cred.max_size_gb, cred.used_bytes, length)
-    blob_id, body = await store_body(ctx, length, extra_algorithm=up.checksum_algorithm)
+    body = make_body(ctx, up.checksum_algorithm)
+    upload_id = ctx.query.get("uploadId", "")
+
+    def commit(blob_id: str) -> None:
+        part = Part(number, blob_id, body.size, body.verifier.md5_hex, body.verifier.checksums,
+                    datetime.now(UTC))
+        ctx.services.multipart.add_part(store, ctx.require_key(), upload_id, part)
+
+    await receive_and_store(body, ctx.services.blobs, length, commit)
     checksums = body.verifier.checksums
-    await record_part(ctx, store, number, blob_id, body.size, body.verifier.md5_hex, checksums)
     headers = [("ETag", quote_etag(body.verifier.md5_hex))]
     headers += [(header_name(a), v) for a, v in checksums.items()]
     return S3Response(headers=headers)

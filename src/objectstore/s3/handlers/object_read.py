@@ -7,11 +7,12 @@ import re
 from starlette.concurrency import run_in_threadpool
 
 from ...domain.models import ObjectMeta
+from ...services.integrity import full_object_digest
 from ..checksums import header_name
 from ..context import S3Context, S3Response
 from ..errors import S3Error, access_denied
 from .common import acl_document, http_date, parse_http_date, quote_etag
-from .streams import open_segments, segments, stream_segments
+from .streams import open_segments, read_all, segments, stream_segments
 
 _RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 OVERRIDES = {
@@ -24,11 +25,12 @@ OVERRIDES = {
 }
 
 
-async def load_readable(ctx: S3Context) -> ObjectMeta:
+def readable(ctx: S3Context) -> ObjectMeta:
+    """The object, if the caller may read it (runs in a worker thread)."""
     store = ctx.require_store()
     anonymous = ctx.credential is None
     try:
-        meta = await run_in_threadpool(ctx.services.objects.head, store.id, ctx.require_key())
+        meta = ctx.services.objects.head(store.id, ctx.require_key())
     except Exception:
         if anonymous and store.acl != "public-read":
             raise access_denied() from None
@@ -36,6 +38,10 @@ async def load_readable(ctx: S3Context) -> ObjectMeta:
     if anonymous and store.acl != "public-read" and meta.acl != "public-read":
         raise access_denied()
     return meta
+
+
+async def load_readable(ctx: S3Context) -> ObjectMeta:
+    return await run_in_threadpool(readable, ctx)
 
 
 def _etag_matches(etag: str, header: str) -> bool:
@@ -136,8 +142,15 @@ def _part_range(meta: ObjectMeta, part_number: str) -> tuple[int, int, int]:
     return start, start + parts[n - 1][1] - 1, len(parts)
 
 
-async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
-    meta = await load_readable(ctx)
+SMALL_BODY = 256 * 1024
+
+
+def _prepare_get(ctx: S3Context, head: bool) -> S3Response:
+    """Everything a GET/HEAD needs from metadata and disk, in one worker-thread hop: the
+    object row, the conditions, the range, and the open files (or, for small bodies, the
+    bytes themselves, verified against the object's checksum when the whole object is read).
+    """
+    meta = readable(ctx)
     status = check_conditions(ctx, meta)
     headers = object_headers(ctx, meta)
     if status == 304:
@@ -165,8 +178,19 @@ async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
     headers.append(("Content-Length", str(length)))
     if head or length == 0:
         return S3Response(status, headers)
-    opened = await open_segments(ctx.services.blobs, segments(meta, start, end))
-    return S3Response(status, headers, stream=stream_segments(opened))
+    digest = full_object_digest(meta) if rng is None else None
+    opened = open_segments(ctx.services.blobs, segments(meta, start, end))
+    if length > SMALL_BODY:
+        return S3Response(status, headers, stream=stream_segments(opened, digest))
+    body = read_all(opened, digest)
+    if digest is not None and not digest.matches():
+        raise S3Error("InternalError", "The stored object is damaged (checksum mismatch); "
+                      "it cannot be served.", 500)
+    return S3Response(status, headers, body=body)
+
+
+async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
+    return await run_in_threadpool(_prepare_get, ctx, head)
 
 
 async def head_object(ctx: S3Context) -> S3Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 
-from ...domain.errors import ObjectNotFound
+from ...domain.errors import ObjectNotFound, QuotaExceeded
 from ...domain.models import ObjectStore
 from ...services.objects import NewObject, Preconditions
 from .. import xml
@@ -14,7 +14,7 @@ from ..checksums import PayloadVerifier, header_name
 from ..context import S3Context, S3Response
 from ..errors import S3Error, from_auth
 from .common import acl_from_xml, canned_acl, content_headers, quote_etag, user_metadata
-from .streams import receive_into
+from .streams import receive_and_store
 from .tagging import tags_from_header
 
 MAX_DELETE_KEYS = 1000
@@ -30,13 +30,9 @@ def preconditions(ctx: S3Context) -> Preconditions | None:
     return Preconditions(if_match=if_match, if_none_match=if_none)
 
 
-async def store_body(ctx: S3Context, length: int, extra_algorithm: str | None = None
-                     ) -> tuple[str, Body]:
-    """Receive, verify and durably store the body; returns the new (unnamed) blob id.
-
-    ``extra_algorithm`` adds a checksum to compute even if the request names none (a
-    multipart upload's algorithm, for its parts)."""
-    blobs = ctx.services.blobs
+def make_body(ctx: S3Context, extra_algorithm: str | None = None) -> Body:
+    """The verified request body; ``extra_algorithm`` adds a checksum to compute even if the
+    request names none (a multipart upload's algorithm, for its parts)."""
     verifier = None
     if extra_algorithm:
         headers = dict(ctx.headers)
@@ -45,16 +41,7 @@ async def store_body(ctx: S3Context, length: int, extra_algorithm: str | None = 
             verifier = PayloadVerifier.from_headers(headers)
         except S3AuthError as exc:
             raise from_auth(exc) from exc
-    body = Body(ctx, verifier)
-    writer = await run_in_threadpool(blobs.open_writer)
-    try:
-        await receive_into(body, writer)
-        body.finish(length)
-        blob_id = await run_in_threadpool(writer.commit)
-    except BaseException:
-        await run_in_threadpool(writer.abort)
-        raise
-    return blob_id, body
+    return Body(ctx, verifier)
 
 
 def _current_size(ctx: S3Context, store: ObjectStore, key: str) -> int:
@@ -74,23 +61,29 @@ async def put_object(ctx: S3Context) -> S3Response:
     meta = user_metadata(ctx)
     tags = tags_from_header(ctx)
     pre = preconditions(ctx)
-    # Overwrites count the difference (the commit re-checks exactly, in SQL).
-    replaced = await run_in_threadpool(_current_size, ctx, store, key)
-    ctx.services.objects.check_room(store, cred.max_size_gb, cred.used_bytes,
-                                    length - replaced)
-    blob_id, body = await store_body(ctx, length)
-    checksums = body.verifier.checksums
-    new = NewObject(
-        key=key, blob_id=blob_id, size=body.size, etag=body.verifier.md5_hex,
-        content_type=ctx.headers.get("content-type") or "binary/octet-stream",
-        headers=content_headers(ctx), user_meta=meta, checksums=checksums,
-        checksum_type="FULL_OBJECT" if checksums else None, acl=acl, tags=tags,
-    )
+    # Overwrites count the difference (the commit re-checks exactly, in SQL); the current
+    # size is only looked up when the write would not fit anyway.
+    objects = ctx.services.objects
     try:
-        await run_in_threadpool(ctx.services.objects.commit, store, new, pre)
-    except BaseException:
-        await run_in_threadpool(ctx.services.blobs.delete, blob_id)
-        raise
+        objects.check_room(store, cred.max_size_gb, cred.used_bytes, length)
+    except QuotaExceeded:
+        replaced = await run_in_threadpool(_current_size, ctx, store, key)
+        objects.check_room(store, cred.max_size_gb, cred.used_bytes, length - replaced)
+    body = make_body(ctx)
+
+    def commit(blob_id: str) -> NewObject:
+        checksums = body.verifier.checksums
+        new = NewObject(
+            key=key, blob_id=blob_id, size=body.size, etag=body.verifier.md5_hex,
+            content_type=ctx.headers.get("content-type") or "binary/octet-stream",
+            headers=content_headers(ctx), user_meta=meta, checksums=checksums,
+            checksum_type="FULL_OBJECT" if checksums else None, acl=acl, tags=tags,
+        )
+        objects.commit(store, new, pre)
+        return new
+
+    new = await receive_and_store(body, ctx.services.blobs, length, commit)
+    checksums = new.checksums
     headers = [("ETag", quote_etag(new.etag))]
     headers += [(header_name(a), v) for a, v in checksums.items()]
     if checksums:

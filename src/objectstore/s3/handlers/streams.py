@@ -2,37 +2,67 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import BinaryIO
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import BinaryIO, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
 from ...domain.models import ObjectMeta
+from ...services.integrity import Digest
 from ...storage.blobs import BlobStore, BlobWriter
 from ..body import Body
 
+T = TypeVar("T")
+log = logging.getLogger("objectstore.s3")
 WRITE_BATCH = 1024 * 1024
 READ_CHUNK = 1024 * 1024
 
 
-async def receive_into(body: Body, writer: BlobWriter) -> None:
-    """Stream the verified payload into ``writer``; hashing and writing run in a worker thread
-    on ~1 MiB batches while the next bytes arrive."""
+async def receive_and_store(body: Body, blobs: BlobStore, length: int,
+                            then: Callable[[str], T]) -> T:
+    """Stream the verified payload into a new blob and hand its id to ``then`` (which makes it
+    visible: a metadata commit), all with as few thread hops as possible.
+
+    Hashing and writing run in a worker thread on ~1 MiB batches while the next bytes arrive;
+    the last batch, the hash checks, the fsync + rename and ``then`` run in one final hop, so a
+    small object costs a single hop. If anything fails, the blob is removed again."""
     verifier = body.verifier
-    buf = bytearray()
+    holder: list[BlobWriter] = []
 
-    def work(data: bytes) -> None:
-        verifier.update(data)
-        writer.write(data)
+    def write(pieces: list[bytes]) -> None:
+        if not holder:
+            holder.append(blobs.open_writer())
+        writer = holder[0]
+        for piece in pieces:
+            verifier.update(piece)
+            writer.write(piece)
 
-    async for piece in body.chunks():
-        buf += piece
-        if len(buf) >= WRITE_BATCH:
-            data = bytes(buf)
-            buf.clear()
-            await run_in_threadpool(work, data)
-    if buf:
-        await run_in_threadpool(work, bytes(buf))
+    def finish(pieces: list[bytes]) -> T:
+        write(pieces)
+        body.finish(length)
+        blob_id = holder[0].commit()
+        try:
+            return then(blob_id)
+        except BaseException:
+            blobs.delete(blob_id)
+            raise
+
+    pending: list[bytes] = []
+    size = 0
+    try:
+        async for piece in body.chunks():
+            pending.append(piece)
+            size += len(piece)
+            if size >= WRITE_BATCH:
+                batch, pending, size = pending, [], 0
+                await run_in_threadpool(write, batch)
+        return await run_in_threadpool(finish, pending)
+    except BaseException:
+        if holder:
+            await run_in_threadpool(holder[0].abort)
+        raise
 
 
 def segments(meta: ObjectMeta, start: int, end: int) -> list[tuple[str, int, int]]:
@@ -53,33 +83,62 @@ def segments(meta: ObjectMeta, start: int, end: int) -> list[tuple[str, int, int
     return out
 
 
-async def open_segments(blobs: BlobStore, segs: list[tuple[str, int, int]]
-                        ) -> list[tuple[BinaryIO, int, int]]:
-    """Open every file before the response starts, so a missing blob is an error, not a
-    truncated body. An open file keeps its bytes readable even if the GC unlinks them."""
+def open_segments(blobs: BlobStore, segs: list[tuple[str, int, int]]
+                  ) -> list[tuple[BinaryIO, int, int]]:
+    """Open every file before the response starts (in a worker thread), so a missing blob is
+    an error, not a truncated body. An open file keeps its bytes readable even if the GC
+    unlinks them meanwhile."""
     opened: list[tuple[BinaryIO, int, int]] = []
     try:
         for blob_id, offset, length in segs:
-            f = await run_in_threadpool(blobs.open_reader, blob_id)
-            opened.append((f, offset, length))
+            opened.append((blobs.open_reader(blob_id), offset, length))
     except BaseException:
-        for f, _, _ in opened:
-            f.close()
+        close_all(opened)
         raise
     return opened
 
 
-async def stream_segments(opened: list[tuple[BinaryIO, int, int]]) -> AsyncIterator[bytes]:
+def close_all(opened: list[tuple[BinaryIO, int, int]]) -> None:
+    for f, _, _ in opened:
+        f.close()
+
+
+def read_chunk(f: BinaryIO, offset: int, n: int, digest: Digest | None) -> bytes:
+    data = os.pread(f.fileno(), n, offset)
+    if len(data) != n:
+        raise OSError("blob shorter than recorded size")
+    if digest is not None:
+        digest.update(data)
+    return data
+
+
+def read_all(opened: list[tuple[BinaryIO, int, int]], digest: Digest | None) -> bytes:
     try:
-        for f, offset, length in opened:
-            remaining = length
-            await run_in_threadpool(f.seek, offset)
-            while remaining > 0:
-                data = await run_in_threadpool(f.read, min(READ_CHUNK, remaining))
-                if not data:
-                    raise OSError("blob shorter than recorded size")
-                remaining -= len(data)
-                yield data
+        return b"".join(read_chunk(f, offset, length, digest) for f, offset, length in opened)
     finally:
-        for f, _, _ in opened:
-            f.close()
+        close_all(opened)
+
+
+async def stream_segments(opened: list[tuple[BinaryIO, int, int]],
+                          digest: Digest | None = None) -> AsyncIterator[bytes]:
+    """Yield the bytes in ~1 MiB reads (one thread hop each). With a ``digest`` of the whole
+    object, a mismatch at the end aborts the response (the client sees a broken transfer,
+    never silently wrong bytes)."""
+    held: bytes | None = None  # the last chunk waits for the verdict, so a damaged object
+    try:                       # never arrives complete
+        for f, offset, length in opened:
+            pos, end = offset, offset + length
+            while pos < end:
+                n = min(READ_CHUNK, end - pos)
+                data = await run_in_threadpool(read_chunk, f, pos, n, digest)
+                pos += n
+                if held is not None:
+                    yield held
+                held = data
+        if digest is not None and not digest.matches():
+            log.error("stored bytes do not match their checksum; response aborted")
+            raise OSError("stored object is damaged (checksum mismatch)")
+        if held is not None:
+            yield held
+    finally:
+        close_all(opened)
