@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     fsync: bool = Field(default=True, description="fsync blobs before acknowledging (keep on)")
     max_api_body_bytes: int = 1024 * 1024
     max_header_bytes: int = 64 * 1024
+    request_body_timeout_s: float = Field(
+        default=60.0, description="a request body that stalls this long is refused")
     multipart_max_age_hours: int = 24 * 7
     log_level: str = "info"
     tls_cert: Path | None = Field(default=None, description="PEM certificate: serve S3 over TLS")

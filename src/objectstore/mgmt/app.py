@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from ..services.registry import Services
 from .errors import civo_error
+from .openapi import OPENAPI
 from .handler import civo_endpoint
 from .routes import account, credentials, objectstores
 
@@ -39,11 +40,16 @@ def _routes() -> list[Route]:
         routes.append(Route(path, endpoint, methods=methods))
         routes.append(Route(path + "/", endpoint, methods=methods))
     routes.append(Route("/healthz", healthz, methods=["GET"]))
+    routes.append(Route("/openapi.json", openapi, methods=["GET"]))
     return routes
 
 
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(OPENAPI)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

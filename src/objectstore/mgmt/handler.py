@@ -35,8 +35,13 @@ Handler = Callable[[Call], Any]
 def civo_endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
+        settings = services.settings
+        if sum(len(k) + len(v) for k, v in request.scope["headers"]) > settings.max_header_bytes:
+            return civo_error(431, "request_header_too_large",
+                              "the request headers are larger than the server accepts")
         try:
-            body = await read_body(request, services.settings.max_api_body_bytes)
+            body = await read_body(request, settings.max_api_body_bytes,
+                                   settings.request_body_timeout_s)
         except BadBody as bad:  # oversize: refused before anything else, without buffering
             return civo_error(bad.status, bad.code, bad.reason)
         token = bearer_token(request)

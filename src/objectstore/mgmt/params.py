@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import re
@@ -13,7 +14,7 @@ from starlette.requests import Request
 
 from ..domain.errors import InvalidInput
 
-_INTEGER_RE = re.compile(r"[+-]?[0-9]+")  # ASCII only: str.isdigit() admits "²" and "١"
+_INTEGER_RE = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII only: str.isdigit() admits "²" and "١"
 # NUL and lone surrogates (JSON "\u0000", "\ud800") cannot be stored by PostgreSQL / encoded
 _UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 
@@ -24,13 +25,20 @@ class BadBody(Exception):
         self.status, self.code, self.reason = status, code, reason
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+async def read_body(request: Request, limit: int, timeout: float = 60.0) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared and (not _INTEGER_RE.fullmatch(declared) or int(declared) > limit):
         raise BadBody(413, "request_body_too_large", f"request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout)
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise BadBody(408, "request_timeout", "the request body stalled") from None
         size += len(chunk)
         if size > limit:
             raise BadBody(413, "request_body_too_large",

@@ -3,6 +3,7 @@ Content-MD5, x-amz-checksum-* in headers or trailers)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -74,8 +75,14 @@ class Body:
             )
 
     async def _raw(self) -> AsyncIterator[bytes]:
+        timeout = self.ctx.services.settings.request_body_timeout_s
         while True:
-            message = await self.ctx.receive()
+            try:
+                message = await asyncio.wait_for(self.ctx.receive(), timeout)
+            except TimeoutError:
+                raise S3Error("RequestTimeout", "Your socket connection to the server was not "
+                              "read from or written to within the timeout period.",
+                              400) from None
             if message["type"] == "http.disconnect":
                 raise S3Error("IncompleteBody", "The client disconnected before the body "
                               "was complete", 400)

@@ -67,7 +67,7 @@ def _parse_http_date(value: str) -> datetime | None:
     value = value.strip()
     try:
         return _utc(parsedate_to_datetime(value))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         pass
     for fmt in ("%Y%m%dT%H%M%SZ", "%Y-%m-%dT%H:%M:%SZ"):
         try:
@@ -106,7 +106,7 @@ def parse_sigv2(req: RequestView, now: datetime) -> SigV2Auth:
     raw_expires = params.get("Expires", "")
     if not access_key or not signature or not raw_expires:
         raise s3_error("AccessDenied", _QUERY_MSG)
-    if not raw_expires.isascii() or not raw_expires.isdigit():
+    if not raw_expires.isascii() or not raw_expires.isdigit() or len(raw_expires) > 12:
         raise s3_error("AccessDenied", "Invalid Expires parameter")
     expires = int(raw_expires)
     if now.timestamp() > expires:

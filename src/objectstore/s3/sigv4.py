@@ -161,7 +161,7 @@ def _parse_header_form(req: RequestView, now: datetime) -> SigV4Auth:
     elif "date" in req.headers:
         try:
             request_time = _utc(parsedate_to_datetime(req.headers["date"]))
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             raise s3_error("AccessDenied", _DATE_MSG) from None
     else:
         raise s3_error("AccessDenied", _DATE_MSG)
@@ -202,8 +202,8 @@ def _parse_query_form(req: RequestView, now: datetime) -> SigV4Auth:
     if date != amz_date[:8]:
         raise s3_error(code, "Invalid credential date. Date is not the same as X-Amz-Date.")
     raw_expires = params["X-Amz-Expires"]
-    if not raw_expires.isascii() or not raw_expires.isdigit():
-        raise s3_error(code, "X-Amz-Expires should be a number")
+    if not raw_expires.isascii() or not raw_expires.isdigit() or len(raw_expires) > 12:
+        raise s3_error(code, "X-Amz-Expires should be a number between 1 and 604800")
     expires = int(raw_expires)
     if not 1 <= expires <= MAX_PRESIGN_EXPIRES:
         raise s3_error(code, "X-Amz-Expires must be between 1 and 604800 seconds (one week)")

@@ -71,7 +71,7 @@ def parse(body: bytes) -> Element:
                       "validate against our published schema", 400)
     try:
         root = SafeET.fromstring(body, forbid_dtd=True)
-    except (SafeET.ParseError, DefusedXmlException, ValueError) as exc:
+    except (SafeET.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not "
                       "validate against our published schema", 400) from exc
     _strip_ns(root)

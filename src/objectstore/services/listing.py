@@ -36,12 +36,14 @@ def list_keys(fetch: Fetch, *, prefix: str = "", delimiter: str = "", after: str
               max_keys: int = 1000, batch: int = 1000) -> Listing:
     out = Listing()
     cursor = after
+    skipping: str | None = None  # the common prefix last returned: its keys are passed over
     if cursor is not None and delimiter:
         cp = common_prefix(cursor, prefix, delimiter)
-        if cp is not None and cursor.startswith(cp) and cursor == cp:
-            cursor = skip_past(cp)
+        if cp is not None and cursor == cp:
+            cursor, skipping = skip_past(cp), cp
     if max_keys <= 0:
-        out.truncated = bool(fetch(cursor, prefix, 1))
+        rows = fetch(cursor, prefix, 1)
+        out.truncated = bool(rows) and rows[0].key.startswith(prefix)
         return out
     while True:
         rows = fetch(cursor, prefix, batch)
@@ -50,13 +52,16 @@ def list_keys(fetch: Fetch, *, prefix: str = "", delimiter: str = "", after: str
         for meta in rows:
             if not meta.key.startswith(prefix):
                 return out
+            if skipping is not None and meta.key.startswith(skipping):
+                cursor = meta.key  # a key past the seek point (holds U+10FFFF): still skip
+                continue
             if len(out.objects) + len(out.prefixes) >= max_keys:
                 out.truncated = True
                 return out
             cp = common_prefix(meta.key, prefix, delimiter)
             if cp is not None:
                 out.prefixes.append(cp)
-                out.last = cp
+                out.last = skipping = cp
                 cursor = skip_past(cp)
                 break  # seek past every key under this prefix
             out.objects.append(meta)
