@@ -10,8 +10,8 @@ from starlette.routing import Route
 
 from ..services.registry import Services
 from .errors import civo_error
-from .openapi import OPENAPI
 from .handler import civo_endpoint
+from .openapi import OPENAPI
 from .routes import account, credentials, objectstores
 
 UPDATE = ["PUT", "PATCH"]
