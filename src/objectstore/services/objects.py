@@ -148,13 +148,27 @@ class ObjectService:
         ).first()
         return object_from_row(store_id, row) if row is not None else None
 
-    def check_room(self, store: ObjectStore, owner_max_gb: int | None, owner_used: int,
-                   size: int) -> None:
-        """Early refusal when the size is known before the body is read (no lock needed:
-        the commit re-checks)."""
-        if store.used_bytes + size > store.max_size_gb * GIB:
+    def ensure_room(self, store_id: str, length: int, key: str | None = None) -> None:
+        """Early refusal when the size is known before the body is read, on fresh usage
+        figures; ``key``: an overwrite only adds the difference. (No lock is needed: the
+        commit re-checks in SQL.)"""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(objectstores.c.used_bytes, objectstores.c.max_size_gb,
+                       credentials.c.used_bytes, credentials.c.max_size_gb)
+                .select_from(objectstores.join(
+                    credentials, credentials.c.id == objectstores.c.credential_id))
+                .where(objectstores.c.id == store_id)).first()
+            if row is None:
+                raise StoreNotFound("The specified bucket does not exist")
+            current = self.head_in(conn, store_id, key) if key is not None else None
+        used, max_gb, cred_used, cred_max_gb = row
+        delta = length - (current.size if current else 0)
+        if delta <= 0:
+            return
+        if used + delta > max_gb * GIB:
             raise QuotaExceeded("The object store's size limit would be exceeded by this write")
-        if owner_max_gb is not None and owner_used + size > owner_max_gb * GIB:
+        if cred_max_gb is not None and cred_used + delta > cred_max_gb * GIB:
             raise QuotaExceeded("The credential's size limit would be exceeded by this write")
 
     # -- writes ---------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .common import (
 )
 from .multipart import _part_number, _upload_of, ascii_int, record_part
 from .object_read import _etag_matches
-from .object_write import preconditions
+from .object_write import ensure_room, preconditions
 from .streams import open_segments, segments
 from .tagging import tags_from_header
 
@@ -139,9 +139,7 @@ async def copy_object(ctx: S3Context) -> S3Response:
             store, key, content_type=ctype, headers=headers, user_meta=meta, tags=tags,
             acl=acl))
         return _copy_result(updated)
-    cred = ctx.credential
-    assert cred is not None
-    ctx.services.objects.check_room(store, cred.max_size_gb, cred.used_bytes, src.size)
+    await ensure_room(ctx, src.size, key)
     blob_id, size, md5 = await _copy_bytes(ctx, src, 0, src.size - 1) if src.size else \
         await _copy_bytes_empty(ctx)
     # a full-object checksum still describes the copied bytes; a composite one (per part)
@@ -197,9 +195,7 @@ async def upload_part_copy(ctx: S3Context) -> S3Response:
     if end - start + 1 > MAX_COPY:
         raise S3Error("InvalidRequest", "The specified copy source is larger than the maximum "
                       "allowable size for a copy source: 5368709120", 400)
-    cred = ctx.credential
-    assert cred is not None
-    ctx.services.objects.check_room(store, cred.max_size_gb, cred.used_bytes, end - start + 1)
+    await ensure_room(ctx, end - start + 1)
     # a part of an upload with a checksum algorithm carries that checksum, copied or not
     alg = up.checksum_algorithm
     summer = new_checksummer(alg) if alg else None

@@ -37,7 +37,7 @@ from .common import (
     quote_etag,
     user_metadata,
 )
-from .object_write import make_body, preconditions
+from .object_write import ensure_room, make_body, preconditions
 from .streams import receive_and_store
 from .tagging import tags_from_header
 
@@ -125,9 +125,7 @@ async def upload_part(ctx: S3Context) -> S3Response:
     number = _part_number(ctx)
     up = await _upload_of(ctx)
     length = require_length(ctx, MAX_PART_SIZE)
-    cred = ctx.credential
-    assert cred is not None
-    ctx.services.objects.check_room(store, cred.max_size_gb, cred.used_bytes, length)
+    await ensure_room(ctx, length)
     body = make_body(ctx, up.checksum_algorithm)
     upload_id = ctx.query.get("uploadId", "")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 
-from ...domain.errors import ObjectNotFound, QuotaExceeded
-from ...domain.models import ObjectStore
+from ...domain.errors import ObjectNotFound
+from ...domain.models import GIB
 from ...services.objects import NewObject, Preconditions
 from .. import xml
 from ..auth_errors import S3AuthError
@@ -44,31 +44,30 @@ def make_body(ctx: S3Context, extra_algorithm: str | None = None) -> Body:
     return Body(ctx, verifier)
 
 
-def _current_size(ctx: S3Context, store: ObjectStore, key: str) -> int:
-    try:
-        return ctx.services.objects.head(store.id, key).size
-    except ObjectNotFound:
-        return 0
+async def ensure_room(ctx: S3Context, length: int, key: str | None = None) -> None:
+    """Refuse a write whose declared size does not fit, before its body is read (the commit
+    re-checks exactly, in SQL). The cached store and credential figures may be up to a second
+    old, so they settle it only when the write fits with a wide margin; otherwise the usage
+    is read fresh (and, for an overwrite of ``key``, the size it replaces)."""
+    store, cred = ctx.require_store(), ctx.credential
+    assert cred is not None
+    cap = cred.max_size_gb * GIB if cred.max_size_gb else None
+    if store.used_bytes + length <= store.max_size_gb * GIB // 2 and (
+            cap is None or cred.used_bytes + length <= cap // 2):
+        return
+    await run_in_threadpool(ctx.services.objects.ensure_room, store.id, length, key)
 
 
 async def put_object(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     key = ctx.require_key()
-    cred = ctx.credential
-    assert cred is not None
     length = require_length(ctx)
     acl = canned_acl(ctx)
     meta = user_metadata(ctx)
     tags = tags_from_header(ctx)
     pre = preconditions(ctx)
-    # Overwrites count the difference (the commit re-checks exactly, in SQL); the current
-    # size is only looked up when the write would not fit anyway.
+    await ensure_room(ctx, length, key)
     objects = ctx.services.objects
-    try:
-        objects.check_room(store, cred.max_size_gb, cred.used_bytes, length)
-    except QuotaExceeded:
-        replaced = await run_in_threadpool(_current_size, ctx, store, key)
-        objects.check_room(store, cred.max_size_gb, cred.used_bytes, length - replaced)
     body = make_body(ctx)
 
     def commit(blob_id: str) -> NewObject:
