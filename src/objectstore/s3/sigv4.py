@@ -300,15 +300,21 @@ def _candidates(req: RequestView, auth: SigV4Auth) -> list[str]:
 
 
 def verify_sigv4(req: RequestView, auth: SigV4Auth, secret: str) -> bytes:
-    """Check the request signature; return the signing key (for aws-chunked bodies)."""
+    """Check the request signature; return the signing key (for aws-chunked bodies).
+
+    The AWS-normalised canonical request is tried first; the as-sent variant is built only
+    when that one does not match (most requests never pay for it)."""
     key = signing_key(secret, auth.date, auth.region, auth.service)
     provided = auth.signature.lower().encode("ascii", errors="replace")
-    candidates = _candidates(req, auth)
+    first = canonical_request(req, auth)
+    candidates = [first]
     for canonical in candidates:
         sts = string_to_sign(auth, canonical)
         expected = hmac.new(key, sts.encode("utf-8"), hashlib.sha256).hexdigest()
         if hmac.compare_digest(expected.encode("ascii"), provided):
             return key
+        if len(candidates) == 1:
+            candidates += [c for c in _candidates(req, auth) if c != first]
     raise s3_error(
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. "
