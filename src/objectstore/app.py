@@ -69,11 +69,11 @@ class Apps:
     gc: GarbageCollector
 
 
-def build_apps(settings: Settings) -> Apps:
+def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
     from .mgmt.app import create_mgmt_app
     from .s3.app import create_s3_app
 
-    services = build_services(settings)
+    services = build_services(settings, run_migrations=run_migrations)
     max_age = timedelta(hours=settings.multipart_max_age_hours)
     gc = GarbageCollector(services.engine, services.blobs, services.objects.gc_wakeup,
                           expire_uploads=lambda: services.multipart.expire(max_age))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
+import socket
 
 import uvicorn
 
-from .app import Apps
+from .app import Apps, build_apps
+from .config import Settings
 
 log = logging.getLogger("objectstore")
 
@@ -38,7 +42,11 @@ def _config(app: object, host: str, port: int, settings_log_level: str,
 
 
 async def serve(apps: Apps, *, install_signals: bool = True,
-                stop_event: asyncio.Event | None = None) -> None:
+                stop_event: asyncio.Event | None = None,
+                sockets: tuple[socket.socket, socket.socket] | None = None,
+                run_gc: bool = True) -> None:
+    """Serve both planes until a signal (or ``stop_event``). ``sockets``: listening sockets
+    (management, S3) inherited from a parent process, for ``--workers``."""
     s = apps.services.settings
     mgmt = _Server(_config(apps.mgmt, s.host, s.api_port, s.log_level, s.max_header_bytes))
     tls = {}
@@ -61,12 +69,62 @@ async def serve(apps: Apps, *, install_signals: bool = True,
             stop()
 
         waiter = asyncio.ensure_future(wait_stop())
-    apps.gc.start()
+    if run_gc:
+        apps.gc.start()
     try:
-        await asyncio.gather(mgmt.serve(), s3.serve())
+        if sockets is None:
+            await asyncio.gather(mgmt.serve(), s3.serve())
+        else:
+            await asyncio.gather(mgmt.serve(sockets=[sockets[0]]),
+                                 s3.serve(sockets=[sockets[1]]))
     finally:
         if waiter is not None:
             waiter.cancel()
         apps.gc.stop()
         apps.services.objects.writer.close()
         apps.services.engine.dispose()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_workers(settings: Settings, workers: int) -> int:
+    """Run ``workers`` processes sharing both listening sockets (the kernel spreads the
+    connections). Migrations and the default account are done once, before forking; each
+    worker builds its own engine and caches; only the first runs the garbage collector."""
+    mgmt_sock = _listen(settings.host, settings.api_port)
+    s3_sock = _listen(settings.host, settings.s3_port)
+    children: list[int] = []
+    for index in range(workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                apps = build_apps(settings, run_migrations=False)
+                asyncio.run(serve(apps, sockets=(mgmt_sock, s3_sock), run_gc=index == 0))
+            except BaseException:
+                log.exception("worker %d failed", index)
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for child in children:
+        _pid, code = os.waitpid(child, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    return status

@@ -47,20 +47,28 @@ def main() -> None:
 @click.option("--regions", default=None, help="CODE:Name:CC:Country[:noobjectstore],...")
 @click.option("--default-region", default=None)
 @click.option("--log-level", default=None)
+@click.option("--workers", type=int, default=None,
+              help="Worker processes sharing the listeners [1]")
 @click.option("--tls-cert", type=click.Path(path_type=Path), default=None,
               help="PEM certificate: serve S3 over HTTPS")
 @click.option("--tls-key", type=click.Path(path_type=Path), default=None,
               help="PEM private key for --tls-cert")
 def serve(**flags: Any) -> None:
     """Run the management API and the S3 endpoint."""
-    from ..app import build_apps, ensure_default_account
+    from ..app import build_apps, build_services, ensure_default_account
     from ..server import serve as run
+    from ..server import serve_workers
 
     settings = _settings(**flags)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    apps = build_apps(settings)
-    new_key = ensure_default_account(apps.services)
+    if settings.workers > 1:
+        services = build_services(settings)  # migrations, once
+        new_key = ensure_default_account(services)
+        services.engine.dispose()
+    else:
+        apps = build_apps(settings)
+        new_key = ensure_default_account(apps.services)
     api = f"http://{settings.host}:{settings.api_port}"
     click.echo(f"objectstore: management API on {api}")
     click.echo(f"objectstore: S3 endpoint on http://{settings.host}:{settings.s3_port} "
@@ -68,6 +76,8 @@ def serve(**flags: Any) -> None:
     if new_key:
         click.echo(f"objectstore: created the default account; its API key (shown once): {new_key}")
     sys.stdout.flush()
+    if settings.workers > 1:
+        raise SystemExit(serve_workers(settings, settings.workers))
     asyncio.run(run(apps))
 
 
