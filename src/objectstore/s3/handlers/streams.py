@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -51,15 +53,24 @@ async def receive_and_store(body: Body, blobs: BlobStore, length: int,
 
     pending: list[bytes] = []
     size = 0
+    in_flight: asyncio.Future[None] | None = None  # one batch is written while the next arrives
     try:
         async for piece in body.chunks():
             pending.append(piece)
             size += len(piece)
             if size >= WRITE_BATCH:
+                if in_flight is not None:
+                    await in_flight
                 batch, pending, size = pending, [], 0
-                await run_in_threadpool(write, batch)
+                in_flight = asyncio.ensure_future(run_in_threadpool(write, batch))
+        if in_flight is not None:
+            await in_flight
+            in_flight = None
         return await run_in_threadpool(finish, pending)
     except BaseException:
+        if in_flight is not None:
+            with contextlib.suppress(BaseException):
+                await in_flight
         if holder:
             await run_in_threadpool(holder[0].abort)
         raise
@@ -124,21 +135,30 @@ async def stream_segments(opened: list[tuple[BinaryIO, int, int]],
     """Yield the bytes in ~1 MiB reads (one thread hop each). With a ``digest`` of the whole
     object, a mismatch at the end aborts the response (the client sees a broken transfer,
     never silently wrong bytes)."""
+    jobs = [(f, pos, min(READ_CHUNK, offset + length - pos))
+            for f, offset, length in opened
+            for pos in range(offset, offset + length, READ_CHUNK)]
     held: bytes | None = None  # the last chunk waits for the verdict, so a damaged object
-    try:                       # never arrives complete
-        for f, offset, length in opened:
-            pos, end = offset, offset + length
-            while pos < end:
-                n = min(READ_CHUNK, end - pos)
-                data = await run_in_threadpool(read_chunk, f, pos, n, digest)
-                pos += n
-                if held is not None:
-                    yield held
-                held = data
+    ahead: asyncio.Future[bytes] | None = None  # never arrives complete; one read ahead
+    try:
+        for i in range(len(jobs)):
+            if ahead is None:
+                ahead = asyncio.ensure_future(run_in_threadpool(read_chunk, *jobs[i], digest))
+            data = await ahead
+            ahead = None
+            if i + 1 < len(jobs):  # read (and digest) the next chunk while this one is sent
+                ahead = asyncio.ensure_future(
+                    run_in_threadpool(read_chunk, *jobs[i + 1], digest))
+            if held is not None:
+                yield held
+            held = data
         if digest is not None and not digest.matches():
             log.error("stored bytes do not match their checksum; response aborted")
             raise OSError("stored object is damaged (checksum mismatch)")
         if held is not None:
             yield held
     finally:
+        if ahead is not None:
+            with contextlib.suppress(BaseException):
+                await ahead
         close_all(opened)
