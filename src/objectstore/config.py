@@ -82,6 +82,9 @@ class Settings(BaseSettings):
         default=60.0, description="a request body that stalls this long is refused")
     multipart_max_age_hours: int = 24 * 7
     log_level: str = "info"
+    verify_reads: str = Field(
+        default="all", description="check whole-object GETs against the stored checksum: "
+        "all (CRC or MD5), crc (only objects with a stored CRC: no MD5 cost), off")
     workers: int = Field(default=1, description="processes serving both planes (Linux)")
     tls_cert: Path | None = Field(default=None, description="PEM certificate: serve S3 over TLS")
     tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert")

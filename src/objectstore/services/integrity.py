@@ -72,7 +72,7 @@ class _Md5:
         return self.md5.hexdigest() == self.expected
 
 
-def full_object_digest(meta: ObjectMeta) -> Digest | None:
+def full_object_digest(meta: ObjectMeta, *, allow_md5: bool = True) -> Digest | None:
     """A digest to check a whole single-stream read of ``meta``; None for multipart objects
     without a FULL_OBJECT CRC (their ETag needs part boundaries: see ``verify``)."""
     if meta.checksum_type in (None, "FULL_OBJECT"):
@@ -80,7 +80,7 @@ def full_object_digest(meta: ObjectMeta) -> Digest | None:
             value = meta.checksums.get(alg)
             if value and "-" not in value:
                 return _Crc32(value) if alg == "CRC32" else _AwsCrc(alg, value)
-    if not meta.parts and "-" not in meta.etag:
+    if allow_md5 and not meta.parts and "-" not in meta.etag:
         return _Md5(meta.etag)
     return None
 

@@ -178,7 +178,10 @@ def _prepare_get(ctx: S3Context, head: bool) -> S3Response:
     headers.append(("Content-Length", str(length)))
     if head or length == 0:
         return S3Response(status, headers)
-    digest = full_object_digest(meta) if rng is None else None
+    mode = ctx.services.settings.verify_reads
+    digest = None
+    if rng is None and mode != "off":
+        digest = full_object_digest(meta, allow_md5=mode != "crc")
     opened = open_segments(ctx.services.blobs, segments(meta, start, end))
     if length > SMALL_BODY:
         return S3Response(status, headers, stream=stream_segments(opened, digest))
