@@ -46,6 +46,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
             cur.execute(f"PRAGMA synchronous={sync}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA cache_size=-1024")  # 1 MiB page cache per pooled connection
             cur.close()
             # Let SQLAlchemy's BEGIN (below) open write transactions immediately so that two
             # writers queue on the lock instead of failing with "database is locked".
