@@ -13,6 +13,7 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
     assert report.kills == 4
     assert report.acked_writes > 20
     assert report.objects_checked > 0
+    assert report.stores_deleted > 0
 
 
 def test_crash_checker_detects_a_lost_write(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ class Report:
     kills: int = 0
     objects_checked: int = 0
     acked_writes: int = 0
+    stores_deleted: int = 0
     failures: list[str] = field(default_factory=list)
 
 
@@ -57,6 +58,9 @@ class Harness:
         self.version = 0
         self.report = Report()
         self.store_id = ""
+        self.churn = 0
+        self.deleted_stores: set[str] = set()   # acknowledged store deletions (names)
+        self.created_stores: set[str] = set()   # acknowledged creations not yet deleted
         self.ak = self.sk = ""
 
     # -- set-up -----------------------------------------------------------------------------
@@ -98,6 +102,9 @@ class Harness:
                     if mp_keys:
                         self._multipart(s3, rng, mp_keys)
                     continue
+                if roll < 0.15 and index == 0:
+                    self._store_churn(s3)
+                    continue
                 key = rng.choice(keys)
                 if roll < 0.8:
                     v = self._next_version()
@@ -132,6 +139,28 @@ class Harness:
             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p1["ETag"]},
                                        {"PartNumber": 2, "ETag": p2["ETag"]}]})
         self._ack(key, v)
+
+    def _store_churn(self, s3) -> None:  # type: ignore[no-untyped-def]
+        """Create a store, fill it, delete it through the API (its bytes must go too)."""
+        h = {"Authorization": f"bearer {API_KEY}"}
+        with self.lock:
+            self.churn += 1
+            name = f"churn-{self.churn}"
+        r = httpx.post(f"{self.server.api_url}/v2/objectstores", headers=h,
+                       json={"name": name, "region": "LON1", "access_key_id": self.ak},
+                       timeout=30)
+        r.raise_for_status()
+        with self.lock:
+            self.created_stores.add(name)
+        for i in range(3):
+            s3.put_object(Bucket=name, Key=f"o{i}", Body=b"c" * 20_000)
+        d = httpx.delete(f"{self.server.api_url}/v2/objectstores/{r.json()['id']}",
+                         headers=h, timeout=30)
+        d.raise_for_status()
+        with self.lock:
+            self.created_stores.discard(name)
+            self.deleted_stores.add(name)
+            self.report.stores_deleted += 1
 
     def _begin(self, key: str, version: int, size: int) -> None:
         with self.lock:
@@ -193,6 +222,25 @@ class Harness:
                 self._fail(f"{key}: ETag does not match bytes")
             self._settle(key, v)
         self._check_usage(s3, listed)
+        self._check_stores()
+
+    def _check_stores(self) -> None:
+        h = {"Authorization": f"bearer {API_KEY}"}
+        items = httpx.get(f"{self.server.api_url}/v2/objectstores", headers=h,
+                          params={"per_page": 10000}, timeout=30).json()["items"]
+        names = {i["name"]: i["id"] for i in items}
+        with self.lock:
+            deleted, created = set(self.deleted_stores), set(self.created_stores)
+        for name in deleted & names.keys():
+            self._fail(f"store {name}: acknowledged deletion did not survive")
+        for name in created - names.keys():
+            self._fail(f"store {name}: acknowledged creation is missing")
+        for name, store_id in names.items():  # stores whose deletion was in flight: finish it
+            if name.startswith("churn-"):
+                httpx.delete(f"{self.server.api_url}/v2/objectstores/{store_id}", headers=h,
+                             timeout=30).raise_for_status()
+        with self.lock:
+            self.created_stores.clear()
 
     def _settle(self, key: str, version: int) -> None:
         with self.lock:
@@ -270,7 +318,8 @@ def main() -> None:
         t0 = time.time()
         rep = run(args.iterations, Path(tmp), args.database_url, args.seed)
     print(f"crash loop: seed {args.seed}, {rep.kills} kills survived, {rep.acked_writes} "
-          f"acknowledged writes, {rep.objects_checked} object reads verified, "
+          f"acknowledged writes, {rep.stores_deleted} stores created+deleted, "
+          f"{rep.objects_checked} object reads verified, "
           f"{len(rep.failures)} failures, {time.time() - t0:.0f} s")
     for f in rep.failures:
         print("FAIL", f)
