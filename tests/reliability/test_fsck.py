@@ -97,3 +97,23 @@ def test_get_of_a_damaged_object_fails_loudly(sqlite_server) -> None:
     # a ranged read that does not cover the damage still works
     part = s3.get_object(Bucket="fsck-b", Key="big", Range="bytes=0-99")["Body"].read()
     assert part == big[:100]
+
+
+def test_verify_reads_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`crc` still checks objects that carry a CRC, skips MD5-only ones; `off` checks none."""
+    import httpx
+
+    from tests.support.server import running_server
+
+    for mode, crc_status, md5_status in (("crc", 500, 200), ("off", 200, 200)):
+        with running_server(tmp_path / mode, None, verify_reads=mode) as srv:
+            s3 = _client(srv)
+            s3.put_object(Bucket="fsck-b", Key="crc", Body=b"c" * 100,
+                          ChecksumAlgorithm="CRC32")
+            s3.put_object(Bucket="fsck-b", Key="md5", Body=b"m" * 100)
+            _flip(_blob_path(srv, "crc"), 5)
+            _flip(_blob_path(srv, "md5"), 5)
+            for key, expected in (("crc", crc_status), ("md5", md5_status)):
+                url = s3.generate_presigned_url("get_object",
+                                                Params={"Bucket": "fsck-b", "Key": key})
+                assert httpx.get(url).status_code == expected, (mode, key)
