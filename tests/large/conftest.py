@@ -21,9 +21,11 @@ from botocore.exceptions import ClientError
 from tests.support.clients import (  # noqa: F401 - re-exported to the tests
     BIN,
     REGION,
+    aws_cli_env,
     binary,
     boto_client,
     clean_env,
+    rclone_remote_env,
     uniq,
 )
 from tests.support.server import RunningServer
@@ -86,15 +88,7 @@ def create_store(srv: RunningServer, name: str | None = None, **body: Any) -> St
 
 
 def aws_env(store: Store, tmp_path: Path) -> dict[str, str]:
-    env = clean_env(tmp_path)
-    cfg, creds = tmp_path / "aws-config", tmp_path / "aws-credentials"
-    cfg.write_text("")
-    creds.write_text("")
-    env.update(AWS_ACCESS_KEY_ID=store.access_key, AWS_SECRET_ACCESS_KEY=store.secret_key,
-               AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=str(cfg),
-               AWS_SHARED_CREDENTIALS_FILE=str(creds), AWS_EC2_METADATA_DISABLED="true",
-               AWS_PAGER="")
-    return env
+    return aws_cli_env(tmp_path, store.access_key, store.secret_key)
 
 
 def aws(store: Store, tmp_path: Path, *args: str, timeout: float = 180, quiet: bool = True
@@ -106,21 +100,8 @@ def aws(store: Store, tmp_path: Path, *args: str, timeout: float = 180, quiet: b
 
 
 def rclone_env(store: Store, tmp_path: Path) -> dict[str, str]:
-    env = clean_env(tmp_path)
-    conf = tmp_path / "rclone.conf"
-    conf.write_text("")
-    env.update(
-        RCLONE_CONFIG=str(conf),
-        RCLONE_CONFIG_LG_TYPE="s3",
-        RCLONE_CONFIG_LG_PROVIDER="Other",
-        RCLONE_CONFIG_LG_ENV_AUTH="false",
-        RCLONE_CONFIG_LG_ACCESS_KEY_ID=store.access_key,
-        RCLONE_CONFIG_LG_SECRET_ACCESS_KEY=store.secret_key,
-        RCLONE_CONFIG_LG_ENDPOINT=store.s3_url,
-        RCLONE_CONFIG_LG_REGION=REGION,
-        RCLONE_CONFIG_LG_FORCE_PATH_STYLE="true",
-    )
-    return env
+    return rclone_remote_env(tmp_path, "lg", store.s3_url, store.access_key,
+                             store.secret_key)
 
 
 def rclone(store: Store, tmp_path: Path, *args: str, timeout: float = 180,

@@ -58,3 +58,31 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     home.mkdir(exist_ok=True)
     env["HOME"] = str(home)
     return env
+
+
+def aws_cli_env(tmp_path: Path, access_key: str, secret_key: str) -> dict[str, str]:
+    """Environment for the ``aws`` CLI: these keys, empty config files, no instance metadata."""
+    env = clean_env(tmp_path)
+    cfg, creds = tmp_path / "aws-config", tmp_path / "aws-credentials"
+    cfg.write_text("")
+    creds.write_text("")
+    env.update(AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret_key,
+               AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=str(cfg),
+               AWS_SHARED_CREDENTIALS_FILE=str(creds), AWS_EC2_METADATA_DISABLED="true",
+               AWS_PAGER="")
+    return env
+
+
+def rclone_remote_env(tmp_path: Path, remote: str, endpoint: str, access_key: str,
+                      secret_key: str) -> dict[str, str]:
+    """Environment defining rclone remote ``remote`` (S3, provider Other, path style)."""
+    env = clean_env(tmp_path)
+    conf = tmp_path / "rclone.conf"
+    conf.write_text("")
+    prefix = f"RCLONE_CONFIG_{remote.upper()}_"
+    env["RCLONE_CONFIG"] = str(conf)
+    env.update({prefix + k: v for k, v in {
+        "TYPE": "s3", "PROVIDER": "Other", "ENV_AUTH": "false", "ACCESS_KEY_ID": access_key,
+        "SECRET_ACCESS_KEY": secret_key, "ENDPOINT": endpoint, "REGION": REGION,
+        "FORCE_PATH_STYLE": "true"}.items()})
+    return env

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -103,16 +104,15 @@ class S3App:
         bucket, key = split_target(host, raw_path, settings.s3_domain)
         target = Target.SERVICE if bucket is None else (
             Target.BUCKET if key is None else Target.OBJECT)
-        ctx_query_keys = {p.split("=", 1)[0] for p in raw_query.split("&") if p}
-        from urllib.parse import unquote
-
-        if "\x00" in unquote(raw_query):
-            # No key, marker, prefix or upload id holds a NUL (and PostgreSQL cannot compare
-            # one): refuse it here rather than let it reach a query.
-            raise S3Error("InvalidArgument", "Query parameters must not contain NUL "
-                          "characters", 400)
-
-        rule = resolve(scope["method"], target, {unquote(k) for k in ctx_query_keys}, headers)
+        query: dict[str, str] = {}  # parsed once; the handlers read it from the context
+        for k, v in parse_qsl(raw_query, keep_blank_values=True):
+            if "\x00" in k or "\x00" in v:
+                # No key, marker, prefix or upload id holds a NUL (and PostgreSQL cannot
+                # compare one): refuse it here rather than let it reach a query.
+                raise S3Error("InvalidArgument", "Query parameters must not contain NUL "
+                              "characters", 400)
+            query.setdefault(k, v)
+        rule = resolve(scope["method"], target, set(query), headers)
         if rule is None:
             raise S3Error("NotImplemented", "A header or query you provided implies "
                           "functionality that is not implemented.", 501)
@@ -123,7 +123,7 @@ class S3App:
         caller = await authenticate(self.services, view, virtual)
         ctx = S3Context(self.services, receive, scope["method"], raw_path, raw_query, headers,
                         request_id, bucket, key, rule, caller.credential, caller.sigv4,
-                        caller.signing_key)
+                        caller.signing_key, query=query)
         if bucket is not None and rule.op != "CreateBucket":
             ctx.store = await self._authorise_store(ctx, bucket)
         elif rule.access is not Access.READ and ctx.credential is None:

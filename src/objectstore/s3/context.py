@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
 
 from starlette.types import Receive
 
@@ -39,13 +38,7 @@ class S3Context:
     sigv4: SigV4Auth | None = None
     signing_key: bytes | None = None
     store: ObjectStore | None = None
-    query: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.query and self.raw_query:
-            self.query = {}
-            for k, v in parse_qsl(self.raw_query, keep_blank_values=True):
-                self.query.setdefault(k, v)
+    query: dict[str, str] = field(default_factory=dict)  # decoded, first value of each key
 
     @property
     def op(self) -> str:

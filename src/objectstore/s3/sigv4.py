@@ -291,12 +291,11 @@ def string_to_sign(auth: SigV4Auth, canonical: str) -> str:
     return f"{ALGORITHM}\n{auth.amz_date}\n{auth.scope}\n{digest}"
 
 
-def _candidates(req: RequestView, auth: SigV4Auth) -> list[str]:
-    """The AWS-normalised canonical request, then (if different) the as-sent variant."""
-    first = canonical_request(req, auth)
-    raw_path = req.raw_path or "/"
-    second = _build_canonical(req, auth, raw_path, canonical_query(req.raw_query, as_sent=True))
-    return [first] if second == first else [first, second]
+def _as_sent(req: RequestView, auth: SigV4Auth) -> str:
+    """The canonical request over the path and query exactly as sent (clients that sign
+    their own encoding)."""
+    return _build_canonical(req, auth, req.raw_path or "/",
+                            canonical_query(req.raw_query, as_sent=True))
 
 
 def verify_sigv4(req: RequestView, auth: SigV4Auth, secret: str) -> bytes:
@@ -314,7 +313,9 @@ def verify_sigv4(req: RequestView, auth: SigV4Auth, secret: str) -> bytes:
         if hmac.compare_digest(expected.encode("ascii"), provided):
             return key
         if len(candidates) == 1:
-            candidates += [c for c in _candidates(req, auth) if c != first]
+            second = _as_sent(req, auth)
+            if second != first:
+                candidates.append(second)
     raise s3_error(
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. "
