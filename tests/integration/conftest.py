@@ -34,7 +34,10 @@ from tests.support.clients import (  # noqa: F401 - re-exported to the tests
     binary,
     boto_client,
     clean_env,
+    error_code,
     rclone_remote_env,
+    run,
+    status_of,
     uniq,
 )
 from tests.support.server import RunningServer, running_server
@@ -129,24 +132,6 @@ def rclone(store: Store, tmp_path: Path, *args: str, check: bool = True
            ) -> subprocess.CompletedProcess[bytes]:
     cmd = [binary("rclone"), "--retries", "1", "--low-level-retries", "1", *args]
     return run(cmd, rclone_env(store, tmp_path), check=check)
-
-
-def run(cmd: list[str], env: dict[str, str], *, check: bool = True,
-        stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    proc = subprocess.run(cmd, env=env, input=stdin, capture_output=True, timeout=120)
-    if check and proc.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\nstdout: "
-                    f"{proc.stdout.decode(errors='replace')}\nstderr: "
-                    f"{proc.stderr.decode(errors='replace')}")
-    return proc
-
-
-def error_code(exc: Any) -> str:
-    return exc.response["Error"]["Code"]
-
-
-def status_of(exc: Any) -> int:
-    return exc.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def parse_error(r: httpx.Response) -> dict[str, str]:

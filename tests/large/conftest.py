@@ -25,7 +25,10 @@ from tests.support.clients import (  # noqa: F401 - re-exported to the tests
     binary,
     boto_client,
     clean_env,
+    error_code,
     rclone_remote_env,
+    run,
+    status_of,
     uniq,
 )
 from tests.support.server import RunningServer
@@ -108,24 +111,6 @@ def rclone(store: Store, tmp_path: Path, *args: str, timeout: float = 180,
            check: bool = True) -> subprocess.CompletedProcess[bytes]:
     cmd = [binary("rclone"), "--retries", "1", "--low-level-retries", "1", *args]
     return run(cmd, rclone_env(store, tmp_path), timeout=timeout, check=check)
-
-
-def run(cmd: list[str], env: dict[str, str], *, timeout: float = 180, check: bool = True
-        ) -> subprocess.CompletedProcess[bytes]:
-    proc = subprocess.run(cmd, env=env, capture_output=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\nstdout: "
-                    f"{proc.stdout.decode(errors='replace')[-4000:]}\nstderr: "
-                    f"{proc.stderr.decode(errors='replace')[-4000:]}")
-    return proc
-
-
-def error_code(exc: ClientError) -> str:
-    return exc.response["Error"]["Code"]
-
-
-def status_of(exc: ClientError) -> int:
-    return exc.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def client_error(fn: Any, *args: Any, **kwargs: Any) -> ClientError:

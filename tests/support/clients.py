@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -86,3 +87,24 @@ def rclone_remote_env(tmp_path: Path, remote: str, endpoint: str, access_key: st
         "SECRET_ACCESS_KEY": secret_key, "ENDPOINT": endpoint, "REGION": REGION,
         "FORCE_PATH_STYLE": "true"}.items()})
     return env
+
+
+def run(cmd: list[str], env: dict[str, str], *, timeout: float = 180, check: bool = True,
+        stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run a client command; with ``check``, a non-zero exit fails the test with its output."""
+    proc = subprocess.run(cmd, env=env, input=stdin, capture_output=True,  # noqa: S603
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\nstdout: "
+                    f"{proc.stdout.decode(errors='replace')[-4000:]}\nstderr: "
+                    f"{proc.stderr.decode(errors='replace')[-4000:]}")
+    return proc
+
+
+def error_code(exc: Any) -> str:
+    """The S3 error code of a botocore ClientError."""
+    return str(exc.response["Error"]["Code"])
+
+
+def status_of(exc: Any) -> int:
+    return int(exc.response["ResponseMetadata"]["HTTPStatusCode"])
