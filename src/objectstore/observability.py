@@ -6,8 +6,10 @@ Access log lines are JSON with a request id; they carry the path but never the q
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -69,17 +71,48 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+class _RequestIds:
+    """Request ids: 16 hex digits, a random per-process prefix and a counter (no system call
+    per request; a forked worker gets its own prefix)."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        if self._pid != os.getpid():
+            self._pid, self._prefix = os.getpid(), secrets.token_hex(4).upper()
+            self._counter = itertools.count(secrets.randbelow(1 << 20))
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFF:08X}"
+
+
+new_request_id = _RequestIds().next
+
+
 class Observed:
     """Wrap a plane's ASGI app: request id, metrics, one JSON access-log line per request."""
 
     def __init__(self, app: ASGIApp, plane: str, metrics: Metrics) -> None:
         self.app, self.plane, self.metrics = app, plane, metrics
+        self._children: dict[tuple[str, int], tuple[Any, Any, Any, Any]] = {}
+
+    def _series(self, op: str, status: int) -> tuple[Any, Any, Any, Any]:
+        """The metric children of one (operation, status), looked up once."""
+        series = self._children.get((op, status))
+        if series is None:
+            m = self.metrics
+            series = (m.requests.labels(self.plane, op, str(status)),
+                      m.latency.labels(self.plane, op), m.bytes_in.labels(self.plane, op),
+                      m.bytes_out.labels(self.plane, op))
+            self._children[(op, status)] = series
+        return series
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = secrets.token_hex(8).upper()
+        request_id = new_request_id()
         scope[REQUEST_ID] = request_id
         start = time.perf_counter()
         state: dict[str, Any] = {"status": 500, "in": 0, "out": 0}
@@ -101,11 +134,11 @@ class Observed:
         finally:
             elapsed = time.perf_counter() - start
             op = scope.get(OPERATION) or _route_name(scope)
-            m = self.metrics
-            m.requests.labels(self.plane, op, str(state["status"])).inc()
-            m.latency.labels(self.plane, op).observe(elapsed)
-            m.bytes_in.labels(self.plane, op).inc(state["in"])
-            m.bytes_out.labels(self.plane, op).inc(state["out"])
+            requests, latency, bytes_in, bytes_out = self._series(op, state["status"])
+            requests.inc()
+            latency.observe(elapsed)
+            bytes_in.inc(state["in"])
+            bytes_out.inc(state["out"])
             if access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client") or ("", 0)
                 access_log.info(json.dumps({

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -56,8 +55,8 @@ def main() -> None:
 def serve(**flags: Any) -> None:
     """Run the management API and the S3 endpoint."""
     from ..app import build_apps, build_services, ensure_default_account
+    from ..server import run_event_loop, serve_workers
     from ..server import serve as run
-    from ..server import serve_workers
 
     settings = _settings(**flags)
     logging.basicConfig(level=settings.log_level.upper(),
@@ -78,7 +77,7 @@ def serve(**flags: Any) -> None:
     sys.stdout.flush()
     if settings.workers > 1:
         raise SystemExit(serve_workers(settings, settings.workers))
-    asyncio.run(run(apps))
+    run_event_loop(run(apps))
 
 
 @main.group()

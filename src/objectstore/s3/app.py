@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -104,20 +103,21 @@ class S3App:
         bucket, key = split_target(host, raw_path, settings.s3_domain)
         target = Target.SERVICE if bucket is None else (
             Target.BUCKET if key is None else Target.OBJECT)
-        query: dict[str, str] = {}  # parsed once; the handlers read it from the context
-        for k, v in parse_qsl(raw_query, keep_blank_values=True):
+        view = RequestView(scope["method"], raw_path, raw_query, headers, host)
+        query: dict[str, str] = {}  # decoded once; auth and the handlers read it from here
+        for k, v in view.query:
             if "\x00" in k or "\x00" in v:
                 # No key, marker, prefix or upload id holds a NUL (and PostgreSQL cannot
                 # compare one): refuse it here rather than let it reach a query.
                 raise S3Error("InvalidArgument", "Query parameters must not contain NUL "
                               "characters", 400)
-            query.setdefault(k, v)
+            if k not in query:
+                query[k] = v if v.isascii() else _valid_text(v)
         rule = resolve(scope["method"], target, set(query), headers)
         if rule is None:
             raise S3Error("NotImplemented", "A header or query you provided implies "
                           "functionality that is not implemented.", 501)
         scope[OPERATION] = rule.op
-        view = RequestView(scope["method"], raw_path, raw_query, headers, host)
         virtual = bucket if settings.s3_domain and host.lower().startswith(f"{bucket}.") \
             else None
         caller = await authenticate(self.services, view, virtual)
@@ -156,6 +156,11 @@ class S3App:
         if ctx.rule.access is Access.READ:
             return store
         raise access_denied()
+
+
+def _valid_text(value: str) -> str:
+    """Bytes that were not UTF-8 (kept as surrogates for signing) become U+FFFD for use."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _error_response(exc: S3Error, resource: str, request_id: str) -> S3Response:

@@ -241,6 +241,13 @@ class PayloadVerifier:
         verifier._trailer_algorithms.update(trailer_algorithms)
         return verifier
 
+    def default_checksum(self, algorithm: str = "CRC64NVME") -> None:
+        """If the request names no checksum, compute ``algorithm`` anyway and record it, as
+        S3 does for uploads without one (CRC64NVME): reads can then be verified at CRC
+        speed, and clients asking for checksums get one."""
+        if not self._summers and self.size == 0:
+            self._summers[algorithm] = new_checksummer(algorithm)
+
     def update(self, chunk: Buffer) -> None:
         self.size += len(chunk)
         self._md5.update(chunk)

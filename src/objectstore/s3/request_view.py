@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -51,6 +52,8 @@ def split_query(raw_query: str) -> list[tuple[str, str, bool]]:
 
 def decode_component(raw: str) -> str:
     """Form-style decoding of one query component: ``+`` is a space, ``%XX`` is a byte (UTF-8)."""
+    if "%" not in raw and "+" not in raw:
+        return raw  # nothing to decode (most signature and date values)
     return unquote_plus(raw, encoding="utf-8", errors="surrogateescape")
 
 
@@ -59,9 +62,14 @@ def decode_query(raw_query: str) -> list[tuple[str, str]]:
     return [(decode_component(n), decode_component(v)) for n, v, _ in split_query(raw_query)]
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def aws_quote(value: str | bytes) -> str:
     """AWS URI-encoding: everything except unreserved characters ``A-Za-z0-9-_.~`` encoded."""
     if isinstance(value, str):
+        if _UNRESERVED.fullmatch(value):
+            return value  # nothing to encode
         value = value.encode("utf-8", errors="surrogateescape")
     return quote(value, safe="-_.~")
 

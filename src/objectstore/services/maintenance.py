@@ -67,6 +67,7 @@ class GarbageCollector:
         return len(orphans)
 
     def run_once(self) -> int:
+        """A full pass: expired multipart uploads, doomed blobs, stale temp files."""
         if self.expire_uploads is not None:
             self.expire_uploads()
         n = self.drain_doomed()
@@ -74,18 +75,25 @@ class GarbageCollector:
         return n
 
     def start(self, interval_s: float = 30.0) -> None:
+        """A full pass every ``interval_s``; in between, a wake-up (an overwrite or delete
+        queued some blobs) only drains the queue of doomed blobs."""
         def loop() -> None:
             try:
                 self.blobs.clean_tmp(older_than_s=3600)
                 self.sweep_orphans()
             except Exception:
                 log.exception("startup sweep failed")
+            next_full = 0.0
             while not self._stop.is_set():
                 try:
-                    self.run_once()
+                    if time.monotonic() >= next_full:
+                        self.run_once()
+                        next_full = time.monotonic() + interval_s
+                    else:
+                        self.drain_doomed()
                 except Exception:
                     log.exception("garbage collection pass failed")
-                self.wakeup.wait(interval_s)
+                self.wakeup.wait(max(0.0, next_full - time.monotonic()))
                 self.wakeup.clear()
 
         self._thread = threading.Thread(target=loop, name="objectstore-gc", daemon=True)

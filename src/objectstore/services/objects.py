@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy import BigInteger, Connection, Engine, bindparam, delete, insert, select, text
 
 from ..domain.errors import ObjectNotFound, PreconditionFailed, QuotaExceeded, StoreNotFound
 from ..domain.models import GIB, ObjectMeta, ObjectStore
-from ..storage.sql.group_commit import DirectWriter, Writer
+from ..storage.sql.group_commit import DirectWriter, Writer, run_async
+from ..storage.sql.prepared import Prepared
 from ..storage.sql.tables import credentials, doomed_blobs, objects, objectstores
 
 PRECONDITION_MSG = "At least one of the pre-conditions you specified did not hold"
@@ -40,16 +42,59 @@ class NewObject:
 
 
 def object_from_row(store_id: str, row: Any) -> ObjectMeta:
-    m = row._mapping
-    parts = m["parts"]
+    """An ObjectMeta from a row of ``select(objects)`` (all columns, in table order)."""
+    (_sid, key, blob_id, size, etag, last_modified, content_type, headers, user_meta,
+     checksums, checksum_type, acl, parts, tags) = row
     return ObjectMeta(
-        store_id=store_id, key=m["key"], blob_id=m["blob_id"], size=int(m["size"]),
-        etag=m["etag"], last_modified=_aware(m["last_modified"]), content_type=m["content_type"],
-        headers=dict(m["headers"] or {}), user_meta=dict(m["user_meta"] or {}),
-        checksums=dict(m["checksums"] or {}), checksum_type=m["checksum_type"], acl=m["acl"],
+        store_id=store_id, key=key, blob_id=blob_id, size=int(size), etag=etag,
+        last_modified=_aware(last_modified), content_type=content_type,
+        headers=dict(headers or {}), user_meta=dict(user_meta or {}),
+        checksums=dict(checksums or {}), checksum_type=checksum_type, acl=acl,
         parts=tuple((p[0], int(p[1])) for p in parts) if parts else None,
-        tags=dict(m["tags"] or {}),
+        tags=dict(tags or {}),
     )
+
+
+# The statements every PUT, GET and DELETE runs, compiled once (see storage/sql/prepared.py).
+_HEAD = Prepared(select(objects).where(objects.c.store_id == bindparam("store_id"),
+                                       objects.c.key == bindparam("key")))
+_CHARGE_STORE = Prepared(
+    objectstores.update().where(objectstores.c.id == bindparam("sid")).values(
+        used_bytes=objectstores.c.used_bytes + bindparam("delta", type_=BigInteger),
+        object_count=objectstores.c.object_count + bindparam("count", type_=BigInteger)))
+_CHARGE_STORE_LIMITED = Prepared(
+    objectstores.update().where(
+        objectstores.c.id == bindparam("sid"),
+        objectstores.c.used_bytes + bindparam("delta", type_=BigInteger)
+        <= objectstores.c.max_size_gb * GIB).values(
+        used_bytes=objectstores.c.used_bytes + bindparam("delta", type_=BigInteger),
+        object_count=objectstores.c.object_count + bindparam("count", type_=BigInteger)))
+_STORE_OWNER = Prepared(select(objectstores.c.credential_id)
+                        .where(objectstores.c.id == bindparam("sid")))
+_OWNER = (select(objectstores.c.credential_id).where(objectstores.c.id == bindparam("sid"))
+          .scalar_subquery())
+_CHARGE_CRED = Prepared(
+    credentials.update().where(credentials.c.id == _OWNER).values(
+        used_bytes=credentials.c.used_bytes + bindparam("delta", type_=BigInteger)))
+_CHARGE_CRED_LIMITED = Prepared(
+    credentials.update().where(
+        credentials.c.id == _OWNER,
+        (credentials.c.max_size_gb.is_(None))
+        | (credentials.c.used_bytes + bindparam("delta", type_=BigInteger)
+           <= credentials.c.max_size_gb * GIB)).values(
+        used_bytes=credentials.c.used_bytes + bindparam("delta", type_=BigInteger)))
+_ROW_COLUMNS = ("blob_id", "size", "etag", "last_modified", "content_type", "headers",
+                "user_meta", "checksums", "checksum_type", "acl", "parts", "tags")
+_INSERT = Prepared(objects.insert().values(
+    store_id=bindparam("store_id"), key=bindparam("key"),
+    **{c: bindparam(c, type_=objects.c[c].type) for c in _ROW_COLUMNS}))
+_REPLACE = Prepared(objects.update().where(
+    objects.c.store_id == bindparam("w_store_id"), objects.c.key == bindparam("w_key")).values(
+    **{c: bindparam(c, type_=objects.c[c].type) for c in _ROW_COLUMNS}))
+_DELETE = Prepared(delete(objects).where(objects.c.store_id == bindparam("store_id"),
+                                         objects.c.key == bindparam("key")))
+_DOOM = Prepared(insert(doomed_blobs).values(blob_id=bindparam("blob_id"),
+                                             queued_at=bindparam("queued_at")))
 
 
 def _aware(dt: datetime) -> datetime:
@@ -81,32 +126,16 @@ def charge(conn: Connection, store: ObjectStore, delta_bytes: int, delta_count: 
 
     One conditional UPDATE per row (no process lock): safe with several gateway processes.
     """
-    cond = [objectstores.c.id == store.id]
-    if delta_bytes > 0:
-        cond.append(objectstores.c.used_bytes + delta_bytes <= objectstores.c.max_size_gb * GIB)
-    res = conn.execute(
-        objectstores.update().where(*cond).values(
-            used_bytes=objectstores.c.used_bytes + delta_bytes,
-            object_count=objectstores.c.object_count + delta_count,
-        )
-    )
-    if res.rowcount != 1:
-        exists = conn.execute(select(objectstores.c.id).where(objectstores.c.id == store.id))
-        if exists.first() is None:
+    growing = delta_bytes > 0
+    changed = (_CHARGE_STORE_LIMITED if growing else _CHARGE_STORE).execute(
+        conn, sid=store.id, delta=delta_bytes, count=delta_count)
+    if changed != 1:
+        if _STORE_OWNER.first(conn, sid=store.id) is None:
             raise StoreNotFound("The specified bucket does not exist")
         raise QuotaExceeded("The object store's size limit would be exceeded by this write")
-    owner = conn.execute(
-        select(objectstores.c.credential_id).where(objectstores.c.id == store.id)
-    ).scalar_one()
-    ccond = [credentials.c.id == owner]
-    if delta_bytes > 0:
-        ccond.append(
-            (credentials.c.max_size_gb.is_(None))
-            | (credentials.c.used_bytes + delta_bytes <= credentials.c.max_size_gb * GIB)
-        )
-    res = conn.execute(credentials.update().where(*ccond)
-                       .values(used_bytes=credentials.c.used_bytes + delta_bytes))
-    if res.rowcount != 1:
+    changed = (_CHARGE_CRED_LIMITED if growing else _CHARGE_CRED).execute(
+        conn, sid=store.id, delta=delta_bytes)
+    if changed != 1:
         raise QuotaExceeded("The credential's size limit would be exceeded by this write")
 
 
@@ -120,9 +149,9 @@ def lock_key(conn: Connection, store_id: str, key: str) -> None:
 
 
 def doom(conn: Connection, blob_ids: list[str]) -> None:
-    if blob_ids:
-        now = datetime.now(UTC)
-        conn.execute(insert(doomed_blobs), [{"blob_id": b, "queued_at": now} for b in blob_ids])
+    now = datetime.now(UTC)
+    for blob_id in blob_ids:
+        _DOOM.execute(conn, blob_id=blob_id, queued_at=now)
 
 
 class ObjectService:
@@ -136,16 +165,13 @@ class ObjectService:
 
     # -- reads ----------------------------------------------------------------------------------
     def head(self, store_id: str, key: str) -> ObjectMeta:
-        with self.engine.connect() as conn:
-            meta = self.head_in(conn, store_id, key)
-        if meta is None:
+        row = _HEAD.first_on(self.engine, store_id=store_id, key=key)
+        if row is None:
             raise ObjectNotFound("The specified key does not exist.")
-        return meta
+        return object_from_row(store_id, row)
 
     def head_in(self, conn: Connection, store_id: str, key: str) -> ObjectMeta | None:
-        row = conn.execute(
-            select(objects).where(objects.c.store_id == store_id, objects.c.key == key)
-        ).first()
+        row = _HEAD.first(conn, store_id=store_id, key=key)
         return object_from_row(store_id, row) if row is not None else None
 
     def ensure_room(self, store_id: str, length: int, key: str | None = None) -> None:
@@ -172,22 +198,38 @@ class ObjectService:
             raise QuotaExceeded("The credential's size limit would be exceeded by this write")
 
     # -- writes ---------------------------------------------------------------------------------
-    def commit(self, store: ObjectStore, new: NewObject, pre: Preconditions | None = None
-               ) -> ObjectMeta:
-        """Make an object visible atomically; the previous version's bytes are queued for GC."""
+    def _commit_work(self, store: ObjectStore, new: NewObject, pre: Preconditions | None
+                     ) -> Callable[[Connection], tuple[ObjectMeta, bool]]:
         now = datetime.now(UTC)
 
-        def work(conn: Connection) -> ObjectMeta:
+        def work(conn: Connection) -> tuple[ObjectMeta, bool]:
             lock_key(conn, store.id, new.key)
             current = self.head_in(conn, store.id, new.key)
             if pre is not None:
                 check_preconditions(current, pre)
             charge(conn, store, new.size - (current.size if current else 0),
                    0 if current else 1)
-            return self.write_row(conn, store, new, current, now)
+            return self.write_row(conn, store, new, current, now), current is not None
 
-        meta = self.writer.run(work)
-        self.wake_gc()
+        return work
+
+    def commit(self, store: ObjectStore, new: NewObject, pre: Preconditions | None = None
+               ) -> ObjectMeta:
+        """Make an object visible atomically; the previous version's bytes are queued for GC."""
+        meta, replaced = self.writer.run(self._commit_work(store, new, pre))
+        if replaced:  # the old version's bytes were queued: let the collector unlink them
+            self.wake_gc()
+        return meta
+
+    async def commit_async(self, store: ObjectStore, new: NewObject,
+                           pre: Preconditions | None = None,
+                           on_failure: Callable[[], None] | None = None) -> ObjectMeta:
+        """``commit`` from the event loop (no worker thread waits for the group commit);
+        ``on_failure`` runs if the object did not become visible."""
+        meta, replaced = await run_async(self.writer, self._commit_work(store, new, pre),
+                                         on_failure)
+        if replaced:
+            self.wake_gc()
         return meta
 
     def write_row(self, conn: Connection, store: ObjectStore, new: NewObject,
@@ -200,10 +242,9 @@ class ObjectService:
             parts=[list(p) for p in new.parts] if new.parts else None, tags=new.tags,
         )
         if current is None:
-            conn.execute(objects.insert().values(store_id=store.id, key=new.key, **values))
+            _INSERT.execute(conn, store_id=store.id, key=new.key, **values)
         else:
-            conn.execute(objects.update().where(
-                objects.c.store_id == store.id, objects.c.key == new.key).values(**values))
+            _REPLACE.execute(conn, w_store_id=store.id, w_key=new.key, **values)
             keep = set(blob_ids_of_new(new))
             doom(conn, [b for b in blob_ids_of(current) if b not in keep])
         return ObjectMeta(
@@ -230,8 +271,7 @@ class ObjectService:
             current = self.head_in(conn, store.id, key)
             if current is None:
                 return False
-            conn.execute(delete(objects).where(objects.c.store_id == store.id,
-                                               objects.c.key == key))
+            _DELETE.execute(conn, store_id=store.id, key=key)
             charge(conn, store, -current.size, -1)
             doom(conn, blob_ids_of(current))
             return True

@@ -28,5 +28,11 @@ class Services:
     objects: ObjectService
     multipart: MultipartService
 
+    @property
+    def inline_reads(self) -> bool:
+        """Whether point reads of metadata may run on the event loop (embedded SQLite: an
+        in-process lookup that never waits for a writer) instead of in a worker thread."""
+        return self.engine.dialect.name == "sqlite"
+
     def endpoint_for(self, store_name: str) -> str:
         return f"{self.settings.resolved_public_s3_url()}/{store_name}"

@@ -127,12 +127,10 @@ async def upload_part(ctx: S3Context) -> S3Response:
     length = require_length(ctx, MAX_PART_SIZE)
     await ensure_room(ctx, length)
     body = make_body(ctx, up.checksum_algorithm)
-    upload_id = ctx.query.get("uploadId", "")
 
-    def commit(blob_id: str) -> None:
-        part = Part(number, blob_id, body.size, body.verifier.md5_hex, body.verifier.checksums,
-                    datetime.now(UTC))
-        ctx.services.multipart.add_part(store, ctx.require_key(), upload_id, part)
+    async def commit(blob_id: str) -> None:
+        await record_part(ctx, store, number, blob_id, body.size, body.verifier.md5_hex,
+                          body.verifier.checksums)
 
     await receive_and_store(body, ctx.services.blobs, length, commit)
     checksums = body.verifier.checksums

@@ -142,15 +142,18 @@ def _part_range(meta: ObjectMeta, part_number: str) -> tuple[int, int, int]:
     return start, start + parts[n - 1][1] - 1, len(parts)
 
 
-SMALL_BODY = 256 * 1024
+SMALL_BODY = 256 * 1024  # read whole into memory (one hop); larger bodies are streamed
+INLINE_BODY = 64 * 1024  # with inline reads, bodies up to this are read on the event loop
 
 
 def _prepare_get(ctx: S3Context, head: bool) -> S3Response:
-    """Everything a GET/HEAD needs from metadata and disk, in one worker-thread hop: the
-    object row, the conditions, the range, and the open files (or, for small bodies, the
-    bytes themselves, verified against the object's checksum when the whole object is read).
-    """
-    meta = readable(ctx)
+    """Everything a GET/HEAD needs from metadata and disk, in one worker-thread hop."""
+    return _respond(ctx, readable(ctx), head)
+
+
+def _respond(ctx: S3Context, meta: ObjectMeta, head: bool) -> S3Response:
+    """The conditions, the range, and the open files (or, for small bodies, the bytes
+    themselves, verified against the object's checksum when the whole object is read)."""
     status = check_conditions(ctx, meta)
     headers = object_headers(ctx, meta)
     if status == 304:
@@ -193,7 +196,15 @@ def _prepare_get(ctx: S3Context, head: bool) -> S3Response:
 
 
 async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
-    return await run_in_threadpool(_prepare_get, ctx, head)
+    if not ctx.services.inline_reads:
+        return await run_in_threadpool(_prepare_get, ctx, head)
+    # Embedded SQLite: the metadata read is a ~30 µs in-process B-tree lookup that never
+    # waits for a writer (WAL), far cheaper than a hop to a worker thread and back; a small
+    # body read from the page cache costs about as much. Larger bodies still go to threads.
+    meta = readable(ctx)
+    if head or meta.size <= INLINE_BODY:
+        return _respond(ctx, meta, head)
+    return await run_in_threadpool(_respond, ctx, meta, head)
 
 
 async def head_object(ctx: S3Context) -> S3Response:

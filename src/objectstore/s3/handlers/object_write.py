@@ -69,8 +69,9 @@ async def put_object(ctx: S3Context) -> S3Response:
     await ensure_room(ctx, length, key)
     objects = ctx.services.objects
     body = make_body(ctx)
+    body.verifier.default_checksum()
 
-    def commit(blob_id: str) -> NewObject:
+    async def commit(blob_id: str) -> NewObject:
         checksums = body.verifier.checksums
         new = NewObject(
             key=key, blob_id=blob_id, size=body.size, etag=body.verifier.md5_hex,
@@ -78,7 +79,8 @@ async def put_object(ctx: S3Context) -> S3Response:
             headers=content_headers(ctx), user_meta=meta, checksums=checksums,
             checksum_type="FULL_OBJECT" if checksums else None, acl=acl, tags=tags,
         )
-        objects.commit(store, new, pre)
+        await objects.commit_async(store, new, pre,
+                                   on_failure=lambda: ctx.services.blobs.delete(blob_id))
         return new
 
     new = await receive_and_store(body, ctx.services.blobs, length, commit)

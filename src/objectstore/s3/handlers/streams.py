@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import BinaryIO, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -23,13 +23,15 @@ READ_CHUNK = 1024 * 1024
 
 
 async def receive_and_store(body: Body, blobs: BlobStore, length: int,
-                            then: Callable[[str], T]) -> T:
+                            then: Callable[[str], Awaitable[T]]) -> T:
     """Stream the verified payload into a new blob and hand its id to ``then`` (which makes it
-    visible: a metadata commit), all with as few thread hops as possible.
+    visible: a metadata commit), with as few thread hops as possible.
 
     Hashing and writing run in a worker thread on ~1 MiB batches while the next bytes arrive;
-    the last batch, the hash checks, the fsync + rename and ``then`` run in one final hop, so a
-    small object costs a single hop. If anything fails, the blob is removed again."""
+    the last batch, the hash checks and the fsync run in one final hop, so a small object
+    costs a single hop. If anything fails before ``then`` is called, the blob is removed;
+    from then on ``then`` owns it (and must remove it if the object does not become
+    visible)."""
     verifier = body.verifier
     holder: list[BlobWriter] = []
 
@@ -41,15 +43,10 @@ async def receive_and_store(body: Body, blobs: BlobStore, length: int,
             verifier.update(piece)
             writer.write(piece)
 
-    def finish(pieces: list[bytes]) -> T:
+    def finish(pieces: list[bytes]) -> str:
         write(pieces)
         body.finish(length)
-        blob_id = holder[0].commit()
-        try:
-            return then(blob_id)
-        except BaseException:
-            blobs.delete(blob_id)
-            raise
+        return holder[0].commit()
 
     pending: list[bytes] = []
     size = 0
@@ -66,7 +63,7 @@ async def receive_and_store(body: Body, blobs: BlobStore, length: int,
         if in_flight is not None:
             await in_flight
             in_flight = None
-        return await run_in_threadpool(finish, pending)
+        blob_id = await run_in_threadpool(finish, pending)
     except BaseException:
         if in_flight is not None:
             with contextlib.suppress(BaseException):
@@ -74,6 +71,7 @@ async def receive_and_store(body: Body, blobs: BlobStore, length: int,
         if holder:
             await run_in_threadpool(holder[0].abort)
         raise
+    return await then(blob_id)
 
 
 def segments(meta: ObjectMeta, start: int, end: int) -> list[tuple[str, int, int]]:

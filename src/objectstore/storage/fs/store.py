@@ -1,18 +1,22 @@
-"""Filesystem blob store: temp file + fsync + rename + directory fsync.
+"""Filesystem blob store: new file at its final path + fsync + directory fsync.
 
-Layout: ``<root>/blobs/ab/cd/<blob_id>`` (id is a random hex string); ``<root>/tmp`` holds
-writes in progress, which are never visible to readers and are swept at start.
+Layout: ``<root>/blobs/ab/cd/<blob_id>`` (id is a random hex string). A blob being written is
+invisible because nothing names it yet; the metadata commit that names it comes after both
+fsyncs. ``<root>/tmp`` held writes in progress in earlier versions and is still swept.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+_BLOB_ID = re.compile(r"[0-9a-f]{4,64}")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -24,14 +28,17 @@ def _fsync_dir(path: Path) -> None:
 
 
 class FsBlobWriter:
+    """A blob being written, at its final path: nothing names it until the metadata commit
+    that follows ``commit`` does, so no reader can see it half-written, and a crash leaves
+    only an unreferenced file that the orphan sweep removes."""
+
     def __init__(self, store: FsBlobStore) -> None:
         self._store = store
         self.blob_id = secrets.token_hex(16)
         self.size = 0
-        self._tmp = store.tmp_dir / f"{self.blob_id}.part"
-        self._fd: int | None = os.open(
-            self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
-        )
+        self._path = store.path_of(self.blob_id)
+        self._dir = os.path.dirname(self._path)
+        self._fd: int | None = store.create_file(self._dir, self._path)
 
     def write(self, data: bytes | memoryview) -> None:
         assert self._fd is not None
@@ -42,6 +49,8 @@ class FsBlobWriter:
             self.size += n
 
     def commit(self) -> str:
+        """Make the bytes and the directory entry durable (fsync of the file, then of its
+        directory); afterwards the blob may be named by metadata."""
         assert self._fd is not None
         try:
             if self._store.fsync:
@@ -49,15 +58,8 @@ class FsBlobWriter:
         finally:
             os.close(self._fd)
             self._fd = None
-        final = Path(self._store.path_of(self.blob_id))
-        parent_new = not final.parent.exists()
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(self._tmp, final)
         if self._store.fsync:
-            _fsync_dir(final.parent)
-            if parent_new:
-                _fsync_dir(final.parent.parent)
-                _fsync_dir(final.parent.parent.parent)
+            _fsync_dir(Path(self._dir))
         return self.blob_id
 
     def abort(self) -> None:
@@ -65,7 +67,7 @@ class FsBlobWriter:
             os.close(self._fd)
             self._fd = None
         with contextlib.suppress(FileNotFoundError):
-            self._tmp.unlink()
+            os.unlink(self._path)
 
 
 class FsBlobStore:
@@ -73,20 +75,44 @@ class FsBlobStore:
         self.root = root
         self.fsync = fsync
         self.blob_dir = root / "blobs"
-        self.tmp_dir = root / "tmp"
+        self.tmp_dir = root / "tmp"  # writes in progress of older versions; swept at start
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._blob_root = str(self.blob_dir)
+        self._dirs: set[str] = set()  # blob directories known to exist (at most 65,536)
+
+    def create_file(self, directory: str, path: str) -> int:
+        """Open a new, empty file for writing, creating (durably) its directories once."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        if directory not in self._dirs:
+            self._make_dirs(Path(directory))
+            self._dirs.add(directory)
+        try:
+            return os.open(path, flags, 0o600)
+        except FileNotFoundError:  # the directory was removed behind our back
+            self._dirs.discard(directory)
+            self._make_dirs(Path(directory))
+            return os.open(path, flags, 0o600)
+
+    def _make_dirs(self, leaf: Path) -> None:
+        leaf.mkdir(parents=True, exist_ok=True)
+        if self.fsync:
+            # The directories' own entries must be durable before a blob in them is named.
+            # Synced on first use in this process even if they already existed: another
+            # thread may have just created them and not synced them yet.
+            _fsync_dir(leaf.parent.parent)
+            _fsync_dir(leaf.parent)
 
     def open_writer(self) -> FsBlobWriter:
         return FsBlobWriter(self)
 
     def path_of(self, blob_id: str) -> str:
-        if not blob_id or not all(c in "0123456789abcdef" for c in blob_id):
+        if not _BLOB_ID.fullmatch(blob_id):
             raise ValueError("invalid blob id")
-        return str(self.blob_dir / blob_id[:2] / blob_id[2:4] / blob_id)
+        return f"{self._blob_root}/{blob_id[:2]}/{blob_id[2:4]}/{blob_id}"
 
     def open_reader(self, blob_id: str) -> BinaryIO:
-        return open(self.path_of(blob_id), "rb")  # noqa: SIM115 - caller closes
+        return open(self.path_of(blob_id), "rb", buffering=0)  # noqa: SIM115 - caller closes
 
     def delete(self, blob_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
