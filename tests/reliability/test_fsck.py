@@ -100,7 +100,8 @@ def test_get_of_a_damaged_object_fails_loudly(sqlite_server) -> None:
 
 
 def test_verify_reads_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """`crc` still checks objects that carry a CRC, skips MD5-only ones; `off` checks none."""
+    """`crc` still checks objects that carry a CRC (a plain PUT gets the server's CRC64NVME),
+    skips MD5-only ones (objects stored by earlier versions); `off` checks none."""
     import httpx
 
     from tests.support.server import running_server
@@ -108,9 +109,13 @@ def test_verify_reads_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
     for mode, crc_status, md5_status in (("crc", 500, 200), ("off", 200, 200)):
         with running_server(tmp_path / mode, None, verify_reads=mode) as srv:
             s3 = _client(srv)
-            s3.put_object(Bucket="fsck-b", Key="crc", Body=b"c" * 100,
-                          ChecksumAlgorithm="CRC32")
+            s3.put_object(Bucket="fsck-b", Key="crc", Body=b"c" * 100)
             s3.put_object(Bucket="fsck-b", Key="md5", Body=b"m" * 100)
+            store = srv.services.stores.by_name("fsck-b")[0]
+            assert set(srv.services.objects.head(store.id, "crc").checksums) == {"CRC64NVME"}
+            # an object from before PUTs got a default CRC: only its MD5 ETag describes it
+            srv.services.objects.update_meta(store, "md5", checksums={}, checksum_type=None)
+            assert srv.services.objects.head(store.id, "md5").checksums == {}
             _flip(_blob_path(srv, "crc"), 5)
             _flip(_blob_path(srv, "md5"), 5)
             for key, expected in (("crc", crc_status), ("md5", md5_status)):
