@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     verify_reads: str = Field(
         default="all", description="check whole-object GETs against the stored checksum: "
         "all (CRC or MD5), crc (only objects with a stored CRC: no MD5 cost), off")
+    inline_max_bytes: int = Field(
+        default=64 * 1024, ge=0, description="objects up to this size keep their bytes in the "
+        "metadata row (one durable commit, no blob file); 0 = always a blob file")
     workers: int = Field(default=1, description="processes serving both planes (Linux)")
     tls_cert: Path | None = Field(default=None, description="PEM certificate: serve S3 over TLS")
     tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert")

@@ -352,8 +352,10 @@ def test_unknown_access_key(store: Store) -> None:
 def test_store_deletion_via_api(dual_store: Store) -> None:
     store, srv = dual_store, dual_store.srv
     s3 = store.boto()
+    big = srv.services.settings.inline_max_bytes + 1  # kept in a blob file
     for i in range(3):
-        s3.put_object(Bucket=store.name, Key=f"k{i}", Body=b"bytes %d" % i)
+        s3.put_object(Bucket=store.name, Key=f"k{i}", Body=(b"%d" % i) * big)
+    s3.put_object(Bucket=store.name, Key="small", Body=b"inline")  # kept in its row
     s3.put_object_acl(Bucket=store.name, Key="k0", ACL="public-read")
     blob_paths = [Path(srv.services.blobs.path_of(srv.services.objects.head(store.id,
                                                                            f"k{i}").blob_id))
@@ -372,6 +374,14 @@ def test_store_deletion_via_api(dual_store: Store) -> None:
     assert status_of(err) in (403, 404)  # its own credential went with it
     srv.apps.gc.drain_doomed()
     assert not any(p.exists() for p in blob_paths), blob_paths
+    from sqlalchemy import func, select
+
+    from objectstore.storage.sql.tables import objects
+
+    with srv.services.engine.connect() as conn:
+        left = conn.execute(select(func.count()).select_from(objects)
+                            .where(objects.c.store_id == store.id)).scalar_one()
+    assert left == 0, "the store's rows (and the inline bytes in them) must be gone"
 
 
 def test_store_deletion_via_api_shared_credential(store: Store) -> None:

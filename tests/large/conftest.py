@@ -137,6 +137,22 @@ def blob_bytes(srv: RunningServer) -> int:
     return sum(blob_files(srv).values())
 
 
+def inline_bytes(srv: RunningServer) -> int:
+    """Bytes of the small objects kept in their metadata rows."""
+    from sqlalchemy import func, select
+
+    from objectstore.storage.sql.tables import objects
+
+    with srv.services.engine.connect() as conn:
+        return int(conn.execute(select(func.coalesce(func.sum(func.length(objects.c.data)), 0)))
+                   .scalar_one())
+
+
+def stored_bytes(srv: RunningServer) -> int:
+    """All object bytes the server holds: blob files plus inline rows."""
+    return blob_bytes(srv) + inline_bytes(srv)
+
+
 def random_file(path: Path, size: int, seed: int = 0) -> str:
     """Write ``size`` pseudo-random bytes (fast, reproducible); return their MD5."""
     import random

@@ -14,6 +14,7 @@ from .conftest import (
     file_md5,
     random_file,
     rclone,
+    stored_bytes,
     tree_digest,
 )
 
@@ -181,5 +182,5 @@ def test_rclone_copy_sync_check_1000_files(store: Store, tmp_path: Path) -> None
     store.srv.apps.gc.drain_doomed()
     total = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
     assert store.used_bytes() == total
-    assert blob_bytes(store.srv) == total, "blob files should hold exactly the live bytes"
+    assert stored_bytes(store.srv) == total, "blobs + inline rows must hold just the live bytes"
     print(f"\n[figures] rclone copy of 1,000 small + 3 x 20 MiB files: {copy_s:.2f}s")

@@ -23,6 +23,7 @@ from .conftest import (
     create_store,
     error_code,
     send_headers_only,
+    stored_bytes,
     xml_error_code,
 )
 
@@ -51,7 +52,7 @@ def test_usage_counts_parts_then_object_never_both(dual_store: Store) -> None:
     assert st["num_objects"] == 1
     assert store.used_bytes() == total
     srv.apps.gc.drain_doomed()
-    assert sum(blob_files(srv).values()) == total
+    assert stored_bytes(srv) == total
 
     # overwrite it with a multipart upload: the old object's bytes are released
     up = s3.create_multipart_upload(Bucket=store.name, Key="big")["UploadId"]
@@ -63,7 +64,7 @@ def test_usage_counts_parts_then_object_never_both(dual_store: Store) -> None:
     assert store.used_bytes() == 1000
     assert store.stats()["num_objects"] == 1
     srv.apps.gc.drain_doomed()
-    assert sum(blob_files(srv).values()) == 1000
+    assert stored_bytes(srv) == 1000
 
     # abort: back to what the objects use
     up = s3.create_multipart_upload(Bucket=store.name, Key="other")["UploadId"]
@@ -155,7 +156,7 @@ def test_expired_uploads_are_cleaned_up(dual_store: Store) -> None:
         err = client_error(s3.list_parts, Bucket=store.name, Key=key, UploadId=up)
         assert error_code(err) == "NoSuchUpload"
     srv.apps.gc.drain_doomed()
-    assert sum(blob_files(srv).values()) == 10
+    assert stored_bytes(srv) == 10
     assert s3.get_object(Bucket=store.name, Key="keep")["Body"].read() == b"k" * 10
 
 
@@ -239,5 +240,5 @@ def test_complete_racing_abort(dual_store: Store) -> None:
     listed = sum(o["Size"] for o in s3.list_objects_v2(Bucket=store.name).get("Contents", []))
     assert store.used_bytes() == listed
     srv.apps.gc.drain_doomed()
-    assert sum(blob_files(srv).values()) == listed
+    assert stored_bytes(srv) == listed
     print(f"\n[figures] complete-vs-abort winners over 6 rounds: {outcomes}")

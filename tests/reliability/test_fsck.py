@@ -30,14 +30,24 @@ def _blob_path(server, key: str) -> Path:  # type: ignore[no-untyped-def]
     return Path(server.services.blobs.path_of(blob))
 
 
+@pytest.fixture
+def blob_server(tmp_path):  # type: ignore[no-untyped-def]
+    """A server that keeps every object in a blob file (no inline small objects), so the
+    tests can damage the files."""
+    from tests.support.server import running_server
+
+    with running_server(tmp_path / "data", None, inline_max_bytes=0) as srv:
+        yield srv
+
+
 def _flip(path: Path, offset: int) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0x01
     path.write_bytes(bytes(data))
 
 
-def test_fsck_reports_damage(sqlite_server) -> None:
-    s3 = _client(sqlite_server)
+def test_fsck_reports_damage(blob_server) -> None:
+    s3 = _client(blob_server)
     s3.put_object(Bucket="fsck-b", Key="md5-only", Body=b"a" * 5000)
     s3.put_object(Bucket="fsck-b", Key="with-crc", Body=b"b" * 5000, ChecksumAlgorithm="CRC32")
     s3.put_object(Bucket="fsck-b", Key="intact", Body=b"c" * 5000)
@@ -52,15 +62,15 @@ def test_fsck_reports_damage(sqlite_server) -> None:
                                    for n, e in zip((1, 2), etags, strict=True)]})
 
     runner = CliRunner()
-    data_dir = str(sqlite_server.services.settings.data_dir)
+    data_dir = str(blob_server.services.settings.data_dir)
     clean = runner.invoke(main, ["fsck", "--data-dir", data_dir])
     assert clean.exit_code == 0, clean.output
     assert "5 object(s) checked, 0 damaged" in clean.output
 
-    _flip(_blob_path(sqlite_server, "md5-only"), 100)
-    _flip(_blob_path(sqlite_server, "with-crc"), 4999)
-    _flip(_blob_path(sqlite_server, "multi"), 0)
-    _blob_path(sqlite_server, "gone").unlink()
+    _flip(_blob_path(blob_server, "md5-only"), 100)
+    _flip(_blob_path(blob_server, "with-crc"), 4999)
+    _flip(_blob_path(blob_server, "multi"), 0)
+    _blob_path(blob_server, "gone").unlink()
 
     result = runner.invoke(main, ["fsck", "--data-dir", data_dir, "--quiet"])
     assert result.exit_code == 1
@@ -69,21 +79,21 @@ def test_fsck_reports_damage(sqlite_server) -> None:
     assert damaged == ["fsck-b/gone:", "fsck-b/md5-only:", "fsck-b/multi:", "fsck-b/with-crc:"]
     assert "5 object(s) checked, 4 damaged" in result.output
 
-    store = sqlite_server.services.stores.by_name("fsck-b")[0]
-    assert verify(sqlite_server.services.blobs,
-                  sqlite_server.services.objects.head(store.id, "intact")) is None
+    store = blob_server.services.stores.by_name("fsck-b")[0]
+    assert verify(blob_server.services.blobs,
+                  blob_server.services.objects.head(store.id, "intact")) is None
 
 
-def test_get_of_a_damaged_object_fails_loudly(sqlite_server) -> None:
-    s3 = _client(sqlite_server)
+def test_get_of_a_damaged_object_fails_loudly(blob_server) -> None:
+    s3 = _client(blob_server)
     s3.put_object(Bucket="fsck-b", Key="small", Body=b"s" * 1000)
     big = bytes(range(256)) * 4096 * 2  # 2 MiB: streamed, checked at the end
     s3.put_object(Bucket="fsck-b", Key="big", Body=big, ChecksumAlgorithm="CRC32")
     assert s3.get_object(Bucket="fsck-b", Key="small")["Body"].read() == b"s" * 1000
     assert s3.get_object(Bucket="fsck-b", Key="big")["Body"].read() == big
 
-    _flip(_blob_path(sqlite_server, "small"), 10)
-    _flip(_blob_path(sqlite_server, "big"), len(big) - 1)
+    _flip(_blob_path(blob_server, "small"), 10)
+    _flip(_blob_path(blob_server, "big"), len(big) - 1)
 
     import httpx
 
@@ -107,7 +117,8 @@ def test_verify_reads_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from tests.support.server import running_server
 
     for mode, crc_status, md5_status in (("crc", 500, 200), ("off", 200, 200)):
-        with running_server(tmp_path / mode, None, verify_reads=mode) as srv:
+        with running_server(tmp_path / mode, None, verify_reads=mode,
+                            inline_max_bytes=0) as srv:
             s3 = _client(srv)
             s3.put_object(Bucket="fsck-b", Key="crc", Body=b"c" * 100)
             s3.put_object(Bucket="fsck-b", Key="md5", Body=b"m" * 100)
@@ -122,3 +133,42 @@ def test_verify_reads_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
                 url = s3.generate_presigned_url("get_object",
                                                 Params={"Bucket": "fsck-b", "Key": key})
                 assert httpx.get(url).status_code == expected, (mode, key)
+
+
+def _damage_inline(server, key: str, offset: int) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from objectstore.storage.sql.engine import writing
+    from objectstore.storage.sql.tables import objects
+
+    store = server.services.stores.by_name("fsck-b")[0]
+    meta = server.services.objects.head(store.id, key)
+    assert meta.data is not None and meta.blob_id == "", "expected an inline object"
+    data = bytearray(meta.data)
+    data[offset] ^= 0x01
+    with writing(server.services.engine) as conn:
+        conn.execute(update(objects).where(objects.c.store_id == store.id,
+                                           objects.c.key == key).values(data=bytes(data)))
+
+
+def test_inline_objects_are_checked_too(sqlite_server) -> None:
+    """Small objects live in their metadata row; fsck and GET check those bytes as well."""
+    import httpx
+
+    s3 = _client(sqlite_server)
+    s3.put_object(Bucket="fsck-b", Key="small", Body=b"s" * 1000)
+    s3.put_object(Bucket="fsck-b", Key="intact", Body=b"i" * 1000)
+    assert not list((sqlite_server.services.settings.data_dir / "blobs").rglob("*.*")), \
+        "small objects need no blob file"
+    runner = CliRunner()
+    data_dir = str(sqlite_server.services.settings.data_dir)
+    assert "2 object(s) checked, 0 damaged" in runner.invoke(
+        main, ["fsck", "--data-dir", data_dir]).output
+    _damage_inline(sqlite_server, "small", 10)
+    result = runner.invoke(main, ["fsck", "--data-dir", data_dir, "--quiet"])
+    assert result.exit_code == 1
+    assert "fsck-b/small:" in result.output and "2 object(s) checked, 1 damaged" in result.output
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "fsck-b", "Key": "small"})
+    r = httpx.get(url)
+    assert r.status_code == 500 and b"<Code>InternalError</Code>" in r.content
+    assert s3.get_object(Bucket="fsck-b", Key="intact")["Body"].read() == b"i" * 1000

@@ -70,6 +70,7 @@ class ObjectMeta:
     acl: str = "private"
     parts: tuple[tuple[str, int], ...] | None = None  # multipart manifest: (blob_id, size)
     tags: dict[str, str] = field(default_factory=dict)
+    data: bytes | None = None  # a small object's bytes, stored with its row (blob_id "")
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,17 @@ def _read(blobs: BlobStore, blob_id: str) -> Iterator[bytes]:
 
 def verify(blobs: BlobStore, meta: ObjectMeta) -> str | None:
     """Return a description of the damage, or None when the bytes are intact."""
-    pieces = meta.parts or ((meta.blob_id, meta.size),)
     digest = full_object_digest(meta)
+    if meta.data is not None:  # inline: the bytes came with the row
+        if len(meta.data) != meta.size:
+            return f"inline data holds {len(meta.data)} bytes, {meta.size} recorded"
+        if digest is None:
+            digest = full_object_digest(meta, allow_md5=True)
+        if digest is not None:
+            digest.update(meta.data)
+            return None if digest.matches() else "checksum mismatch"
+        return None
+    pieces = meta.parts or ((meta.blob_id, meta.size),)
     part_md5s: list[bytes] = []
     total = 0
     try:

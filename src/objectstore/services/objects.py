@@ -39,13 +39,21 @@ class NewObject:
     acl: str = "private"
     parts: list[tuple[str, int]] | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    data: bytes | None = None  # inline bytes of a small object (blob_id "")
+
+
+# Every column but the inline bytes: what listings and scans read.
+META_COLUMNS = [c for c in objects.c if c.name != "data"]
 
 
 def object_from_row(store_id: str, row: Any) -> ObjectMeta:
-    """An ObjectMeta from a row of ``select(objects)`` (all columns, in table order)."""
+    """An ObjectMeta from a row of ``select(objects)`` (all columns, in table order) or of
+    ``select(*META_COLUMNS)`` (the same without the inline bytes)."""
     (_sid, key, blob_id, size, etag, last_modified, content_type, headers, user_meta,
-     checksums, checksum_type, acl, parts, tags) = row
+     checksums, checksum_type, acl, parts, tags, *rest) = row
+    data = rest[0] if rest else None
     return ObjectMeta(
+        data=bytes(data) if data is not None else None,
         store_id=store_id, key=key, blob_id=blob_id, size=int(size), etag=etag,
         last_modified=_aware(last_modified), content_type=content_type,
         headers=dict(headers or {}), user_meta=dict(user_meta or {}),
@@ -84,7 +92,7 @@ _CHARGE_CRED_LIMITED = Prepared(
            <= credentials.c.max_size_gb * GIB)).values(
         used_bytes=credentials.c.used_bytes + bindparam("delta", type_=BigInteger)))
 _ROW_COLUMNS = ("blob_id", "size", "etag", "last_modified", "content_type", "headers",
-                "user_meta", "checksums", "checksum_type", "acl", "parts", "tags")
+                "user_meta", "checksums", "checksum_type", "acl", "parts", "tags", "data")
 _INSERT = Prepared(objects.insert().values(
     store_id=bindparam("store_id"), key=bindparam("key"),
     **{c: bindparam(c, type_=objects.c[c].type) for c in _ROW_COLUMNS}))
@@ -102,7 +110,8 @@ def _aware(dt: datetime) -> datetime:
 
 
 def blob_ids_of(meta: ObjectMeta) -> list[str]:
-    return [p[0] for p in meta.parts] if meta.parts else [meta.blob_id]
+    """The blob files holding an object's bytes (none for an inline object)."""
+    return [p[0] for p in meta.parts] if meta.parts else [b for b in (meta.blob_id,) if b]
 
 
 def check_preconditions(current: ObjectMeta | None, pre: Preconditions) -> None:
@@ -240,6 +249,7 @@ class ObjectService:
             content_type=new.content_type, headers=new.headers, user_meta=new.user_meta,
             checksums=new.checksums, checksum_type=new.checksum_type, acl=new.acl,
             parts=[list(p) for p in new.parts] if new.parts else None, tags=new.tags,
+            data=new.data,
         )
         if current is None:
             _INSERT.execute(conn, store_id=store.id, key=new.key, **values)
@@ -250,7 +260,7 @@ class ObjectService:
         return ObjectMeta(
             store.id, new.key, new.blob_id, new.size, new.etag, now, new.content_type,
             new.headers, new.user_meta, new.checksums, new.checksum_type, new.acl,
-            tuple(new.parts) if new.parts else None, new.tags,
+            tuple(new.parts) if new.parts else None, new.tags, new.data,
         )
 
     def update_meta(self, store: ObjectStore, key: str, **changes: Any) -> ObjectMeta:
@@ -284,7 +294,7 @@ class ObjectService:
     # -- listing --------------------------------------------------------------------------------
     def scan(self, store_id: str, after: str | None, prefix: str, limit: int) -> list[ObjectMeta]:
         """Objects with key > after (or >= prefix), in key (UTF-8 byte) order."""
-        q = select(objects).where(objects.c.store_id == store_id)
+        q = select(*META_COLUMNS).where(objects.c.store_id == store_id)
         if after is not None and after >= prefix:
             q = q.where(objects.c.key > after)
         elif prefix:
@@ -296,4 +306,4 @@ class ObjectService:
 
 
 def blob_ids_of_new(new: NewObject) -> list[str]:
-    return [p[0] for p in new.parts] if new.parts else [new.blob_id]
+    return [p[0] for p in new.parts] if new.parts else [b for b in (new.blob_id,) if b]

@@ -80,13 +80,20 @@ async def _copy_bytes(ctx: S3Context, meta: ObjectMeta, start: int, end: int,
                       summer: Checksummer | None = None) -> tuple[str, int, str]:
     """Copy bytes [start, end] of ``meta`` into a new durable blob: (blob_id, size, md5).
     ``summer``, when given, also digests the copied bytes."""
-    opened = await run_in_threadpool(open_segments, ctx.services.blobs,
-                                     segments(meta, start, end))
+    opened = [] if meta.data is not None else await run_in_threadpool(
+        open_segments, ctx.services.blobs, segments(meta, start, end))
     writer = await run_in_threadpool(ctx.services.blobs.open_writer)
 
     def work() -> tuple[int, str]:
         md5 = hashlib.md5()  # noqa: S324 - ETag
         total = 0
+        if meta.data is not None:  # an inline source
+            data = meta.data[start:end + 1]
+            md5.update(data)
+            if summer is not None:
+                summer.update(data)
+            writer.write(data)
+            total = len(data)
         for f, offset, length in opened:
             f.seek(offset)
             remaining = length
@@ -140,12 +147,19 @@ async def copy_object(ctx: S3Context) -> S3Response:
             acl=acl))
         return _copy_result(updated)
     await ensure_room(ctx, src.size, key)
-    blob_id, size, md5 = await _copy_bytes(ctx, src, 0, src.size - 1) if src.size else \
-        await _copy_bytes_empty(ctx)
     # a full-object checksum still describes the copied bytes; a composite one (per part)
     # does not describe the single-part copy
     keep = not src.parts or src.checksum_type == "FULL_OBJECT"
     checksums = src.checksums if keep else {}
+    if src.data is not None and src.size <= ctx.services.settings.inline_max_bytes:
+        new = NewObject(key=key, blob_id="", size=src.size, etag=src.etag, content_type=ctype,
+                        headers=headers, user_meta=meta, checksums=checksums,
+                        checksum_type="FULL_OBJECT" if checksums else None, acl=acl,
+                        tags=tags, data=src.data)
+        return _copy_result(await ctx.services.objects.commit_async(store, new,
+                                                                   preconditions(ctx)))
+    blob_id, size, md5 = await _copy_bytes(ctx, src, 0, src.size - 1) if src.size else \
+        await _copy_bytes_empty(ctx)
     new = NewObject(key=key, blob_id=blob_id, size=size, etag=md5, content_type=ctype,
                     headers=headers, user_meta=meta, checksums=checksums,
                     checksum_type="FULL_OBJECT" if checksums else None, acl=acl, tags=tags)

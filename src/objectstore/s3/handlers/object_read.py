@@ -143,7 +143,7 @@ def _part_range(meta: ObjectMeta, part_number: str) -> tuple[int, int, int]:
 
 
 SMALL_BODY = 256 * 1024  # read whole into memory (one hop); larger bodies are streamed
-INLINE_BODY = 64 * 1024  # with inline reads, bodies up to this are read on the event loop
+LOOP_READ_MAX = 64 * 1024  # with inline reads, bodies up to this are read on the event loop
 
 
 def _prepare_get(ctx: S3Context, head: bool) -> S3Response:
@@ -185,10 +185,15 @@ def _respond(ctx: S3Context, meta: ObjectMeta, head: bool) -> S3Response:
     digest = None
     if rng is None and mode != "off":
         digest = full_object_digest(meta, allow_md5=mode != "crc")
-    opened = open_segments(ctx.services.blobs, segments(meta, start, end))
-    if length > SMALL_BODY:
-        return S3Response(status, headers, stream=stream_segments(opened, digest))
-    body = read_all(opened, digest)
+    if meta.data is not None:  # inline: the bytes came with the row
+        body = meta.data[start:end + 1]
+        if digest is not None:
+            digest.update(body)
+    else:
+        opened = open_segments(ctx.services.blobs, segments(meta, start, end))
+        if length > SMALL_BODY:
+            return S3Response(status, headers, stream=stream_segments(opened, digest))
+        body = read_all(opened, digest)
     if digest is not None and not digest.matches():
         raise S3Error("InternalError", "The stored object is damaged (checksum mismatch); "
                       "it cannot be served.", 500)
@@ -202,7 +207,7 @@ async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
     # waits for a writer (WAL), far cheaper than a hop to a worker thread and back; a small
     # body read from the page cache costs about as much. Larger bodies still go to threads.
     meta = readable(ctx)
-    if head or meta.size <= INLINE_BODY:
+    if head or meta.data is not None or meta.size <= LOOP_READ_MAX:
         return _respond(ctx, meta, head)
     return await run_in_threadpool(_respond, ctx, meta, head)
 

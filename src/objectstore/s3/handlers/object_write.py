@@ -14,7 +14,7 @@ from ..checksums import PayloadVerifier, header_name
 from ..context import S3Context, S3Response
 from ..errors import S3Error, from_auth
 from .common import acl_from_xml, canned_acl, content_headers, quote_etag, user_metadata
-from .streams import receive_and_store
+from .streams import receive_and_store, receive_inline
 from .tagging import tags_from_header
 
 MAX_DELETE_KEYS = 1000
@@ -71,19 +71,27 @@ async def put_object(ctx: S3Context) -> S3Response:
     body = make_body(ctx)
     body.verifier.default_checksum()
 
-    async def commit(blob_id: str) -> NewObject:
+    def describe(blob_id: str, data: bytes | None = None) -> NewObject:
         checksums = body.verifier.checksums
-        new = NewObject(
+        return NewObject(
             key=key, blob_id=blob_id, size=body.size, etag=body.verifier.md5_hex,
             content_type=ctx.headers.get("content-type") or "binary/octet-stream",
             headers=content_headers(ctx), user_meta=meta, checksums=checksums,
-            checksum_type="FULL_OBJECT" if checksums else None, acl=acl, tags=tags,
+            checksum_type="FULL_OBJECT" if checksums else None, acl=acl, tags=tags, data=data,
         )
+
+    async def commit(blob_id: str) -> NewObject:
+        new = describe(blob_id)
         await objects.commit_async(store, new, pre,
                                    on_failure=lambda: ctx.services.blobs.delete(blob_id))
         return new
 
-    new = await receive_and_store(body, ctx.services.blobs, length, commit)
+    if length <= ctx.services.settings.inline_max_bytes:
+        # A small object's bytes go into its metadata row: one durable commit, no file.
+        new = describe("", await receive_inline(body, length))
+        await objects.commit_async(store, new, pre)
+    else:
+        new = await receive_and_store(body, ctx.services.blobs, length, commit)
     checksums = new.checksums
     headers = [("ETag", quote_etag(new.etag))]
     headers += [(header_name(a), v) for a, v in checksums.items()]

@@ -74,6 +74,21 @@ async def receive_and_store(body: Body, blobs: BlobStore, length: int,
     return await then(blob_id)
 
 
+async def receive_inline(body: Body, length: int) -> bytes:
+    """Receive and verify a small payload (at most ``length`` bytes) into memory."""
+    verifier = body.verifier
+    pieces: list[bytes] = []
+    size = 0
+    async for piece in body.chunks():
+        size += len(piece)
+        if size > length:
+            break  # more than announced: ``finish`` refuses it (IncompleteBody)
+        verifier.update(piece)
+        pieces.append(piece)
+    body.finish(length)
+    return b"".join(pieces)
+
+
 def segments(meta: ObjectMeta, start: int, end: int) -> list[tuple[str, int, int]]:
     """(blob_id, offset, length) pieces covering bytes [start, end] of the object."""
     if not meta.parts:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -109,6 +110,8 @@ objects = Table(
     Column("acl", String(32), nullable=False),
     Column("parts", JSON, nullable=True),
     Column("tags", JSON, nullable=False),
+    # Small objects' bytes, committed with their row (no blob file): blob_id is "" then.
+    Column("data", LargeBinary, nullable=True),
 )
 
 # Blob ids whose bytes must be removed once nothing names them (deleted stores, overwrites).
