@@ -11,6 +11,7 @@ from .config import Settings
 from .domain.errors import Unauthenticated
 from .observability import Metrics, Observed, WithMetricsEndpoint
 from .services.accounts import AccountService
+from .services.cache import SharedGeneration
 from .services.credentials import CredentialService
 from .services.maintenance import GarbageCollector
 from .services.multipart import MultipartService
@@ -31,7 +32,9 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
     if run_migrations:
         migrate(engine)
     box = SecretBox(load_or_create_server_key(settings.data_dir, settings.server_key))
-    creds = CredentialService(engine, box)
+    # one change counter per data dir, seen by every worker process and admin CLI run
+    changes = SharedGeneration(settings.data_dir / "cache.generation")
+    creds = CredentialService(engine, box, changes)
     objects = ObjectService(engine, make_writer(engine))
     return Services(
         settings=settings,
@@ -40,7 +43,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         regions=RegionService(settings.region_list()),
         accounts=AccountService(engine, settings.account_quota_gb),
         credentials=creds,
-        stores=ObjectStoreService(engine, creds, settings.default_store_gb),
+        stores=ObjectStoreService(engine, creds, settings.default_store_gb, changes),
         objects=objects,
         multipart=MultipartService(engine, objects),
     )

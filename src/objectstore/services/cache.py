@@ -1,11 +1,18 @@
 """A small TTL cache for lookups on the request path (credentials by access key, stores by
-name). Entries live at most ``ttl`` seconds; local changes clear it at once, so only other
-gateway processes can see a value up to ``ttl`` old."""
+name). Entries live at most ``ttl`` seconds. A change clears it at once — in this process,
+and, through a ``SharedGeneration`` (a counter in a file every process on the data dir maps),
+in the other ``--workers`` processes and admin CLI runs too. Only gateways that do not share
+the data dir (several hosts on one PostgreSQL) can see a value up to ``ttl`` old."""
 
 from __future__ import annotations
 
+import contextlib
+import mmap
+import os
+import struct
 import threading
 import time
+from pathlib import Path
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -13,22 +20,65 @@ V = TypeVar("V")
 MISS = object()
 
 
+class SharedGeneration:
+    """A change counter in an 8-byte file, memory-mapped by every process serving one data
+    dir: reading it is a memory load, so each cache lookup can afford to check it."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._map: mmap.mmap | None = None
+        if path is None:
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            if os.fstat(fd).st_size < 8:
+                os.ftruncate(fd, 8)
+            self._map = mmap.mmap(fd, 8)
+        finally:
+            os.close(fd)
+
+    def value(self) -> int:
+        return struct.unpack_from("<Q", self._map)[0] if self._map is not None else 0
+
+    def bump(self) -> None:
+        if self._map is not None:  # a lost race between two bumps still changes the value
+            struct.pack_into("<Q", self._map, 0, (self.value() + 1) & 0xFFFFFFFFFFFFFFFF)
+
+    def close(self) -> None:
+        if self._map is not None:
+            with contextlib.suppress(BufferError):
+                self._map.close()
+            self._map = None
+
+
 class TtlCache(Generic[K, V]):
-    def __init__(self, ttl: float = 1.0, max_entries: int = 10000) -> None:
+    def __init__(self, ttl: float = 1.0, max_entries: int = 10000,
+                 shared: SharedGeneration | None = None) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self._data: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
         self._generation = 0
+        self._shared = shared
+        self._seen = shared.value() if shared is not None else 0
+
+    def _sync(self) -> None:
+        """Drop everything if another process announced a change since we last looked."""
+        if self._shared is not None and self._shared.value() != self._seen:
+            with self._lock:
+                self._seen = self._shared.value()
+                self._generation += 1
+                self._data.clear()
 
     def get(self, key: K) -> V | object:
         """The cached value, or ``MISS``. Never does I/O: safe on the event loop."""
+        self._sync()
         hit = self._data.get(key)
         if hit is None or time.monotonic() - hit[0] >= self.ttl:
             return MISS
         return hit[1]
 
     def generation(self) -> int:
+        self._sync()
         return self._generation
 
     def put(self, key: K, value: V, generation: int) -> None:
@@ -41,6 +91,10 @@ class TtlCache(Generic[K, V]):
             self._data[key] = (time.monotonic(), value)
 
     def clear(self) -> None:
+        """A change happened: forget everything here, and tell the other processes."""
         with self._lock:
             self._generation += 1
             self._data.clear()
+            if self._shared is not None:
+                self._shared.bump()
+                self._seen = self._shared.value()

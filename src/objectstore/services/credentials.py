@@ -21,7 +21,7 @@ from ..domain.names import (
 )
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import credentials, objectstores
-from .cache import MISS, TtlCache
+from .cache import MISS, SharedGeneration, TtlCache
 from .secrets import SecretBox
 
 CACHE_TTL_S = 1.0
@@ -37,10 +37,11 @@ class CredentialUpdate:
 
 
 class CredentialService:
-    def __init__(self, engine: Engine, box: SecretBox) -> None:
+    def __init__(self, engine: Engine, box: SecretBox,
+                 shared: SharedGeneration | None = None) -> None:
         self.engine = engine
         self.box = box
-        self._cache: TtlCache[str, Credential | None] = TtlCache(CACHE_TTL_S)
+        self._cache: TtlCache[str, Credential | None] = TtlCache(CACHE_TTL_S, shared=shared)
 
     # -- rows ---------------------------------------------------------------------------------
     def from_row(self, row: Any) -> Credential:

@@ -30,7 +30,7 @@ from ..storage.sql.tables import (
     parts,
     uploads,
 )
-from .cache import MISS, TtlCache
+from .cache import MISS, SharedGeneration, TtlCache
 from .credentials import CredentialService
 
 
@@ -72,11 +72,12 @@ def queue_store_blobs(conn: Connection, store_id: str, now: datetime) -> None:
 
 
 class ObjectStoreService:
-    def __init__(self, engine: Engine, creds: CredentialService, default_size_gb: int) -> None:
+    def __init__(self, engine: Engine, creds: CredentialService, default_size_gb: int,
+                 shared: SharedGeneration | None = None) -> None:
         self.engine = engine
         self.creds = creds
         self.default_size_gb = default_size_gb
-        self._by_name: TtlCache[str, list[ObjectStore]] = TtlCache(1.0)
+        self._by_name: TtlCache[str, list[ObjectStore]] = TtlCache(1.0, shared=shared)
 
     # -- reads ----------------------------------------------------------------------------------
     def _with_owner(self, conn: Connection, store: ObjectStore) -> StoreWithOwner:

@@ -1,0 +1,59 @@
+"""The request-path cache: TTL, local invalidation, and invalidation seen across processes
+through the shared change counter (two mappings of one file behave like two processes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from objectstore.services.cache import MISS, SharedGeneration, TtlCache
+
+
+def test_local_clear_and_ttl() -> None:
+    cache: TtlCache[str, int] = TtlCache(ttl=60)
+    cache.put("k", 1, cache.generation())
+    assert cache.get("k") == 1
+    cache.clear()
+    assert cache.get("k") is MISS
+    expired: TtlCache[str, int] = TtlCache(ttl=0)
+    expired.put("k", 1, expired.generation())
+    assert expired.get("k") is MISS
+
+
+def test_a_read_that_raced_with_a_change_is_not_cached() -> None:
+    cache: TtlCache[str, int] = TtlCache(ttl=60)
+    generation = cache.generation()  # a lookup starts...
+    cache.clear()  # ...a change lands before it stores what it read
+    cache.put("k", 1, generation)
+    assert cache.get("k") is MISS
+
+
+def test_a_change_in_another_mapping_clears_this_cache(tmp_path: Path) -> None:
+    path = tmp_path / "cache.generation"
+    mine, theirs = SharedGeneration(path), SharedGeneration(path)
+    here: TtlCache[str, int] = TtlCache(ttl=60, shared=mine)
+    there: TtlCache[str, int] = TtlCache(ttl=60, shared=theirs)
+    here.put("k", 1, here.generation())
+    there.put("k", 1, there.generation())
+    stale_generation = here.generation()
+    there.clear()  # e.g. a credential suspended by another worker process
+    assert there.get("k") is MISS
+    assert here.get("k") is MISS, "the other process's change must reach this cache"
+    here.put("k", 2, stale_generation)  # a lookup that began before the change
+    assert here.get("k") is MISS
+    here.put("k", 3, here.generation())
+    assert here.get("k") == 3
+
+
+def test_a_change_in_another_process_clears_this_cache(tmp_path: Path) -> None:
+    path = tmp_path / "cache.generation"
+    cache: TtlCache[str, int] = TtlCache(ttl=60, shared=SharedGeneration(path))
+    cache.put("k", 1, cache.generation())
+    code = ("import sys; from pathlib import Path; "
+            "from objectstore.services.cache import SharedGeneration, TtlCache; "
+            "TtlCache(shared=SharedGeneration(Path(sys.argv[1]))).clear()")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=60,
+                   env={**os.environ})
+    assert cache.get("k") is MISS
