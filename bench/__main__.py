@@ -237,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         for w in wl:
             print(f"== {w}", flush=True)
             if w == "list":
-                run_listing([s for s in servers if s.kind != "bare"], plan, measure, record)
+                # listing does not depend on worker processes: this server runs it once
+                run_listing([s for s in servers if s.kind != "bare"
+                             and (s.kind != "this" or s.name == report.THIS)],
+                            plan, measure, record)
                 continue
             for s in servers:
                 if w == "mgmt" and not isinstance(s, ThisServer):
@@ -282,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     result["machine"]["background_cores_mean"] = (
         round(sum(background) / len(background), 2) if background else None)
     result["targets"] = report.judge(metrics, report.targets_for(plan.list_sizes))
+    result["variant_targets"] = {
+        name: report.judge(metrics, report.targets_for(plan.list_sizes), name)
+        for name in report.variants(result)}
 
     out = args.out
     written = []
@@ -308,6 +314,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("Targets:")
     print(report.targets_text(result))
+    for name in report.variants(result):
+        print()
+        print(report.text_table(result, name))
+        print()
+        print(f"Targets ({name}):")
+        print("\n".join(line for line in report.targets_text(
+            {"t": result["variant_targets"][name]}, "t").splitlines()
+            if not line.startswith("N/A")))
     if notes:
         print()
         print("Notes:")

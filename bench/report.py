@@ -55,8 +55,9 @@ def fmt(v: float | None) -> str:
     return f"{v:.2f}"
 
 
-def ratio(metrics: dict[str, dict[str, float | None]], key: str, peer: str) -> float | None:
-    a = metrics.get(key, {}).get(THIS)
+def ratio(metrics: dict[str, dict[str, float | None]], key: str, peer: str,
+          this: str = THIS) -> float | None:
+    a = metrics.get(key, {}).get(this)
     b = metrics.get(key, {}).get(peer)
     if a is None or b is None or b == 0:
         return None
@@ -96,10 +97,11 @@ def targets_for(list_sizes: tuple[int, int]) -> list[Target]:
 
 
 def judge(metrics: dict[str, dict[str, float | None]],
-          targets: list[Target]) -> list[dict[str, Any]]:
+          targets: list[Target], this: str = THIS) -> list[dict[str, Any]]:
     rows = []
     for t in targets:
-        v = metrics.get(t.key, {}).get(THIS) if t.peer is None else ratio(metrics, t.key, t.peer)
+        v = metrics.get(t.key, {}).get(this) if t.peer is None else \
+            ratio(metrics, t.key, t.peer, this)
         if v is None:
             verdict, gap = "N/A", ""
         else:
@@ -164,31 +166,36 @@ def machine_line(m: dict[str, Any]) -> str:
 
 
 def _columns(result: dict[str, Any]) -> list[str]:
-    return [n for n in result["servers"] if n != THIS]
+    return [n for n, s in result["servers"].items() if s.get("kind") != "this"]
 
 
-def rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def variants(result: dict[str, Any]) -> list[str]:
+    """This server's other configurations in the run (e.g. ``--workers 2``)."""
+    return [n for n, s in result["servers"].items() if s.get("kind") == "this" and n != THIS]
+
+
+def rows(result: dict[str, Any], this: str = THIS) -> tuple[list[str], list[list[str]]]:
     metrics = result["metrics"]
     peers = _columns(result)
-    head = ["metric", "unit", THIS]
+    head = ["metric", "unit", this]
     for p in peers:
         head += [p, f"x {p}"]
     out = []
     for m in metrics_for(tuple(result["plan"]["list_sizes"])):
         vals = metrics.get(m.key, {})
-        if not any(v is not None for v in vals.values()):
+        if vals.get(this) is None:
             continue
         arrow = "^" if m.higher_better else "v"
-        row = [f"{m.label} {arrow}", m.unit, fmt(vals.get(THIS))]
+        row = [f"{m.label} {arrow}", m.unit, fmt(vals.get(this))]
         for p in peers:
-            r = ratio(metrics, m.key, p)
+            r = ratio(metrics, m.key, p, this)
             row += [fmt(vals.get(p)), "-" if r is None else f"{r:.2f}"]
         out.append(row)
     return head, out
 
 
-def text_table(result: dict[str, Any]) -> str:
-    head, body = rows(result)
+def text_table(result: dict[str, Any], this: str = THIS) -> str:
+    head, body = rows(result, this)
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     lines = []
     for r in [head, None, *body]:
@@ -200,15 +207,27 @@ def text_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def targets_text(result: dict[str, Any]) -> str:
+def targets_text(result: dict[str, Any], key: str = "targets") -> str:
     lines = []
-    for t in result["targets"]:
+    for t in result[key]:
         v = "-" if t["value"] is None else f"{t['value']:.2f}"
         what = f"ratio {v}" if t["peer"] else f"value {v}"
         gap = f" ({t['gap']})" if t["gap"] else ""
         lines.append(f"{t['verdict']:4}  {t['target']}: {what}, needs {t['op']} "
                      f"{t['threshold']:g}{gap}")
     return "\n".join(lines)
+
+
+def _targets_md(targets: list[dict[str, Any]], title: str) -> list[str]:
+    out = ["", title, "", "| target | measured | needs | verdict |", "|---|---:|---:|---|"]
+    for t in targets:
+        if t["verdict"] == "N/A" and t["key"].startswith("list"):
+            continue
+        v = "-" if t["value"] is None else f"{t['value']:.2f}"
+        gap = f" ({t['gap']})" if t["gap"] else ""
+        out.append(f"| {t['target']} | {v} | {t['op']} {t['threshold']:g} | "
+                   f"{t['verdict']}{gap} |")
+    return out
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -228,13 +247,17 @@ def markdown(result: dict[str, Any]) -> str:
             "| " + " | ".join(head) + " |",
             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in body]
-    out += ["", "## Targets (issue 5)", "", "| target | measured | needs | verdict |",
-            "|---|---:|---:|---|"]
-    for t in result["targets"]:
-        v = "-" if t["value"] is None else f"{t['value']:.2f}"
-        gap = f" ({t['gap']})" if t["gap"] else ""
-        out.append(f"| {t['target']} | {v} | {t['op']} {t['threshold']:g} | "
-                   f"{t['verdict']}{gap} |")
+    out += _targets_md(result["targets"], "## Targets (issue 5)")
+    for name in variants(result):
+        vhead, vbody = rows(result, name)
+        out += ["", f"## {result['servers'][name]['label']}", "",
+                "The same workloads (listing excepted) against this server started with "
+                "more worker processes; ratios to the same peers.", "",
+                "| " + " | ".join(vhead) + " |",
+                "|" + "|".join("---" if i == 0 else "---:" for i in range(len(vhead))) + "|"]
+        out += ["| " + " | ".join(r) + " |" for r in vbody]
+        out += _targets_md(result.get("variant_targets", {}).get(name, []),
+                           f"### Targets with {result['servers'][name]['label']}")
     if result.get("notes"):
         out += ["", "## Notes", ""]
         out += [f"- {n}" for n in result["notes"]]

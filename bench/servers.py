@@ -199,11 +199,13 @@ class ThisServer(Server):
             v += f" ({head}{' + uncommitted src changes' if dirty else ''})"
         return v
 
+    workers = 1
+
     def _start(self) -> None:
         self.port, self.api_port = free_port(), free_port()
         self._spawn([str(BIN / "objectstore"), "serve", "--data-dir", str(self.workdir / "data"),
                      "--api-port", str(self.api_port), "--s3-port", str(self.port),
-                     "--log-level", "warning"],
+                     "--log-level", "warning", "--workers", str(self.workers)],
                     env={"OBJECTSTORE_API_KEY": self.api_key})
         assert self.proc is not None
         wait_port(self.api_port, self.proc, 60, self.log)
@@ -306,4 +308,12 @@ class Bare(Server):
         pass
 
 
-ALL: list[type[Server]] = [ThisServer, Rclone, Moto, Seaweed, Bare]
+class ThisServerWorkers(ThisServer):
+    """This server again, with two worker processes sharing the listeners."""
+
+    name = "objectstore-w2"
+    label = "objectstore (this), --workers 2"
+    workers = 2
+
+
+ALL: list[type[Server]] = [ThisServer, ThisServerWorkers, Rclone, Moto, Seaweed, Bare]

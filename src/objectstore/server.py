@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -51,6 +52,11 @@ async def serve(apps: Apps, *, install_signals: bool = True,
     """Serve both planes until a signal (or ``stop_event``). ``sockets``: listening sockets
     (management, S3) inherited from a parent process, for ``--workers``."""
     s = apps.services.settings
+    # Everything built so far (settings, engine, compiled statements, routes, modules) lives
+    # as long as the process: move it out of the collector's sight, so that a full
+    # collection walks only what requests create (~65 ms pauses measured without this).
+    gc.collect()
+    gc.freeze()
     mgmt = _Server(_config(apps.mgmt, s.host, s.api_port, s.log_level, s.max_header_bytes))
     tls = {}
     if s.tls_cert and s.tls_key:
