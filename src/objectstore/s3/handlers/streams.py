@@ -19,7 +19,7 @@ from ..body import Body
 T = TypeVar("T")
 log = logging.getLogger("objectstore.s3")
 WRITE_BATCH = 1024 * 1024
-READ_CHUNK = 1024 * 1024
+READ_CHUNK = 4 * 1024 * 1024
 
 
 async def receive_and_store(body: Body, blobs: BlobStore, length: int,
@@ -145,7 +145,7 @@ def read_all(opened: list[tuple[BinaryIO, int, int]], digest: Digest | None) -> 
 
 async def stream_segments(opened: list[tuple[BinaryIO, int, int]],
                           digest: Digest | None = None) -> AsyncIterator[bytes]:
-    """Yield the bytes in ~1 MiB reads (one thread hop each). With a ``digest`` of the whole
+    """Yield the bytes in ~4 MiB reads (one thread hop each). With a ``digest`` of the whole
     object, a mismatch at the end aborts the response (the client sees a broken transfer,
     never silently wrong bytes)."""
     jobs = [(f, pos, min(READ_CHUNK, offset + length - pos))
