@@ -46,7 +46,9 @@ def list_keys(fetch: Fetch, *, prefix: str = "", delimiter: str = "", after: str
         out.truncated = bool(rows) and rows[0].key.startswith(prefix)
         return out
     while True:
-        rows = fetch(cursor, prefix, batch)
+        # one row more than the page still needs tells whether the listing is truncated
+        wanted = max_keys - len(out.objects) - len(out.prefixes) + 1
+        rows = fetch(cursor, prefix, min(batch, wanted))
         if not rows:
             return out
         for meta in rows:
@@ -67,5 +69,5 @@ def list_keys(fetch: Fetch, *, prefix: str = "", delimiter: str = "", after: str
             out.objects.append(meta)
             out.last = cursor = meta.key
         else:
-            if len(rows) < batch:
+            if len(rows) < min(batch, wanted):
                 return out

@@ -8,7 +8,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, bindparam, delete, insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Integer,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+)
 
 from ..domain.errors import ObjectNotFound, PreconditionFailed, QuotaExceeded, StoreNotFound
 from ..domain.models import GIB, ObjectMeta, ObjectStore
@@ -101,6 +111,13 @@ _REPLACE = Prepared(objects.update().where(
     **{c: bindparam(c, type_=objects.c[c].type) for c in _ROW_COLUMNS}))
 _DELETE = Prepared(delete(objects).where(objects.c.store_id == bindparam("store_id"),
                                          objects.c.key == bindparam("key")))
+_SCAN = select(*META_COLUMNS).where(objects.c.store_id == bindparam("sid"))
+_LIMIT = bindparam("lim", type_=Integer)
+_SCAN_AFTER = Prepared(_SCAN.where(objects.c.key > bindparam("key"))
+                       .order_by(objects.c.key).limit(_LIMIT))
+_SCAN_FROM = Prepared(_SCAN.where(objects.c.key >= bindparam("key"))
+                      .order_by(objects.c.key).limit(_LIMIT))
+_SCAN_ALL = Prepared(_SCAN.order_by(objects.c.key).limit(_LIMIT))
 _DOOM = Prepared(insert(doomed_blobs).values(blob_id=bindparam("blob_id"),
                                              queued_at=bindparam("queued_at")))
 
@@ -294,14 +311,12 @@ class ObjectService:
     # -- listing --------------------------------------------------------------------------------
     def scan(self, store_id: str, after: str | None, prefix: str, limit: int) -> list[ObjectMeta]:
         """Objects with key > after (or >= prefix), in key (UTF-8 byte) order."""
-        q = select(*META_COLUMNS).where(objects.c.store_id == store_id)
         if after is not None and after >= prefix:
-            q = q.where(objects.c.key > after)
+            rows = _SCAN_AFTER.all_on(self.engine, sid=store_id, key=after, lim=limit)
         elif prefix:
-            q = q.where(objects.c.key >= prefix)
-        q = q.order_by(objects.c.key).limit(limit)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
+            rows = _SCAN_FROM.all_on(self.engine, sid=store_id, key=prefix, lim=limit)
+        else:
+            rows = _SCAN_ALL.all_on(self.engine, sid=store_id, lim=limit)
         return [object_from_row(store_id, r) for r in rows]
 
 

@@ -139,13 +139,27 @@ class Prepared:
     def first_on(self, engine: Engine, **values: Any) -> tuple[Any, ...] | None:
         """A read outside any transaction (each SELECT is its own snapshot), on one of the
         engine's read connections."""
+        compiled, raws = self._read(engine, values, one=True)
+        return compiled.row(raws[0]) if raws else None
+
+    def all_on(self, engine: Engine, **values: Any) -> list[tuple[Any, ...]]:
+        """Every row, read like ``first_on``."""
+        compiled, raws = self._read(engine, values, one=False)
+        return [compiled.row(r) for r in raws]
+
+    def _read(self, engine: Engine, values: dict[str, Any], *, one: bool
+              ) -> tuple[_Compiled, list[Any]]:
         reads = _read_connections(engine)
         dbapi_conn = reads.take()
         ok = False
         try:
             compiled, cursor = self._run_dbapi(dbapi_conn, engine.dialect, values)
             try:
-                raw = cursor.fetchone()
+                if one:
+                    raw = cursor.fetchone()
+                    raws = [] if raw is None else [raw]
+                else:
+                    raws = cursor.fetchall()
             finally:
                 cursor.close()
             if reads.commit_reads:
@@ -153,7 +167,7 @@ class Prepared:
             ok = True
         finally:
             reads.give_back(dbapi_conn, ok)
-        return None if raw is None else compiled.row(raw)
+        return compiled, raws
 
 
 class _ReadConnections:
