@@ -73,6 +73,17 @@ class ObjectMeta:
     data: bytes | None = None  # a small object's bytes, stored with its row (blob_id "")
 
 
+@dataclass(slots=True)
+class ListedObject:
+    """What a listing shows of an object (built 1,000 at a time: kept small)."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+    checksums: dict[str, str]
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     page: int

@@ -35,6 +35,11 @@ def _text(value: Any) -> str:
     return _NOT_XML.sub(_not_xml, escape(str(value)))
 
 
+def text(value: str) -> str:
+    """Character data for one element (escaped; characters XML cannot carry replaced)."""
+    return _text(value)
+
+
 def node(tag: str, *children: Any, **text: Any) -> str:
     """``node("A", node("B", ...), C=1)`` -> <A><B>...</B><C>1</C></A>; None values skipped."""
     inner = "".join(c for c in children if c)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..domain.models import ObjectMeta
+from ..domain.models import ListedObject
 
 # fetch(after, prefix, limit) -> objects with key > after (or >= prefix when after is None)
-Fetch = Callable[[str | None, str, int], list[ObjectMeta]]
+Fetch = Callable[[str | None, str, int], list[ListedObject]]
 
 
 @dataclass
 class Listing:
-    objects: list[ObjectMeta] = field(default_factory=list)
+    objects: list[ListedObject] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
     truncated: bool = False
     last: str | None = None  # the last key or common prefix returned (next marker)

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 from ..domain.errors import ObjectNotFound, PreconditionFailed, QuotaExceeded, StoreNotFound
-from ..domain.models import GIB, ObjectMeta, ObjectStore
+from ..domain.models import GIB, ListedObject, ObjectMeta, ObjectStore
 from ..storage.sql.group_commit import DirectWriter, Writer, run_async
 from ..storage.sql.prepared import Prepared
 from ..storage.sql.tables import credentials, doomed_blobs, objects, objectstores
@@ -111,7 +111,9 @@ _REPLACE = Prepared(objects.update().where(
     **{c: bindparam(c, type_=objects.c[c].type) for c in _ROW_COLUMNS}))
 _DELETE = Prepared(delete(objects).where(objects.c.store_id == bindparam("store_id"),
                                          objects.c.key == bindparam("key")))
-_SCAN = select(*META_COLUMNS).where(objects.c.store_id == bindparam("sid"))
+# Listings need only these: a narrower row is decoded faster (a page is 1,000 rows).
+_SCAN = select(objects.c.key, objects.c.size, objects.c.etag, objects.c.last_modified,
+               objects.c.checksums).where(objects.c.store_id == bindparam("sid"))
 _LIMIT = bindparam("lim", type_=Integer)
 _SCAN_AFTER = Prepared(_SCAN.where(objects.c.key > bindparam("key"))
                        .order_by(objects.c.key).limit(_LIMIT))
@@ -309,15 +311,18 @@ class ObjectService:
         return deleted
 
     # -- listing --------------------------------------------------------------------------------
-    def scan(self, store_id: str, after: str | None, prefix: str, limit: int) -> list[ObjectMeta]:
-        """Objects with key > after (or >= prefix), in key (UTF-8 byte) order."""
+    def scan(self, store_id: str, after: str | None, prefix: str, limit: int
+             ) -> list[ListedObject]:
+        """Objects with key > after (or >= prefix), in key (UTF-8 byte) order: what a
+        listing shows of them."""
         if after is not None and after >= prefix:
             rows = _SCAN_AFTER.all_on(self.engine, sid=store_id, key=after, lim=limit)
         elif prefix:
             rows = _SCAN_FROM.all_on(self.engine, sid=store_id, key=prefix, lim=limit)
         else:
             rows = _SCAN_ALL.all_on(self.engine, sid=store_id, lim=limit)
-        return [object_from_row(store_id, r) for r in rows]
+        return [ListedObject(key, int(size), etag, _aware(modified), checksums or {})
+                for key, size, etag, modified, checksums in rows]
 
 
 def blob_ids_of_new(new: NewObject) -> list[str]:

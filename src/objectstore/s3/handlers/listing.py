@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 
-from ...domain.models import ObjectMeta
+from ...domain.models import ListedObject
 from ...services.listing import Listing, list_keys
 from .. import xml
 from ..context import S3Context, S3Response
@@ -54,19 +54,22 @@ async def _list(ctx: S3Context, prefix: str, delimiter: str, after: str | None,
     return await run_in_threadpool(run)
 
 
-def _contents(ctx: S3Context, objs: list[ObjectMeta], enc: Encoder, owner: bool,
+def _contents(ctx: S3Context, objs: list[ListedObject], enc: Encoder, owner: bool,
               tag: str = "Contents", version: bool = False) -> list[str]:
+    # Up to 1,000 entries a page: the same elements as xml.node would build, but only the
+    # key (the one free-form value) goes through escaping; the owner is the same for all.
+    head = f"<{tag}>" + (owner_xml(ctx.credential) if owner and ctx.credential is not None
+                         else "")
+    versioned = "<VersionId>null</VersionId><IsLatest>true</IsLatest>" if version else ""
     items = []
     for o in objs:
-        extra = [owner_xml(ctx.credential)] if owner and ctx.credential is not None else []
-        fields: dict[str, object] = {"Key": enc(o.key)}
-        if version:
-            fields.update(VersionId="null", IsLatest="true")
-        fields.update(LastModified=iso8601(o.last_modified), ETag=quote_etag(o.etag))
-        if o.checksums:
-            fields["ChecksumAlgorithm"] = next(iter(o.checksums))
-        fields.update(Size=o.size, StorageClass="STANDARD")
-        items.append(xml.node(tag, *extra, **fields))
+        checksum = (f"<ChecksumAlgorithm>{next(iter(o.checksums))}</ChecksumAlgorithm>"
+                    if o.checksums else "")
+        items.append(
+            f"{head}<Key>{xml.text(enc(o.key))}</Key>{versioned}"
+            f"<LastModified>{iso8601(o.last_modified)}</LastModified>"
+            f"<ETag>{xml.text(quote_etag(o.etag))}</ETag>{checksum}<Size>{o.size}</Size>"
+            f"<StorageClass>STANDARD</StorageClass></{tag}>")
     return items
 
 
