@@ -218,6 +218,13 @@ def targets_text(result: dict[str, Any], key: str = "targets") -> str:
     return "\n".join(lines)
 
 
+def _md_table(head: list[str], body: list[list[str]]) -> list[str]:
+    """A Markdown table: first column left-aligned, the figures right-aligned."""
+    return ["| " + " | ".join(head) + " |",
+            "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|",
+            *("| " + " | ".join(r) + " |" for r in body)]
+
+
 def _targets_md(targets: list[dict[str, Any]], title: str) -> list[str]:
     out = ["", title, "", "| target | measured | needs | verdict |", "|---|---:|---:|---|"]
     for t in targets:
@@ -243,19 +250,13 @@ def markdown(result: dict[str, Any]) -> str:
         out.append(f"- **{name}**: not run — {why}")
     out += ["", f"Load generators: {result['load_generators']}", "",
             "Each figure is this server's value; `x peer` is this server's value divided by the "
-            "peer's (^ higher is better, v lower is better).", "",
-            "| " + " | ".join(head) + " |",
-            "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in body]
+            "peer's (^ higher is better, v lower is better).", "", *_md_table(head, body)]
     out += _targets_md(result["targets"], "## Targets (issue 5)")
     for name in variants(result):
         vhead, vbody = rows(result, name)
         out += ["", f"## {result['servers'][name]['label']}", "",
                 "The same workloads (listing excepted) against this server started with "
-                "more worker processes; ratios to the same peers.", "",
-                "| " + " | ".join(vhead) + " |",
-                "|" + "|".join("---" if i == 0 else "---:" for i in range(len(vhead))) + "|"]
-        out += ["| " + " | ".join(r) + " |" for r in vbody]
+                "more worker processes; ratios to the same peers.", "", *_md_table(vhead, vbody)]
         out += _targets_md(result.get("variant_targets", {}).get(name, []),
                            f"### Targets with {result['servers'][name]['label']}")
     if result.get("notes"):
