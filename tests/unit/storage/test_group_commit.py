@@ -64,3 +64,36 @@ def test_closed_committer_refuses_work(committer) -> None:
     gc.close()
     with pytest.raises(RuntimeError):
         gc.run(lambda conn: None)
+
+
+def test_a_failing_unit_in_a_batch_is_undone_and_the_others_commit_once(committer) -> None:
+    """Units queued together form one batch; one raises after writing: its write is undone,
+    the units before and after it run again (in savepoints) and commit exactly once."""
+    gc, engine = committer
+    gate, entered = threading.Event(), threading.Event()
+
+    def blocker(conn):  # type: ignore[no-untyped-def]
+        entered.set()
+        gate.wait(10)
+        conn.execute(items.insert().values(id=1, v="first"))
+        return "blocker"
+
+    def good(i: int):  # type: ignore[no-untyped-def]
+        return lambda conn: (conn.execute(items.insert().values(id=i, v=str(i))), i)[1]
+
+    def bad(conn):  # type: ignore[no-untyped-def]
+        conn.execute(items.insert().values(id=50, v="undone"))
+        raise ValueError("over quota")
+
+    first = gc.submit(blocker)
+    assert entered.wait(10)
+    queued = [gc.submit(good(2)), gc.submit(bad), gc.submit(good(3))]  # one batch, next
+    gate.set()
+    assert first.result(10) == "blocker"
+    assert queued[0].result(10) == 2
+    with pytest.raises(ValueError, match="over quota"):
+        queued[1].result(10)
+    assert queued[2].result(10) == 3
+    with engine.connect() as conn:
+        rows = sorted(conn.execute(select(items.c.id, items.c.v)).all())
+    assert rows == [(1, "first"), (2, "2"), (3, "3")]
