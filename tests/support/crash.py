@@ -46,6 +46,7 @@ class Report:
     objects_checked: int = 0
     acked_writes: int = 0
     stores_deleted: int = 0
+    deletions_landed_unacked: int = 0  # store deletions cut by a kill after their commit
     failures: list[str] = field(default_factory=list)
 
 
@@ -61,6 +62,7 @@ class Harness:
         self.churn = 0
         self.deleted_stores: set[str] = set()   # acknowledged store deletions (names)
         self.created_stores: set[str] = set()   # acknowledged creations not yet deleted
+        self.deleting_stores: set[str] = set()  # deletions sent, not (yet) acknowledged
         self.ak = self.sk = ""
 
     # -- set-up -----------------------------------------------------------------------------
@@ -154,11 +156,14 @@ class Harness:
             self.created_stores.add(name)
         for i in range(3):
             s3.put_object(Bucket=name, Key=f"o{i}", Body=b"c" * 20_000)
+        with self.lock:  # from here the store may be gone at any moment: not yet acknowledged
+            self.deleting_stores.add(name)
         d = httpx.delete(f"{self.server.api_url}/v2/objectstores/{r.json()['id']}",
                          headers=h, timeout=30)
         d.raise_for_status()
         with self.lock:
             self.created_stores.discard(name)
+            self.deleting_stores.discard(name)
             self.deleted_stores.add(name)
             self.report.stores_deleted += 1
 
@@ -231,16 +236,19 @@ class Harness:
         names = {i["name"]: i["id"] for i in items}
         with self.lock:
             deleted, created = set(self.deleted_stores), set(self.created_stores)
+            deleting = set(self.deleting_stores)
         for name in deleted & names.keys():
             self._fail(f"store {name}: acknowledged deletion did not survive")
-        for name in created - names.keys():
+        for name in created - names.keys() - deleting:  # (a deletion in flight may have landed)
             self._fail(f"store {name}: acknowledged creation is missing")
+        self.report.deletions_landed_unacked += len(deleting - names.keys())
         for name, store_id in names.items():  # stores whose deletion was in flight: finish it
             if name.startswith("churn-"):
                 httpx.delete(f"{self.server.api_url}/v2/objectstores/{store_id}", headers=h,
                              timeout=30).raise_for_status()
         with self.lock:
             self.created_stores.clear()
+            self.deleting_stores.clear()
 
     def _settle(self, key: str, version: int) -> None:
         with self.lock:
@@ -319,7 +327,8 @@ def main() -> None:
         rep = run(args.iterations, Path(tmp), args.database_url, args.seed)
     print(f"crash loop: seed {args.seed}, {rep.kills} kills survived, {rep.acked_writes} "
           f"acknowledged writes, {rep.stores_deleted} stores created+deleted, "
-          f"{rep.objects_checked} object reads verified, "
+          f"{rep.objects_checked} object reads verified, {rep.deletions_landed_unacked} store "
+          "deletion(s) committed but cut off before their answer, "
           f"{len(rep.failures)} failures, {time.time() - t0:.0f} s")
     for f in rep.failures:
         print("FAIL", f)
