@@ -15,6 +15,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -113,8 +114,8 @@ class Server:
     def cleanup(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def rss(self) -> int:
-        """Resident set size of the server's process tree, bytes."""
+    def _tree_sum(self, measure: Any) -> float:
+        """``measure(process)`` summed over the server's process tree (0 if it is gone)."""
         if self.proc is None:
             return 0
         try:
@@ -125,23 +126,15 @@ class Server:
         total = 0
         for p in procs:
             with contextlib.suppress(psutil.NoSuchProcess):
-                total += p.memory_info().rss
+                total += measure(p)
         return total
 
+    def rss(self) -> int:
+        """Resident set size of the server's process tree, bytes."""
+        return int(self._tree_sum(lambda p: p.memory_info().rss))
+
     def cpu_seconds(self) -> float:
-        if self.proc is None:
-            return 0.0
-        try:
-            root = psutil.Process(self.proc.pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
-        total = 0.0
-        for p in procs:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                t = p.cpu_times()
-                total += t.user + t.system
-        return total
+        return float(self._tree_sum(lambda p: sum(p.cpu_times()[:2])))
 
     # -- S3 ------------------------------------------------------------------------------
     def creds(self, bucket: str) -> tuple[str, str]:

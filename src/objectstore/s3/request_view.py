@@ -65,10 +65,15 @@ def decode_query(raw_query: str) -> list[tuple[str, str]]:
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
+def is_unreserved(value: str) -> bool:
+    """Only ``A-Za-z0-9-_.~``: AWS URI-encoding leaves it as it is."""
+    return _UNRESERVED.fullmatch(value) is not None
+
+
 def aws_quote(value: str | bytes) -> str:
     """AWS URI-encoding: everything except unreserved characters ``A-Za-z0-9-_.~`` encoded."""
     if isinstance(value, str):
-        if _UNRESERVED.fullmatch(value):
+        if is_unreserved(value):
             return value  # nothing to encode
         value = value.encode("utf-8", errors="surrogateescape")
     return quote(value, safe="-_.~")

@@ -16,7 +16,13 @@ from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from objectstore.s3.auth_errors import s3_error
-from objectstore.s3.request_view import RequestView, aws_quote, decode_component, split_query
+from objectstore.s3.request_view import (
+    RequestView,
+    aws_quote,
+    decode_component,
+    is_unreserved,
+    split_query,
+)
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -249,11 +255,8 @@ def signing_key(secret: str, date: str, region: str, service: str = "s3") -> byt
 def canonical_uri(raw_path: str) -> str:
     """AWS form of the path: each segment percent-decoded then re-encoded; "/" kept, no folding."""
     path = raw_path or "/"
-    return "/".join(seg if "%" not in seg and _UNRESERVED_SEGMENT.fullmatch(seg)
-                    else aws_quote(unquote_to_bytes(seg)) for seg in path.split("/"))
-
-
-_UNRESERVED_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]*")
+    return "/".join(seg if is_unreserved(seg) else aws_quote(unquote_to_bytes(seg))
+                    for seg in path.split("/"))
 
 
 @lru_cache(maxsize=4096)

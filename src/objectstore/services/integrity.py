@@ -104,8 +104,6 @@ def verify(blobs: BlobStore, meta: ObjectMeta) -> str | None:
     if meta.data is not None:  # inline: the bytes came with the row
         if len(meta.data) != meta.size:
             return f"inline data holds {len(meta.data)} bytes, {meta.size} recorded"
-        if digest is None:
-            digest = full_object_digest(meta, allow_md5=True)
         if digest is not None:
             digest.update(meta.data)
             return None if digest.matches() else "checksum mismatch"

@@ -87,8 +87,7 @@ _CHARGE_STORE_LIMITED = Prepared(
         <= objectstores.c.max_size_gb * GIB).values(
         used_bytes=objectstores.c.used_bytes + bindparam("delta", type_=BigInteger),
         object_count=objectstores.c.object_count + bindparam("count", type_=BigInteger)))
-_STORE_OWNER = Prepared(select(objectstores.c.credential_id)
-                        .where(objectstores.c.id == bindparam("sid")))
+_STORE_EXISTS = Prepared(select(objectstores.c.id).where(objectstores.c.id == bindparam("sid")))
 _OWNER = (select(objectstores.c.credential_id).where(objectstores.c.id == bindparam("sid"))
           .scalar_subquery())
 _CHARGE_CRED = Prepared(
@@ -158,7 +157,7 @@ def charge(conn: Connection, store: ObjectStore, delta_bytes: int, delta_count: 
     changed = (_CHARGE_STORE_LIMITED if growing else _CHARGE_STORE).execute(
         conn, sid=store.id, delta=delta_bytes, count=delta_count)
     if changed != 1:
-        if _STORE_OWNER.first(conn, sid=store.id) is None:
+        if _STORE_EXISTS.first(conn, sid=store.id) is None:
             raise StoreNotFound("The specified bucket does not exist")
         raise QuotaExceeded("The object store's size limit would be exceeded by this write")
     changed = (_CHARGE_CRED_LIMITED if growing else _CHARGE_CRED).execute(

@@ -151,24 +151,20 @@ async def copy_object(ctx: S3Context) -> S3Response:
     # does not describe the single-part copy
     keep = not src.parts or src.checksum_type == "FULL_OBJECT"
     checksums = src.checksums if keep else {}
+    data: bytes | None = None
     if src.data is not None and src.size <= ctx.services.settings.inline_max_bytes:
-        new = NewObject(key=key, blob_id="", size=src.size, etag=src.etag, content_type=ctype,
-                        headers=headers, user_meta=meta, checksums=checksums,
-                        checksum_type="FULL_OBJECT" if checksums else None, acl=acl,
-                        tags=tags, data=src.data)
-        return _copy_result(await ctx.services.objects.commit_async(store, new,
-                                                                   preconditions(ctx)))
-    blob_id, size, md5 = await _copy_bytes(ctx, src, 0, src.size - 1) if src.size else \
-        await _copy_bytes_empty(ctx)
+        blob_id, size, md5, data = "", src.size, src.etag, src.data  # inline stays inline
+    elif src.size:
+        blob_id, size, md5 = await _copy_bytes(ctx, src, 0, src.size - 1)
+    else:
+        blob_id, size, md5 = await _copy_bytes_empty(ctx)
     new = NewObject(key=key, blob_id=blob_id, size=size, etag=md5, content_type=ctype,
                     headers=headers, user_meta=meta, checksums=checksums,
-                    checksum_type="FULL_OBJECT" if checksums else None, acl=acl, tags=tags)
-    try:
-        result = await run_in_threadpool(ctx.services.objects.commit, store, new,
-                                         preconditions(ctx))
-    except BaseException:
-        await run_in_threadpool(ctx.services.blobs.delete, blob_id)
-        raise
+                    checksum_type="FULL_OBJECT" if checksums else None, acl=acl, tags=tags,
+                    data=data)
+    result = await ctx.services.objects.commit_async(
+        store, new, preconditions(ctx),
+        on_failure=(lambda: ctx.services.blobs.delete(blob_id)) if blob_id else None)
     return _copy_result(result)
 
 

@@ -113,20 +113,23 @@ class Prepared:
             raise
         return compiled, cursor
 
-    def first(self, conn: Connection, **values: Any) -> tuple[Any, ...] | None:
-        compiled, cursor = self._run(conn, values)
+    def _fetch(self, dbapi_conn: Any, dialect: Dialect, values: dict[str, Any], *,
+               one: bool) -> list[tuple[Any, ...]]:
+        """The processed rows (at most one if ``one``)."""
+        compiled, cursor = self._run_dbapi(dbapi_conn, dialect, values)
         try:
-            raw = cursor.fetchone()
+            if one:
+                raw = cursor.fetchone()
+                raws = [] if raw is None else [raw]
+            else:
+                raws = cursor.fetchall()
         finally:
             cursor.close()
-        return None if raw is None else compiled.row(raw)
+        return [compiled.row(r) for r in raws]
 
-    def all(self, conn: Connection, **values: Any) -> list[tuple[Any, ...]]:
-        compiled, cursor = self._run(conn, values)
-        try:
-            return [compiled.row(r) for r in cursor.fetchall()]
-        finally:
-            cursor.close()
+    def first(self, conn: Connection, **values: Any) -> tuple[Any, ...] | None:
+        rows = self._fetch(conn.connection.dbapi_connection, conn.dialect, values, one=True)
+        return rows[0] if rows else None
 
     def execute(self, conn: Connection, **values: Any) -> int:
         """Run a write statement; the number of rows it changed."""
@@ -139,35 +142,26 @@ class Prepared:
     def first_on(self, engine: Engine, **values: Any) -> tuple[Any, ...] | None:
         """A read outside any transaction (each SELECT is its own snapshot), on one of the
         engine's read connections."""
-        compiled, raws = self._read(engine, values, one=True)
-        return compiled.row(raws[0]) if raws else None
+        rows = self._read(engine, values, one=True)
+        return rows[0] if rows else None
 
     def all_on(self, engine: Engine, **values: Any) -> list[tuple[Any, ...]]:
         """Every row, read like ``first_on``."""
-        compiled, raws = self._read(engine, values, one=False)
-        return [compiled.row(r) for r in raws]
+        return self._read(engine, values, one=False)
 
     def _read(self, engine: Engine, values: dict[str, Any], *, one: bool
-              ) -> tuple[_Compiled, list[Any]]:
+              ) -> list[tuple[Any, ...]]:
         reads = _read_connections(engine)
         dbapi_conn = reads.take()
         ok = False
         try:
-            compiled, cursor = self._run_dbapi(dbapi_conn, engine.dialect, values)
-            try:
-                if one:
-                    raw = cursor.fetchone()
-                    raws = [] if raw is None else [raw]
-                else:
-                    raws = cursor.fetchall()
-            finally:
-                cursor.close()
+            rows = self._fetch(dbapi_conn, engine.dialect, values, one=one)
             if reads.commit_reads:
                 dbapi_conn.commit()  # psycopg opened a transaction for the SELECT: end it
             ok = True
         finally:
             reads.give_back(dbapi_conn, ok)
-        return compiled, raws
+        return rows
 
 
 class _ReadConnections:
