@@ -24,11 +24,15 @@ run: $(STAMP)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The full suite: unit tests, API tests on SQLite and on a throwaway PostgreSQL, and real S3
 # clients (boto3, aws CLI, s3cmd, minio, rclone) against a real server.
 test: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	bash scripts/ensure-postgres.sh
 	. scripts/pg-env.sh && $(BIN)/pytest -q -p no:cacheprovider
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ..config import Settings
+
+if TYPE_CHECKING:
+    from ..services.registry import Services
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _settings(**flags: Any) -> Settings:
@@ -24,7 +30,7 @@ _common = [
 ]
 
 
-def common(fn: Any) -> Any:
+def common(fn: F) -> F:
     for opt in reversed(_common):
         fn = opt(fn)
     return fn
@@ -85,7 +91,7 @@ def account() -> None:
     """Manage accounts (admin: works directly on the data dir / database)."""
 
 
-def _services(flags: dict[str, Any]) -> Any:
+def _services(flags: dict[str, Any]) -> Services:
     from ..app import build_services
 
     return build_services(_settings(**flags))

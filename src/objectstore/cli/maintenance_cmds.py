@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from ..services.registry import Services
 
-def register(main: click.Group, common: Any, services: Any) -> None:
+Command = Callable[..., None]
+Common = Callable[[Command], Command]
+MakeServices = Callable[[dict[str, Any]], "Services"]
+
+
+def register(main: click.Group, common: Common, services: MakeServices) -> None:
     @main.command()
     @common
     @click.option("--quiet", is_flag=True, help="Print only damaged objects and the summary")
@@ -29,7 +37,7 @@ def register(main: click.Group, common: Any, services: Any) -> None:
             raise SystemExit(1)
 
 
-def register_gc(main: click.Group, common: Any, services: Any) -> None:
+def register_gc(main: click.Group, common: Common, services: MakeServices) -> None:
     @main.command()
     @common
     @click.option("--orphan-age", type=float, default=3600.0, show_default=True,
@@ -42,7 +50,7 @@ def register_gc(main: click.Group, common: Any, services: Any) -> None:
         svc = services(flags)
         collector = GarbageCollector(svc.engine, svc.blobs, svc.objects.gc_wakeup)
         doomed = collector.drain_doomed()
-        tmp = svc.blobs.clean_tmp(older_than_s=orphan_age)
+        tmp = svc.blobs.sweep_incomplete(older_than_s=orphan_age)
         orphans = collector.sweep_orphans(min_age_s=orphan_age)
         click.echo(f"gc: {doomed} deleted blob(s), {tmp} temp file(s), {orphans} orphan(s) "
                    "removed")

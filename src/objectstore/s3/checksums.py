@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Protocol
 
-from awscrt import checksums as crt  # type: ignore[import-untyped]
+from awscrt import checksums as crt
 
 from objectstore.s3.auth_errors import s3_error
 

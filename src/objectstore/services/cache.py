@@ -7,17 +7,27 @@ the data dir (several hosts on one PostgreSQL) can see a value up to ``ttl`` old
 from __future__ import annotations
 
 import contextlib
+import enum
 import mmap
 import os
 import struct
 import threading
 import time
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Final, Generic, Literal, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
-MISS = object()
+
+
+class Miss(enum.Enum):
+    """The type of ``MISS``: a one-member enum, so ``hit is not MISS`` narrows the type."""
+
+    MISS = enum.auto()
+
+
+MISS: Final = Miss.MISS
+Missing = Literal[Miss.MISS]
 
 
 class SharedGeneration:
@@ -69,7 +79,7 @@ class TtlCache(Generic[K, V]):
                 self._generation += 1
                 self._data.clear()
 
-    def get(self, key: K) -> V | object:
+    def get(self, key: K) -> V | Missing:
         """The cached value, or ``MISS``. Never does I/O: safe on the event loop."""
         self._sync()
         hit = self._data.get(key)

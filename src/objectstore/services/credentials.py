@@ -21,7 +21,7 @@ from ..domain.names import (
 )
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import credentials, objectstores
-from .cache import MISS, SharedGeneration, TtlCache
+from .cache import MISS, Missing, SharedGeneration, TtlCache
 from .secrets import SecretBox
 
 CACHE_TTL_S = 1.0
@@ -63,7 +63,7 @@ class CredentialService:
         self._cache.clear()
 
     # -- used by the S3 plane -------------------------------------------------------------------
-    def cached(self, access_key_id: str) -> Credential | None | object:
+    def cached(self, access_key_id: str) -> Credential | None | Missing:
         """The cached lookup, or ``MISS``; no I/O (callable on the event loop)."""
         return self._cache.get(access_key_id)
 
@@ -73,7 +73,7 @@ class CredentialService:
             return None
         hit = self._cache.get(access_key_id)
         if hit is not MISS:
-            return hit  # type: ignore[return-value]
+            return hit
         generation = self._cache.generation()
         with self.engine.connect() as conn:
             row = conn.execute(

@@ -22,11 +22,13 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 Processor = Callable[[Any], Any] | None
 
 
-def _result_processor(type_: Any, dialect: Dialect) -> Processor:
+def _result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
     proc = type_.dialect_impl(dialect).result_processor(dialect, None)
     if proc is None or not isinstance(type_, JSON):
         return proc
@@ -47,6 +49,7 @@ class _Compiled:
 
     def __init__(self, stmt: ClauseElement, dialect: Dialect) -> None:
         compiled = stmt.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)  # a DML/SELECT statement, not DDL
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         # by the name each parameter has in the SQL text (anonymous ones included)
