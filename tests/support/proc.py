@@ -17,9 +17,12 @@ API_KEY = "crash-test-api-key-0123456789"
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None = None, *,
+                 api_key: str = API_KEY, extra_env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
+        self.api_key = api_key
+        self.extra_env = dict(extra_env or {})
         self.api_port = free_port()
         self.s3_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -34,7 +37,8 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.s3_port}"
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, OBJECTSTORE_API_KEY=API_KEY, OBJECTSTORE_LOG_LEVEL="warning")
+        env = dict(os.environ, OBJECTSTORE_API_KEY=self.api_key,
+                   OBJECTSTORE_LOG_LEVEL="warning", **self.extra_env)
         if self.database_url:
             env["OBJECTSTORE_DATABASE_URL"] = self.database_url
         return env
