@@ -13,9 +13,9 @@ from .observability import Metrics, Observed, WithMetricsEndpoint
 from .services.accounts import AccountService
 from .services.cache import SharedGeneration
 from .services.credentials import CredentialService
+from .services.engine.multipart import MultipartService
+from .services.engine.objects import ObjectEngine
 from .services.maintenance import GarbageCollector
-from .services.multipart import MultipartService
-from .services.objects import ObjectService
 from .services.objectstores import ObjectStoreService
 from .services.regions import RegionService
 from .services.registry import Services
@@ -35,11 +35,14 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
     # one change counter per data dir, seen by every worker process and admin CLI run
     changes = SharedGeneration(settings.data_dir / "cache.generation")
     creds = CredentialService(engine, box, changes)
-    objects = ObjectService(engine, make_writer(engine))
+    blobs = FsBlobStore(settings.data_dir, fsync=settings.fsync)
+    objects = ObjectEngine(engine, blobs, make_writer(engine),
+                           inline_max_bytes=settings.inline_max_bytes,
+                           verify_reads=settings.verify_reads.lower())
     return Services(
         settings=settings,
         engine=engine,
-        blobs=FsBlobStore(settings.data_dir, fsync=settings.fsync),
+        blobs=blobs,
         regions=RegionService(settings.region_list()),
         accounts=AccountService(engine, settings.account_quota_gb),
         credentials=creds,

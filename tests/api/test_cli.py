@@ -25,7 +25,7 @@ from tests.support.pg import free_port
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ACCESS_KEY_RE = re.compile(r"^[A-Z0-9]{20}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9]{40}$")
-GIB = 1024**3
+GB = 10**9  # decimal gigabytes, as on Civo
 # Never let the developer's environment leak into the CLI under test.
 CLEAN_ENV: dict[str, str | None] = {"OBJECTSTORE_API_URL": None, "OBJECTSTORE_API_KEY": None,
                                     "OBJECTSTORE_REGION": None}
@@ -164,9 +164,9 @@ def test_store_stats(server, cli, sdk):
         conn.execute(update(objectstores).where(objectstores.c.id == store.id)
                      .values(used_bytes=5_000_999, object_count=4))
     assert js(cli, "store", "stats", store.id) == {
-        "size_kb_utilised": 5000, "max_size_kb": 3 * GIB // 1000, "num_objects": 4}
+        "size_kb_utilised": 5000, "max_size_kb": 3 * GB // 1000, "num_objects": 4}
     out = fields(cli("store", "stats", store.id).stdout)
-    assert out == {"Objects": "4", "Used (KB)": "5000", "Max size (KB)": str(3 * GIB // 1000)}
+    assert out == {"Objects": "4", "Used (KB)": "5000", "Max size (KB)": str(3 * GB // 1000)}
 
 
 def test_store_errors(cli, sdk):

@@ -28,7 +28,7 @@ from tests.support.pg import free_port
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ACCESS_KEY_RE = re.compile(r"^[A-Z0-9]{20}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9]{40}$")
-GIB = 1024**3
+GB = 10**9  # decimal gigabytes, as on Civo
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def test_delete_store_deletes_its_own_credential(client):
 def test_store_stats(server, client):
     store = client.create_store("sdk-stats", max_size_gb=2)
     stats = client.store_stats(store.id)
-    assert stats == StoreStats(size_kb_utilised=0, max_size_kb=2 * GIB // 1000, num_objects=0)
+    assert stats == StoreStats(size_kb_utilised=0, max_size_kb=2 * GB // 1000, num_objects=0)
     set_usage(server, store.id, 1_234_567, 3)
     stats = client.store_stats(store.id)
     assert stats.size_kb_utilised == 1234
@@ -259,7 +259,7 @@ def test_region_parameter(server, client):
         assert cred.region == "NYC1"
         assert [s.id for s in nyc.iter_stores()] == [store.id]
         assert nyc.get_store(store.id).name == "sdk-nyc"
-        assert nyc.store_stats(store.id).max_size_kb == 5 * GIB // 1000
+        assert nyc.store_stats(store.id).max_size_kb == 5 * GB // 1000
         assert [c.id for c in nyc.iter_credentials()] == [store.owner_info.credential_id,
                                                           cred.id]
     # the default region (LON1) does not see NYC1's stores and credentials

@@ -4,6 +4,8 @@ status, and nothing stored changes."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import socket
 import time
 from typing import Any
@@ -15,7 +17,16 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import Store, boto_client, error_code, parse_error, sign_v4, signed, status_of
+from .conftest import (
+    REGION,
+    Store,
+    boto_client,
+    error_code,
+    parse_error,
+    sign_v4,
+    signed,
+    status_of,
+)
 
 
 def snapshot(store: Store) -> list[tuple[str, int, str, dict[str, str]]]:
@@ -78,8 +89,6 @@ def test_unimplemented_operations_answer_501(seeded: Store) -> None:
             Bucket=store.name, LifecycleConfiguration={"Rules": [{
                 "ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""},
                 "Expiration": {"Days": 1}}]}),
-        lambda: s3.put_bucket_versioning(Bucket=store.name,
-                                         VersioningConfiguration={"Status": "Enabled"}),
         lambda: s3.put_bucket_policy(Bucket=store.name, Policy="{}"),
         lambda: s3.get_object_retention(Bucket=store.name, Key="keep/a"),
         lambda: s3.restore_object(Bucket=store.name, Key="keep/a", RestoreRequest={"Days": 1}),
@@ -122,6 +131,44 @@ def test_bad_signature_and_unknown_key(seeded: Store) -> None:
     assert parse_error(r)["Code"] in ("AuthorizationHeaderMalformed", "InvalidArgument",
                                       "AccessDenied")
     assert snapshot(store) == before
+
+
+def test_signature_mismatch_shows_what_the_server_signed(store: Store) -> None:
+    """SignatureDoesNotMatch carries AWS's debugging elements, and they are exactly what the
+    client signed: its signature over our StringToSign, with its (wrong) secret, matches."""
+    wrong_secret = store.secret_key[:-1] + ("X" if store.secret_key[-1] != "X" else "Y")
+    wrong = boto_client(store.s3_url, store.access_key, wrong_secret)
+    sent: list[Any] = []
+    wrong.meta.events.register("before-send.s3", lambda request, **_: sent.append(request))
+    with pytest.raises(ClientError) as ei:
+        wrong.put_object(Bucket=store.name, Key="dir/ü <&>.txt", Body=b"data",
+                         Metadata={"note": "<x & y>"})
+    assert error_code(ei.value) == "SignatureDoesNotMatch" and status_of(ei.value) == 403
+    error = ei.value.response["Error"]
+    headers = {k.lower(): v.decode() if isinstance(v, bytes) else v
+               for k, v in sent[-1].headers.items()}
+    amz_date = headers["x-amz-date"]
+    scope = f"{amz_date[:8]}/{REGION}/s3/aws4_request"
+    authorization = headers["authorization"]
+    signature = authorization.rsplit("Signature=", 1)[1]
+    signed_headers = authorization.split("SignedHeaders=", 1)[1].split(",", 1)[0]
+    sts, canonical = error["StringToSign"], error["CanonicalRequest"]
+
+    assert error["AWSAccessKeyId"] == store.access_key
+    assert error["SignatureProvided"] == signature
+    assert sts.split("\n") == ["AWS4-HMAC-SHA256", amz_date, scope,
+                               hashlib.sha256(canonical.encode()).hexdigest()]
+    assert canonical.startswith(f"PUT\n/{store.name}/dir/%C3%BC%20%3C%26%3E.txt\n")
+    lines = canonical.split("\n")
+    assert lines[-2:] == [signed_headers, headers["x-amz-content-sha256"]]
+    assert "x-amz-meta-note:<x & y>" in lines and f"x-amz-date:{amz_date}" in lines
+    assert bytes.fromhex(error["StringToSignBytes"]) == sts.encode()
+    assert bytes.fromhex(error["CanonicalRequestBytes"]) == canonical.encode()
+    # The oracle: the client's own signature is the HMAC of this StringToSign.
+    key = ("AWS4" + wrong_secret).encode()
+    for part in (amz_date[:8], REGION, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    assert hmac.new(key, sts.encode(), hashlib.sha256).hexdigest() == signature
 
 
 def test_clock_skew(seeded: Store, monkeypatch: pytest.MonkeyPatch) -> None:

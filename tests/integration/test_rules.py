@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlalchemy import select, update
 
-from objectstore.domain.models import GIB
+from objectstore.domain.models import GB
 from objectstore.storage.sql.tables import credentials, objectstores
 from tests.support.server import RunningServer
 
@@ -84,8 +84,8 @@ def test_quota_refuses_declared_size_before_body(server: RunningServer) -> None:
     store = create_store(server, max_size_gb=1)
     url = f"{store.s3_url}/{store.name}/huge"
     headers = sign_v4("PUT", url, store.access_key, store.secret_key, unsigned=True,
-                      headers={"Content-Length": str(GIB + 1)})
-    headers["Content-Length"] = str(GIB + 1)
+                      headers={"Content-Length": str(GB + 1)})
+    headers["Content-Length"] = str(GB + 1)
     # Only the headers are sent: the answer must come without waiting for 1 GiB.
     started = time.monotonic()
     status, resp_headers, body = raw_exchange(store.s3_url, "PUT", f"/{store.name}/huge",
@@ -96,15 +96,15 @@ def test_quota_refuses_declared_size_before_body(server: RunningServer) -> None:
     assert resp_headers.get("connection") == "close"
     # The same with Expect: 100-continue (the server must not ask for the body).
     headers = sign_v4("PUT", url, store.access_key, store.secret_key, unsigned=True,
-                      headers={"Content-Length": str(GIB + 1), "Expect": "100-continue"})
-    headers["Content-Length"] = str(GIB + 1)
+                      headers={"Content-Length": str(GB + 1), "Expect": "100-continue"})
+    headers["Content-Length"] = str(GB + 1)
     status, _, body = raw_exchange(store.s3_url, "PUT", f"/{store.name}/huge", headers)
     assert status == 403 and b"QuotaExceeded" in body
     # Exactly 1 GiB fits: the server asks for the body. The client then hangs up: nothing is
     # stored and no usage leaks.
     headers = sign_v4("PUT", url, store.access_key, store.secret_key, unsigned=True,
-                      headers={"Content-Length": str(GIB), "Expect": "100-continue"})
-    headers["Content-Length"] = str(GIB)
+                      headers={"Content-Length": str(GB), "Expect": "100-continue"})
+    headers["Content-Length"] = str(GB)
     headers["Host"] = store.host_port
     with socket.create_connection(("127.0.0.1", int(store.host_port.split(":")[1])), 10) as s:
         s.sendall(f"PUT /{store.name}/huge HTTP/1.1\r\n".encode()
@@ -122,9 +122,9 @@ def test_quota_refuses_declared_size_before_body(server: RunningServer) -> None:
 def test_quota_small_writes_near_the_limit(server: RunningServer) -> None:
     store = create_store(server, max_size_gb=1)
     s3 = store.boto()
-    set_used(server, store_id=store.id, used=GIB - 100)
+    set_used(server, store_id=store.id, used=GB - 100)
     s3.put_object(Bucket=store.name, Key="fits", Body=b"x" * 100)  # exactly at the limit
-    assert used_bytes(server, store)[0] == GIB
+    assert used_bytes(server, store)[0] == GB
     err = client_error(lambda: s3.put_object(Bucket=store.name, Key="over", Body=b"y"))
     assert error_code(err) == "QuotaExceeded" and status_of(err) == 403
     assert status_of(client_error(lambda: s3.head_object(Bucket=store.name, Key="over"))) == 404
@@ -136,9 +136,9 @@ def test_quota_small_writes_near_the_limit(server: RunningServer) -> None:
     # Shrinking frees room.
     s3.put_object(Bucket=store.name, Key="fits", Body=b"z" * 40)
     s3.put_object(Bucket=store.name, Key="over", Body=b"y" * 60)
-    assert used_bytes(server, store)[0] == GIB
+    assert used_bytes(server, store)[0] == GB
     s3.delete_object(Bucket=store.name, Key="over")
-    assert used_bytes(server, store)[0] == GIB - 60
+    assert used_bytes(server, store)[0] == GB - 60
 
 
 def test_credential_size_cap(sqlite_server: RunningServer) -> None:
@@ -155,18 +155,18 @@ def test_credential_size_cap(sqlite_server: RunningServer) -> None:
     s3.put_object(Bucket=b.name, Key="k", Body=b"x" * 1000)
     assert used_bytes(sqlite_server, a)[2] == 2000
     # The cap spans the credential's stores: fill it through SQL, then each store refuses.
-    set_used(sqlite_server, cred_id=cred["id"], used=GIB - 10)
+    set_used(sqlite_server, cred_id=cred["id"], used=GB - 10)
     sqlite_server.services.credentials.invalidate()
     for st in (a, b):
         err = client_error(lambda st=st: s3.put_object(Bucket=st.name, Key="n", Body=b"y" * 11))
         assert error_code(err) == "QuotaExceeded", st.name
     s3.put_object(Bucket=b.name, Key="n", Body=b"y" * 10)
-    assert used_bytes(sqlite_server, b)[2] == GIB
+    assert used_bytes(sqlite_server, b)[2] == GB
     # A declared size over the cap is refused before the body, too.
     url = f"{a.s3_url}/{a.name}/big"
     headers = sign_v4("PUT", url, a.access_key, a.secret_key, unsigned=True,
-                      headers={"Content-Length": str(2 * GIB)})
-    headers["Content-Length"] = str(2 * GIB)
+                      headers={"Content-Length": str(2 * GB)})
+    headers["Content-Length"] = str(2 * GB)
     status, _, body = raw_exchange(a.s3_url, "PUT", f"/{a.name}/big", headers)
     assert status == 403 and b"QuotaExceeded" in body
 
@@ -178,7 +178,7 @@ def test_usage_exact_after_overwrites_and_deletes(dual_store: Store) -> None:
     s3.put_object(Bucket=store.name, Key="a", Body=b"a" * 12000)   # overwrite: +7000
     s3.put_object(Bucket=store.name, Key="b", Body=b"b" * 7000)
     assert used_bytes(srv, store) == (19000, 2, 19000)
-    assert store.stats() == {"size_kb_utilised": 19, "max_size_kb": 500 * GIB // 1000,
+    assert store.stats() == {"size_kb_utilised": 19, "max_size_kb": 500 * GB // 1000,
                              "num_objects": 2}
     s3.delete_object(Bucket=store.name, Key="a")
     s3.delete_object(Bucket=store.name, Key="a")  # idempotent, no double credit
@@ -357,7 +357,7 @@ def test_store_deletion_via_api(dual_store: Store) -> None:
         s3.put_object(Bucket=store.name, Key=f"k{i}", Body=(b"%d" % i) * big)
     s3.put_object(Bucket=store.name, Key="small", Body=b"inline")  # kept in its row
     s3.put_object_acl(Bucket=store.name, Key="k0", ACL="public-read")
-    blob_paths = [Path(srv.services.blobs.path_of(srv.services.objects.head(store.id,
+    blob_paths = [Path(srv.services.blobs.path_of(srv.services.objects.head_sync(store.id,
                                                                            f"k{i}").blob_id))
                   for i in range(3)]
     assert all(p.exists() for p in blob_paths)

@@ -25,7 +25,7 @@ def _client(server):  # type: ignore[no-untyped-def]
 
 def _blob_path(server, key: str) -> Path:  # type: ignore[no-untyped-def]
     store = server.services.stores.by_name("fsck-b")[0]
-    meta = server.services.objects.head(store.id, key)
+    meta = server.services.objects.head_sync(store.id, key)
     blob = meta.parts[0][0] if meta.parts else meta.blob_id
     return Path(server.services.blobs.path_of(blob))
 
@@ -81,7 +81,7 @@ def test_fsck_reports_damage(blob_server) -> None:
 
     store = blob_server.services.stores.by_name("fsck-b")[0]
     assert verify(blob_server.services.blobs,
-                  blob_server.services.objects.head(store.id, "intact")) is None
+                  blob_server.services.objects.head_sync(store.id, "intact")) is None
 
 
 def test_get_of_a_damaged_object_fails_loudly(blob_server) -> None:
@@ -123,10 +123,10 @@ def test_verify_reads_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
             s3.put_object(Bucket="fsck-b", Key="crc", Body=b"c" * 100)
             s3.put_object(Bucket="fsck-b", Key="md5", Body=b"m" * 100)
             store = srv.services.stores.by_name("fsck-b")[0]
-            assert set(srv.services.objects.head(store.id, "crc").checksums) == {"CRC64NVME"}
+            assert set(srv.services.objects.head_sync(store.id, "crc").checksums) == {"CRC64NVME"}
             # an object from before PUTs got a default CRC: only its MD5 ETag describes it
-            srv.services.objects.update_meta(store, "md5", checksums={}, checksum_type=None)
-            assert srv.services.objects.head(store.id, "md5").checksums == {}
+            srv.services.objects.update_sync(store, "md5", None, checksums={}, checksum_type=None)
+            assert srv.services.objects.head_sync(store.id, "md5").checksums == {}
             _flip(_blob_path(srv, "crc"), 5)
             _flip(_blob_path(srv, "md5"), 5)
             for key, expected in (("crc", crc_status), ("md5", md5_status)):
@@ -142,7 +142,7 @@ def _damage_inline(server, key: str, offset: int) -> None:  # type: ignore[no-un
     from objectstore.storage.sql.tables import objects
 
     store = server.services.stores.by_name("fsck-b")[0]
-    meta = server.services.objects.head(store.id, key)
+    meta = server.services.objects.head_sync(store.id, key)
     assert meta.data is not None and meta.blob_id == "", "expected an inline object"
     data = bytearray(meta.data)
     data[offset] ^= 0x01

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DomainError(Exception):
     """Base class: ``kind`` names the error for the planes' mapping tables."""
@@ -123,3 +125,77 @@ class Conflict(DomainError):
     """A concurrent change conflicted with this request."""
 
     kind = "conflict"
+
+
+class NoSuchVersion(DomainError):
+    """The specified version does not exist."""
+
+    kind = "no_such_version"
+
+
+class InvalidVersion(DomainError):
+    """The version id is not one this server could have issued."""
+
+    kind = "invalid_version"
+
+
+class DeleteMarker(DomainError):
+    """The addressed version is a delete marker: a read of the latest version finds no
+    object (404); an operation on the marker itself is not allowed (405)."""
+
+    kind = "delete_marker"
+
+    def __init__(self, version_id: str, last_modified: datetime, *, addressed: bool) -> None:
+        super().__init__("The specified method is not allowed against this resource."
+                         if addressed else "The specified key does not exist.")
+        self.version_id = version_id
+        self.last_modified = last_modified
+        self.addressed = addressed
+
+
+class UnsupportedFeature(DomainError):
+    """A request asks for something this server does not offer."""
+
+    kind = "unsupported_feature"
+
+
+class StoreConflict(DomainError):
+    """The store's configuration does not allow this change."""
+
+    kind = "store_conflict"
+
+
+class InvalidPart(DomainError):
+    """One or more of the specified parts could not be found."""
+
+    kind = "invalid_part"
+
+
+class InvalidPartOrder(DomainError):
+    """The list of parts was not in ascending order."""
+
+    kind = "invalid_part_order"
+
+
+class EntityTooSmall(DomainError):
+    """A part other than the last is smaller than the minimum part size."""
+
+    kind = "entity_too_small"
+
+
+class MalformedRequest(DomainError):
+    """A request document is missing what it must hold."""
+
+    kind = "malformed_request"
+
+
+class AccessDenied(DomainError):
+    """Access Denied"""
+
+    kind = "access_denied"
+
+
+class KeyTooLong(InvalidInput):
+    """Your key is too long."""
+
+    kind = "key_too_long"

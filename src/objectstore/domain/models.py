@@ -8,7 +8,8 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-GIB = 1024**3  # a store of max_size_gb N holds N GiB of object bytes
+GB = 10**9  # sizes are decimal gigabytes, as on Civo: a 500 GB store holds 500 * 10^9 bytes
+NULL_VERSION = "null"  # the version id of objects written while versioning was never enabled
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ObjectStore:
     object_count: int
     acl: str
     created_at: datetime
+    versioning: str | None = None  # None (never enabled), "Enabled" or "Suspended"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,10 @@ class StoreWithOwner:
 
 
 @dataclass(frozen=True)
-class ObjectMeta:
+class ObjectVersion:
+    """One version of an object: its bytes (inline, one blob, or a manifest of part blobs)
+    and metadata. A delete marker is a version with no bytes."""
+
     store_id: str
     key: str
     blob_id: str
@@ -71,6 +76,36 @@ class ObjectMeta:
     parts: tuple[tuple[str, int], ...] | None = None  # multipart manifest: (blob_id, size)
     tags: dict[str, str] = field(default_factory=dict)
     data: bytes | None = None  # a small object's bytes, stored with its row (blob_id "")
+    version_id: str = NULL_VERSION
+    vseq: str = ""  # sorts newest first among a key's versions (the version id when not null)
+    delete_marker: bool = False
+    is_latest: bool = True
+
+    def blob_ids(self) -> list[str]:
+        """The blobs holding this version's bytes (none for inline objects and markers)."""
+        if self.parts:
+            return [blob_id for blob_id, _size in self.parts]
+        return [self.blob_id] if self.blob_id else []
+
+    def segments(self, start: int, end: int) -> list[tuple[str, int, int]]:
+        """(blob_id, offset, length) pieces covering bytes [start, end] of a blob-held
+        version."""
+        if not self.parts:
+            return [(self.blob_id, start, end - start + 1)]
+        out: list[tuple[str, int, int]] = []
+        base = 0
+        for blob_id, size in self.parts:
+            lo, hi = base, base + size - 1
+            if hi >= start and lo <= end and size > 0:
+                s, e = max(start, lo), min(end, hi)
+                out.append((blob_id, s - lo, e - s + 1))
+            base += size
+            if base > end:
+                break
+        return out
+
+
+ObjectMeta = ObjectVersion  # the name earlier modules used
 
 
 @dataclass(slots=True)
@@ -82,6 +117,10 @@ class ListedObject:
     etag: str
     last_modified: datetime
     checksums: dict[str, str]
+    version_id: str = NULL_VERSION
+    is_latest: bool = True
+    delete_marker: bool = False
+    vseq: str = ""
 
 
 @dataclass(frozen=True)

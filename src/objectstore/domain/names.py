@@ -6,7 +6,7 @@ import re
 import secrets
 import string
 
-from .errors import InvalidInput
+from .errors import InvalidInput, KeyTooLong
 
 _BUCKET_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9.\-]{1,61}[a-zA-Z0-9]$")
 _IPV4_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -37,10 +37,15 @@ def is_id(value: str) -> bool:
 
 
 def validate_object_key(key: str) -> str:
+    """The one place object keys are checked (request paths and copy sources alike): not
+    empty, at most 1024 bytes of UTF-8, no NUL (no store holds one, and PostgreSQL cannot
+    compare one)."""
     if not key:
-        raise InvalidInput("object key must not be empty", "key")
+        raise InvalidInput("Object key must not be empty", "key")
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise InvalidInput("object key is longer than 1024 bytes", "key")
+        raise KeyTooLong("Your key is too long", "key")
+    if "\x00" in key:
+        raise InvalidInput("Object key must not contain NUL characters", "key")
     return key
 
 

@@ -5,23 +5,28 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
+from urllib.parse import unquote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..domain.errors import DomainError
+from ..domain.errors import AccessDenied, DomainError
 from ..domain.models import ObjectStore
+from ..domain.names import validate_object_key
 from ..observability import OPERATION, REQUEST_ID
-from ..services.cache import MISS
+from ..services.access import Access, authorize
+from ..services.access.authorize import needs_object
+from ..services.engine.objects import DamagedObject
 from ..services.registry import Services
 from . import xml
 from .addressing import split_target
 from .authn import authenticate
-from .context import S3Context, S3Response
-from .errors import S3Error, access_denied, from_domain, no_such_bucket
+from .context import CopySource, S3Context, S3Response
+from .errors import S3Error, from_domain, no_such_bucket
 from .handlers import HANDLERS
 from .request_view import RequestView
-from .routing import Access, Target, resolve
+from .routing import Target, resolve
+
+COPY_SOURCE_OPS = frozenset({"CopyObject", "UploadPartCopy"})
 
 log = logging.getLogger("objectstore.s3")
 
@@ -80,6 +85,11 @@ class S3App:
             response = _error_response(exc, resource, request_id)
         except DomainError as exc:
             response = _error_response(from_domain(exc), resource, request_id)
+        except DamagedObject:
+            log.error("damaged object in %s %s", method, resource)
+            response = _error_response(
+                S3Error("InternalError", "The stored object is damaged (checksum mismatch); it "
+                        "cannot be served.", 500), resource, request_id)
         except Exception:
             log.exception("internal error in %s %s", method, resource)
             response = _error_response(
@@ -124,38 +134,72 @@ class S3App:
         ctx = S3Context(self.services, receive, scope["method"], raw_path, raw_query, headers,
                         request_id, bucket, key, rule, caller.credential, caller.sigv4,
                         caller.signing_key, query=query)
-        if bucket is not None and rule.op != "CreateBucket":
-            ctx.store = await self._authorise_store(ctx, bucket)
-        elif rule.access is not Access.READ and ctx.credential is None:
-            raise access_denied()
+        await self._authorize(ctx, bucket)
         handler = HANDLERS.get(rule.op)
         if handler is None:
             raise S3Error("NotImplemented", f"{rule.op} is not implemented.", 501)
         return await handler(ctx)
 
-    async def _authorise_store(self, ctx: S3Context, bucket: str) -> ObjectStore:
-        hit = self.services.stores.cached_bucket(bucket)  # no I/O: skip the hop on a hit
-        stores = hit if hit is not MISS else await run_in_threadpool(
-            self.services.stores.resolve_bucket, bucket)
-        cred = ctx.credential
+    async def _authorize(self, ctx: S3Context, bucket: str | None) -> None:
+        """The one authorization decision of a request (and of its copy source)."""
+        principal, access = ctx.credential, ctx.rule.access
+        if bucket is None or ctx.rule.op == "CreateBucket":
+            authorize(principal, access, None)
+            return
+        store = await self._store(ctx, bucket)
+        obj = None
+        if ctx.key is not None and needs_object(principal, access, store):
+            try:
+                obj = await self.services.objects.head(store, ctx.key, ctx.version_id)
+            except DomainError:
+                raise AccessDenied("Access Denied") from None
+        authorize(principal, access, store, obj)
+        ctx.store, ctx.version = store, obj
+        if ctx.rule.op in COPY_SOURCE_OPS:
+            src_bucket, src_key, src_version = parse_copy_source(
+                ctx.headers.get("x-amz-copy-source", ""))
+            src_store = await self._store(ctx, src_bucket)
+            authorize(principal, Access.READ, src_store)
+            ctx.copy_source = CopySource(src_store, src_key, src_version)
+
+    async def _store(self, ctx: S3Context, bucket: str) -> ObjectStore:
+        """The store a bucket name means to this caller (the caller's own, where names repeat
+        across regions; else the default region's)."""
+        stores = await self.services.stores.resolve_bucket_async(bucket)
         if not stores:
-            if cred is None:
-                raise access_denied()
+            if ctx.credential is None:
+                raise AccessDenied("Access Denied")
             raise no_such_bucket(bucket)
+        cred = ctx.credential
         if cred is not None:
             mine = [s for s in stores if s.credential_id == cred.id]
             if mine:
                 return mine[0]
-            raise access_denied()
-        # Anonymous: only public-read buckets (listing/reading) or public objects (checked by
-        # the object handlers); pick the store of the default region when names repeat.
         default = self.services.regions.default.code
-        store = next((s for s in stores if s.region == default), stores[0])
-        if ctx.rule.access is Access.LIST and store.acl == "public-read":
-            return store
-        if ctx.rule.access is Access.READ:
-            return store
-        raise access_denied()
+        return next((s for s in stores if s.region == default), stores[0])
+
+
+def parse_copy_source(raw: str) -> tuple[str, str, str | None]:
+    """(bucket, key, versionId) of an ``x-amz-copy-source`` header, with the key checked by
+    the same rules as request keys."""
+    path, _, query = raw.partition("?")
+    version: str | None = None
+    if query:
+        name, _, value = query.partition("=")
+        if name != "versionId" or not value:
+            raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and "
+                          "key: sourcebucket/sourcekey[?versionId=id]", 400)
+        version = unquote(value)
+    try:
+        decoded = unquote(path, errors="strict").lstrip("/")
+    except UnicodeDecodeError as exc:
+        raise S3Error("InvalidArgument", "Copy Source is not valid UTF-8", 400) from exc
+    bucket, _, key = decoded.partition("/")
+    if not bucket or not key:
+        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and "
+                      "key: sourcebucket/sourcekey", 400)
+    validate_object_key(key)
+    return bucket, key, version
 
 
 def _valid_text(value: str) -> str:
@@ -165,7 +209,7 @@ def _valid_text(value: str) -> str:
 
 def _error_response(exc: S3Error, resource: str, request_id: str) -> S3Response:
     body = xml.error_document(exc.code, exc.message, resource, request_id, exc.extra)
-    return S3Response(exc.status, [], body, content_type="application/xml")
+    return S3Response(exc.status, list(exc.headers), body, content_type="application/xml")
 
 
 async def _send(send: Send, response: S3Response, request_id: str, *, head: bool) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import Receive
 
-from ..domain.models import Credential, ObjectStore
+from ..domain.models import Credential, ObjectStore, ObjectVersion
 from ..services.registry import Services
 from .routing import Rule
 from .sigv4 import SigV4Auth
@@ -20,6 +20,13 @@ class S3Response:
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
     content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class CopySource:
+    store: ObjectStore
+    key: str
+    version_id: str | None
 
 
 @dataclass
@@ -39,6 +46,13 @@ class S3Context:
     signing_key: bytes | None = None
     store: ObjectStore | None = None
     query: dict[str, str] = field(default_factory=dict)  # decoded, first value of each key
+    version: ObjectVersion | None = None  # the object, when authorization had to read it
+    copy_source: CopySource | None = None  # x-amz-copy-source, resolved and authorized
+
+    @property
+    def version_id(self) -> str | None:
+        """The ``versionId`` query parameter, if any."""
+        return self.query.get("versionId")
 
     @property
     def op(self) -> str:

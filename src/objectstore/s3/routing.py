@@ -9,18 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ..services.access import Access
+
 
 class Target(Enum):
     SERVICE = "service"
     BUCKET = "bucket"
     OBJECT = "object"
-
-
-class Access(Enum):
-    READ = "read"     # anonymous allowed on public-read objects
-    LIST = "list"     # anonymous allowed on public-read buckets
-    WRITE = "write"
-    OWNER = "owner"   # bucket-level administration: never anonymous
 
 
 # Query keys that select an operation. Other keys (prefix, max-keys, ...) are parameters.
@@ -62,6 +57,7 @@ RULES: tuple[Rule, ...] = (
     # bucket
     _r("GetBucketLocation", "GET", B, A, "location"),
     _r("GetBucketVersioning", "GET", B, A, "versioning"),
+    _r("PutBucketVersioning", "PUT", B, A, "versioning"),
     _r("GetBucketAcl", "GET", B, A, "acl"),
     _r("PutBucketAcl", "PUT", B, A, "acl"),
     _r("GetBucketPolicy", "GET", B, A, "policy"),
@@ -86,8 +82,9 @@ RULES: tuple[Rule, ...] = (
     _r("PutObjectTagging", "PUT", O, W, "tagging"),
     _r("CopyObject", "PUT", O, W, header="x-amz-copy-source"),
     _r("PutObject", "PUT", O, W),
-    _r("GetObjectAcl", "GET", O, R, "acl"),
-    _r("GetObjectTagging", "GET", O, R, "tagging"),
+    _r("GetObjectAcl", "GET", O, A, "acl"),
+    _r("GetObjectTagging", "GET", O, A, "tagging"),
+    _r("GetObjectAttributes", "GET", O, A, "attributes"),
     _r("ListParts", "GET", O, W, "uploadId"),
     _r("GetObject", "GET", O, R, allows="partNumber"),
     _r("HeadObject", "HEAD", O, R, allows="partNumber"),

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, tuple_
 
 from ..domain.models import ObjectMeta
 from ..storage.blobs import BlobStore
-from ..storage.sql.tables import objects, objectstores
-from .objects import object_from_row
+from ..storage.sql.tables import object_versions, objects, objectstores
+from .engine.rows import version_from
 
 CHUNK = 4 * 1024 * 1024
 FAST_CRCS = ("CRC32", "CRC32C", "CRC64NVME")
@@ -92,15 +92,20 @@ class Damage:
     problem: str
 
 
-def _read(blobs: BlobStore, blob_id: str) -> Iterator[bytes]:
-    with blobs.open_reader(blob_id) as f:
-        while data := f.read(CHUNK):
-            yield data
+def _read(blobs: BlobStore, blob_id: str, size: int) -> Iterator[bytes]:
+    reader = blobs.open_reader(blob_id)
+    try:
+        for offset in range(0, size, CHUNK):
+            yield reader.read_at(offset, min(CHUNK, size - offset))
+    finally:
+        reader.close()
 
 
 def verify(blobs: BlobStore, meta: ObjectMeta) -> str | None:
     """Return a description of the damage, or None when the bytes are intact."""
     digest = full_object_digest(meta)
+    if meta.delete_marker:
+        return None
     if meta.data is not None:  # inline: the bytes came with the row
         if len(meta.data) != meta.size:
             return f"inline data holds {len(meta.data)} bytes, {meta.size} recorded"
@@ -115,7 +120,7 @@ def verify(blobs: BlobStore, meta: ObjectMeta) -> str | None:
         for blob_id, size in pieces:
             md5 = hashlib.md5()  # noqa: S324
             n = 0
-            for data in _read(blobs, blob_id):
+            for data in _read(blobs, blob_id, size):
                 n += len(data)
                 md5.update(data)
                 if digest is not None:
@@ -126,6 +131,8 @@ def verify(blobs: BlobStore, meta: ObjectMeta) -> str | None:
             total += n
     except FileNotFoundError as exc:
         return f"missing blob: {exc.filename}"
+    except OSError:
+        return "a blob is shorter than its recorded size"
     if digest is not None:
         return None if digest.matches() else "checksum mismatch"
     combined = hashlib.md5(b"".join(part_md5s)).hexdigest()  # noqa: S324
@@ -135,19 +142,23 @@ def verify(blobs: BlobStore, meta: ObjectMeta) -> str | None:
 
 
 def scan(engine: Engine, blobs: BlobStore) -> Iterator[tuple[str, ObjectMeta, str | None]]:
-    """Yield (store name, object, damage or None) for every stored object."""
+    """Yield (store name, object version, damage or None) for every stored version."""
     with engine.connect() as conn:
         stores = conn.execute(select(objectstores.c.id, objectstores.c.name)).all()
     for store_id, name in stores:
-        after = ""
-        while True:
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    select(objects).where(objects.c.store_id == store_id, objects.c.key > after)
-                    .order_by(objects.c.key).limit(500)).all()
-            if not rows:
-                break
-            for row in rows:
-                meta = object_from_row(store_id, row)
-                yield name, meta, verify(blobs, meta)
-                after = meta.key
+        for table, latest in ((objects, True), (object_versions, False)):
+            after = ("", "")
+            while True:
+                with engine.connect() as conn:
+                    rows = conn.execute(
+                        select(table).where(
+                            table.c.store_id == store_id,
+                            tuple_(table.c.key, table.c.vseq) > after)
+                        .order_by(table.c.key, table.c.vseq).limit(500)).all()
+                if not rows:
+                    break
+                for row in rows:
+                    meta = version_from(store_id, row._mapping, is_latest=latest)
+                    if not meta.delete_marker:
+                        yield name, meta, verify(blobs, meta)
+                    after = (meta.key, meta.vseq)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, delete, select
 
 from ..storage.blobs import BlobStore
 from ..storage.sql.engine import writing
-from ..storage.sql.tables import doomed_blobs, objects, parts
+from ..storage.sql.tables import doomed_blobs, object_versions, objects, parts
 
 log = logging.getLogger("objectstore.gc")
 
@@ -43,11 +43,12 @@ class GarbageCollector:
     def referenced_blob_ids(self) -> set[str]:
         refs: set[str] = set()
         with self.engine.connect() as conn:
-            for blob_id, manifest in conn.execute(select(objects.c.blob_id, objects.c.parts)):
-                if manifest:
-                    refs.update(p[0] for p in manifest)
-                else:
-                    refs.add(blob_id)
+            for table in (objects, object_versions):
+                for blob_id, manifest in conn.execute(select(table.c.blob_id, table.c.parts)):
+                    if manifest:
+                        refs.update(p[0] for p in manifest)
+                    else:
+                        refs.add(blob_id)
             refs.update(r[0] for r in conn.execute(select(parts.c.blob_id)))
         return refs
 
@@ -71,7 +72,7 @@ class GarbageCollector:
         if self.expire_uploads is not None:
             self.expire_uploads()
         n = self.drain_doomed()
-        self.blobs.clean_tmp(older_than_s=24 * 3600)
+        self.blobs.sweep_incomplete(older_than_s=24 * 3600)
         return n
 
     def start(self, interval_s: float = 30.0) -> None:
@@ -79,7 +80,7 @@ class GarbageCollector:
         queued some blobs) only drains the queue of doomed blobs."""
         def loop() -> None:
             try:
-                self.blobs.clean_tmp(older_than_s=3600)
+                self.blobs.sweep_incomplete(older_than_s=3600)
                 self.sweep_orphans()
             except Exception:
                 log.exception("startup sweep failed")

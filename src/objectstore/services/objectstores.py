@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from anyio.to_thread import run_sync
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -18,13 +19,14 @@ from ..domain.errors import (
     StoreNotEmpty,
     StoreNotFound,
 )
-from ..domain.models import GIB, Credential, ObjectStore, Page, StoreWithOwner
+from ..domain.models import GB, Credential, ObjectStore, Page, StoreWithOwner
 from ..domain.names import is_id, validate_store_name
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import (
     accounts,
     credentials,
     doomed_blobs,
+    object_versions,
     objects,
     objectstores,
     parts,
@@ -48,6 +50,7 @@ def store_from_row(row: Any) -> ObjectStore:
         max_size_gb=int(m["max_size_gb"]), credential_id=m["credential_id"],
         owns_credential=bool(m["owns_credential"]), used_bytes=int(m["used_bytes"]),
         object_count=int(m["object_count"]), acl=m["acl"], created_at=m["created_at"],
+        versioning=m["versioning"],
     )
 
 
@@ -64,11 +67,20 @@ def queue_store_blobs(conn: Connection, store_id: str, now: datetime) -> None:
     upload_ids = select(uploads.c.id).where(uploads.c.store_id == store_id)
     part_blobs = select(parts.c.blob_id).where(parts.c.upload_id.in_(upload_ids))
     blob_ids.update(r[0] for r in conn.execute(part_blobs))
+    for blob_id, manifest in conn.execute(
+        select(object_versions.c.blob_id, object_versions.c.parts)
+        .where(object_versions.c.store_id == store_id)
+    ):
+        if manifest:
+            blob_ids.update(p[0] for p in manifest)
+        elif blob_id:
+            blob_ids.add(blob_id)
     if blob_ids:
         conn.execute(insert(doomed_blobs), [{"blob_id": b, "queued_at": now} for b in blob_ids])
     conn.execute(delete(parts).where(parts.c.upload_id.in_(upload_ids)))
     conn.execute(delete(uploads).where(uploads.c.store_id == store_id))
     conn.execute(delete(objects).where(objects.c.store_id == store_id))
+    conn.execute(delete(object_versions).where(object_versions.c.store_id == store_id))
 
 
 class ObjectStoreService:
@@ -142,6 +154,13 @@ class ObjectStoreService:
         self._by_name.put(name, stores, generation)
         return stores
 
+    async def resolve_bucket_async(self, name: str) -> list[ObjectStore]:
+        """``resolve_bucket`` from the event loop: a cache hit costs no thread hop."""
+        hit = self._by_name.get(name)
+        if hit is not MISS:
+            return hit  # type: ignore[return-value]
+        return await run_sync(self.resolve_bucket, name)
+
     def cached_bucket(self, name: str) -> list[ObjectStore] | object:
         """The cached ``resolve_bucket`` result or ``MISS``; no I/O."""
         return self._by_name.get(name)
@@ -170,7 +189,7 @@ class ObjectStoreService:
     def stats(self, account_id: str, store_id: str, region: str | None) -> StoreStats:
         with self.engine.connect() as conn:
             s = self.get_in(conn, account_id, store_id, region)
-        return StoreStats(s.used_bytes // 1000, s.max_size_gb * GIB // 1000, s.object_count)
+        return StoreStats(s.used_bytes // 1000, s.max_size_gb * GB // 1000, s.object_count)
 
     # -- writes ---------------------------------------------------------------------------------
     def _check_account_quota(self, conn: Connection, account_id: str, extra_gb: int) -> None:
@@ -230,7 +249,7 @@ class ObjectStoreService:
             if size_gb is not None and size_gb < 0:
                 raise InvalidInput("max_size_gb must be a positive integer", "max_size_gb")
             if size_gb and size_gb != store.max_size_gb:
-                if size_gb * GIB < store.used_bytes:
+                if size_gb * GB < store.used_bytes:
                     raise SizeBelowUsage(
                         f"cannot shrink to {size_gb} GB: {store.used_bytes} bytes are stored"
                     )
@@ -291,14 +310,17 @@ class ObjectStoreService:
     def _delete_locked(self, conn: Connection, store: ObjectStore, now: datetime, *,
                        require_empty: bool) -> None:
         if require_empty:
+            # Any version or delete marker keeps a store; unfinished uploads do not (they
+            # are aborted with it, as on S3).
             has_obj = conn.execute(
                 select(objects.c.key).where(objects.c.store_id == store.id).limit(1)
+            ).first() or conn.execute(
+                select(object_versions.c.key).where(object_versions.c.store_id == store.id)
+                .limit(1)
             ).first()
-            has_up = conn.execute(
-                select(uploads.c.id).where(uploads.c.store_id == store.id).limit(1)
-            ).first()
-            if has_obj or has_up:
-                raise StoreNotEmpty("the bucket you tried to delete is not empty")
+            if has_obj:
+                raise StoreNotEmpty("The bucket you tried to delete is not empty. You must "
+                                    "delete all versions in the bucket.")
         queue_store_blobs(conn, store.id, now)
         conn.execute(credentials.update().where(credentials.c.id == store.credential_id)
                      .values(used_bytes=credentials.c.used_bytes - store.used_bytes))
@@ -306,6 +328,21 @@ class ObjectStoreService:
         if store.owns_credential:
             owner = self.creds.get_in(conn, store.account_id, store.credential_id)
             self._drop_private_credential(conn, store, owner)
+
+    def set_versioning(self, store_id: str, status: str) -> None:
+        """Enable or suspend versioning (a store never versioned stays so when suspended,
+        as on S3)."""
+        if status not in ("Enabled", "Suspended"):
+            raise InvalidInput("versioning status must be Enabled or Suspended", "Status")
+        with writing(self.engine) as conn:
+            row = conn.execute(select(objectstores.c.versioning)
+                               .where(objectstores.c.id == store_id)).first()
+            if row is None:
+                raise StoreNotFound("The specified bucket does not exist")
+            if row[0] is not None or status == "Enabled":
+                conn.execute(objectstores.update().where(objectstores.c.id == store_id)
+                             .values(versioning=status))
+        self.changed()
 
     def set_acl(self, store_id: str, acl: str) -> None:
         with writing(self.engine) as conn:

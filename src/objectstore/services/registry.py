@@ -10,8 +10,8 @@ from ..config import Settings
 from ..storage.blobs import BlobStore
 from .accounts import AccountService
 from .credentials import CredentialService
-from .multipart import MultipartService
-from .objects import ObjectService
+from .engine.multipart import MultipartService
+from .engine.objects import ObjectEngine
 from .objectstores import ObjectStoreService
 from .regions import RegionService
 
@@ -25,14 +25,13 @@ class Services:
     accounts: AccountService
     credentials: CredentialService
     stores: ObjectStoreService
-    objects: ObjectService
+    objects: ObjectEngine
     multipart: MultipartService
 
     @property
     def inline_reads(self) -> bool:
-        """Whether point reads of metadata may run on the event loop (embedded SQLite: an
-        in-process lookup that never waits for a writer) instead of in a worker thread."""
-        return self.engine.dialect.name == "sqlite"
+        """Whether point reads of metadata may run on the event loop (embedded SQLite)."""
+        return self.objects.inline_reads
 
     def endpoint_for(self, store_name: str) -> str:
         return f"{self.settings.resolved_public_s3_url()}/{store_name}"

@@ -71,6 +71,25 @@ async def head_bucket(ctx: S3Context) -> S3Response:
     return S3Response(headers=[("x-amz-bucket-region", store.region)])
 
 
+async def put_bucket_versioning(ctx: S3Context) -> S3Response:
+    store = ctx.require_store()
+    root = xml.parse(await read_small_body(ctx, 64 * 1024))
+    if root.tag != "VersioningConfiguration":
+        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not "
+                      "validate against our published schema", 400)
+    status = (root.findtext("Status") or "").strip()
+    mfa = (root.findtext("MfaDelete") or "").strip()
+    if mfa == "Enabled" or "x-amz-mfa" in ctx.headers:
+        raise S3Error("InvalidArgument", "MFA delete is not supported by this server; send "
+                      "the configuration without MfaDelete (or with MfaDelete Disabled).", 400)
+    if mfa not in ("", "Disabled") or status not in ("Enabled", "Suspended"):
+        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not "
+                      "validate against our published schema (Status must be Enabled or "
+                      "Suspended)", 400)
+    await run_in_threadpool(ctx.services.stores.set_versioning, store.id, status)
+    return S3Response()
+
+
 async def delete_bucket(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     await run_in_threadpool(
@@ -87,7 +106,10 @@ async def get_bucket_location(ctx: S3Context) -> S3Response:
 
 
 async def get_bucket_versioning(ctx: S3Context) -> S3Response:
-    return S3Response(body=xml.document("VersioningConfiguration"), content_type=XML)
+    stores = await run_in_threadpool(ctx.services.stores.by_name, ctx.bucket or "")
+    store = next((s for s in stores if s.id == ctx.require_store().id), ctx.require_store())
+    return S3Response(body=xml.document("VersioningConfiguration", Status=store.versioning),
+                      content_type=XML)
 
 
 async def get_bucket_acl(ctx: S3Context) -> S3Response:

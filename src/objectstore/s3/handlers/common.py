@@ -121,3 +121,16 @@ def content_headers(ctx: S3Context) -> dict[str, str]:
 
 def quote_etag(etag: str) -> str:
     return f'"{etag}"'
+
+
+def version_header(version_id: str | None) -> list[tuple[str, str]]:
+    """``x-amz-version-id`` when the store has (or had) versioning; the null version of a
+    never-versioned store is not announced, as on S3."""
+    return [("x-amz-version-id", version_id)] if version_id else []
+
+
+def announced_version(ctx: S3Context, version_id: str) -> list[tuple[str, str]]:
+    store = ctx.require_store()
+    if store.versioning is None and version_id == "null":
+        return []
+    return version_header(version_id)

@@ -1,4 +1,4 @@
-"""ListObjects (v1), ListObjectsV2 and ListObjectVersions (unversioned stores)."""
+"""ListObjects (v1), ListObjectsV2 and ListObjectVersions."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import re
 from collections.abc import Callable
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
-
 from ...domain.models import ListedObject
-from ...services.listing import Listing, list_keys
+from ...services.engine.listing import Listing
 from .. import xml
 from ..context import S3Context, S3Response
-from ..errors import S3Error, access_denied
+from ..errors import S3Error
 from .common import iso8601, owner_xml, quote_etag
 
 MAX_KEYS = 1000
@@ -41,28 +39,22 @@ def _encoder(ctx: S3Context) -> Encoder:
 
 async def _list(ctx: S3Context, prefix: str, delimiter: str, after: str | None,
                 max_keys: int) -> Listing:
-    store = ctx.require_store()
-    if ctx.credential is None and store.acl != "public-read":
-        raise access_denied()
-    objects = ctx.services.objects
-
-    def run() -> Listing:
-        return list_keys(lambda a, p, n: objects.scan(store.id, a, p, n), prefix=prefix,
-                         delimiter=delimiter, after=after, max_keys=max_keys,
-                         batch=min(max(max_keys, 1) + 1, 1001))
-
-    return await run_in_threadpool(run)
+    return await ctx.services.objects.list_objects(ctx.require_store(), prefix, delimiter,
+                                                   after, max_keys)
 
 
 def _contents(ctx: S3Context, objs: list[ListedObject], enc: Encoder, owner: bool,
               tag: str = "Contents", version: bool = False) -> list[str]:
+    """``Contents`` (or ``Version``) elements; ``version``: with VersionId and IsLatest."""
     # Up to 1,000 entries a page: the same elements as xml.node would build, but only the
     # key (the one free-form value) goes through escaping; the owner is the same for all.
     head = f"<{tag}>" + (owner_xml(ctx.credential) if owner and ctx.credential is not None
                          else "")
-    versioned = "<VersionId>null</VersionId><IsLatest>true</IsLatest>" if version else ""
     items = []
     for o in objs:
+        versioned = (f"<VersionId>{xml.text(o.version_id)}</VersionId>"
+                     f"<IsLatest>{'true' if o.is_latest else 'false'}</IsLatest>"
+                     if version else "")
         checksum = (f"<ChecksumAlgorithm>{next(iter(o.checksums))}</ChecksumAlgorithm>"
                     if o.checksums else "")
         items.append(
@@ -74,7 +66,7 @@ def _contents(ctx: S3Context, objs: list[ListedObject], enc: Encoder, owner: boo
 
 
 def _prefixes(result: Listing, enc: Encoder) -> list[str]:
-    return [xml.node("CommonPrefixes", Prefix=enc(p)) for p in result.prefixes]
+    return _prefixes_of(result.prefixes, enc)
 
 
 async def list_objects(ctx: S3Context) -> S3Response:
@@ -140,31 +132,47 @@ async def list_objects_v2(ctx: S3Context) -> S3Response:
     return S3Response(body=body, content_type="application/xml")
 
 
+def _markers(ctx: S3Context, objs: list[ListedObject], enc: Encoder) -> list[str]:
+    owner = owner_xml(ctx.credential) if ctx.credential is not None else ""
+    return [f"<DeleteMarker>{owner}<Key>{xml.text(enc(o.key))}</Key>"
+            f"<VersionId>{xml.text(o.version_id)}</VersionId>"
+            f"<IsLatest>{'true' if o.is_latest else 'false'}</IsLatest>"
+            f"<LastModified>{iso8601(o.last_modified)}</LastModified></DeleteMarker>"
+            for o in objs]
+
+
 async def list_object_versions(ctx: S3Context) -> S3Response:
-    """Unversioned stores: every object is its only version, VersionId "null"."""
     q = ctx.query
     prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
     key_marker, vid_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
     if vid_marker and not key_marker:
         raise S3Error("InvalidArgument", "A version-id marker cannot be specified without a "
                       "key marker.", 400)
-    if vid_marker not in ("", "null"):
-        raise S3Error("InvalidArgument", "Invalid version id specified", 400)
     max_keys, enc = _max_keys(ctx), _encoder(ctx)
-    # Paging continues strictly after key-marker: correct even if the caller deletes keys
-    # between pages, since each page is a fresh ordered scan.
-    result = await _list(ctx, prefix, delimiter, key_marker or None, max_keys)
-    next_key = result.last if result.truncated else None
+    # Each page is a fresh ordered scan strictly after (key-marker, version-id-marker):
+    # correct even if the caller deletes versions between pages.
+    result = await ctx.services.objects.list_versions(
+        ctx.require_store(), prefix, delimiter, key_marker, vid_marker, max_keys)
+    # Versions and markers in one order (S3 interleaves them by key, newest first).
+    entries: list[str] = []
+    for o in result.versions:
+        entries += (_markers(ctx, [o], enc) if o.delete_marker
+                    else _contents(ctx, [o], enc, owner=True, tag="Version", version=True))
+    truncated = result.truncated
     body = xml.document(
         "ListVersionsResult",
         xml.leaf("Name", ctx.bucket), xml.leaf("Prefix", enc(prefix)),
         xml.leaf("KeyMarker", enc(key_marker)), xml.leaf("VersionIdMarker", vid_marker),
-        xml.leaf("NextKeyMarker", enc(next_key) if next_key else None),
-        xml.leaf("NextVersionIdMarker", "null" if next_key else None),
+        xml.leaf("NextKeyMarker", enc(result.next_key) if truncated and result.next_key
+                 else None),
+        xml.leaf("NextVersionIdMarker", result.next_version_id if truncated else None),
         xml.leaf("MaxKeys", max_keys), xml.leaf("Delimiter", enc(delimiter) or None),
         xml.leaf("EncodingType", q.get("encoding-type")),
-        xml.leaf("IsTruncated", result.truncated),
-        *_contents(ctx, result.objects, enc, owner=True, tag="Version", version=True),
-        *_prefixes(result, enc),
+        xml.leaf("IsTruncated", truncated),
+        *entries, *_prefixes_of(result.prefixes, enc),
     )
     return S3Response(body=body, content_type="application/xml")
+
+
+def _prefixes_of(prefixes: list[str], enc: Encoder) -> list[str]:
+    return [xml.node("CommonPrefixes", Prefix=enc(p)) for p in prefixes]

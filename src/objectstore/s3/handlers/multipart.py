@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
-from ...domain.models import ObjectStore
-from ...services.listing import common_prefix, skip_past
-from ...services.multipart import (
+from ...services.engine.multipart import (
     MAX_PARTS,
+    Combine,
     CompletedPart,
-    MultipartError,
     Part,
     Upload,
     validate_part_number,
@@ -29,17 +24,8 @@ from ..checksums import (
 )
 from ..context import S3Context, S3Response
 from ..errors import S3Error
-from .common import (
-    canned_acl,
-    content_headers,
-    iso8601,
-    owner_xml,
-    quote_etag,
-    user_metadata,
-)
-from .object_write import ensure_room, make_body, preconditions
-from .streams import receive_and_store
-from .tagging import tags_from_header
+from .common import announced_version, iso8601, owner_xml, quote_etag
+from .object_write import attributes, ensure_room, make_payload, preconditions
 
 XML = "application/xml"
 CRCS = {"CRC32", "CRC32C", "CRC64NVME"}
@@ -50,10 +36,6 @@ def ascii_int(raw: str, max_digits: int) -> bool:
     """Whether ``raw`` is 1..max_digits ASCII digits (``str.isdigit`` admits "²" and "١",
     which ``int`` refuses; very long strings are refused by ``int`` too)."""
     return 0 < len(raw) <= max_digits and all("0" <= c <= "9" for c in raw)
-
-
-def _s3(exc: MultipartError) -> S3Error:
-    return S3Error(exc.code, exc.message, exc.status)
 
 
 def _checksum_request(ctx: S3Context) -> tuple[str | None, str | None]:
@@ -81,10 +63,7 @@ def _checksum_request(ctx: S3Context) -> tuple[str | None, str | None]:
 async def create_multipart_upload(ctx: S3Context) -> S3Response:
     store, key = ctx.require_store(), ctx.require_key()
     alg, ctype = _checksum_request(ctx)
-    up = await run_in_threadpool(lambda: ctx.services.multipart.create(
-        store, key, content_type=ctx.headers.get("content-type") or "binary/octet-stream",
-        headers=content_headers(ctx), user_meta=user_metadata(ctx), acl=canned_acl(ctx),
-        tags=tags_from_header(ctx), checksum_algorithm=alg, checksum_type=ctype))
+    up = await ctx.services.multipart.create(store, key, attributes(ctx), alg, ctype)
     headers = []
     if alg:
         headers = [("x-amz-checksum-algorithm", alg), ("x-amz-checksum-type", ctype or "")]
@@ -93,15 +72,12 @@ async def create_multipart_upload(ctx: S3Context) -> S3Response:
     return S3Response(headers=headers, body=body, content_type=XML)
 
 
-async def _upload_of(ctx: S3Context) -> Upload:
-    try:
-        return await run_in_threadpool(ctx.services.multipart.get, ctx.require_store().id,
-                                       ctx.require_key(), ctx.query.get("uploadId", ""))
-    except MultipartError as exc:
-        raise _s3(exc) from exc
+async def upload_of(ctx: S3Context) -> Upload:
+    return await ctx.services.multipart.get_async(ctx.require_store(), ctx.require_key(),
+                                                  ctx.query.get("uploadId", ""))
 
 
-def _part_number(ctx: S3Context) -> int:
+def part_number(ctx: S3Context) -> int:
     try:
         return validate_part_number(ctx.query.get("partNumber", ""))
     except Exception as exc:
@@ -109,33 +85,17 @@ def _part_number(ctx: S3Context) -> int:
                       "10000, inclusive", 400) from exc
 
 
-async def record_part(ctx: S3Context, store: ObjectStore, number: int, blob_id: str,
-                      size: int, etag: str, checksums: dict[str, str]) -> None:
-    part = Part(number, blob_id, size, etag, checksums, datetime.now(UTC))
-    try:
-        await run_in_threadpool(ctx.services.multipart.add_part, store, ctx.require_key(),
-                                ctx.query.get("uploadId", ""), part)
-    except BaseException:
-        await run_in_threadpool(ctx.services.blobs.delete, blob_id)
-        raise
-
-
 async def upload_part(ctx: S3Context) -> S3Response:
-    store = ctx.require_store()
-    number = _part_number(ctx)
-    up = await _upload_of(ctx)
+    store, key = ctx.require_store(), ctx.require_key()
+    number = part_number(ctx)
+    up = await upload_of(ctx)
     length = require_length(ctx, MAX_PART_SIZE)
     await ensure_room(ctx, length)
-    body = make_body(ctx, up.checksum_algorithm)
-
-    async def commit(blob_id: str) -> None:
-        await record_part(ctx, store, number, blob_id, body.size, body.verifier.md5_hex,
-                          body.verifier.checksums)
-
-    await receive_and_store(body, ctx.services.blobs, length, commit)
-    checksums = body.verifier.checksums
-    headers = [("ETag", quote_etag(body.verifier.md5_hex))]
-    headers += [(header_name(a), v) for a, v in checksums.items()]
+    payload = make_payload(ctx, up.checksum_algorithm)
+    part = await ctx.services.multipart.upload_part(store, key, up.id, number, payload,
+                                                    length)
+    headers = [("ETag", quote_etag(part.etag))]
+    headers += [(header_name(a), v) for a, v in part.checksums.items()]
     return S3Response(headers=headers)
 
 
@@ -144,8 +104,8 @@ def _combine(up: Upload, used: list[Part], chosen: list[CompletedPart]
     for part, c in zip(used, chosen, strict=True):
         for alg, value in c.checksums.items():
             if part.checksums.get(alg) not in (None, value):
-                raise MultipartError("InvalidPart", f"The {alg} checksum of part "
-                                     f"{part.number} does not match the uploaded part.")
+                raise S3Error("InvalidPart", f"The {alg} checksum of part {part.number} "
+                              "does not match the uploaded part.", 400)
     alg = up.checksum_algorithm
     if alg is None or any(alg not in p.checksums for p in used):
         return {}, None
@@ -190,25 +150,25 @@ def _object_checksum(ctx: S3Context) -> tuple[dict[str, str], tuple[str, str] | 
     return body_headers, wanted
 
 
-def _checked_combine(ctx: S3Context, wanted: tuple[str, str] | None) -> Any:
+def _checked_combine(ctx: S3Context, wanted: tuple[str, str] | None) -> Combine:
     ctype = (ctx.headers.get("x-amz-checksum-type") or "").strip().upper() or None
 
     def combine(up: Upload, used: list[Part], chosen: list[CompletedPart]
                 ) -> tuple[dict[str, str], str | None]:
         checksums, checksum_type = _combine(up, used, chosen)
         if ctype is not None and ctype != (up.checksum_type or ""):
-            raise MultipartError("InvalidRequest", f"The upload was created using the "
-                                 f"{up.checksum_type or 'null'} checksum type, not {ctype}.")
+            raise S3Error("InvalidRequest", f"The upload was created using the "
+                          f"{up.checksum_type or 'null'} checksum type, not {ctype}.", 400)
         if wanted is None:
             return checksums, checksum_type
         alg, value = wanted
         if alg != up.checksum_algorithm or alg not in checksums:
-            raise MultipartError("InvalidRequest", f"The upload was created using the "
-                                 f"{up.checksum_algorithm or 'null'} checksum algorithm, "
-                                 f"not {alg}.")
+            raise S3Error("InvalidRequest", f"The upload was created using the "
+                          f"{up.checksum_algorithm or 'null'} checksum algorithm, not {alg}.",
+                          400)
         if checksums[alg].split("-")[0] != value.split("-")[0]:
-            raise MultipartError("BadDigest", f"The {alg} you specified did not match the "
-                                 "calculated checksum.")
+            raise S3Error("BadDigest", f"The {alg} you specified did not match the "
+                          "calculated checksum.", 400)
         return checksums, checksum_type
 
     return combine
@@ -220,25 +180,22 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Response:
     body = await read_small_body(replace(ctx, headers=body_headers), 4 * 1024 * 1024)
     chosen = _parse_complete(body)
     pre = preconditions(ctx)
-    try:
-        meta = await run_in_threadpool(lambda: ctx.services.multipart.complete(
-            store, key, ctx.query.get("uploadId", ""), chosen, pre,
-            _checked_combine(ctx, wanted)))
-    except MultipartError as exc:
-        raise _s3(exc) from exc
+    meta = await ctx.services.multipart.complete(store, key, ctx.query.get("uploadId", ""),
+                                                 chosen, pre, _checked_combine(ctx, wanted))
     fields: dict[str, Any] = {"Location": f"/{ctx.bucket}/{key}", "Bucket": ctx.bucket,
                               "Key": key, "ETag": quote_etag(meta.etag)}
     for alg, value in meta.checksums.items():
         fields[f"Checksum{alg}"] = value
     if meta.checksum_type:
         fields["ChecksumType"] = meta.checksum_type
-    return S3Response(body=xml.document("CompleteMultipartUploadResult", **fields),
+    return S3Response(headers=announced_version(ctx, meta.version_id),
+                      body=xml.document("CompleteMultipartUploadResult", **fields),
                       content_type=XML)
 
 
 async def abort_multipart_upload(ctx: S3Context) -> S3Response:
-    await run_in_threadpool(ctx.services.multipart.abort, ctx.require_store(),
-                            ctx.require_key(), ctx.query.get("uploadId", ""))
+    await ctx.services.multipart.abort(ctx.require_store(), ctx.require_key(),
+                                       ctx.query.get("uploadId", ""))
     return S3Response(204)
 
 
@@ -254,9 +211,8 @@ async def list_parts(ctx: S3Context) -> S3Response:
     store, key = ctx.require_store(), ctx.require_key()
     marker = _int_param(ctx, "part-number-marker", 0, MAX_PARTS)
     limit = _int_param(ctx, "max-parts", 1000, 1000)
-    up, found, truncated = await run_in_threadpool(
-        ctx.services.multipart.list_parts, store.id, key, ctx.query.get("uploadId", ""),
-        marker, limit)
+    up, found, truncated = await ctx.services.multipart.list_parts_async(
+        store, key, ctx.query.get("uploadId", ""), marker, limit)
     cred = ctx.credential
     assert cred is not None
     items = [xml.node("Part", PartNumber=p.number, LastModified=iso8601(p.last_modified),
@@ -274,47 +230,14 @@ async def list_parts(ctx: S3Context) -> S3Response:
     return S3Response(body=body, content_type=XML)
 
 
-def _scan_uploads(ctx: S3Context, store_id: str, prefix: str, delimiter: str,
-                  key_marker: str, id_marker: str, limit: int
-                  ) -> tuple[list[Upload], list[str], bool, tuple[str, str] | None]:
-    """Uploads and common prefixes after the markers, in (key, upload id) order; a common
-    prefix counts as one entry and is reported once (the scan seeks past its keys).
-    Returns (uploads, prefixes, truncated, last (key-or-prefix, upload id) returned)."""
-    batch = 1000
-    items: list[Upload] = []
-    prefixes: list[str] = []
-    last: tuple[str, str] | None = None
-    ck, ci = key_marker, id_marker if key_marker else ""
-    marker_cp = common_prefix(ck, prefix, delimiter) if ck else None
-    if marker_cp is not None and marker_cp == ck:
-        ck, ci = skip_past(marker_cp), ""
-    while True:
-        rows = ctx.services.multipart.list_uploads(store_id, prefix, ck, ci, batch)
-        seek = False
-        for u in rows:
-            if len(items) + len(prefixes) >= limit:
-                return items, prefixes, True, last
-            cp = common_prefix(u.key, prefix, delimiter)
-            if cp is not None:
-                prefixes.append(cp)
-                last = (cp, "")
-                ck, ci = skip_past(cp), ""
-                seek = True
-                break
-            items.append(u)
-            last = ck, ci = (u.key, u.id)
-        if not seek and len(rows) < batch:
-            return items, prefixes, False, last
-
-
 async def list_multipart_uploads(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     q = ctx.query
     prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
     key_marker, id_marker = q.get("key-marker", ""), q.get("upload-id-marker", "")
     limit = _int_param(ctx, "max-uploads", 1000, 1000)
-    found, prefixes, truncated, last = await run_in_threadpool(
-        _scan_uploads, ctx, store.id, prefix, delimiter, key_marker, id_marker, limit)
+    found, prefixes, truncated, last = await ctx.services.multipart.scan_uploads(
+        store, prefix, delimiter, key_marker, id_marker, limit)
     cred = ctx.credential
     assert cred is not None
     items = [xml.node("Upload", owner_xml(cred, "Initiator"), owner_xml(cred),

@@ -1,18 +1,22 @@
-"""GetObject, HeadObject (ranges, conditionals, response-* overrides, checksums), GetObjectAcl."""
+"""GetObject, HeadObject (ranges, conditionals, response-* overrides, checksums, versions),
+GetObjectAcl, GetObjectAttributes."""
 
 from __future__ import annotations
 
 import re
 
-from starlette.concurrency import run_in_threadpool
-
-from ...domain.models import ObjectMeta
-from ...services.integrity import full_object_digest
+from ...domain.models import ObjectVersion
+from .. import xml
 from ..checksums import header_name
 from ..context import S3Context, S3Response
-from ..errors import S3Error, access_denied
-from .common import acl_document, http_date, parse_http_date, quote_etag
-from .streams import open_segments, read_all, segments, stream_segments
+from ..errors import S3Error
+from .common import (
+    acl_document,
+    announced_version,
+    http_date,
+    parse_http_date,
+    quote_etag,
+)
 
 _RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 OVERRIDES = {
@@ -25,23 +29,12 @@ OVERRIDES = {
 }
 
 
-def readable(ctx: S3Context) -> ObjectMeta:
-    """The object, if the caller may read it (runs in a worker thread)."""
-    store = ctx.require_store()
-    anonymous = ctx.credential is None
-    try:
-        meta = ctx.services.objects.head(store.id, ctx.require_key())
-    except Exception:
-        if anonymous and store.acl != "public-read":
-            raise access_denied() from None
-        raise
-    if anonymous and store.acl != "public-read" and meta.acl != "public-read":
-        raise access_denied()
-    return meta
-
-
-async def load_readable(ctx: S3Context) -> ObjectMeta:
-    return await run_in_threadpool(readable, ctx)
+async def load_version(ctx: S3Context) -> ObjectVersion:
+    """The addressed version (latest, or ``versionId``); authorization may have read it."""
+    if ctx.version is not None:
+        return ctx.version
+    return await ctx.services.objects.head(ctx.require_store(), ctx.require_key(),
+                                           ctx.version_id)
 
 
 def _etag_matches(etag: str, header: str) -> bool:
@@ -49,7 +42,7 @@ def _etag_matches(etag: str, header: str) -> bool:
     return "*" in wanted or etag in wanted
 
 
-def check_conditions(ctx: S3Context, meta: ObjectMeta) -> int | None:
+def check_conditions(ctx: S3Context, meta: ObjectVersion) -> int | None:
     """Return 304 or raise 412 per RFC 7232 as S3 applies it; None to proceed."""
     h = ctx.headers
     modified = meta.last_modified.replace(microsecond=0)
@@ -111,7 +104,7 @@ def _raise_range(size: int) -> tuple[int, int]:
     raise _invalid_range(size)
 
 
-def object_headers(ctx: S3Context, meta: ObjectMeta) -> list[tuple[str, str]]:
+def object_headers(ctx: S3Context, meta: ObjectVersion) -> list[tuple[str, str]]:
     headers = [
         ("ETag", quote_etag(meta.etag)),
         ("Last-Modified", http_date(meta.last_modified)),
@@ -122,6 +115,7 @@ def object_headers(ctx: S3Context, meta: ObjectMeta) -> list[tuple[str, str]]:
     headers += [(f"x-amz-meta-{k}", v) for k, v in meta.user_meta.items()]
     if meta.tags:
         headers.append(("x-amz-tagging-count", str(len(meta.tags))))
+    headers += announced_version(ctx, meta.version_id)
     if ctx.credential is not None:  # AWS ignores overrides on anonymous requests
         overrides = {v: ctx.query[k] for k, v in OVERRIDES.items() if k in ctx.query}
         if overrides:
@@ -130,7 +124,7 @@ def object_headers(ctx: S3Context, meta: ObjectMeta) -> list[tuple[str, str]]:
     return headers
 
 
-def _part_range(meta: ObjectMeta, part_number: str) -> tuple[int, int, int]:
+def _part_range(meta: ObjectVersion, part_number: str) -> tuple[int, int, int]:
     if not re.fullmatch(r"[0-9]{1,5}", part_number) or not 1 <= int(part_number) <= 10000:
         raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, "
                       "inclusive", 400)
@@ -142,22 +136,15 @@ def _part_range(meta: ObjectMeta, part_number: str) -> tuple[int, int, int]:
     return start, start + parts[n - 1][1] - 1, len(parts)
 
 
-SMALL_BODY = 256 * 1024  # read whole into memory (one hop); larger bodies are streamed
-LOOP_READ_MAX = 64 * 1024  # with inline reads, bodies up to this are read on the event loop
-
-
-def _prepare_get(ctx: S3Context, head: bool) -> S3Response:
-    """Everything a GET/HEAD needs from metadata and disk, in one worker-thread hop."""
-    return _respond(ctx, readable(ctx), head)
-
-
-def _respond(ctx: S3Context, meta: ObjectMeta, head: bool) -> S3Response:
-    """The conditions, the range, and the open files (or, for small bodies, the bytes
-    themselves, verified against the object's checksum when the whole object is read)."""
+def _prepare(ctx: S3Context, meta: ObjectVersion) -> tuple[S3Response | None, int, int,
+                                                            list[tuple[str, str]], int]:
+    """Conditions, range and headers: (an early response or None, start, end, headers,
+    status)."""
     status = check_conditions(ctx, meta)
     headers = object_headers(ctx, meta)
     if status == 304:
-        return S3Response(304, [h for h in headers if h[0] in ("ETag", "Last-Modified")])
+        keep = ("ETag", "Last-Modified", "x-amz-version-id")
+        return S3Response(304, [h for h in headers if h[0] in keep]), 0, 0, headers, 304
     size = meta.size
     rng: tuple[int, int] | None = None
     if "partNumber" in ctx.query:
@@ -177,39 +164,19 @@ def _respond(ctx: S3Context, meta: ObjectMeta, head: bool) -> S3Response:
     else:
         status, (start, end) = 206, rng
         headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
-    length = max(0, end - start + 1)
-    headers.append(("Content-Length", str(length)))
-    if head or length == 0:
-        return S3Response(status, headers)
-    mode = ctx.services.settings.verify_reads
-    digest = None
-    if rng is None and mode != "off":
-        digest = full_object_digest(meta, allow_md5=mode != "crc")
-    if meta.data is not None:  # inline: the bytes came with the row
-        body = meta.data[start:end + 1]
-        if digest is not None:
-            digest.update(body)
-    else:
-        opened = open_segments(ctx.services.blobs, segments(meta, start, end))
-        if length > SMALL_BODY:
-            return S3Response(status, headers, stream=stream_segments(opened, digest))
-        body = read_all(opened, digest)
-    if digest is not None and not digest.matches():
-        raise S3Error("InternalError", "The stored object is damaged (checksum mismatch); "
-                      "it cannot be served.", 500)
-    return S3Response(status, headers, body=body)
+    headers.append(("Content-Length", str(max(0, end - start + 1))))
+    return None, start, end, headers, status
 
 
 async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
-    if not ctx.services.inline_reads:
-        return await run_in_threadpool(_prepare_get, ctx, head)
-    # Embedded SQLite: the metadata read is a ~30 µs in-process B-tree lookup that never
-    # waits for a writer (WAL), far cheaper than a hop to a worker thread and back; a small
-    # body read from the page cache costs about as much. Larger bodies still go to threads.
-    meta = readable(ctx)
-    if head or meta.data is not None or meta.size <= LOOP_READ_MAX:
-        return _respond(ctx, meta, head)
-    return await run_in_threadpool(_respond, ctx, meta, head)
+    meta = await load_version(ctx)
+    early, start, end, headers, status = _prepare(ctx, meta)
+    if early is not None:
+        return early
+    if head:
+        return S3Response(status, headers)
+    body = await ctx.services.objects.read(meta, start, end)
+    return S3Response(status, headers, body=body.data, stream=body.stream)
 
 
 async def head_object(ctx: S3Context) -> S3Response:
@@ -217,8 +184,35 @@ async def head_object(ctx: S3Context) -> S3Response:
 
 
 async def get_object_acl(ctx: S3Context) -> S3Response:
-    meta = await load_readable(ctx)
-    if ctx.credential is None:
-        raise access_denied()
-    return S3Response(body=acl_document(ctx.credential, meta.acl),
+    meta = await load_version(ctx)
+    assert ctx.credential is not None  # authorization: never anonymous
+    return S3Response(headers=announced_version(ctx, meta.version_id),
+                      body=acl_document(ctx.credential, meta.acl),
                       content_type="application/xml")
+
+
+ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
+
+
+async def get_object_attributes(ctx: S3Context) -> S3Response:
+    wanted = {a.strip() for a in ctx.headers.get("x-amz-object-attributes", "").split(",")
+              if a.strip()}
+    if not wanted or wanted - set(ATTRIBUTES):
+        raise S3Error("InvalidArgument", "Invalid attribute name specified: expected some of "
+                      + ", ".join(ATTRIBUTES), 400)
+    meta = await load_version(ctx)
+    children: list[str] = []
+    if "Checksum" in wanted and meta.checksums:
+        children.append(xml.node("Checksum", **{f"Checksum{a}": v
+                                                for a, v in meta.checksums.items()},
+                                 ChecksumType=meta.checksum_type or "FULL_OBJECT"))
+    if "ObjectParts" in wanted and meta.parts:
+        children.append(xml.node("ObjectParts", TotalPartsCount=len(meta.parts)))
+    body = xml.document(
+        "GetObjectAttributesResponse", *children,
+        ETag=meta.etag if "ETag" in wanted else None,
+        StorageClass="STANDARD" if "StorageClass" in wanted else None,
+        ObjectSize=meta.size if "ObjectSize" in wanted else None)
+    headers = [("Last-Modified", http_date(meta.last_modified))]
+    headers += announced_version(ctx, meta.version_id)
+    return S3Response(headers=headers, body=body, content_type="application/xml")

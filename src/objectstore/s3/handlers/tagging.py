@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from starlette.concurrency import run_in_threadpool
-
 from .. import xml
 from ..body import read_small_body
 from ..context import S3Context, S3Response
-from ..errors import S3Error, access_denied
-from .object_read import load_readable
+from ..errors import S3Error
+from .common import announced_version
 
 MAX_TAGS = 10
 MAX_TAG_KEY = 128
@@ -55,20 +53,20 @@ def tagging_document(tags: dict[str, str]) -> bytes:
 
 
 async def get_object_tagging(ctx: S3Context) -> S3Response:
-    meta = await load_readable(ctx)
-    if ctx.credential is None:  # a public-read ACL grants GetObject, not GetObjectTagging
-        raise access_denied()
-    return S3Response(body=tagging_document(meta.tags), content_type="application/xml")
+    meta = await ctx.services.objects.head(ctx.require_store(), ctx.require_key(),
+                                           ctx.version_id)
+    return S3Response(headers=announced_version(ctx, meta.version_id),
+                      body=tagging_document(meta.tags), content_type="application/xml")
 
 
 async def put_object_tagging(ctx: S3Context) -> S3Response:
     tags = tags_from_xml(await read_small_body(ctx, 64 * 1024))
-    await run_in_threadpool(lambda: ctx.services.objects.update_meta(
-        ctx.require_store(), ctx.require_key(), tags=tags))
-    return S3Response()
+    meta = await ctx.services.objects.update(ctx.require_store(), ctx.require_key(),
+                                             ctx.version_id, tags=tags)
+    return S3Response(headers=announced_version(ctx, meta.version_id))
 
 
 async def delete_object_tagging(ctx: S3Context) -> S3Response:
-    await run_in_threadpool(lambda: ctx.services.objects.update_meta(
-        ctx.require_store(), ctx.require_key(), tags={}))
-    return S3Response(204)
+    meta = await ctx.services.objects.update(ctx.require_store(), ctx.require_key(),
+                                             ctx.version_id, tags={})
+    return S3Response(204, announced_version(ctx, meta.version_id))

@@ -88,30 +88,57 @@ objectstores = Table(
     Column("object_count", BigInteger, nullable=False, default=0),
     Column("acl", String(32), nullable=False, default="private"),
     Column("created_at", UTCDateTime(), nullable=False),
+    # None: versioning never enabled; "Enabled" or "Suspended" once it was.
+    Column("versioning", String(16), nullable=True),
     UniqueConstraint("region", "name", name="uq_objectstores_region_name"),
     Index("ix_objectstores_account_region", "account_id", "region"),
     Index("ix_objectstores_name", "name"),
 )
 
+
+def _object_columns() -> list[Column[Any]]:
+    """The columns an object version has (the same in ``objects`` and ``object_versions``)."""
+    return [
+        Column("blob_id", String(64), nullable=False),
+        Column("size", BigInteger, nullable=False),
+        Column("etag", String(80), nullable=False),
+        Column("last_modified", UTCDateTime(), nullable=False),
+        Column("content_type", String(255), nullable=False),
+        Column("headers", JSON, nullable=False),
+        Column("user_meta", JSON, nullable=False),
+        Column("checksums", JSON, nullable=False),
+        Column("checksum_type", String(16), nullable=True),
+        Column("acl", String(32), nullable=False),
+        Column("parts", JSON, nullable=True),
+        Column("tags", JSON, nullable=False),
+        # Small objects' bytes, committed with their row (no blob file): blob_id is "" then.
+        Column("data", LargeBinary, nullable=True),
+        # "null" or the version's id; vseq orders a key's versions newest first (it equals
+        # the version id of non-null versions).
+        Column("version_id", String(64), nullable=False),
+        Column("delete_marker", Boolean, nullable=False),
+    ]
+
+
+# The latest version of every key (unversioned stores have only these rows): the hot path
+# reads and writes one row by primary key, as before versioning.
 objects = Table(
     "objects",
     metadata,
     Column("store_id", String(36), primary_key=True),
     Column("key", KeyType, primary_key=True),
-    Column("blob_id", String(64), nullable=False),
-    Column("size", BigInteger, nullable=False),
-    Column("etag", String(80), nullable=False),
-    Column("last_modified", UTCDateTime(), nullable=False),
-    Column("content_type", String(255), nullable=False),
-    Column("headers", JSON, nullable=False),
-    Column("user_meta", JSON, nullable=False),
-    Column("checksums", JSON, nullable=False),
-    Column("checksum_type", String(16), nullable=True),
-    Column("acl", String(32), nullable=False),
-    Column("parts", JSON, nullable=True),
-    Column("tags", JSON, nullable=False),
-    # Small objects' bytes, committed with their row (no blob file): blob_id is "" then.
-    Column("data", LargeBinary, nullable=True),
+    *_object_columns(),
+    Column("vseq", String(32), nullable=False),
+)
+
+# Noncurrent versions (and noncurrent delete markers) of versioned stores.
+object_versions = Table(
+    "object_versions",
+    metadata,
+    Column("store_id", String(36), primary_key=True),
+    Column("key", KeyType, primary_key=True),
+    Column("vseq", String(32), primary_key=True),
+    *_object_columns(),
 )
 
 # Blob ids whose bytes must be removed once nothing names them (deleted stores, overwrites).

@@ -1,0 +1,1 @@
+"""The object engine: the one seam between the planes and object storage."""

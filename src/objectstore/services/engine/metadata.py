@@ -1,0 +1,325 @@
+"""The SQL of object versions: point reads, the versioning rules of writes and deletes, and
+usage accounting, all inside the caller's transaction.
+
+The latest version of a key lives in ``objects`` (one row per key: the unversioned hot path
+reads and writes that row only); older versions of versioned stores live in
+``object_versions``. Every version's bytes count toward usage (as on S3); a delete marker
+counts no bytes and no object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, bindparam, delete, insert, select, text
+
+from ...domain.errors import (
+    DeleteMarker,
+    NoSuchVersion,
+    ObjectNotFound,
+    PreconditionFailed,
+    QuotaExceeded,
+    StoreNotFound,
+)
+from ...domain.models import GB, NULL_VERSION, ObjectStore, ObjectVersion
+from ...storage.sql.prepared import Prepared
+from ...storage.sql.tables import credentials, doomed_blobs, object_versions, objects, objectstores
+from .rows import HEAD_COLUMNS, VERSION_COLUMNS, row_values, version_from, version_from_tuple
+from .vseq import next_vseq
+
+PRECONDITION_MSG = "At least one of the pre-conditions you specified did not hold"
+ENABLED, SUSPENDED = "Enabled", "Suspended"
+
+_HEAD = Prepared(select(*[objects.c[n] for n in HEAD_COLUMNS]).where(
+    objects.c.store_id == bindparam("store_id"), objects.c.key == bindparam("key")))
+_VERSIONING = Prepared(select(objectstores.c.versioning).where(
+    objectstores.c.id == bindparam("sid")))
+_CHARGE_STORE = Prepared(
+    objectstores.update().where(objectstores.c.id == bindparam("sid")).values(
+        used_bytes=objectstores.c.used_bytes + bindparam("delta", type_=BigInteger),
+        object_count=objectstores.c.object_count + bindparam("count", type_=BigInteger)))
+_CHARGE_STORE_LIMITED = Prepared(
+    objectstores.update().where(
+        objectstores.c.id == bindparam("sid"),
+        objectstores.c.used_bytes + bindparam("delta", type_=BigInteger)
+        <= objectstores.c.max_size_gb * GB).values(
+        used_bytes=objectstores.c.used_bytes + bindparam("delta", type_=BigInteger),
+        object_count=objectstores.c.object_count + bindparam("count", type_=BigInteger)))
+_STORE_EXISTS = Prepared(select(objectstores.c.id).where(objectstores.c.id == bindparam("sid")))
+_OWNER = (select(objectstores.c.credential_id).where(objectstores.c.id == bindparam("sid"))
+          .scalar_subquery())
+_CHARGE_CRED = Prepared(
+    credentials.update().where(credentials.c.id == _OWNER).values(
+        used_bytes=credentials.c.used_bytes + bindparam("delta", type_=BigInteger)))
+_CHARGE_CRED_LIMITED = Prepared(
+    credentials.update().where(
+        credentials.c.id == _OWNER,
+        (credentials.c.max_size_gb.is_(None))
+        | (credentials.c.used_bytes + bindparam("delta", type_=BigInteger)
+           <= credentials.c.max_size_gb * GB)).values(
+        used_bytes=credentials.c.used_bytes + bindparam("delta", type_=BigInteger)))
+_INSERT = Prepared(objects.insert().values(
+    store_id=bindparam("store_id"), key=bindparam("key"),
+    **{c: bindparam(c, type_=objects.c[c].type) for c in VERSION_COLUMNS}))
+_REPLACE = Prepared(objects.update().where(
+    objects.c.store_id == bindparam("w_store_id"), objects.c.key == bindparam("w_key")).values(
+    **{c: bindparam(c, type_=objects.c[c].type) for c in VERSION_COLUMNS}))
+_DELETE = Prepared(delete(objects).where(objects.c.store_id == bindparam("store_id"),
+                                         objects.c.key == bindparam("key")))
+_DOOM = Prepared(insert(doomed_blobs).values(blob_id=bindparam("blob_id"),
+                                             queued_at=bindparam("queued_at")))
+_OLD_COLUMNS = [object_versions.c[n] for n in HEAD_COLUMNS]
+
+
+def check_preconditions(current: ObjectVersion | None, if_match: str | None,
+                        if_none_match: str | None) -> None:
+    """Conditional writes: ``current`` is the latest version that is not a delete marker."""
+    if (if_none_match is not None and current is not None
+            and (if_none_match.strip() == "*" or etag_in(current.etag, if_none_match))):
+        raise PreconditionFailed(PRECONDITION_MSG)
+    if if_match is not None:
+        if current is None:
+            raise ObjectNotFound("The specified key does not exist.")
+        if if_match.strip() != "*" and not etag_in(current.etag, if_match):
+            raise PreconditionFailed(PRECONDITION_MSG)
+
+
+def etag_in(etag: str, header: str) -> bool:
+    wanted = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+    return "*" in wanted or etag.strip('"') in wanted
+
+
+def charge(conn: Connection, store_id: str, delta_bytes: int, delta_count: int) -> None:
+    """Apply a usage change to a store and its owner, refusing growth past either limit.
+
+    One conditional UPDATE per row (no process lock): safe with several gateway processes.
+    """
+    if delta_bytes == 0 and delta_count == 0:
+        return
+    growing = delta_bytes > 0
+    changed = (_CHARGE_STORE_LIMITED if growing else _CHARGE_STORE).execute(
+        conn, sid=store_id, delta=delta_bytes, count=delta_count)
+    if changed != 1:
+        if _STORE_EXISTS.first(conn, sid=store_id) is None:
+            raise StoreNotFound("The specified bucket does not exist")
+        raise QuotaExceeded("The object store's size limit would be exceeded by this write")
+    if delta_bytes == 0:
+        return
+    changed = (_CHARGE_CRED_LIMITED if growing else _CHARGE_CRED).execute(
+        conn, sid=store_id, delta=delta_bytes)
+    if changed != 1:
+        raise QuotaExceeded("The credential's size limit would be exceeded by this write")
+
+
+def lock_key(conn: Connection, store_id: str, key: str) -> None:
+    """Serialise writers of one key until this transaction ends. SQLite has one writer at a
+    time already; PostgreSQL gets a transaction-scoped advisory lock on the key's hash, so the
+    read of the current version and the write that replaces it cannot interleave."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                     {"k": f"{store_id}\x1f{key}"})
+
+
+def doom(conn: Connection, blob_ids: list[str]) -> None:
+    now = datetime.now(UTC)
+    for blob_id in blob_ids:
+        _DOOM.execute(conn, blob_id=blob_id, queued_at=now)
+
+
+def _counted(v: ObjectVersion) -> int:
+    return 0 if v.delete_marker else 1
+
+
+def versioning_in(conn: Connection, store_id: str) -> str | None:
+    """The store's versioning state, read in the write's own transaction (a cached store
+    may be stale, and a stale "unversioned" would overwrite a version in place)."""
+    row = _VERSIONING.first(conn, sid=store_id)
+    if row is None:
+        raise StoreNotFound("The specified bucket does not exist")
+    return row[0]  # type: ignore[no-any-return]
+
+
+def current_in(conn: Connection, store_id: str, key: str) -> ObjectVersion | None:
+    row = _HEAD.first(conn, store_id=store_id, key=key)
+    return None if row is None else version_from_tuple(store_id, HEAD_COLUMNS, row,
+                                                       is_latest=True)
+
+
+def _noncurrent(conn: Connection, store_id: str, key: str, *, vseq: str | None = None,
+                null: bool = False, newest: bool = False) -> ObjectVersion | None:
+    q = select(*_OLD_COLUMNS).where(object_versions.c.store_id == store_id,
+                                    object_versions.c.key == key)
+    if vseq is not None:
+        q = q.where(object_versions.c.vseq == vseq)
+    if null:
+        q = q.where(object_versions.c.version_id == NULL_VERSION)
+    row = conn.execute(q.order_by(object_versions.c.vseq).limit(1)).first()
+    return None if row is None else version_from(store_id, row._mapping, is_latest=False)
+
+
+def find_version(conn: Connection, store_id: str, key: str, version_id: str
+                 ) -> ObjectVersion | None:
+    """The version of ``key`` with this id (latest or not), or None."""
+    current = current_in(conn, store_id, key)
+    if current is not None and current.version_id == version_id:
+        return current
+    if version_id == NULL_VERSION:
+        return _noncurrent(conn, store_id, key, null=True)
+    return _noncurrent(conn, store_id, key, vseq=version_id)
+
+
+def _archive(conn: Connection, current: ObjectVersion) -> None:
+    """Keep the latest version as a noncurrent one (its usage is unchanged)."""
+    conn.execute(insert(object_versions).values(
+        store_id=current.store_id, key=current.key, **row_values(current)))
+
+
+def _drop_noncurrent(conn: Connection, v: ObjectVersion) -> None:
+    conn.execute(delete(object_versions).where(
+        object_versions.c.store_id == v.store_id, object_versions.c.key == v.key,
+        object_versions.c.vseq == v.vseq))
+    charge(conn, v.store_id, -v.size, -_counted(v))
+    doom(conn, v.blob_ids())
+
+
+def install(conn: Connection, store: ObjectStore, new: ObjectVersion,
+            if_match: str | None = None, if_none_match: str | None = None,
+            *, charged: int = 0) -> tuple[ObjectVersion, bool]:
+    """Make ``new`` (a version without id yet) the latest version of its key under the
+    store's versioning rules; ``charged`` bytes of it were already counted (multipart parts).
+    Returns the stored version and whether blobs were queued for the GC."""
+    lock_key(conn, store.id, new.key)
+    state = versioning_in(conn, store.id)
+    current = current_in(conn, store.id, new.key)
+    live = current if current is not None and not current.delete_marker else None
+    check_preconditions(live, if_match, if_none_match)
+    vseq = next_vseq(current.vseq if current is not None else None)
+    version = replace(new, vseq=vseq, version_id=vseq if state == ENABLED else NULL_VERSION,
+                      is_latest=True)
+    grow = new.size - charged
+    doomed = False
+    if current is None:
+        charge(conn, store.id, grow, _counted(version))
+        _INSERT.execute(conn, store_id=store.id, key=new.key, **row_values(version))
+        return version, False
+    if state is None or current.version_id == NULL_VERSION and state == SUSPENDED:
+        # The latest version is replaced in place (unversioned, or the null version of a
+        # suspended store).
+        charge(conn, store.id, grow - current.size, _counted(version) - _counted(current))
+        doom(conn, current.blob_ids())
+        doomed = bool(current.blob_ids())
+    else:
+        _archive(conn, current)
+        if state == SUSPENDED:
+            old_null = _noncurrent(conn, store.id, new.key, null=True)
+            if old_null is not None:
+                _drop_noncurrent(conn, old_null)
+                doomed = doomed or bool(old_null.blob_ids())
+        charge(conn, store.id, grow, _counted(version))
+    _REPLACE.execute(conn, w_store_id=store.id, w_key=new.key, **row_values(version))
+    return version, doomed
+
+
+def delete_latest(conn: Connection, store: ObjectStore, key: str, now: datetime
+                  ) -> tuple[ObjectVersion | None, bool]:
+    """DELETE without a version id. Unversioned: the object goes. Versioned: a delete marker
+    becomes the latest version (Enabled: a new one; Suspended: the null version, replacing
+    any). Returns (the marker, if one was made; whether blobs were queued)."""
+    lock_key(conn, store.id, key)
+    state = versioning_in(conn, store.id)
+    current = current_in(conn, store.id, key)
+    if state is None:
+        if current is None:
+            return None, False
+        _DELETE.execute(conn, store_id=store.id, key=key)
+        charge(conn, store.id, -current.size, -_counted(current))
+        doom(conn, current.blob_ids())
+        return None, bool(current.blob_ids())
+    vseq = next_vseq(current.vseq if current is not None else None)
+    marker = ObjectVersion(
+        store_id=store.id, key=key, blob_id="", size=0, etag="", last_modified=now,
+        content_type="", version_id=vseq if state == ENABLED else NULL_VERSION, vseq=vseq,
+        delete_marker=True)
+    doomed = False
+    if current is not None:
+        if state == SUSPENDED and current.version_id == NULL_VERSION:
+            charge(conn, store.id, -current.size, -_counted(current))
+            doom(conn, current.blob_ids())
+            doomed = bool(current.blob_ids())
+        else:
+            _archive(conn, current)
+        _REPLACE.execute(conn, w_store_id=store.id, w_key=key, **row_values(marker))
+    else:
+        _INSERT.execute(conn, store_id=store.id, key=key, **row_values(marker))
+    if state == SUSPENDED:
+        old_null = _noncurrent(conn, store.id, key, null=True)
+        if old_null is not None:
+            _drop_noncurrent(conn, old_null)
+            doomed = doomed or bool(old_null.blob_ids())
+    return marker, doomed
+
+
+def delete_version(conn: Connection, store: ObjectStore, key: str, version_id: str
+                   ) -> tuple[ObjectVersion, bool]:
+    """DELETE of one version: only that version goes; if it was the latest, the next newest
+    becomes the latest. Unknown version -> NoSuchVersion, nothing changes."""
+    lock_key(conn, store.id, key)
+    current = current_in(conn, store.id, key)
+    if current is not None and current.version_id == version_id:
+        target = current
+        _DELETE.execute(conn, store_id=store.id, key=key)
+        successor = _noncurrent(conn, store.id, key)
+        if successor is not None:
+            conn.execute(delete(object_versions).where(
+                object_versions.c.store_id == store.id, object_versions.c.key == key,
+                object_versions.c.vseq == successor.vseq))
+            _INSERT.execute(conn, store_id=store.id, key=key, **row_values(successor))
+        charge(conn, store.id, -target.size, -_counted(target))
+        doom(conn, target.blob_ids())
+        return target, bool(target.blob_ids())
+    target_old = (_noncurrent(conn, store.id, key, null=True) if version_id == NULL_VERSION
+                  else _noncurrent(conn, store.id, key, vseq=version_id))
+    if target_old is None:
+        raise NoSuchVersion("The specified version does not exist.")
+    _drop_noncurrent(conn, target_old)
+    return target_old, bool(target_old.blob_ids())
+
+
+def update_version(conn: Connection, store: ObjectStore, key: str, version_id: str | None,
+                   changes: dict[str, Any]) -> ObjectVersion:
+    """Change metadata (tags, ACL) of one version in place (no new version, as on S3)."""
+    lock_key(conn, store.id, key)
+    current = current_in(conn, store.id, key)
+    if version_id is None:
+        if current is None or current.delete_marker:
+            raise ObjectNotFound("The specified key does not exist.")
+        target = current
+    else:
+        found = find_version(conn, store.id, key, version_id)
+        if found is None:
+            raise NoSuchVersion("The specified version does not exist.")
+        target = found
+    if target.delete_marker:
+        raise DeleteMarker(target.version_id, target.last_modified, addressed=True)
+    table = objects if target.is_latest else object_versions
+    q = table.update().where(table.c.store_id == store.id, table.c.key == key)
+    if not target.is_latest:
+        q = q.where(table.c.vseq == target.vseq)
+    conn.execute(q.values(**changes))
+    return replace(target, **changes)
+
+
+def drop_store_versions(conn: Connection, store_id: str) -> list[str]:
+    """Remove every noncurrent version of a store; their blob ids (for the GC)."""
+    blob_ids: list[str] = []
+    for blob_id, manifest in conn.execute(
+            select(object_versions.c.blob_id, object_versions.c.parts)
+            .where(object_versions.c.store_id == store_id)):
+        if manifest:
+            blob_ids.extend(p[0] for p in manifest)
+        elif blob_id:
+            blob_ids.append(blob_id)
+    conn.execute(delete(object_versions).where(object_versions.c.store_id == store_id))
+    return blob_ids

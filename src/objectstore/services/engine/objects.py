@@ -1,0 +1,414 @@
+"""The object engine: every object operation (put, read, head, copy, delete, metadata,
+versioning, listings) with its blob handling, checksum verification, durability, usage and
+thread hops. The planes call it with request values and render what it returns."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from anyio.to_thread import run_sync
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    bindparam,
+    false,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+
+from ...domain.errors import (
+    DeleteMarker,
+    InvalidVersion,
+    NoSuchVersion,
+    ObjectNotFound,
+    QuotaExceeded,
+    StoreNotFound,
+)
+from ...domain.models import GB, Credential, ListedObject, ObjectStore, ObjectVersion
+from ...storage.blobs import BlobStore
+from ...storage.sql.group_commit import DirectWriter, Writer, run_async
+from ...storage.sql.prepared import Prepared
+from ...storage.sql.tables import credentials, object_versions, objects, objectstores
+from ..integrity import Digest, full_object_digest
+from . import metadata as md
+from .listing import Listing, VersionListing, list_keys, list_versions
+from .rows import HEAD_COLUMNS, aware, version_from_tuple
+from .transfer import (
+    Payload,
+    copy_into_blob,
+    open_segments,
+    read_all,
+    receive_blob,
+    receive_inline,
+    stream_segments,
+)
+from .vseq import is_valid_version_id
+
+T = TypeVar("T")
+SMALL_BODY = 256 * 1024  # read whole into memory (one hop); larger bodies are streamed
+LOOP_READ_MAX = 64 * 1024  # with inline reads, bodies up to this are read on the event loop
+VERIFY_MODES = ("all", "crc", "off")
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """What a writer says about a new object version."""
+
+    content_type: str = "binary/octet-stream"
+    headers: dict[str, str] = field(default_factory=dict)
+    user_meta: dict[str, str] = field(default_factory=dict)
+    acl: str = "private"
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Conditional write headers: If-Match (an ETag, "*" = must exist), If-None-Match ("*")."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+
+@dataclass
+class ObjectBody:
+    """What a read returns: the bytes (small) or a stream of them (large)."""
+
+    length: int
+    data: bytes = b""
+    stream: AsyncIterator[bytes] | None = None
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A delete's outcome: the version removed or the delete marker made."""
+
+    version_id: str | None = None
+    delete_marker: bool = False
+
+
+_SCAN = select(objects.c.key, objects.c.size, objects.c.etag, objects.c.last_modified,
+               objects.c.checksums).where(objects.c.store_id == bindparam("sid"),
+                                          objects.c.delete_marker == false())
+_LIMIT = bindparam("lim", type_=Integer)
+_SCAN_AFTER = Prepared(_SCAN.where(objects.c.key > bindparam("key"))
+                       .order_by(objects.c.key).limit(_LIMIT))
+_SCAN_FROM = Prepared(_SCAN.where(objects.c.key >= bindparam("key"))
+                      .order_by(objects.c.key).limit(_LIMIT))
+_SCAN_ALL = Prepared(_SCAN.order_by(objects.c.key).limit(_LIMIT))
+
+
+def _versions_select(table: Any, latest: bool, sid: str, key: str, vseq: str, prefix: str
+                     ) -> Any:
+    return select(table.c.key, table.c.vseq, table.c.version_id, table.c.delete_marker,
+                  table.c.size, table.c.etag, table.c.last_modified, table.c.checksums,
+                  literal(latest).label("latest")).where(
+        table.c.store_id == sid, table.c.key >= max(key, prefix),
+        or_(table.c.key > key, and_(table.c.key == key, table.c.vseq > vseq)))
+
+
+class ObjectEngine:
+    def __init__(self, engine: Engine, blobs: BlobStore, writer: Writer | None = None, *,
+                 inline_max_bytes: int = 64 * 1024, verify_reads: str = "all") -> None:
+        if verify_reads not in VERIFY_MODES:
+            raise ValueError(f"verify_reads must be one of {VERIFY_MODES}")
+        self.engine = engine
+        self.blobs = blobs
+        self.writer: Writer = writer or DirectWriter(engine)
+        self.inline_max_bytes = inline_max_bytes
+        self.verify_reads = verify_reads
+        self.gc_wakeup = threading.Event()
+        # Embedded SQLite: a point read is a ~30 µs in-process B-tree lookup that never waits
+        # for a writer (WAL), cheaper than a hop to a worker thread and back.
+        self.inline_reads = engine.dialect.name == "sqlite"
+
+    def wake_gc(self) -> None:
+        self.gc_wakeup.set()
+
+    async def _hop(self, fn: Callable[..., T], *args: Any) -> T:
+        return await run_sync(fn, *args)
+
+    async def _read_hop(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args) if self.inline_reads else await run_sync(fn, *args)
+
+    async def _commit(self, work: Callable[[Connection], tuple[T, bool]],
+                      on_failure: Callable[[], None] | None = None) -> T:
+        result, doomed = await run_async(self.writer, work, on_failure)
+        if doomed:
+            self.wake_gc()
+        return result
+
+    # -- reads ----------------------------------------------------------------------------------
+    def head_sync(self, store_id: str, key: str, version_id: str | None = None
+                  ) -> ObjectVersion:
+        """The latest version (or the one named): ObjectNotFound, NoSuchVersion, or
+        DeleteMarker when it is one."""
+        if version_id is None:
+            row = md._HEAD.first_on(self.engine, store_id=store_id, key=key)
+            if row is None:
+                raise ObjectNotFound("The specified key does not exist.")
+            found = version_from_tuple(store_id, HEAD_COLUMNS, row, is_latest=True)
+        else:
+            if not is_valid_version_id(version_id):
+                raise InvalidVersion("Invalid version id specified")
+            with self.engine.connect() as conn:
+                maybe = md.find_version(conn, store_id, key, version_id)
+            if maybe is None:
+                raise NoSuchVersion("The specified version does not exist.")
+            found = maybe
+        if found.delete_marker:
+            raise DeleteMarker(found.version_id, found.last_modified,
+                               addressed=version_id is not None)
+        return found
+
+    async def head(self, store: ObjectStore, key: str, version_id: str | None = None
+                   ) -> ObjectVersion:
+        return await self._read_hop(self.head_sync, store.id, key, version_id)
+
+    def _digest(self, version: ObjectVersion, whole: bool) -> Digest | None:
+        if not whole or self.verify_reads == "off":
+            return None
+        return full_object_digest(version, allow_md5=self.verify_reads != "crc")
+
+    def _read_small(self, version: ObjectVersion, start: int, end: int, whole: bool) -> bytes:
+        digest = self._digest(version, whole)
+        if version.data is not None:
+            body = version.data[start:end + 1]
+            if digest is not None:
+                digest.update(body)
+        else:
+            body = read_all(open_segments(self.blobs, version, start, end), digest)
+        if digest is not None and not digest.matches():
+            raise DamagedObject("The stored object is damaged (checksum mismatch); it cannot "
+                                "be served.")
+        return body
+
+    def _open_stream(self, version: ObjectVersion, start: int, end: int, whole: bool
+                     ) -> ObjectBody:
+        length = end - start + 1
+        if length <= SMALL_BODY:
+            return ObjectBody(length, data=self._read_small(version, start, end, whole))
+        opened = open_segments(self.blobs, version, start, end)
+        return ObjectBody(length, stream=stream_segments(opened, self._digest(version, whole)))
+
+    async def read(self, version: ObjectVersion, start: int, end: int) -> ObjectBody:
+        """Bytes [start, end] of a version; a whole-object read is verified against the
+        version's cheapest checksum (the last chunk is held back until the verdict)."""
+        length = max(0, end - start + 1)
+        if length == 0:
+            return ObjectBody(0)
+        whole = start == 0 and end == version.size - 1
+        if version.data is not None or (self.inline_reads and length <= LOOP_READ_MAX):
+            return ObjectBody(length, data=self._read_small(version, start, end, whole))
+        return await run_sync(self._open_stream, version, start, end, whole)
+
+    # -- usage ----------------------------------------------------------------------------------
+    def _room_sync(self, store_id: str, length: int, key: str | None) -> None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(objectstores.c.used_bytes, objectstores.c.max_size_gb,
+                       credentials.c.used_bytes, credentials.c.max_size_gb,
+                       objectstores.c.versioning)
+                .select_from(objectstores.join(
+                    credentials, credentials.c.id == objectstores.c.credential_id))
+                .where(objectstores.c.id == store_id)).first()
+            if row is None:
+                raise StoreNotFound("The specified bucket does not exist")
+            used, max_gb, cred_used, cred_max_gb, versioning = row
+            current = md.current_in(conn, store_id, key) \
+                if key is not None and versioning is None else None
+        delta = length - (current.size if current else 0)
+        if delta <= 0:
+            return
+        if used + delta > max_gb * GB:
+            raise QuotaExceeded("The object store's size limit would be exceeded by this write")
+        if cred_max_gb is not None and cred_used + delta > cred_max_gb * GB:
+            raise QuotaExceeded("The credential's size limit would be exceeded by this write")
+
+    async def ensure_room(self, store: ObjectStore, owner: Credential | None, length: int,
+                          key: str | None = None) -> None:
+        """Refuse a write whose declared size does not fit, before its body is read (the
+        commit re-checks exactly, in SQL). The cached figures may be a second old, so they
+        settle it only with a wide margin; otherwise usage is read fresh (with, for an
+        overwrite of ``key`` in an unversioned store, the size it replaces)."""
+        cap = owner.max_size_gb * GB if owner is not None and owner.max_size_gb else None
+        if owner is not None and store.used_bytes + length <= store.max_size_gb * GB // 2 and (
+                cap is None or owner.used_bytes + length <= cap // 2):
+            return
+        await run_sync(self._room_sync, store.id, length, key)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def _install_work(self, store: ObjectStore, new: ObjectVersion, cond: Conditions | None
+                      ) -> Callable[[Connection], tuple[ObjectVersion, bool]]:
+        def work(conn: Connection) -> tuple[ObjectVersion, bool]:
+            return md.install(conn, store, new, cond.if_match if cond else None,
+                              cond.if_none_match if cond else None)
+
+        return work
+
+    def _drop_blob(self, blob_id: str) -> Callable[[], None] | None:
+        return (lambda: self.blobs.delete(blob_id)) if blob_id else None
+
+    async def put(self, store: ObjectStore, key: str, attrs: Attributes, payload: Payload,
+                  length: int, cond: Conditions | None = None) -> ObjectVersion:
+        """Receive a body and make it the key's latest version; acknowledged (returned) only
+        once its bytes and its row are durable."""
+        data: bytes | None = None
+        blob_id = ""
+        if length <= self.inline_max_bytes:
+            data = await receive_inline(payload, length)  # bytes go into the row
+        else:
+            blob_id = await receive_blob(payload, self.blobs, length)
+        checksums = payload.checksums
+        new = self._new_version(store, key, attrs, blob_id=blob_id, size=payload.size,
+                                etag=payload.md5_hex, checksums=checksums,
+                                checksum_type="FULL_OBJECT" if checksums else None, data=data)
+        return await self._commit(self._install_work(store, new, cond),
+                                  self._drop_blob(blob_id))
+
+    @staticmethod
+    def _new_version(store: ObjectStore, key: str, attrs: Attributes, **fields: Any
+                     ) -> ObjectVersion:
+        return ObjectVersion(
+            store_id=store.id, key=key, last_modified=datetime.now(UTC),
+            content_type=attrs.content_type, headers=attrs.headers,
+            user_meta=attrs.user_meta, acl=attrs.acl, tags=attrs.tags, **fields)
+
+    async def copy(self, store: ObjectStore, key: str, source: ObjectVersion,
+                   attrs: Attributes, cond: Conditions | None = None) -> ObjectVersion:
+        """A server-side copy of ``source`` as the key's latest version (a full-object
+        checksum still describes the copied bytes; a composite one does not)."""
+        keep = not source.parts or source.checksum_type == "FULL_OBJECT"
+        checksums = source.checksums if keep else {}
+        if source.data is not None and source.size <= self.inline_max_bytes:
+            blob_id, size, md5, data = "", source.size, source.etag, source.data
+        else:
+            data = None
+            blob_id, size, md5 = await run_sync(copy_into_blob, self.blobs, source, 0,
+                                                source.size - 1)
+        new = self._new_version(store, key, attrs, blob_id=blob_id, size=size, etag=md5,
+                                checksums=checksums,
+                                checksum_type="FULL_OBJECT" if checksums else None, data=data)
+        return await self._commit(self._install_work(store, new, cond),
+                                  self._drop_blob(blob_id))
+
+    async def delete(self, store: ObjectStore, key: str, version_id: str | None = None
+                     ) -> Deleted:
+        """DELETE: without a version id, the object (unversioned) or a new delete marker
+        (versioned); with one, exactly that version (NoSuchVersion if unknown)."""
+        if version_id is not None and not is_valid_version_id(version_id):
+            raise InvalidVersion("Invalid version id specified")
+        now = datetime.now(UTC)
+
+        def work(conn: Connection) -> tuple[Deleted, bool]:
+            if version_id is None:
+                marker, doomed = md.delete_latest(conn, store, key, now)
+                if marker is None:
+                    return Deleted(), doomed
+                return Deleted(marker.version_id, True), doomed
+            gone, doomed = md.delete_version(conn, store, key, version_id)
+            return Deleted(gone.version_id, gone.delete_marker), doomed
+
+        return await self._commit(work)
+
+    def _update_work(self, store: ObjectStore, key: str, version_id: str | None,
+                     changes: dict[str, Any]) -> Callable[[Connection], tuple[ObjectVersion, bool]]:
+        if version_id is not None and not is_valid_version_id(version_id):
+            raise InvalidVersion("Invalid version id specified")
+
+        def work(conn: Connection) -> tuple[ObjectVersion, bool]:
+            return md.update_version(conn, store, key, version_id, changes), False
+
+        return work
+
+    async def update(self, store: ObjectStore, key: str, version_id: str | None,
+                     **changes: Any) -> ObjectVersion:
+        """Change a version's tags or ACL in place."""
+        return await self._commit(self._update_work(store, key, version_id, changes))
+
+    def update_sync(self, store: ObjectStore, key: str, version_id: str | None = None,
+                    **changes: Any) -> ObjectVersion:
+        """``update`` for callers outside the event loop (admin tools)."""
+        return self.writer.run(self._update_work(store, key, version_id, changes))[0]
+
+    # -- listings -------------------------------------------------------------------------------
+    def scan(self, store_id: str, after: str | None, prefix: str, limit: int
+             ) -> list[ListedObject]:
+        """Latest versions (not delete markers) with key > after (or >= prefix), in key
+        (UTF-8 byte) order."""
+        if after is not None and after >= prefix:
+            rows = _SCAN_AFTER.all_on(self.engine, sid=store_id, key=after, lim=limit)
+        elif prefix:
+            rows = _SCAN_FROM.all_on(self.engine, sid=store_id, key=prefix, lim=limit)
+        else:
+            rows = _SCAN_ALL.all_on(self.engine, sid=store_id, lim=limit)
+        return [ListedObject(key, int(size), etag, aware(modified), checksums or {})
+                for key, size, etag, modified, checksums in rows]
+
+    def list_objects_sync(self, store_id: str, prefix: str, delimiter: str,
+                          after: str | None, max_keys: int) -> Listing:
+        return list_keys(lambda a, p, n: self.scan(store_id, a, p, n), prefix=prefix,
+                         delimiter=delimiter, after=after, max_keys=max_keys,
+                         batch=min(max(max_keys, 1) + 1, 1001))
+
+    async def list_objects(self, store: ObjectStore, prefix: str, delimiter: str,
+                           after: str | None, max_keys: int) -> Listing:
+        return await run_sync(self.list_objects_sync, store.id, prefix, delimiter, after,
+                              max_keys)
+
+    def scan_versions(self, store_id: str, key: str, vseq: str, prefix: str, limit: int
+                      ) -> list[ListedObject]:
+        q = union_all(
+            _versions_select(objects, True, store_id, key, vseq, prefix),
+            _versions_select(object_versions, False, store_id, key, vseq, prefix),
+        ).order_by("key", "vseq").limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [ListedObject(r.key, int(r.size), r.etag, aware(r.last_modified),
+                             r.checksums or {}, r.version_id, bool(r.latest),
+                             bool(r.delete_marker), r.vseq) for r in rows]
+
+    def list_versions_sync(self, store_id: str, prefix: str, delimiter: str,
+                           key_marker: str, version_id_marker: str, max_keys: int
+                           ) -> VersionListing:
+        after = (key_marker, "")
+        if key_marker:
+            after = (key_marker, "~")  # every version of the marker key was listed
+            if version_id_marker:
+                if not is_valid_version_id(version_id_marker):
+                    raise InvalidVersion("Invalid version id specified")
+                with self.engine.connect() as conn:
+                    marked = md.find_version(conn, store_id, key_marker, version_id_marker)
+                if marked is not None:
+                    after = (key_marker, marked.vseq)
+                elif version_id_marker != "null":
+                    after = (key_marker, version_id_marker)
+        return list_versions(lambda k, v, p, n: self.scan_versions(store_id, k, v, p, n),
+                             prefix=prefix, delimiter=delimiter, after=after,
+                             max_keys=max_keys, batch=min(max(max_keys, 1) + 1, 1001))
+
+    async def list_versions(self, store: ObjectStore, prefix: str, delimiter: str,
+                            key_marker: str, version_id_marker: str, max_keys: int
+                            ) -> VersionListing:
+        return await run_sync(self.list_versions_sync, store.id, prefix, delimiter,
+                              key_marker, version_id_marker, max_keys)
+
+    def has_versions(self, store_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(object_versions.c.key).where(
+                object_versions.c.store_id == store_id).limit(1)).first() is not None
+
+
+class DamagedObject(Exception):
+    """Stored bytes do not match their checksum (an internal error: never served)."""
+
+
+__all__ = ["Attributes", "Conditions", "DamagedObject", "Deleted", "ObjectBody",
+           "ObjectEngine"]

@@ -1,0 +1,59 @@
+"""Object version rows <-> ``ObjectVersion``, mapped by column name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ...domain.models import ObjectVersion
+from ...storage.sql.tables import objects
+
+# Every column of a version row but the key columns, in one order for prepared statements.
+VERSION_COLUMNS: tuple[str, ...] = (
+    "blob_id", "size", "etag", "last_modified", "content_type", "headers", "user_meta",
+    "checksums", "checksum_type", "acl", "parts", "tags", "data", "version_id",
+    "delete_marker", "vseq",
+)
+# What a point read of the latest version selects (all of it, by name).
+HEAD_COLUMNS: tuple[str, ...] = ("key", *VERSION_COLUMNS)
+assert set(HEAD_COLUMNS) | {"store_id"} == {c.name for c in objects.c}
+
+
+def aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def version_from(store_id: str, m: Mapping[str, Any], *, is_latest: bool) -> ObjectVersion:
+    """An ``ObjectVersion`` from a row mapping (column name -> value)."""
+    data = m.get("data")
+    parts = m.get("parts")
+    return ObjectVersion(
+        store_id=store_id, key=m["key"], blob_id=m["blob_id"], size=int(m["size"]),
+        etag=m["etag"], last_modified=aware(m["last_modified"]),
+        content_type=m["content_type"], headers=dict(m["headers"] or {}),
+        user_meta=dict(m["user_meta"] or {}), checksums=dict(m["checksums"] or {}),
+        checksum_type=m["checksum_type"], acl=m["acl"],
+        parts=tuple((p[0], int(p[1])) for p in parts) if parts else None,
+        tags=dict(m["tags"] or {}), data=bytes(data) if data is not None else None,
+        version_id=m["version_id"], vseq=m["vseq"], delete_marker=bool(m["delete_marker"]),
+        is_latest=is_latest,
+    )
+
+
+def version_from_tuple(store_id: str, names: tuple[str, ...], row: tuple[Any, ...],
+                       *, is_latest: bool) -> ObjectVersion:
+    return version_from(store_id, dict(zip(names, row, strict=True)), is_latest=is_latest)
+
+
+def row_values(v: ObjectVersion) -> dict[str, Any]:
+    """The column values of a version (without store_id and key)."""
+    return {
+        "blob_id": v.blob_id, "size": v.size, "etag": v.etag,
+        "last_modified": v.last_modified, "content_type": v.content_type,
+        "headers": v.headers, "user_meta": v.user_meta, "checksums": v.checksums,
+        "checksum_type": v.checksum_type, "acl": v.acl,
+        "parts": [list(p) for p in v.parts] if v.parts else None, "tags": v.tags,
+        "data": v.data, "version_id": v.version_id, "delete_marker": v.delete_marker,
+        "vseq": v.vseq,
+    }
