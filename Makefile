@@ -28,12 +28,14 @@ lint: $(TEST_STAMP)
 	$(BIN)/lint-imports
 
 # The full suite: unit tests, API tests on SQLite and on a throwaway PostgreSQL, and real S3
-# clients (boto3, aws CLI, s3cmd, minio, rclone) against a real server.
+# clients (boto3, aws CLI, s3cmd, minio, rclone) against a real server; the web console in
+# Debian's chromium (scripts/ensure-chromium.sh installs it).
 test: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
 	. scripts/pg-env.sh && $(BIN)/pytest -q -p no:cacheprovider
 
 test-sqlite: $(TEST_STAMP)

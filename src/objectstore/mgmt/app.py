@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..console import create_console
 from ..services.registry import Services
 from .errors import civo_error
 from .handler import civo_endpoint
@@ -63,7 +64,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_mgmt_app(services: Services) -> Starlette:
-    app = Starlette(routes=_routes(), exception_handlers={HTTPException: _http_error})
+    console = create_console(services, OPENAPI)  # the web console: /, /console/..., /docs
+    app = Starlette(routes=_routes() + console.routes(),
+                    exception_handlers={HTTPException: _http_error})
     app.router.redirect_slashes = False
     app.state.services = services
+    app.state.console = console
     return app
