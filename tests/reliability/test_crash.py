@@ -16,6 +16,31 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
     assert report.stores_deleted > 0
 
 
+def test_acknowledged_versions_survive_sigkill(tmp_path: Path) -> None:
+    """On a versioned store: no acknowledged version lost, none partial, usage equal to the
+    listed versions' bytes after every kill."""
+    report = run(iterations=3, work=tmp_path, seed=11, min_s=0.5, max_s=1.5, versioned=True)
+    assert report.failures == []
+    assert report.kills == 3
+    assert report.acked_writes > 20
+    assert report.objects_checked > report.kills
+
+
+def test_crash_checker_detects_a_lost_version(tmp_path: Path) -> None:
+    h = Harness(tmp_path, seed=5, versioned=True)
+    h.setup()
+    try:
+        s3 = h.client()
+        s3.put_object(Bucket="crash-bucket", Key="k/001", Body=b"x", Metadata={"v": "1"})
+        h.state["k/001"].all_acked.add(42)  # pretend write 42 was acknowledged too
+        h.state["k/001"].sizes.update({1: 1, 42: 3})
+        h.state["k/001"].all_acked.add(1)
+        h.check()
+    finally:
+        h.server.kill()
+    assert any("k/001" in f and "42" in f for f in h.report.failures)
+
+
 def test_crash_checker_detects_a_lost_write(tmp_path: Path) -> None:
     """The checker itself must be able to fail: forge an acknowledged version."""
     h = Harness(tmp_path, seed=3)

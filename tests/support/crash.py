@@ -38,6 +38,7 @@ class KeyState:
     acked: int | None = None          # version acknowledged last (0 = deleted / never written)
     inflight: set[int] = field(default_factory=set)  # versions (or 0 for delete) not yet acked
     sizes: dict[int, int] = field(default_factory=dict)
+    all_acked: set[int] = field(default_factory=set)  # every acknowledged PUT (versioned runs)
 
 
 @dataclass
@@ -51,7 +52,9 @@ class Report:
 
 
 class Harness:
-    def __init__(self, work: Path, database_url: str | None = None, seed: int = 1) -> None:
+    def __init__(self, work: Path, database_url: str | None = None, seed: int = 1,
+                 versioned: bool = False) -> None:
+        self.versioned = versioned  # on a versioned store every acknowledged PUT must survive
         self.server = ServerProcess(work / "data", database_url)
         self.rng = random.Random(seed)
         self.state: dict[str, KeyState] = {k: KeyState(acked=0) for k in KEYS + MP_KEYS}
@@ -77,6 +80,9 @@ class Harness:
         cred = httpx.get(f"{self.server.api_url}/v2/objectstore/credentials/"
                          f"{store['owner_info']['credential_id']}", headers=h, timeout=30).json()
         self.ak, self.sk = cred["access_key_id"], cred["secret_access_key_id"]
+        if self.versioned:
+            self.client().put_bucket_versioning(
+                Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
 
     def client(self):  # type: ignore[no-untyped-def]
         return boto3.client(
@@ -178,6 +184,8 @@ class Harness:
             st = self.state[key]
             st.inflight.discard(version)
             st.acked = version
+            if version:
+                st.all_acked.add(version)
             self.report.acked_writes += 1
 
     # -- one crash cycle --------------------------------------------------------------------
@@ -226,8 +234,48 @@ class Harness:
                     obj["ETag"].strip('"') != hashlib.md5(body).hexdigest():  # noqa: S324
                 self._fail(f"{key}: ETag does not match bytes")
             self._settle(key, v)
-        self._check_usage(s3, listed)
+        if self.versioned:
+            self._check_versions(s3)
+        else:
+            self._check_usage(s3, listed)
         self._check_stores()
+
+    def _check_versions(self, s3) -> None:  # type: ignore[no-untyped-def]
+        """Versioned store: every acknowledged PUT is still a version, every version reads
+        back whole (no partial version), and usage equals the listed versions' bytes."""
+        for up in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=BUCKET, Key=up["Key"], UploadId=up["UploadId"])
+        found: dict[str, set[int]] = {}
+        total = count = 0
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
+            for ver in page.get("Versions", []):
+                key, vid = ver["Key"], ver["VersionId"]
+                obj = s3.get_object(Bucket=BUCKET, Key=key, VersionId=vid)
+                body = obj["Body"].read()
+                v = int(obj["Metadata"].get("v", "-1"))
+                with self.lock:
+                    st = self.state[key]
+                    known = v in st.all_acked or v in st.inflight or v in st.sizes
+                    size = st.sizes.get(v, len(body))
+                if not known:
+                    self._fail(f"{key}: version {vid} holds unknown write {v}")
+                elif body != payload(key, v, size) or len(body) != ver["Size"]:
+                    self._fail(f"{key}: version {vid} (write {v}) is partial or wrong")
+                found.setdefault(key, set()).add(v)
+                total += ver["Size"]
+                count += 1
+                self.report.objects_checked += 1
+        with self.lock:
+            expected = {k: set(st.all_acked) for k, st in self.state.items()}
+        for key, versions in expected.items():
+            lost = versions - found.get(key, set())
+            if lost:
+                self._fail(f"{key}: acknowledged versions {sorted(lost)} are missing")
+        h = {"Authorization": f"bearer {API_KEY}"}
+        stats = httpx.get(f"{self.server.api_url}/v2/objectstores/{self.store_id}/stats",
+                          headers=h, timeout=30).json()
+        if stats["num_objects"] != count or stats["size_kb_utilised"] != total // 1000:
+            self._fail(f"usage: {stats} != {count} versions, {total // 1000} kB listed")
 
     def _check_stores(self) -> None:
         h = {"Authorization": f"bearer {API_KEY}"}
@@ -284,14 +332,16 @@ class Harness:
         url = url.replace("postgresql://", "postgresql+psycopg://")
         engine = create_engine(url)
         with engine.connect() as conn:
-            refs = {r[0] for r in conn.execute(text("SELECT blob_id FROM objects"))
-                    if r[0]}
-            for (manifest,) in conn.execute(text("SELECT parts FROM objects "
-                                                 "WHERE parts IS NOT NULL")):
-                import json
+            refs: set[str] = set()
+            for table in ("objects", "object_versions"):
+                refs.update(r[0] for r in conn.execute(text(f"SELECT blob_id FROM {table}"))
+                            if r[0])
+                for (manifest,) in conn.execute(text(f"SELECT parts FROM {table} "  # noqa: S608
+                                                     "WHERE parts IS NOT NULL")):
+                    import json
 
-                parts = json.loads(manifest) if isinstance(manifest, str) else manifest
-                refs.update(p[0] for p in parts or [])
+                    parts = json.loads(manifest) if isinstance(manifest, str) else manifest
+                    refs.update(p[0] for p in parts or [])
         engine.dispose()
         if blobs != refs:
             self._fail(f"blobs on disk {len(blobs)} != referenced {len(refs)} "
@@ -304,8 +354,8 @@ class Harness:
 
 
 def run(iterations: int, work: Path, database_url: str | None = None, seed: int = 1,
-        min_s: float = 0.3, max_s: float = 2.0) -> Report:
-    h = Harness(work, database_url, seed)
+        min_s: float = 0.3, max_s: float = 2.0, versioned: bool = False) -> Report:
+    h = Harness(work, database_url, seed, versioned)
     h.setup()
     try:
         for _ in range(iterations):
@@ -321,10 +371,12 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--database-url", default=None)
+    ap.add_argument("--versioned", action="store_true", help="on a versioned store")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="objectstore-crash-") as tmp:
         t0 = time.time()
-        rep = run(args.iterations, Path(tmp), args.database_url, args.seed)
+        rep = run(args.iterations, Path(tmp), args.database_url, args.seed,
+                  versioned=args.versioned)
     print(f"crash loop: seed {args.seed}, {rep.kills} kills survived, {rep.acked_writes} "
           f"acknowledged writes, {rep.stores_deleted} stores created+deleted, "
           f"{rep.objects_checked} object reads verified, {rep.deletions_landed_unacked} store "
