@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from ..domain.names import MAX_KEY_BYTES
-from .errors import S3Error
+from .errors import s3_error
 
 
 def split_target(host: str, raw_path: str, s3_domain: str | None
@@ -20,7 +20,7 @@ def split_target(host: str, raw_path: str, s3_domain: str | None
             key = path[1:] if path.startswith("/") else path
             return bucket, _check_key(key) if key else None
     if not raw_path.startswith("/"):
-        raise S3Error("InvalidURI", "Couldn't parse the specified URI.", 400)
+        raise s3_error("InvalidURI", "Couldn't parse the specified URI.")
     rest = raw_path[1:]
     if not rest:
         return None, None
@@ -28,7 +28,7 @@ def split_target(host: str, raw_path: str, s3_domain: str | None
     raw_bucket, _, raw_key = rest.partition("/")
     bucket, key = _decode_path(raw_bucket), _decode_path(raw_key)
     if not bucket or "/" in bucket:
-        raise S3Error("InvalidBucketName", "The specified bucket is not valid.", 400)
+        raise s3_error("InvalidBucketName", "The specified bucket is not valid.")
     return bucket, _check_key(key) if key else None
 
 
@@ -36,12 +36,12 @@ def _decode_path(raw_path: str) -> str:
     try:
         return unquote(raw_path, errors="strict")
     except UnicodeDecodeError as exc:
-        raise S3Error("InvalidURI", "Couldn't parse the specified URI.", 400) from exc
+        raise s3_error("InvalidURI", "Couldn't parse the specified URI.") from exc
 
 
 def _check_key(key: str) -> str:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise S3Error("KeyTooLongError", "Your key is too long", 400)
+        raise s3_error("KeyTooLongError", "Your key is too long")
     if "\x00" in key:
-        raise S3Error("InvalidArgument", "Object key must not contain NUL characters", 400)
+        raise s3_error("InvalidArgument", "Object key must not contain NUL characters")
     return key

@@ -13,8 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ..domain.models import Credential
 from ..services.cache import MISS
 from ..services.registry import Services
-from .auth_errors import S3AuthError
-from .errors import S3Error, from_auth
+from .errors import s3_error
 from .request_view import RequestView
 from .sigv2 import detect_sigv2, parse_sigv2, verify_sigv2
 from .sigv4 import SigV4Auth, detect_sigv4, parse_sigv4, verify_sigv4
@@ -32,29 +31,26 @@ async def _lookup(services: Services, access_key: str) -> Credential:
     cred = hit if hit is not MISS else await run_in_threadpool(
         services.credentials.by_access_key, access_key)
     if cred is None:
-        raise S3Error("InvalidAccessKeyId",
-                      "The AWS Access Key Id you provided does not exist in our records.", 403)
+        raise s3_error("InvalidAccessKeyId",
+                       "The AWS Access Key Id you provided does not exist in our records.")
     if cred.suspended:
-        raise S3Error("AccessDenied", "Access Denied: this credential is suspended", 403)
+        raise s3_error("AccessDenied", "Access Denied: this credential is suspended")
     return cred
 
 
 async def authenticate(services: Services, view: RequestView, virtual_bucket: str | None
                        ) -> Caller:
     now = datetime.now(UTC)
-    try:
-        if detect_sigv4(view):
-            auth = parse_sigv4(view, now)
-            cred = await _lookup(services, auth.access_key)
-            key = verify_sigv4(view, auth, cred.secret_access_key)
-            return Caller(cred, auth, key)
-        if detect_sigv2(view):
-            auth2 = parse_sigv2(view, now)
-            cred = await _lookup(services, auth2.access_key)
-            verify_sigv2(view, auth2, cred.secret_access_key, virtual_bucket=virtual_bucket)
-            return Caller(cred)
-    except S3AuthError as exc:
-        raise from_auth(exc) from exc
+    if detect_sigv4(view):
+        auth = parse_sigv4(view, now)
+        cred = await _lookup(services, auth.access_key)
+        key = verify_sigv4(view, auth, cred.secret_access_key)
+        return Caller(cred, auth, key)
+    if detect_sigv2(view):
+        auth2 = parse_sigv2(view, now)
+        cred = await _lookup(services, auth2.access_key)
+        verify_sigv2(view, auth2, cred.secret_access_key, virtual_bucket=virtual_bucket)
+        return Caller(cred)
     if "authorization" in view.headers:
-        raise S3Error("InvalidArgument", "Unsupported Authorization Type", 400)
+        raise s3_error("InvalidArgument", "Unsupported Authorization Type")
     return Caller(None)

@@ -7,11 +7,10 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
-from .auth_errors import S3AuthError
 from .checksums import PayloadVerifier
 from .chunked import ChunkedDecoder
 from .context import S3Context
-from .errors import S3Error, from_auth
+from .errors import s3_error
 
 MAX_PUT_SIZE = 5 * 1024**3
 STREAMING = (
@@ -33,7 +32,7 @@ def declared_length(ctx: S3Context) -> int | None:
     if value is None:
         return None
     if not re.fullmatch(r"[0-9]+", value):  # ASCII only: "²".isdigit() is True
-        raise S3Error("InvalidArgument", f"Invalid {name} header", 400)
+        raise s3_error("InvalidArgument", f"Invalid {name} header")
     return int(value) if len(value) <= 19 else 10**19  # too large for any limit anyway
 
 
@@ -41,12 +40,11 @@ def require_length(ctx: S3Context, limit: int = MAX_PUT_SIZE) -> int:
     length = declared_length(ctx)
     if length is None:
         if "chunked" in ctx.headers.get("transfer-encoding", "").lower():
-            raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP "
-                          "header.", 411)
+            raise s3_error("MissingContentLength", "You must provide the Content-Length HTTP "
+                           "header.")
         length = 0
     if length > limit:
-        raise S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
-                      400)
+        raise s3_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
     return length
 
 
@@ -64,7 +62,7 @@ class Body:
             auth = ctx.sigv4
             signed = auth is not None and auth.payload_hash.startswith("STREAMING-AWS4-HMAC")
             if signed and (auth is None or ctx.signing_key is None):
-                raise S3Error("InvalidRequest", "Signed streaming requires SigV4", 400)
+                raise s3_error("InvalidRequest", "Signed streaming requires SigV4")
             self._decoder = ChunkedDecoder(
                 signing_key=ctx.signing_key if signed else None,
                 seed_signature=auth.signature if signed and auth else None,
@@ -80,12 +78,11 @@ class Body:
             try:
                 message = await asyncio.wait_for(self.ctx.receive(), timeout)
             except TimeoutError:
-                raise S3Error("RequestTimeout", "Your socket connection to the server was not "
-                              "read from or written to within the timeout period.",
-                              400) from None
+                raise s3_error("RequestTimeout", "Your socket connection to the server was not "
+                               "read from or written to within the timeout period.") from None
             if message["type"] == "http.disconnect":
-                raise S3Error("IncompleteBody", "The client disconnected before the body "
-                              "was complete", 400)
+                raise s3_error("IncompleteBody", "The client disconnected before the body "
+                               "was complete")
             chunk = message.get("body", b"")
             if chunk:
                 yield chunk
@@ -94,49 +91,40 @@ class Body:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Decoded payload pieces. Verification of hashes happens in ``finish``."""
-        try:
-            async for raw in self._raw():
-                pieces = self._decoder.feed(raw) if self._decoder else [raw]
-                for piece in pieces:
-                    self.size += len(piece)
-                    if self.size > self.limit:
-                        raise S3Error("EntityTooLarge", "Your proposed upload exceeds the "
-                                      "maximum allowed size", 400)
-                    yield piece
-            if self._decoder is not None:
-                self._decoder.finish()
-                for name, value in self._decoder.trailers.items():
-                    self.verifier.set_trailer(name, value)
-        except S3AuthError as exc:
-            raise from_auth(exc) from exc
+        async for raw in self._raw():
+            pieces = self._decoder.feed(raw) if self._decoder else [raw]
+            for piece in pieces:
+                self.size += len(piece)
+                if self.size > self.limit:
+                    raise s3_error("EntityTooLarge", "Your proposed upload exceeds the "
+                                   "maximum allowed size")
+                yield piece
+        if self._decoder is not None:
+            self._decoder.finish()
+            for name, value in self._decoder.trailers.items():
+                self.verifier.set_trailer(name, value)
 
     def finish(self, expected_length: int | None) -> None:
         if expected_length is not None and self.size != expected_length:
-            raise S3Error("IncompleteBody", "You did not provide the number of bytes specified "
-                          "by the Content-Length HTTP header", 400)
-        try:
-            self.verifier.finish()
-        except S3AuthError as exc:
-            raise from_auth(exc) from exc
+            raise s3_error("IncompleteBody", "You did not provide the number of bytes specified "
+                           "by the Content-Length HTTP header")
+        self.verifier.finish()
 
 
 def _verifier(ctx: S3Context) -> PayloadVerifier:
-    try:
-        return PayloadVerifier.from_headers(ctx.headers)
-    except S3AuthError as exc:
-        raise from_auth(exc) from exc
+    return PayloadVerifier.from_headers(ctx.headers)
 
 
 async def read_small_body(ctx: S3Context, limit: int = 2 * 1024 * 1024) -> bytes:
     """Read and verify a small request body (XML documents)."""
     length = declared_length(ctx)
     if length is not None and length > limit:
-        raise S3Error("MaxMessageLengthExceeded", "Your request was too big.", 400)
+        raise s3_error("MaxMessageLengthExceeded", "Your request was too big.")
     body = Body(ctx, limit=limit)
     parts = [piece async for piece in body.chunks()]
     data = b"".join(parts)
     if len(data) > limit:
-        raise S3Error("MaxMessageLengthExceeded", "Your request was too big.", 400)
+        raise s3_error("MaxMessageLengthExceeded", "Your request was too big.")
     body.verifier.update(data)
     body.finish(length)
     return data

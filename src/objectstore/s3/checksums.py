@@ -13,7 +13,7 @@ from typing import Protocol
 
 from awscrt import checksums as crt
 
-from objectstore.s3.auth_errors import s3_error
+from objectstore.s3.errors import s3_error
 
 ALGORITHMS = ("CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME")
 DIGEST_SIZES = {"CRC32": 4, "CRC32C": 4, "SHA1": 20, "SHA256": 32, "CRC64NVME": 8}

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 
-from objectstore.s3.auth_errors import S3AuthError, s3_error
+from objectstore.s3.errors import S3Error, s3_error
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 MAX_LINE = 4 * 1024
@@ -23,7 +23,7 @@ _TRAILER_RE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*([\x20-\x
 _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
 
 
-def _sig_error(what: str) -> S3AuthError:
+def _sig_error(what: str) -> S3Error:
     return s3_error(
         "SignatureDoesNotMatch",
         f"The {what} signature we calculated does not match the signature you provided.",
@@ -57,7 +57,7 @@ class ChunkedDecoder:
         self._trailer_lines: list[bytes] = []
         self._trailer_bytes = 0
         self._trailer_sig_ok = False
-        self._failed: S3AuthError | None = None
+        self._failed: S3Error | None = None
         self.trailers: dict[str, str] = {}
         self.decoded_length = 0
 
@@ -71,7 +71,7 @@ class ChunkedDecoder:
             raise self._failed
         try:
             return self._feed(data)
-        except S3AuthError as exc:
+        except S3Error as exc:
             self._failed = exc
             raise
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
-from objectstore.s3.auth_errors import s3_error
+from objectstore.s3.errors import s3_error
 from objectstore.s3.request_view import RequestView, decode_component, split_query
 
 MAX_SKEW = timedelta(minutes=15)
@@ -216,5 +216,10 @@ def verify_sigv2(
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. "
         "Check your key and signing method.",
-        details={"AWSAccessKeyId": auth.access_key, "StringToSign": candidates[0]},
+        details={
+            "AWSAccessKeyId": auth.access_key,
+            "StringToSign": candidates[0],
+            "SignatureProvided": auth.signature,
+            "StringToSignBytes": candidates[0].encode("utf-8", errors="surrogateescape").hex(" "),
+        },
     )

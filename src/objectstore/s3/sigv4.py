@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
-from objectstore.s3.auth_errors import s3_error
+from objectstore.s3.errors import s3_error
 from objectstore.s3.request_view import (
     RequestView,
     aws_quote,
@@ -336,10 +336,25 @@ def verify_sigv4(req: RequestView, auth: SigV4Auth, secret: str) -> bytes:
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. "
         "Check your key and signing method.",
-        details={
-            "AWSAccessKeyId": auth.access_key,
-            "StringToSign": string_to_sign(auth, candidates[0]),
-            "CanonicalRequest": candidates[0],
-        },
+        details=mismatch_details(auth, candidates[0]),
     )
+
+
+def _wire_bytes(text: str) -> str:
+    """The bytes the signature covers, as AWS shows them: two hex digits each, space-separated."""
+    return text.encode("utf-8", errors="surrogateescape").hex(" ")
+
+
+def mismatch_details(auth: SigV4Auth, canonical: str) -> dict[str, str]:
+    """The extra elements of a SignatureDoesNotMatch reply, in AWS's order: what the server
+    signed, so a client can compare it with its own (botocore logs both at DEBUG)."""
+    sts = string_to_sign(auth, canonical)
+    return {
+        "AWSAccessKeyId": auth.access_key,
+        "StringToSign": sts,
+        "SignatureProvided": auth.signature,
+        "StringToSignBytes": _wire_bytes(sts),
+        "CanonicalRequest": canonical,
+        "CanonicalRequestBytes": _wire_bytes(canonical),
+    }
 

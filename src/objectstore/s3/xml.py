@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from .errors import S3Error
+from .errors import s3_error
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_XML_BODY = 2 * 1024 * 1024
@@ -70,15 +70,15 @@ def error_document(code: str, message: str, resource: str, request_id: str,
 
 def parse(body: bytes) -> Element:
     if len(body) > MAX_XML_BODY:
-        raise S3Error("MalformedXML", "The XML you provided was too large", 400)
+        raise s3_error("MalformedXML", "The XML you provided was too large")
     if not body.strip():
-        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not "
-                      "validate against our published schema", 400)
+        raise s3_error("MalformedXML", "The XML you provided was not well-formed or did not "
+                       "validate against our published schema")
     try:
         root = SafeET.fromstring(body, forbid_dtd=True)
     except (SafeET.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
-        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not "
-                      "validate against our published schema", 400) from exc
+        raise s3_error("MalformedXML", "The XML you provided was not well-formed or did not "
+                       "validate against our published schema") from exc
     _strip_ns(root)
     return root
 

@@ -12,7 +12,6 @@ from botocore import httpchecksum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from objectstore.s3.auth_errors import S3AuthError
 from objectstore.s3.checksums import (
     ALGORITHMS,
     PayloadVerifier,
@@ -24,6 +23,7 @@ from objectstore.s3.checksums import (
     new_checksummer,
     requested_checksums,
 )
+from objectstore.s3.errors import S3Error
 
 CRC_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME")
 
@@ -118,7 +118,7 @@ def test_requested_checksums() -> None:
     ],
 )
 def test_requested_checksums_invalid(headers: dict[str, str]) -> None:
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         requested_checksums(headers)
     assert (info.value.code, info.value.status) == ("InvalidRequest", 400)
 
@@ -132,7 +132,7 @@ def test_combine_composite(algorithm: str) -> None:
     digests = [direct(algorithm, p) for p in parts]
     raw = b"".join(base64.b64decode(d) for d in digests)
     assert combine_composite(algorithm, digests) == f"{direct(algorithm, raw)}-3"
-    with pytest.raises(S3AuthError):
+    with pytest.raises(S3Error):
         combine_composite(algorithm, ["bogus"])
 
 
@@ -145,10 +145,10 @@ def test_combine_full_object(algorithm: str) -> None:
 
 
 def test_combine_full_object_rejects_hashes() -> None:
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         combine_full_object_crc("SHA256", [(direct("SHA256", b""), 0)])
     assert info.value.code == "InvalidRequest"
-    with pytest.raises(S3AuthError):
+    with pytest.raises(S3Error):
         combine_full_object_crc("CRC32", [("bad", 1)])
 
 
@@ -212,13 +212,13 @@ def test_verifier_computes_requested_algorithms_without_expectation() -> None:
     verifier.finish()
     assert verifier.checksums == {"SHA1": direct("SHA1", BODY)}
     assert verifier.sha256_hex is None
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         PayloadVerifier.from_headers({"x-amz-sdk-checksum-algorithm": "XXHASH64"})
     assert info.value.code == "InvalidRequest"
 
 
-def _finish_error(verifier: PayloadVerifier) -> S3AuthError:
-    with pytest.raises(S3AuthError) as info:
+def _finish_error(verifier: PayloadVerifier) -> S3Error:
+    with pytest.raises(S3Error) as info:
         verifier.finish()
     return info.value
 
@@ -240,7 +240,7 @@ def test_verifier_mismatches() -> None:
 
 @pytest.mark.parametrize("value", ["nope", b64(b"short"), "", b64(b"0123456789abcdefX")])
 def test_verifier_invalid_content_md5(value: str) -> None:
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         PayloadVerifier(content_md5=value)
     assert (info.value.code, info.value.status) == ("InvalidDigest", 400)
 
@@ -264,13 +264,13 @@ def test_verifier_trailers() -> None:
     assert _finish_error(missing).code == "MalformedTrailerError"
 
     undeclared = PayloadVerifier.from_headers(headers)
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         undeclared.set_trailer("x-amz-checksum-crc32", direct("CRC32", b""))
     assert info.value.code == "MalformedTrailerError"
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         undeclared.set_trailer("x-amz-checksum-crc64nvme", "garbage")
     assert info.value.code == "InvalidRequest"
-    with pytest.raises(S3AuthError):
+    with pytest.raises(S3Error):
         PayloadVerifier.from_headers({"x-amz-trailer": "x-amz-checksum-foo"})
 
 

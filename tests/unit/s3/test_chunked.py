@@ -15,9 +15,9 @@ from botocore import httpchecksum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from objectstore.s3.auth_errors import S3AuthError
 from objectstore.s3.checksums import PayloadVerifier, header_name
 from objectstore.s3.chunked import ChunkedDecoder
+from objectstore.s3.errors import S3Error
 from objectstore.s3.request_view import RequestView
 from objectstore.s3.sigv4 import parse_sigv4, signing_key, verify_sigv4
 
@@ -110,8 +110,8 @@ def split_at(data: bytes, points: Iterable[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
 
 
-def error_of(decoder: ChunkedDecoder, pieces: Iterable[bytes]) -> S3AuthError:
-    with pytest.raises(S3AuthError) as info:
+def error_of(decoder: ChunkedDecoder, pieces: Iterable[bytes]) -> S3Error:
+    with pytest.raises(S3Error) as info:
         decode(decoder, pieces)
     return info.value
 
@@ -282,7 +282,7 @@ def test_property_corruption_never_yields_wrong_bytes(
     body[position % len(body)] ^= xor
     try:
         decoded = _decode_checked(mode, bytes(body), points)
-    except S3AuthError:
+    except S3Error:
         return
     assert decoded == payload
 
@@ -299,7 +299,7 @@ def test_property_truncation_detected(payload: bytes, chunk_size: int, mode: str
     keep = len(body) - 1 - (cut % len(body))
     try:
         decoded = _decode_checked(mode, body[:keep], [])
-    except S3AuthError as exc:
+    except S3Error as exc:
         assert exc.code in {"IncompleteBody", "SignatureDoesNotMatch", "BadDigest",
                             "MalformedTrailerError"}  # fmt: skip
         return
@@ -316,12 +316,12 @@ def test_wrong_chunk_signature_and_withheld_data() -> None:
     decoder = make_decoder("signed")
     # Nothing is returned before the first chunk's signature is checked.
     assert decoder.feed(body[:100]) == []
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         decoder.feed(body[100:])
     assert (info.value.code, info.value.status) == ("SignatureDoesNotMatch", 403)
-    with pytest.raises(S3AuthError):  # the decoder stays failed
+    with pytest.raises(S3Error):  # the decoder stays failed
         decoder.feed(b"")
-    with pytest.raises(S3AuthError):
+    with pytest.raises(S3Error):
         decoder.finish()
 
 

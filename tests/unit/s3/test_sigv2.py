@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -20,7 +21,7 @@ from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from objectstore.s3.auth_errors import S3AuthError
+from objectstore.s3.errors import S3Error
 from objectstore.s3.request_view import RequestView
 from objectstore.s3.sigv2 import (
     SigV2Auth,
@@ -81,9 +82,34 @@ def check(view: RequestView, secret: str = SECRET, **kwargs: Any) -> SigV2Auth:
 
 def assert_mismatch(view: RequestView, secret: str = SECRET, **kwargs: Any) -> None:
     auth = parse_sigv2(view, now())
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         verify_sigv2(view, auth, secret, **kwargs)
     assert (info.value.code, info.value.status) == ("SignatureDoesNotMatch", 403)
+
+
+@pytest.mark.parametrize("presigned", [False, True])
+def test_mismatch_details_are_what_botocore_signed(
+    request_view_of: Any, caplog: pytest.LogCaptureFixture, presigned: bool
+) -> None:
+    """Signed with the wrong secret: the reply carries botocore's own string to sign."""
+    wrong = Credentials(ACCESS_KEY, "not-the-secret")
+    request = AWSRequest("PUT", url_for("a <&> b", "acl"), headers={"x-amz-meta-n": "<v>"})
+    with caplog.at_level(logging.DEBUG, logger="botocore.auth"):
+        (HmacV1QueryAuth(wrong, 900) if presigned else HmacV1Auth(wrong)).add_auth(request)
+    logged = [r.getMessage().partition(":\n")[2] for r in caplog.records
+              if r.getMessage().startswith("StringToSign:\n")]
+    view = request_view_of(request)
+    auth = parse_sigv2(view, now())
+    with pytest.raises(S3Error) as info:
+        verify_sigv2(view, auth, SECRET)
+    extra = info.value.extra
+    assert list(extra) == ["AWSAccessKeyId", "StringToSign", "SignatureProvided",
+                           "StringToSignBytes"]
+    assert extra["AWSAccessKeyId"] == ACCESS_KEY
+    assert extra["StringToSign"] == logged[-1]
+    assert extra["StringToSign"].startswith("PUT\n")
+    assert extra["SignatureProvided"] == auth.signature
+    assert bytes.fromhex(extra["StringToSignBytes"]) == extra["StringToSign"].encode()
 
 
 @pytest.mark.parametrize("presigned", [False, True])
@@ -244,8 +270,8 @@ def _header_view(**headers: str) -> RequestView:
     return RequestView("GET", "/b/k", "", {k: v for k, v in base.items() if v}, "h")
 
 
-def _error(view: RequestView, when: dt.datetime | None = None) -> S3AuthError:
-    with pytest.raises(S3AuthError) as info:
+def _error(view: RequestView, when: dt.datetime | None = None) -> S3Error:
+    with pytest.raises(S3Error) as info:
         parse_sigv2(view, when or now())
     return info.value
 

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import io
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +19,7 @@ from botocore.crt.auth import CrtS3SigV4Auth, CrtS3SigV4QueryAuth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from objectstore.s3.auth_errors import S3AuthError
+from objectstore.s3.errors import S3Error
 from objectstore.s3.request_view import RequestView
 from objectstore.s3.sigv4 import (
     SigV4Auth,
@@ -114,7 +115,7 @@ def check(view: RequestView, secret: str = SECRET, now: dt.datetime = NOW) -> Si
 
 def assert_mismatch(view: RequestView, secret: str = SECRET) -> None:
     auth = parse_sigv4(view, NOW)
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         verify_sigv4(view, auth, secret)
     assert info.value.code == "SignatureDoesNotMatch"
     assert info.value.status == 403
@@ -268,7 +269,7 @@ def test_boto3_presigned_urls(s3_capture: Any, botocore_clock: Any) -> None:
     assert (auth.presigned, auth.expires, auth.payload_hash) == (True, 600, "UNSIGNED-PAYLOAD")
     # Expiry is relative to X-Amz-Date.
     check(view, now=NOW + dt.timedelta(seconds=600))
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         parse_sigv4(view, NOW + dt.timedelta(seconds=601))
     assert (info.value.code, info.value.message) == ("AccessDenied", "Request has expired")
 
@@ -276,7 +277,7 @@ def test_boto3_presigned_urls(s3_capture: Any, botocore_clock: Any) -> None:
     headers = {"host": host, "content-type": "text/plain", "x-amz-acl": "private"}
     check(RequestView("PUT", path, query, headers, host))
     # A header the presigner did not sign is refused (S3's HeadersNotSigned).
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         parse_sigv4(RequestView("PUT", path, query, {**headers, "x-amz-meta-x": "1"}, host), NOW)
     assert info.value.code == "AccessDenied"
     # Changing a signed header value breaks the signature.
@@ -416,8 +417,8 @@ def _with_headers(view: RequestView, **changes: str | None) -> RequestView:
     return dataclasses.replace(view, headers=headers)
 
 
-def _error(view: RequestView, now: dt.datetime = NOW) -> S3AuthError:
-    with pytest.raises(S3AuthError) as info:
+def _error(view: RequestView, now: dt.datetime = NOW) -> S3Error:
+    with pytest.raises(S3Error) as info:
         parse_sigv4(view, now)
     return info.value
 
@@ -509,7 +510,7 @@ def test_content_sha256_required_and_validated() -> None:
 def test_unsigned_amz_header_rejected() -> None:
     error = _error(_with_headers(_valid_header_view(), x_amz_acl="public-read"))
     assert error.code == "AccessDenied"
-    assert "x-amz-acl" in error.details["HeadersNotSigned"]
+    assert "x-amz-acl" in error.extra["HeadersNotSigned"]
 
 
 def test_both_mechanisms_rejected() -> None:
@@ -587,11 +588,55 @@ def test_presigned_payload_hash_from_query() -> None:
 
 def test_signature_details_on_mismatch() -> None:
     view = _valid_header_view()
-    with pytest.raises(S3AuthError) as info:
+    with pytest.raises(S3Error) as info:
         verify_sigv4(view, parse_sigv4(view, NOW), SECRET)
-    assert info.value.code == "SignatureDoesNotMatch"
-    assert info.value.details["CanonicalRequest"].startswith("GET\n/b/k\n")
-    assert info.value.details["StringToSign"].startswith("AWS4-HMAC-SHA256\n")
+    assert (info.value.code, info.value.status) == ("SignatureDoesNotMatch", 403)
+    assert info.value.extra["CanonicalRequest"].startswith("GET\n/b/k\n")
+    assert info.value.extra["StringToSign"].startswith("AWS4-HMAC-SHA256\n")
+
+
+def _botocore_logged(records: list[logging.LogRecord]) -> dict[str, str]:
+    """What botocore's signer logs at DEBUG: "CanonicalRequest:\n...", "StringToSign:\n..."."""
+    logged = {}
+    for record in records:
+        name, sep, value = record.getMessage().partition(":\n")
+        if sep:
+            logged[name] = value
+    return logged
+
+
+@pytest.mark.parametrize("signer", ["python-header", "python-query"])
+def test_mismatch_details_are_what_botocore_signed(
+    request_view_of: Any, botocore_clock: Any, caplog: pytest.LogCaptureFixture, signer: str
+) -> None:
+    """A request signed with the wrong secret: the reply shows the client's own canonical
+    request and string to sign (so its user can diff them), in AWS's elements and order."""
+    wrong = Credentials(ACCESS_KEY, "not-the-secret")
+    signers = {"python-header": S3SigV4Auth(wrong, "s3", "lon1"),
+               "python-query": S3SigV4QueryAuth(wrong, "s3", "lon1", 900)}
+    url = object_url("dir/ünï <&> ~.txt") + "?tagging&x=a%20b"
+    request = AWSRequest("PUT", url, headers={"x-amz-meta-note": "<x & y>"}, data=b"")
+    with caplog.at_level(logging.DEBUG, logger="botocore.auth"), botocore_clock(NOW):
+        signers[signer].add_auth(request)
+    logged = _botocore_logged(caplog.records)
+    view = request_view_of(request)
+    auth = parse_sigv4(view, NOW)
+    with pytest.raises(S3Error) as info:
+        verify_sigv4(view, auth, SECRET)
+    extra = info.value.extra
+    assert list(extra) == ["AWSAccessKeyId", "StringToSign", "SignatureProvided",
+                           "StringToSignBytes", "CanonicalRequest", "CanonicalRequestBytes"]
+    assert extra["AWSAccessKeyId"] == ACCESS_KEY
+    assert extra["SignatureProvided"] == auth.signature
+    assert extra["CanonicalRequest"] == logged["CanonicalRequest"]
+    assert extra["StringToSign"] == logged["StringToSign"]
+    assert extra["StringToSign"].split("\n")[:3] == [
+        "AWS4-HMAC-SHA256", "20240501T120000Z", "20240501/lon1/s3/aws4_request"]
+    path = "/bucket/dir/%C3%BCn%C3%AF%20%3C%26%3E%20~.txt"
+    assert extra["CanonicalRequest"].startswith(f"PUT\n{path}\n")
+    for name in ("StringToSign", "CanonicalRequest"):
+        assert bytes.fromhex(extra[name + "Bytes"]) == extra[name].encode()
+        assert extra[name + "Bytes"][:11] == " ".join(f"{b:02x}" for b in extra[name][:4].encode())
 
 
 @settings(max_examples=100, deadline=None)
@@ -623,13 +668,3 @@ def test_request_view_helpers() -> None:
     assert view.header("missing", "d") == "d"
 
 
-def test_error_statuses() -> None:
-    from objectstore.s3.auth_errors import STATUS_BY_CODE, s3_error
-
-    assert S3AuthError("AccessDenied", "m").status == 403
-    assert S3AuthError("InvalidDigest", "m", 400).status == 400
-    for code, status in STATUS_BY_CODE.items():
-        error = s3_error(code, "msg")
-        assert (error.code, error.message, error.status) == (code, "msg", status)
-    assert s3_error("IncompleteBody", "x").status == 400
-    assert s3_error("RequestTimeTooSkewed", "x").status == 403
