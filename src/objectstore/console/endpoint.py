@@ -81,11 +81,21 @@ def message_of(exc: Exception) -> str:
     return "an internal error occurred"
 
 
+def _local(target: str) -> bool:
+    return target.startswith(PREFIX + "/") and "//" not in target and "\\" not in target
+
+
 def _back(request: Request, form: Form) -> str:
+    """Where a failed form sends the browser to show its error: the form's ``back`` field,
+    else the page the form was on (the same-origin Referer), else the overview."""
     back = form.get("back")
-    if back.startswith(PREFIX + "/") and "//" not in back and "\\" not in back:
+    if _local(back):
         return back
-    return request.url.path
+    origin = own_origin(request)
+    referer = request.headers.get("referer", "")
+    if referer.startswith(origin + "/") and _local(referer[len(origin):]):
+        return referer[len(origin):]
+    return PREFIX + "/"
 
 
 def error_page(state: ConsoleState, status: int, message: str) -> Response:

@@ -1,0 +1,47 @@
+"""An httpx session on the console (sign-in, CSRF token) for tests that need no browser."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.support.server import RunningServer
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+FORM_CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class ConsoleClient:
+    def __init__(self, srv: RunningServer, **headers: str) -> None:
+        self.srv = srv
+        self.http = httpx.Client(base_url=srv.api_url, follow_redirects=False, timeout=30,
+                                 headers=headers)
+        self.csrf = ""
+
+    def sign_in(self, key: str) -> httpx.Response:
+        page = self.http.get("/console/signin")
+        token = FORM_CSRF_RE.search(page.text)
+        assert token, page.text
+        r = self.http.post("/console/signin", data={"csrf": token.group(1), "api_key": key})
+        if r.status_code == 303:
+            home = self.http.get("/console/")
+            found = CSRF_RE.search(home.text)
+            assert found, home.text
+            self.csrf = found.group(1)
+        return r
+
+    def get(self, path: str, **params: str) -> httpx.Response:
+        return self.http.get("/console" + path, params=params)
+
+    def post(self, path: str, data: dict[str, str | list[str]] | None = None,
+             **headers: str) -> httpx.Response:
+        body = {"csrf": self.csrf, **(data or {})}
+        return self.http.post("/console" + path, data=body, headers=headers)
+
+    def follow(self, r: httpx.Response) -> httpx.Response:
+        assert r.status_code == 303, (r.status_code, r.text[:500])
+        return self.http.get(r.headers["location"])
+
+    def close(self) -> None:
+        self.http.close()
