@@ -5,11 +5,18 @@ Every setting can come from a CLI flag or an ``OBJECTSTORE_*`` environment varia
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 @dataclass(frozen=True)
@@ -32,12 +39,18 @@ def parse_regions(spec: str, default_code: str | None = None) -> list[RegionConf
     The first region (or ``default_code``) is the default region.
     """
     regions: list[RegionConfig] = []
+    seen: set[str] = set()
     for raw in spec.split(","):
         raw = raw.strip()
         if not raw:
             continue
         parts = [p.strip() for p in raw.split(":")]
         code = parts[0].upper()
+        if not code:
+            raise ValueError(f"region {raw!r} has no code")
+        if code in seen:
+            raise ValueError(f"region {code} is listed twice")
+        seen.add(code)
         name = parts[1] if len(parts) > 1 and parts[1] else code
         country = parts[2] if len(parts) > 2 and parts[2] else ""
         country_name = parts[3] if len(parts) > 3 and parts[3] else ""
@@ -54,14 +67,28 @@ def parse_regions(spec: str, default_code: str | None = None) -> list[RegionConf
     ]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OBJECTSTORE_", extra="ignore")
+VerifyReads = Literal["all", "crc", "off"]
+SqliteSynchronous = Literal["FULL", "EXTRA", "NORMAL"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)"
+                       r"(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+_DATABASE_BACKENDS = ("sqlite", "postgresql", "postgres")
 
-    host: str = "127.0.0.1"
-    api_port: int = 8000
-    s3_port: int = 9000
+
+class Settings(BaseSettings):
+    """Every value is checked when the settings are made: a wrong one is refused with a message
+    naming it, never silently read as something else."""
+
+    # hide_input_in_errors: a refused database URL or server key must not end up in a log.
+    model_config = SettingsConfigDict(env_prefix="OBJECTSTORE_", extra="ignore",
+                                      hide_input_in_errors=True)
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    s3_port: int = Field(default=9000, ge=1, le=65535)
     data_dir: Path = Path("./data")
-    database_url: str | None = None
+    database_url: str | None = Field(
+        default=None, description="sqlite:///path or postgresql://user:pass@host/db")
     public_s3_url: str | None = None
     s3_domain: str | None = Field(
         default=None, description="virtual-hosted style: <bucket>.<s3_domain>"
@@ -69,28 +96,106 @@ class Settings(BaseSettings):
     regions: str = DEFAULT_REGIONS
     default_region: str | None = None
     api_key: str | None = None
-    account_quota_gb: int = 10000
-    default_store_gb: int = 500
+    account_quota_gb: int = Field(default=10000, ge=0)
+    default_store_gb: int = Field(default=500, ge=1)
     server_key: str | None = Field(default=None, description="Fernet key for S3 secrets")
-    sqlite_synchronous: str = Field(
+    sqlite_synchronous: SqliteSynchronous = Field(
         default="FULL", description="FULL (durable, default) or NORMAL (opt-in, may lose writes)"
     )
     fsync: bool = Field(default=True, description="fsync blobs before acknowledging (keep on)")
-    max_api_body_bytes: int = 1024 * 1024
-    max_header_bytes: int = 64 * 1024
+    max_api_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
     request_body_timeout_s: float = Field(
-        default=60.0, description="a request body that stalls this long is refused")
-    multipart_max_age_hours: int = 24 * 7
-    log_level: str = "info"
-    verify_reads: str = Field(
+        default=60.0, gt=0, description="a request body that stalls this long is refused")
+    multipart_max_age_hours: int = Field(default=24 * 7, ge=1)
+    log_level: LogLevel = "info"
+    verify_reads: VerifyReads = Field(
         default="all", description="check whole-object GETs against the stored checksum: "
         "all (CRC or MD5), crc (only objects with a stored CRC: no MD5 cost), off")
     inline_max_bytes: int = Field(
         default=64 * 1024, ge=0, description="objects up to this size keep their bytes in the "
         "metadata row (one durable commit, no blob file); 0 = always a blob file")
-    workers: int = Field(default=1, description="processes serving both planes (Linux)")
+    workers: int = Field(default=1, ge=1, description="processes serving both planes (Linux)")
     tls_cert: Path | None = Field(default=None, description="PEM certificate: serve S3 over TLS")
     tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert")
+
+    @field_validator("verify_reads", "log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("database_url", "public_s3_url", "s3_domain", "default_region",
+                     "api_key", "server_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = ""
+        if backend not in _DATABASE_BACKENDS:
+            raise ValueError("must be a sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB URL")
+        return value
+
+    @field_validator("public_s3_url")
+    @classmethod
+    def _public_s3_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise ValueError("must be an http:// or https:// URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.strip()
+
+    @field_validator("s3_domain")
+    @classmethod
+    def _s3_domain(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        domain = value.strip().lower().rstrip(".")
+        if not _HOSTNAME.match(domain):
+            raise ValueError("must be a DNS name such as s3.example.com (no scheme, port or "
+                             "path)")
+        return domain
+
+    @field_validator("server_key")
+    @classmethod
+    def _server_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(value.strip().encode("ascii"))
+        except (ValueError, binascii.Error):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("must be a Fernet key (32 bytes, URL-safe base64; make one with "
+                             "`python -c 'from cryptography.fernet import Fernet; "
+                             "print(Fernet.generate_key().decode())'`)")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        self.region_list()  # raises ValueError naming what is wrong with the list
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both or neither")
+        return self
 
     def region_list(self) -> list[RegionConfig]:
         return parse_regions(self.regions, self.default_region)
@@ -110,3 +215,16 @@ class Settings(BaseSettings):
             return self.public_s3_url.rstrip("/")
         scheme = "https" if self.tls_cert else "http"
         return f"{scheme}://{self.host}:{self.s3_port}"
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per refused setting, named as the environment variable that sets it."""
+    lines = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"]:
+            name = "OBJECTSTORE_" + str(error["loc"][0]).upper()
+            lines.append(f"{name}: {message}")
+        else:
+            lines.append(message)
+    return "invalid settings:\n  " + "\n  ".join(lines)

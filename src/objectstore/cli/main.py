@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from pydantic import ValidationError
 
-from ..config import Settings
+from ..config import Settings, describe_errors
 
 if TYPE_CHECKING:
     from ..services.registry import Services
@@ -19,7 +20,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _settings(**flags: Any) -> Settings:
-    return Settings(**{k: v for k, v in flags.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        raise click.UsageError(describe_errors(exc)) from None
 
 
 _common = [
