@@ -68,7 +68,10 @@ def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
         try:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise BadBody(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+            # A fixed message (and where it went wrong), never the parser's own text.
+            where = (f" (line {exc.lineno}, column {exc.colno})"
+                     if isinstance(exc, json.JSONDecodeError) else "")
+            raise BadBody(400, "invalid_json", f"request body is not valid JSON{where}") from exc
         if not isinstance(data, dict):
             raise BadBody(400, "invalid_json", "request body must be a JSON object")
         return data
