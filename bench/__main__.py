@@ -46,6 +46,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tmp", type=Path, default=None,
                     help="where the servers' temp data dirs go [system temp dir]")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
+    ap.add_argument("--versioned", action="store_true",
+                    help="this server's buckets get versioning enabled (what it costs)")
     return ap.parse_args(argv)
 
 
@@ -167,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         classes = [ThisServer]
     elif set(wl) <= {"list", "mgmt"}:
         classes = [c for c in classes if c.kind != "bare"]
+    ThisServer.versioned = args.versioned
     servers: list[Server] = []
     background: list[float] = []
     idle_bg = 0.0

@@ -193,6 +193,7 @@ class ThisServer(Server):
         return v
 
     workers = 1
+    versioned = False  # buckets with versioning enabled (set by --versioned)
 
     def _start(self) -> None:
         self.port, self.api_port = free_port(), free_port()
@@ -217,6 +218,15 @@ class ThisServer(Server):
             c.raise_for_status()
             body = c.json()
         self._creds[bucket] = (body["access_key_id"], body["secret_access_key_id"])
+        if self.versioned:  # --versioned: what versioning itself costs
+            import boto3
+
+            s3 = boto3.client("s3", endpoint_url=f"http://{HOST}:{self.port}",
+                              aws_access_key_id=self._creds[bucket][0],
+                              aws_secret_access_key=self._creds[bucket][1],
+                              region_name="LON1")
+            s3.put_bucket_versioning(Bucket=bucket,
+                                     VersioningConfiguration={"Status": "Enabled"})
 
 
 class Rclone(Server):

@@ -135,9 +135,9 @@ def test_store_stats(server, client):
     set_usage(server, store.id, 1_234_567, 3)
     stats = client.store_stats(store.id)
     assert stats.size_kb_utilised == 1234
-    assert stats.max_size_kb == 2147483
+    assert stats.max_size_kb == 2000000
     assert stats.num_objects == 3
-    assert stats.to_dict() == {"size_kb_utilised": 1234, "max_size_kb": 2147483,
+    assert stats.to_dict() == {"size_kb_utilised": 1234, "max_size_kb": 2000000,
                                "num_objects": 3}
 
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from tests.support.server import running_server
 
 from .conftest import (
-    GIB,
+    GB,
     MIB,
     Store,
     blob_files,
@@ -86,7 +86,7 @@ def test_quota_refuses_a_part_beyond_the_room(server: Any) -> None:
     up = s3.create_multipart_upload(Bucket=store.name, Key="q")["UploadId"]
     s3.upload_part(Bucket=store.name, Key="q", UploadId=up, PartNumber=1,
                    Body=os.urandom(PART))
-    room = GIB - PART
+    room = GB - PART
     path, query = f"/{store.name}/q", f"partNumber=2&uploadId={up}"
     # one byte too many: refused before the body is read
     status, body = send_headers_only(store, "PUT", path, query=query,
@@ -96,7 +96,7 @@ def test_quota_refuses_a_part_beyond_the_room(server: Any) -> None:
     # the whole quota, declared for another part
     status, body = send_headers_only(store, "PUT", path,
                                      query=f"partNumber=3&uploadId={up}",
-                                     headers={"Content-Length": str(GIB)})
+                                     headers={"Content-Length": str(GB)})
     assert status == 403 and xml_error_code(body) == "QuotaExceeded", body
     # a part that fits is accepted (on the same store, after the refusals)
     s3b = store.boto()
@@ -118,7 +118,7 @@ def test_quota_is_rechecked_when_the_part_is_recorded(server: Any) -> None:
     store = create_store(server, max_size_gb=1)
     with server.services.engine.begin() as conn:  # pretend the store is nearly full
         conn.execute(update(objectstores).where(objectstores.c.id == store.id)
-                     .values(used_bytes=GIB - 1000))
+                     .values(used_bytes=GB - 1000))
     s3 = store.boto()
     up = s3.create_multipart_upload(Bucket=store.name, Key="q")["UploadId"]
     s3.upload_part(Bucket=store.name, Key="q", UploadId=up, PartNumber=1, Body=b"a" * 600)
@@ -126,11 +126,11 @@ def test_quota_is_rechecked_when_the_part_is_recorded(server: Any) -> None:
                        PartNumber=2, Body=b"b" * 600)
     assert error_code(err) == "QuotaExceeded"
     assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 403
-    assert store.used_bytes() == GIB - 1000 + 600
+    assert store.used_bytes() == GB - 1000 + 600
     parts = s3.list_parts(Bucket=store.name, Key="q", UploadId=up)["Parts"]
     assert [p["PartNumber"] for p in parts] == [1]
     s3.abort_multipart_upload(Bucket=store.name, Key="q", UploadId=up)
-    assert store.used_bytes() == GIB - 1000
+    assert store.used_bytes() == GB - 1000
     server.apps.gc.drain_doomed()
     assert blob_files(server) == {}, "the refused part's blob must not be left behind"
 
@@ -170,7 +170,7 @@ def test_usage_survives_a_restart_mid_upload(tmp_path: Path, database_url: str |
         e1 = s3.upload_part(Bucket=store.name, Key="r", UploadId=up, PartNumber=1,
                             Body=first)["ETag"]
     with running_server(data, database_url) as srv:
-        store.srv = srv
+        store.srv, store.s3_url = srv, srv.s3_url  # the restarted server has new ports
         s3 = store.boto()
         assert store.used_bytes() == PART, "in-flight parts must still be counted"
         parts = s3.list_parts(Bucket=store.name, Key="r", UploadId=up)["Parts"]

@@ -285,6 +285,10 @@ class ObjectEngine:
                    attrs: Attributes, cond: Conditions | None = None) -> ObjectVersion:
         """A server-side copy of ``source`` as the key's latest version (a full-object
         checksum still describes the copied bytes; a composite one does not)."""
+        if source.store_id == store.id and source.key == key and source.is_latest:
+            updated = await self._copy_in_place(store, key, source, attrs)
+            if updated is not None:
+                return updated
         keep = not source.parts or source.checksum_type == "FULL_OBJECT"
         checksums = source.checksums if keep else {}
         if source.data is not None and source.size <= self.inline_max_bytes:
@@ -298,6 +302,25 @@ class ObjectEngine:
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data)
         return await self._commit(self._install_work(store, new, cond),
                                   self._drop_blob(blob_id))
+
+    async def _copy_in_place(self, store: ObjectStore, key: str, source: ObjectVersion,
+                             attrs: Attributes) -> ObjectVersion | None:
+        """A copy of the latest version onto itself in an unversioned store changes its
+        metadata in place (no bytes are copied); None when the store is versioned (the copy
+        is then a new version)."""
+        changes = {"content_type": attrs.content_type, "headers": attrs.headers,
+                   "user_meta": attrs.user_meta, "tags": attrs.tags, "acl": attrs.acl,
+                   "last_modified": datetime.now(UTC)}
+
+        def work(conn: Connection) -> tuple[ObjectVersion | None, bool]:
+            if md.versioning_in(conn, store.id) is not None:
+                return None, False
+            current = md.current_in(conn, store.id, key)
+            if current is None or current.vseq != source.vseq:
+                return None, False  # replaced meanwhile: copy the source's bytes
+            return md.update_version(conn, store, key, None, changes), False
+
+        return await self._commit(work)
 
     async def delete(self, store: ObjectStore, key: str, version_id: str | None = None
                      ) -> Deleted:
