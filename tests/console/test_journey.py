@@ -154,6 +154,12 @@ def test_journey(console: Console, tmp_path: Path) -> None:
     # -- delete the store, typing its name --------------------------------------------------
     page.goto(console.url(f"/stores/{store.id}"))
     console.shot("store")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(console.url(f"/stores/{store.id}/objects"))
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    console.shot("objects-phone")
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(console.url(f"/stores/{store.id}"))
     page.get_by_label(re.compile("Type the store's name")).fill("wrong-name")
     page.get_by_role("button", name="Delete store").click()
     expect(page.get_by_role("alert")).to_contain_text("type its name")

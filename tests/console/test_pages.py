@@ -139,11 +139,14 @@ def test_usage_chart_from_the_sampler(mine: tuple[ConsoleClient, Account],
     console_srv.apps.mgmt.app.app.state.console.state.sampler.sample_now()  # type: ignore[attr-defined]
     day = c.get(f"/stores/{sid}").text
     week = c.get(f"/stores/{sid}", period="week").text
-    # one sample per store per five-minute slot: the one taken at creation was replaced
-    assert 'id="usage-chart"' in day and "2.0 KiB and 1 objects, 1 sample\"" in day
-    assert "2 samples" in week
+    # one sample per store per five-minute slot (the one taken at creation was replaced),
+    # and the chart ends with the usage of the moment
+    assert 'id="usage-chart"' in day and "2.0 KiB and 1 objects, 2 samples" in day
+    assert "3 samples" in week
     points = re.search(r'class="bytes" points="([^"]+)"', week)
-    assert points and len(points.group(1).split()) == 2
+    assert points and len(points.group(1).split()) == 3
+    ys = [float(p.split(",")[1]) for p in points.group(1).split()]
+    assert ys[0] > ys[-1]  # 1000 bytes then 2000: the line rises (SVG y grows downwards)
 
 
 def test_operator_pages(console_srv: RunningServer, mine: tuple[ConsoleClient, Account]) -> None:

@@ -10,6 +10,7 @@ from ..domain.errors import InvalidInput
 from ..domain.models import GB, Credential, StoreWithOwner
 from .chart import PERIODS, build_chart
 from .endpoint import Ctx
+from .sampler import Sample
 from .templating import url
 
 
@@ -65,6 +66,8 @@ def detail(ctx: Ctx) -> Response:
         period = "day"
     now = time.time()
     samples = ctx.state.history.since(sw.store.id, now - PERIODS[period])
+    # the chart ends at the usage of this moment, whenever the last sample was taken
+    samples.append(Sample(now, sw.store.used_bytes, sw.store.object_count))
     return ctx.render("store.html", s=sw, endpoint=ctx.services.endpoint_for(sw.store.name),
                       chart=build_chart(samples, period, now), periods=list(PERIODS),
                       used_fraction=used_fraction(sw))
