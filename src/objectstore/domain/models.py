@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -56,6 +57,14 @@ class StoreWithOwner:
     owner: Credential
 
 
+def blobs_of(blob_id: str, parts: Sequence[Sequence[Any]] | None) -> list[str]:
+    """The blobs a version row names: its part manifest's, else its own blob (if any). The
+    one place that says which blobs hold an object version's bytes."""
+    if parts:
+        return [str(p[0]) for p in parts]
+    return [blob_id] if blob_id else []
+
+
 @dataclass(frozen=True)
 class ObjectVersion:
     """One version of an object: its bytes (inline, one blob, or a manifest of part blobs)
@@ -83,9 +92,7 @@ class ObjectVersion:
 
     def blob_ids(self) -> list[str]:
         """The blobs holding this version's bytes (none for inline objects and markers)."""
-        if self.parts:
-            return [blob_id for blob_id, _size in self.parts]
-        return [self.blob_id] if self.blob_id else []
+        return blobs_of(self.blob_id, self.parts)
 
     def segments(self, start: int, end: int) -> list[tuple[str, int, int]]:
         """(blob_id, offset, length) pieces covering bytes [start, end] of a blob-held

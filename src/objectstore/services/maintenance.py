@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, delete, select
 
+from ..domain.models import blobs_of
 from ..storage.blobs import BlobStore
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import doomed_blobs, object_versions, objects, parts
@@ -45,10 +46,7 @@ class GarbageCollector:
         with self.engine.connect() as conn:
             for table in (objects, object_versions):
                 for blob_id, manifest in conn.execute(select(table.c.blob_id, table.c.parts)):
-                    if manifest:
-                        refs.update(p[0] for p in manifest)
-                    else:
-                        refs.add(blob_id)
+                    refs.update(blobs_of(blob_id, manifest))
             refs.update(r[0] for r in conn.execute(select(parts.c.blob_id)))
         return refs
 

@@ -19,7 +19,7 @@ from ..domain.errors import (
     StoreNotEmpty,
     StoreNotFound,
 )
-from ..domain.models import GB, Credential, ObjectStore, Page, StoreWithOwner
+from ..domain.models import GB, Credential, ObjectStore, Page, StoreWithOwner, blobs_of
 from ..domain.names import is_id, validate_store_name
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import (
@@ -43,6 +43,9 @@ class StoreStats:
     num_objects: int
 
 
+Stores = list[ObjectStore]  # (the service has a method named list)
+
+
 def store_from_row(row: Any) -> ObjectStore:
     m = row._mapping
     return ObjectStore(
@@ -57,24 +60,14 @@ def store_from_row(row: Any) -> ObjectStore:
 def queue_store_blobs(conn: Connection, store_id: str, now: datetime) -> None:
     """Queue every blob of a store (objects, manifests, parts) for the GC, in this transaction."""
     blob_ids: set[str] = set()
-    for blob_id, manifest in conn.execute(
-        select(objects.c.blob_id, objects.c.parts).where(objects.c.store_id == store_id)
-    ):
-        if manifest:
-            blob_ids.update(p[0] for p in manifest)
-        elif blob_id:
-            blob_ids.add(blob_id)
+    for table in (objects, object_versions):
+        for blob_id, manifest in conn.execute(
+            select(table.c.blob_id, table.c.parts).where(table.c.store_id == store_id)
+        ):
+            blob_ids.update(blobs_of(blob_id, manifest))
     upload_ids = select(uploads.c.id).where(uploads.c.store_id == store_id)
     part_blobs = select(parts.c.blob_id).where(parts.c.upload_id.in_(upload_ids))
     blob_ids.update(r[0] for r in conn.execute(part_blobs))
-    for blob_id, manifest in conn.execute(
-        select(object_versions.c.blob_id, object_versions.c.parts)
-        .where(object_versions.c.store_id == store_id)
-    ):
-        if manifest:
-            blob_ids.update(p[0] for p in manifest)
-        elif blob_id:
-            blob_ids.add(blob_id)
     if blob_ids:
         conn.execute(insert(doomed_blobs), [{"blob_id": b, "queued_at": now} for b in blob_ids])
     conn.execute(delete(parts).where(parts.c.upload_id.in_(upload_ids)))
@@ -89,7 +82,7 @@ class ObjectStoreService:
         self.engine = engine
         self.creds = creds
         self.default_size_gb = default_size_gb
-        self._by_name: TtlCache[str, list[ObjectStore]] = TtlCache(1.0, shared=shared)
+        self._by_name: TtlCache[str, Stores] = TtlCache(1.0, shared=shared)
 
     # -- reads ----------------------------------------------------------------------------------
     def _with_owner(self, conn: Connection, store: ObjectStore) -> StoreWithOwner:
@@ -134,7 +127,7 @@ class ObjectStoreService:
         with self.engine.connect() as conn:
             return self._with_owner(conn, self.get_in(conn, account_id, store_id, region))
 
-    def by_name(self, name: str) -> list[ObjectStore]:
+    def by_name(self, name: str) -> Stores:
         """All stores with this bucket name (one per region at most), read now."""
         if "\x00" in name:  # no store name has one, and PostgreSQL refuses to compare it
             return []
@@ -142,34 +135,30 @@ class ObjectStoreService:
             rows = conn.execute(select(objectstores).where(objectstores.c.name == name)).all()
         return [store_from_row(r) for r in rows]
 
-    def resolve_bucket(self, name: str) -> list[ObjectStore]:
+    def resolve_bucket(self, name: str) -> Stores:
         """``by_name`` for the S3 request path: cached up to 1 s and cleared at once by any
         local change to stores. Usage figures in the result may be that old; every write
         re-checks usage in its own transaction."""
         hit = self._by_name.get(name)
         if hit is not MISS:
-            return hit  # type: ignore[return-value]
+            return hit
         generation = self._by_name.generation()
         stores = self.by_name(name)
         self._by_name.put(name, stores, generation)
         return stores
 
-    async def resolve_bucket_async(self, name: str) -> list[ObjectStore]:
+    async def resolve_bucket_async(self, name: str) -> Stores:
         """``resolve_bucket`` from the event loop: a cache hit costs no thread hop."""
         hit = self._by_name.get(name)
         if hit is not MISS:
-            return hit  # type: ignore[return-value]
+            return hit
         return await run_sync(self.resolve_bucket, name)
-
-    def cached_bucket(self, name: str) -> list[ObjectStore] | object:
-        """The cached ``resolve_bucket`` result or ``MISS``; no I/O."""
-        return self._by_name.get(name)
 
     def changed(self) -> None:
         self._by_name.clear()
         self.creds.invalidate()
 
-    def for_credential(self, cred: Credential) -> list[ObjectStore]:
+    def for_credential(self, cred: Credential) -> Stores:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(objectstores).where(objectstores.c.credential_id == cred.id)

@@ -102,9 +102,9 @@ async def upload_part(ctx: S3Context) -> S3Response:
 def _combine(up: Upload, used: list[Part], chosen: list[CompletedPart]
              ) -> tuple[dict[str, str], str | None]:
     for part, c in zip(used, chosen, strict=True):
-        for alg, value in c.checksums.items():
-            if part.checksums.get(alg) not in (None, value):
-                raise S3Error("InvalidPart", f"The {alg} checksum of part {part.number} "
+        for name, value in c.checksums.items():
+            if part.checksums.get(name) not in (None, value):
+                raise S3Error("InvalidPart", f"The {name} checksum of part {part.number} "
                               "does not match the uploaded part.", 400)
     alg = up.checksum_algorithm
     if alg is None or any(alg not in p.checksums for p in used):

@@ -309,17 +309,3 @@ def update_version(conn: Connection, store: ObjectStore, key: str, version_id: s
         q = q.where(table.c.vseq == target.vseq)
     conn.execute(q.values(**changes))
     return replace(target, **changes)
-
-
-def drop_store_versions(conn: Connection, store_id: str) -> list[str]:
-    """Remove every noncurrent version of a store; their blob ids (for the GC)."""
-    blob_ids: list[str] = []
-    for blob_id, manifest in conn.execute(
-            select(object_versions.c.blob_id, object_versions.c.parts)
-            .where(object_versions.c.store_id == store_id)):
-        if manifest:
-            blob_ids.extend(p[0] for p in manifest)
-        elif blob_id:
-            blob_ids.append(blob_id)
-    conn.execute(delete(object_versions).where(object_versions.c.store_id == store_id))
-    return blob_ids

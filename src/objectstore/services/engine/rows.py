@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import RowMapping
+
 from ...domain.models import ObjectVersion
 from ...storage.sql.tables import objects
 
@@ -24,7 +26,8 @@ def aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def version_from(store_id: str, m: Mapping[str, Any], *, is_latest: bool) -> ObjectVersion:
+def version_from(store_id: str, m: Mapping[str, Any] | RowMapping, *, is_latest: bool
+                 ) -> ObjectVersion:
     """An ``ObjectVersion`` from a row mapping (column name -> value)."""
     data = m.get("data")
     parts = m.get("parts")
