@@ -76,7 +76,9 @@ class Apps:
 
 
 def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
+    from .console import create_console
     from .mgmt.app import create_mgmt_app
+    from .mgmt.openapi import OPENAPI
     from .s3.app import create_s3_app
 
     services = build_services(settings, run_migrations=run_migrations)
@@ -84,6 +86,8 @@ def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
     gc = GarbageCollector(services.engine, services.blobs, services.objects.gc_wakeup,
                           expire_uploads=lambda: services.multipart.expire(max_age))
     metrics = Metrics(services.engine)
-    mgmt = WithMetricsEndpoint(Observed(create_mgmt_app(services), "mgmt", metrics), metrics)
+    console = create_console(services, OPENAPI)  # the web console: /, /console/..., /docs
+    mgmt_app = create_mgmt_app(services, console.routes(), console=console)
+    mgmt = WithMetricsEndpoint(Observed(mgmt_app, "mgmt", metrics), metrics)
     s3 = Observed(create_s3_app(services), "s3", metrics)
     return Apps(services, mgmt, s3, gc)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from ..console import create_console
 from ..services.registry import Services
 from .errors import civo_error
 from .handler import civo_endpoint
@@ -63,11 +65,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return civo_error(exc.status_code, "http_error", str(exc.detail))
 
 
-def create_mgmt_app(services: Services) -> Starlette:
-    console = create_console(services, OPENAPI)  # the web console: /, /console/..., /docs
-    app = Starlette(routes=_routes() + console.routes(),
+def create_mgmt_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
+                    **state: Any) -> Starlette:
+    """The management API; ``extra_routes`` (the web console's, passed in by the composition
+    root) are served on the same port, ``state`` lands on ``app.state``."""
+    app = Starlette(routes=_routes() + list(extra_routes),
                     exception_handlers={HTTPException: _http_error})
     app.router.redirect_slashes = False
     app.state.services = services
-    app.state.console = console
+    for name, value in state.items():
+        setattr(app.state, name, value)
     return app
