@@ -16,7 +16,6 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,52 +40,7 @@ from tests.support.clients import (  # noqa: F401 - re-exported to the tests
     uniq,
 )
 from tests.support.server import RunningServer, running_server
-
-
-@dataclass
-class Store:
-    """An object store created through the management API, with its owner credential."""
-
-    srv: RunningServer
-    id: str
-    name: str
-    endpoint: str          # objectstore_endpoint as the API returned it
-    access_key: str
-    secret_key: str
-    credential_id: str
-    s3_url: str            # the S3 endpoint (without the bucket)
-
-    @property
-    def host_port(self) -> str:
-        return urlsplit(self.s3_url).netloc
-
-    def boto(self, **kwargs: Any) -> Any:
-        return boto_client(self.s3_url, self.access_key, self.secret_key, **kwargs)
-
-    def stats(self) -> dict[str, int]:
-        with self.srv.api() as api:
-            r = api.get(f"/v2/objectstores/{self.id}/stats", params={"region": REGION})
-        assert r.status_code == 200, r.text
-        return r.json()
-
-
-def create_store(srv: RunningServer, name: str | None = None, *, s3_url: str | None = None,
-                 api_key: str | None = None, **body: Any) -> Store:
-    name = name or uniq()
-    with srv.api(api_key) as api:
-        r = api.post("/v2/objectstores", json={"name": name, "region": REGION, **body})
-        assert r.status_code == 200, r.text
-        data = r.json()
-        cred_id = data["owner_info"]["credential_id"]
-        c = api.get(f"/v2/objectstore/credentials/{cred_id}", params={"region": REGION})
-        assert c.status_code == 200, c.text
-        cred = c.json()
-    assert data["owner_info"]["access_key_id"] == cred["access_key_id"]
-    endpoint = data["objectstore_endpoint"]
-    assert endpoint.endswith(f"/{name}"), endpoint
-    # Clients talk to the endpoint the API returned, as a user would (Civo's export does).
-    return Store(srv, data["id"], name, endpoint, cred["access_key_id"],
-                 cred["secret_access_key_id"], cred_id, s3_url or endpoint[: -len(name) - 1])
+from tests.support.stores import Store, create_store  # noqa: F401 - re-exported to the tests
 
 
 def aws_env(store: Store, tmp_path: Path) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +14,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from tests.support.clock import ago, signing_clock
 from tests.support.server import RunningServer
 
 from .conftest import (
@@ -153,13 +153,20 @@ def test_presigned_v4_get_put_and_expiry(store: Store) -> None:
     assert bad != get_url
     r = httpx.get(bad)
     assert r.status_code == 403 and parse_error(r)["Code"] == "SignatureDoesNotMatch"
-    # Expired.
-    short = s3.generate_presigned_url("get_object", Params={"Bucket": store.name, "Key": key},
-                                      ExpiresIn=1)
-    time.sleep(2.1)
+    # Expired: signed (clock shifted) 10 minutes ago, valid for 5 minutes; the same URL with
+    # a window that still covers now works.
+    with signing_clock(ago(minutes=10)):
+        short = s3.generate_presigned_url("get_object",
+                                          Params={"Bucket": store.name, "Key": key},
+                                          ExpiresIn=300)
+        still = s3.generate_presigned_url("get_object",
+                                          Params={"Bucket": store.name, "Key": key},
+                                          ExpiresIn=900)
     r = httpx.get(short)
     assert r.status_code == 403 and parse_error(r)["Code"] == "AccessDenied"
     assert "expired" in parse_error(r)["Message"].lower()
+    r = httpx.get(still)
+    assert r.status_code == 200 and r.content == b"presigned body", r.text
     # Longer than 7 days is refused.
     week = s3.generate_presigned_url("get_object", Params={"Bucket": store.name, "Key": key},
                                      ExpiresIn=7 * 86400 + 1)
@@ -231,8 +238,7 @@ def test_virtual_hosted_style(vhost_server: RunningServer, localhost_resolver: N
             == b"irt"
         listed = s3.list_objects_v2(Bucket=store.name, Prefix=f"vh/{len(cfg)}/")
         assert [o["Key"] for o in listed["Contents"]] == [key]
-        if "signature_version" not in cfg:  # SigV2: see the BUG(lead) test below
-            assert s3.get_bucket_location(Bucket=store.name)["LocationConstraint"] == REGION
+        assert s3.get_bucket_location(Bucket=store.name)["LocationConstraint"] == REGION
         s3.delete_object(Bucket=store.name, Key=key)
         # (botocore sends GetBucketLocation path-style to the endpoint on purpose)
         vhosted = [u for u in hosts if not u.endswith("?location")]
@@ -252,12 +258,10 @@ def test_virtual_hosted_style(vhost_server: RunningServer, localhost_resolver: N
                                                                        "NoSuchBucket")
 
 
-# BUG(lead): src/objectstore/s3/sigv2.py (not ours to edit). boto3/botocore with
-# signature_version="s3" (SigV2) signs every bucket-level request to "/bucket" with the
-# canonical resource "/bucket/" (HmacV1Auth always ends a bare bucket with "/"), in path and
-# virtual style alike: ListObjects, GetBucketLocation, GetBucketAcl... all fail with
-# SignatureDoesNotMatch. Object-level requests work. Fix: for bucket-level requests without a
-# key, also accept "/bucket/" (plus sub-resources) as the canonical resource.
+# Regression: boto3/botocore with signature_version="s3" (SigV2) signs every bucket-level
+# request to "/bucket" with the canonical resource "/bucket/" (HmacV1Auth always ends a bare
+# bucket with "/"); the server once refused those (ListObjects, GetBucketLocation,
+# GetBucketAcl... SignatureDoesNotMatch). It now also accepts "/bucket/" for them.
 def test_boto3_sigv2_bucket_level_requests(store: Store) -> None:
     s3 = boto_client(store.s3_url, store.access_key, store.secret_key, signature_version="s3")
     s3.put_object(Bucket=store.name, Key="k", Body=b"v2")  # object level: fine
@@ -267,7 +271,15 @@ def test_boto3_sigv2_bucket_level_requests(store: Store) -> None:
         location = s3.get_bucket_location(Bucket=store.name)["LocationConstraint"]
     except ClientError as exc:
         raise AssertionError(
-            "BUG(lead) sigv2.py: botocore SigV2 signs '/bucket/' for requests to '/bucket' and "
-            f"the server refuses it ({error_code(exc)}), so boto3 SigV2 clients cannot list "
-            "or read bucket sub-resources") from exc
+            "botocore SigV2 signs '/bucket/' for requests to '/bucket' and the server "
+            f"refuses it ({error_code(exc)}), so boto3 SigV2 clients cannot list or read "
+            "bucket sub-resources") from exc
     assert keys == ["k"] and location == REGION
+    acl = s3.get_bucket_acl(Bucket=store.name)
+    assert acl["Grants"], acl
+    # a tampered signature is still refused at bucket level
+    bad = boto_client(store.s3_url, store.access_key, store.secret_key + "x",
+                      signature_version="s3")
+    with pytest.raises(ClientError) as ei:
+        bad.list_objects(Bucket=store.name)
+    assert error_code(ei.value) == "SignatureDoesNotMatch"

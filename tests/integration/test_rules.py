@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from objectstore.domain.models import GB
 from objectstore.storage.sql.tables import credentials, objectstores
+from tests.support.leftovers import assert_no_leftovers
 from tests.support.server import RunningServer
 
 from .conftest import (
@@ -194,14 +195,12 @@ def test_usage_exact_after_overwrites_and_deletes(dual_store: Store) -> None:
     assert store.stats()["num_objects"] == 0 and store.stats()["size_kb_utilised"] == 0
 
 
-# BUG(lead): src/objectstore/services/objects.py (ObjectService.commit), PostgreSQL only.
-# commit() reads the current row without a lock, then INSERTs or UPDATEs. Two concurrent
-# first PUTs of one key both INSERT: the loser gets UniqueViolation -> 500 InternalError.
-# Two concurrent overwrites both compute their usage delta from the same old size, so usage
-# drifts from the real total, both queue the same old blob (UniqueViolation in doomed_blobs
-# -> 500) and the blob replaced in between is never queued for GC (a leak).
-# Fix: SELECT ... FOR UPDATE the row (and retry/upsert on a unique violation for the first
-# write) inside the commit transaction. SQLite serialises writers, so it passes there.
+# Regression (PostgreSQL): the object commit once read the current row without a lock, then
+# INSERTed or UPDATEd. Two concurrent first PUTs of one key both INSERTed (the loser got
+# UniqueViolation -> 500); two concurrent overwrites computed their usage delta from the same
+# old size (usage drifted), both queued the same old blob (UniqueViolation in doomed_blobs ->
+# 500) and the blob replaced in between was never queued for GC (a leak). Writers of one key
+# are now serialised (a transaction-scoped advisory lock). SQLite serialises all writers.
 def test_usage_under_concurrent_writers(dual_store: Store) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -220,28 +219,32 @@ def test_usage_under_concurrent_writers(dual_store: Store) -> None:
         total = sum(o["Size"] for o in objs)
         return used_bytes(srv, store), total, len(objs)
 
-    # Overwrites racing each other.
+    # Overwrites racing each other (every other one a blob, over the inline limit: each
+    # overwrite of a blob object queues the replaced blob for GC).
     for i in range(5):
         write(f"k{i}", 500)
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: write(f"k{i % 5}", 1000 + i * 37), range(40)))
+        list(pool.map(lambda i: write(f"k{i % 5}", 1000 + i * 37 + (i % 2) * 70_000),
+                      range(40)))
     stored, total, count = usage_exact()
     assert not failures, (
-        f"BUG(lead) services/objects.py commit(): concurrent overwrites failed with "
-        f"{sorted(set(failures))} ({len(failures)} of 40; PostgreSQL: both writers doom the "
-        "same replaced blob -> UniqueViolation in doomed_blobs)")
+        f"concurrent overwrites failed with {sorted(set(failures))} ({len(failures)} of 40; "
+        "e.g. PostgreSQL: both writers doom the same replaced blob -> UniqueViolation)")
     assert count == 5
     assert stored == (total, 5, total), (
-        "BUG(lead) services/objects.py commit(): usage drifted under concurrent overwrites "
+        "usage drifted under concurrent overwrites "
         f"(stored (store bytes, objects, credential bytes) = {stored}, real total {total})")
     # First writes of the same new keys racing each other.
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: write(f"n{i % 4}", 2000 + i), range(32)))
     assert not failures, (
-        f"BUG(lead) services/objects.py commit(): concurrent first PUTs of one key failed "
-        f"with {sorted(set(failures))} ({len(failures)} of 32; PostgreSQL UniqueViolation)")
+        f"concurrent first PUTs of one key failed "
+        f"with {sorted(set(failures))} ({len(failures)} of 32; e.g. a UniqueViolation)")
     stored, total, count = usage_exact()
     assert count == 9 and stored == (total, 9, total), (stored, total, count)
+    # every replaced blob was queued for GC: none is left once the queue is drained
+    srv.apps.gc.drain_doomed()
+    assert_no_leftovers(srv.services.settings.data_dir, srv.services.settings.database_url)
 
 
 # -- credentials ------------------------------------------------------------------------------

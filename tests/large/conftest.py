@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.support import stores
 from tests.support.clients import (  # noqa: F401 - re-exported to the tests
     BIN,
     REGION,
@@ -37,29 +37,8 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 
 
-@dataclass
-class Store:
-    """An object store created through the management API, with its owner credential."""
-
-    srv: RunningServer
-    id: str
-    name: str
-    access_key: str
-    secret_key: str
-    credential_id: str
-
-    @property
-    def s3_url(self) -> str:
-        return self.srv.s3_url
-
-    def boto(self, **config: Any) -> Any:
-        return boto_client(self.srv.s3_url, self.access_key, self.secret_key, **config)
-
-    def stats(self) -> dict[str, int]:
-        with self.srv.api() as api:
-            r = api.get(f"/v2/objectstores/{self.id}/stats", params={"region": REGION})
-        assert r.status_code == 200, r.text
-        return r.json()
+class Store(stores.Store):
+    """A store with the large-object suite's usage helpers."""
 
     def used_kb(self) -> int:
         return int(self.stats()["size_kb_utilised"])
@@ -77,17 +56,7 @@ class Store:
 
 def create_store(srv: RunningServer, name: str | None = None, **body: Any) -> Store:
     """Create a store; pass ``access_key_id=`` to give it an existing credential."""
-    name = name or uniq()
-    with srv.api() as api:
-        r = api.post("/v2/objectstores", json={"name": name, "region": REGION, **body})
-        assert r.status_code == 200, r.text
-        data = r.json()
-        cred_id = data["owner_info"]["credential_id"]
-        c = api.get(f"/v2/objectstore/credentials/{cred_id}", params={"region": REGION})
-        assert c.status_code == 200, c.text
-        cred = c.json()
-    return Store(srv, data["id"], name, cred["access_key_id"], cred["secret_access_key_id"],
-                 cred_id)
+    return stores.create_store(srv, name, cls=Store, **body)
 
 
 def aws_env(store: Store, tmp_path: Path) -> dict[str, str]:

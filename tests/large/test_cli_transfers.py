@@ -6,6 +6,8 @@ import hashlib
 import time
 from pathlib import Path
 
+from tests.support.leftovers import assert_no_leftovers
+
 from .conftest import (
     MIB,
     Store,
@@ -37,7 +39,9 @@ def test_aws_cp_100mib_round_trip_is_stored_once(store: Store, tmp_path: Path) -
     store.srv.apps.gc.drain_doomed()
     stored = blob_bytes(store.srv)
     assert stored == size, f"{stored} bytes of blob files for a {size}-byte object"
-    assert not list((store.srv.services.settings.data_dir / "tmp").iterdir())
+    # no partial blob left behind: every blob file is named by the object (or queued for GC)
+    settings = store.srv.services.settings
+    assert_no_leftovers(settings.data_dir, settings.database_url)
     assert store.used_bytes() == size
     assert store.stats()["num_objects"] == 1
 
@@ -65,6 +69,7 @@ def test_aws_cp_100mib_round_trip_is_stored_once(store: Store, tmp_path: Path) -
     assert md5.hexdigest() == digest, "the server-side copy's bytes differ"
     assert store.used_bytes() == 2 * size
     assert s3.list_multipart_uploads(Bucket=store.name).get("Uploads", []) == []
+    assert_no_leftovers(settings.data_dir, settings.database_url)
     print(f"\n[figures] aws s3 cp 100 MiB: upload {up_s:.2f}s ({size / MIB / up_s:.0f} MiB/s), "
           f"download {down_s:.2f}s ({size / MIB / down_s:.0f} MiB/s), "
           f"server-side copy {copy_s:.2f}s")
@@ -183,4 +188,6 @@ def test_rclone_copy_sync_check_1000_files(store: Store, tmp_path: Path) -> None
     total = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
     assert store.used_bytes() == total
     assert stored_bytes(store.srv) == total, "blobs + inline rows must hold just the live bytes"
+    settings = store.srv.services.settings
+    assert_no_leftovers(settings.data_dir, settings.database_url)
     print(f"\n[figures] rclone copy of 1,000 small + 3 x 20 MiB files: {copy_s:.2f}s")

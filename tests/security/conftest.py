@@ -51,15 +51,12 @@ def dual_store(server: RunningServer) -> Iterator[Store]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not FUZZ_COUNTS:
         return
-    groups: dict[str, dict[str, int]] = {"properties": {}, "schemathesis": {}, "status": {},
-                                         "known": {}}
+    groups: dict[str, dict[str, int]] = {"properties": {}, "schemathesis": {}, "status": {}}
     for name, n in sorted(FUZZ_COUNTS.items()):
         if name.startswith("schemathesis-status:"):
             groups["status"][name.split(":", 1)[1]] = n
         elif name.startswith("schemathesis:"):
             groups["schemathesis"][name.split(":", 1)[1]] = n
-        elif name.startswith("known-bug:"):
-            groups["known"][name.split(":", 1)[1]] = n
         else:
             groups["properties"][name] = n
     write = terminalreporter.write_line
@@ -67,9 +64,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         props = groups["properties"]
         write(f"fuzz: {sum(props.values())} property examples run ("
               + ", ".join(f"{k}={v}" for k, v in props.items()) + ")")
-    if groups["known"]:
-        write("fuzz: catalogued BUG(lead) inputs hit (skipped): "
-              + ", ".join(f"{k}={v}" for k, v in groups["known"].items()))
     if groups["schemathesis"]:
         write(f"schemathesis: {sum(groups['schemathesis'].values())} cases over "
               f"{len({k.rsplit(':', 1)[0] for k in groups['schemathesis']})} operations; "

@@ -23,8 +23,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 from xml.etree import ElementTree as ET
 
-import httpx
-
+from tests.support import stores
 from tests.support.server import RunningServer
 
 REGION = "LON1"
@@ -173,49 +172,18 @@ def raw_request(base_url: str, method: str, target: str, headers: Mapping[str, s
 
 # -- stores and the "nothing changed" check -------------------------------------------------------
 
-@dataclass
-class Store:
-    srv: RunningServer
-    id: str
-    name: str
-    access_key: str
-    secret: str
-    credential_id: str
-    api_key: str
+class Store(stores.Store):
+    """A store with a raw client that signs exactly what it sends."""
 
     def raw(self, **kwargs: object) -> S3Raw:
-        return S3Raw(self.srv.s3_url, self.access_key, self.secret, **kwargs)  # type: ignore
-
-    def boto(self, **config: object):  # type: ignore[no-untyped-def]
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3", endpoint_url=self.srv.s3_url, aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret, region_name=REGION,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
-                          **config))  # type: ignore[arg-type]
-
-    def api(self) -> httpx.Client:
-        return self.srv.api(self.api_key)
+        return S3Raw(self.srv.s3_url, self.access_key, self.secret_key, **kwargs)  # type: ignore
 
 
 def create_store(srv: RunningServer, name: str | None = None, api_key: str | None = None
                  ) -> Store:
-    name = name or uniq()
-    key = api_key or srv.api_key
-    with srv.api(key) as api:
-        # 1 GB each: many stores fit in the account's allocation quota
-        r = api.post("/v2/objectstores", json={"name": name, "region": REGION,
-                                               "max_size_gb": 1})
-        assert r.status_code == 200, r.text
-        data = r.json()
-        c = api.get(f"/v2/objectstore/credentials/{data['owner_info']['credential_id']}",
-                    params={"region": REGION})
-        assert c.status_code == 200, c.text
-        cred = c.json()
-    return Store(srv, data["id"], name, cred["access_key_id"], cred["secret_access_key_id"],
-                 cred["id"], key)
+    # 1 GB each: many stores fit in the account's allocation quota
+    return stores.create_store(srv, name, api_key=api_key, cls=Store, prefix="sec",
+                               max_size_gb=1)
 
 
 def file_tree(root: Path) -> set[str]:
@@ -253,15 +221,3 @@ FUZZ_COUNTS: dict[str, int] = {}
 
 def count(name: str) -> None:
     FUZZ_COUNTS[name] = FUZZ_COUNTS.get(name, 0) + 1
-
-
-def known_bug(exc: BaseException) -> str | None:
-    """The catalogued bug this exception is, or None (then the property fails)."""
-    text = str(exc)
-    if isinstance(exc, OverflowError) and "date value out of range" in text:
-        return "test_http_date_near_year_10000_is_a_4xx"
-    if isinstance(exc, ValueError) and "Exceeds the limit" in text and "digits" in text:
-        return "test_presign_expires_with_5000_digits"
-    if isinstance(exc, LookupError) and "unknown encoding" in text:
-        return "test_xml_unknown_encoding_is_malformed_xml"
-    return None

@@ -5,7 +5,9 @@ Every test starts from a store holding one known object (``known`` = b"hello"); 
 ``untouched`` guard checks after the attack that the object still reads back with the same
 bytes and ETag, that the store's key set is what the test expects, and that no file appeared in
 the data directory outside ``blobs/`` and ``tmp/`` (object bytes live only under generated blob
-ids, never under a path derived from a key or a name).
+ids, never under a path derived from a key or a name), and that no blob file is left over: every
+file under ``blobs/`` is named by an object, a part or the GC queue (a partial upload the attack
+cut off must not stay behind).
 
 Expected behaviour, per attack (S3 error codes as AWS documents them):
 
@@ -68,6 +70,7 @@ from tests.security.helpers import (
     unexpected_files,
     uniq,
 )
+from tests.support.leftovers import assert_no_leftovers, leftover_blobs
 from tests.support.server import RunningServer, running_server
 
 KNOWN_ETAG = f'"{hashlib.md5(b"hello").hexdigest()}"'  # noqa: S324 - S3 ETag
@@ -92,11 +95,28 @@ def list_keys(st: Store, **params: str) -> list[str]:
             return keys
 
 
+def leftovers(srv: RunningServer, ignore: set[str] = frozenset()) -> set[str]:  # type: ignore
+    settings = srv.services.settings
+    return leftover_blobs(settings.data_dir, settings.database_url, ignore)
+
+
+def assert_no_new_leftovers(srv: RunningServer, before: set[str], timeout: float = 5) -> None:
+    """No blob file appeared that no row names (polled: a writer the server aborted after
+    answering may still be unlinking its file), no named blob is missing, tmp/ is empty."""
+    deadline = time.monotonic() + timeout
+    while leftovers(srv, before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    settings = srv.services.settings
+    assert_no_leftovers(settings.data_dir, settings.database_url, ignore=before)
+
+
 @contextmanager
 def untouched(st: Store, *, new_keys: set[str] | None = None) -> Iterator[None]:
-    """The known object, the key set (plus ``new_keys``) and the data dir survive the attack."""
+    """The known object, the key set (plus ``new_keys``) and the data dir survive the attack:
+    no stray file outside blobs/, no leftover blob inside it."""
     data_dir: Path = st.srv.services.settings.data_dir
     files_before = file_tree(data_dir)
+    leftovers_before = leftovers(st.srv)  # blame each test only for its own
     keys_before = set(list_keys(st))
     yield
     r = st.raw().send("GET", f"/{st.name}/known")
@@ -105,6 +125,7 @@ def untouched(st: Store, *, new_keys: set[str] | None = None) -> Iterator[None]:
     assert set(list_keys(st)) == keys_before | (new_keys or set()), "key set changed"
     stray = unexpected_files(data_dir, files_before)
     assert not stray, f"files appeared outside blobs/ and tmp/: {stray}"
+    assert_no_new_leftovers(st.srv, leftovers_before)
 
 
 def md5_b64(body: bytes) -> str:
@@ -387,13 +408,11 @@ def test_oversize_header_management(security_server: RunningServer) -> None:
     r = raw_request(srv.api_url, "POST", "/v2/objectstores",
                     {**headers, "content-type": "application/json"},
                     b'{"name": "hdr-bomb-store", "region": "LON1", "max_size_gb": 1}')
-    # BUG(lead): the management listener accepts arbitrarily large headers (1 MiB works):
-    # uvicorn runs with http="httptools", which ignores h11_max_incomplete_event_size, and the
-    # mgmt app has no check like s3/app._headers. Fix: check the header size in the mgmt app
-    # (or an ASGI wrapper for both planes) or serve with h11 (server.py).
+    # Regression: the management listener once accepted arbitrarily large headers (1 MiB
+    # worked: httptools ignores h11_max_incomplete_event_size and the mgmt app had no check).
     assert r.status in (400, 431), (
-        f"BUG(lead): a 100 KiB header on the management API answered {r.status}, not 400/431 "
-        "(server.py / mgmt app: max_header_bytes is not enforced with httptools)")
+        f"a 100 KiB header on the management API answered {r.status}, not 400/431 "
+        "(max_header_bytes not enforced on the management listener)")
 
 
 @pytest.mark.parametrize(("op", "limit"), [("DeleteObjects", 2 * 1024 ** 2),
@@ -468,6 +487,7 @@ def test_slow_body_does_not_block_others(store: Store) -> None:
     promptly; the stalled uploads never become visible and leave no temp file behind."""
     s3 = store.raw()
     stalled: list[socket.socket] = []
+    leftovers_before = leftovers(store.srv)
     try:
         for i in range(20):
             headers = s3.sign("PUT", f"/{store.name}/slow-{i}", "", {}, b"",
@@ -493,11 +513,8 @@ def test_slow_body_does_not_block_others(store: Store) -> None:
     finally:
         for sock in stalled:
             sock.close()
-    tmp = store.srv.services.settings.data_dir / "tmp"
-    deadline = time.monotonic() + 5
-    while any(tmp.iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(tmp.iterdir()), f"partial uploads left in tmp/: {list(tmp.iterdir())}"
+    # the stalled uploads' partial blobs are removed once their connections close
+    assert_no_new_leftovers(store.srv, leftovers_before)
     with untouched(store):
         pass
     assert not any(k.startswith("slow-") for k in list_keys(store))
@@ -507,12 +524,9 @@ def test_stalled_body_times_out(tmp_path: Path) -> None:
     """Expected: a client that stops sending mid-body gets 400 RequestTimeout (AWS: "Your socket
     connection to the server was not read from or written to within the timeout period") and
     the connection is closed, instead of holding a connection, a task and a temp file forever."""
-    # BUG(lead): nothing times out a stalled request body (nor stalled headers): uvicorn has
-    # no read timeout and s3/body.Body._raw awaits receive() without one; measured: a
-    # connection stalled mid-body is still open after 75 s, and it also delays graceful
-    # shutdown. Suggested fix: a setting (named request_body_timeout_s here; Settings ignores
-    # unknown names until it exists) and asyncio.wait_for around receive() in s3/body.py
-    # raising S3Error("RequestTimeout", ..., 400).
+    # Regression: nothing once timed out a stalled request body (a connection stalled
+    # mid-body was still open after 75 s and delayed graceful shutdown); the body reader now
+    # answers 400 RequestTimeout after request_body_timeout_s.
     with running_server(tmp_path / "data", None, request_body_timeout_s=1, fsync=False) as srv:
         st = create_store(srv)
         headers = st.raw().sign("PUT", f"/{st.name}/stalled", "", {}, b"",
@@ -530,7 +544,7 @@ def test_stalled_body_times_out(tmp_path: Path) -> None:
         finally:
             sock.close()
         assert answer is not None, (
-            "BUG(lead): a request body stalled for 4 s is still being waited for (no read "
+            "a request body stalled for 4 s is still being waited for (no read "
             "timeout; expected 400 RequestTimeout and a closed connection)")
         assert answer == b"" or b"RequestTimeout" in answer or b" 400 " in answer, answer
         assert st.raw().send("HEAD", f"/{st.name}/stalled").status == 404
@@ -552,15 +566,22 @@ def _presign(st: Store, signed_at: dt.datetime, expires: int, key: str = "known"
 def test_presigned_url_replayed_after_expiry(store: Store) -> None:
     """Expected: 200 while valid (replay within the window is allowed, as on S3), then 403
     AccessDenied once expired."""
-    now = dt.datetime.now(dt.UTC)
-    url = _presign(store, now - dt.timedelta(seconds=58), 60)
+    # Signed with a shifted clock so that it expires 2-3 s from now (X-Amz-Date has one-second
+    # resolution), then replayed until the server refuses it (polled, with a deadline).
+    signed_at = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=57)).replace(microsecond=0)
+    expires_at = signed_at + dt.timedelta(seconds=60)
+    url = _presign(store, signed_at, 60)
     with untouched(store):
         assert httpx.get(url).content == b"hello"
         assert httpx.get(url).status_code == 200  # replay inside the window
-        time.sleep(max(0.0, 2.5 - (dt.datetime.now(dt.UTC) - now).total_seconds()))
-        r = httpx.get(url)
+        deadline = time.monotonic() + 10
+        while (r := httpx.get(url)).status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        refused_at = dt.datetime.now(dt.UTC)
         assert r.status_code == 403 and b"<Code>AccessDenied</Code>" in r.content, r.text
-        old = _presign(store, now - dt.timedelta(days=2), 3600)
+        assert refused_at >= expires_at - dt.timedelta(seconds=1), (
+            f"refused at {refused_at}, before the expiry {expires_at}")
+        old = _presign(store, signed_at - dt.timedelta(days=2), 3600)
         r = httpx.get(old)
         assert r.status_code == 403 and b"<Code>AccessDenied</Code>" in r.content, r.text
 
@@ -569,7 +590,7 @@ def test_sigv2_presigned_url_expiry(store: Store) -> None:
     """Expected: SigV2 query auth with Expires in the past -> 403 AccessDenied."""
     def url(expires: int) -> str:
         sts = f"GET\n\n\n{expires}\n/{store.name}/known"
-        sig = base64.b64encode(hmac.new(store.secret.encode(), sts.encode(),
+        sig = base64.b64encode(hmac.new(store.secret_key.encode(), sts.encode(),
                                         hashlib.sha1).digest()).decode()
         return (f"{store.srv.s3_url}/{store.name}/known?AWSAccessKeyId={store.access_key}"
                 f"&Expires={expires}&Signature={quote(sig, safe='')}")
@@ -657,7 +678,7 @@ def test_key_of_another_account(store: Store) -> None:
     srv = store.srv
     _account, other_key = srv.services.accounts.create(uniq("acct"))
     mallory = create_store(srv, api_key=other_key)
-    s3 = S3Raw(srv.s3_url, mallory.access_key, mallory.secret)
+    s3 = S3Raw(srv.s3_url, mallory.access_key, mallory.secret_key)
     b = store.name
     with untouched(store):
         for method, path, query, body in [
@@ -723,14 +744,14 @@ def test_rotated_key(store: Store) -> None:
                     json={"access_key_id": new_ak, "secret_access_key_id": new_sk})
         assert r.status_code == 200, r.text
         url = store.srv.s3_url
-        r = S3Raw(url, store.access_key, store.secret).send("GET", f"/{store.name}/known")
+        r = S3Raw(url, store.access_key, store.secret_key).send("GET", f"/{store.name}/known")
         assert (r.status, r.code) == (403, "InvalidAccessKeyId"), r
-        r = S3Raw(url, new_ak, store.secret).send("PUT", f"/{store.name}/known", body=b"evil")
+        r = S3Raw(url, new_ak, store.secret_key).send("PUT", f"/{store.name}/known", body=b"evil")
         assert (r.status, r.code) == (403, "SignatureDoesNotMatch"), r
         assert httpx.get(old_url).status_code == 403
         r = S3Raw(url, new_ak, new_sk).send("GET", f"/{store.name}/known")
         assert r.status == 200 and r.body == b"hello", r
-        store.access_key, store.secret = new_ak, new_sk  # for the untouched() check
+        store.access_key, store.secret_key = new_ak, new_sk  # for the untouched() check
 
 
 # -- SQL metacharacters ---------------------------------------------------------------------------
@@ -787,25 +808,24 @@ def test_listing_key_with_max_code_point(store: Store) -> None:
             assert s3.send("PUT", f"/{b}/{quote(k, safe='/')}", body=b"x").status == 200
         r = s3.send("GET", f"/{b}", "list-type=2&delimiter=%2F&max-keys=50")
         prefixes = r.body.count(b"<CommonPrefixes>")
-        # BUG(lead): services/listing.skip_past() seeks past a common prefix with the
-        # sentinel prefix + U+10FFFF; the key "a/\U0010ffffb" sorts after it, so the listing
-        # repeats CommonPrefix "a/" up to max-keys times and NextContinuationToken "a/" loops
-        # forever (aws s3 ls never ends). Pure reproduction: test_properties.py::
-        # test_listing_key_with_max_code_point.
+        # Regression: the listing seeks past a common prefix with the sentinel prefix +
+        # U+10FFFF; the key "a/\U0010ffffb" sorts after it, and the listing once repeated
+        # CommonPrefix "a/" up to max-keys times (NextContinuationToken "a/" looped forever).
+        # Pure reproduction: test_properties.py::test_listing_key_with_max_code_point.
         assert prefixes == 1, (
-            f"BUG(lead): ListObjectsV2 delimiter=/ returned {prefixes} CommonPrefixes 'a/' "
-            "for a key containing U+10FFFF (services/listing.skip_past)")
+            f"ListObjectsV2 delimiter=/ returned {prefixes} CommonPrefixes 'a/' "
+            "for a key containing U+10FFFF (listing.skip_past)")
 
 
 def test_list_max_keys_zero_with_unmatched_prefix(store: Store) -> None:
     """Expected: max-keys=0 with a prefix no key has -> IsTruncated false."""
     r = store.raw().send("GET", f"/{store.name}", "max-keys=0&prefix=b")
     assert r.status == 200, r
-    # BUG(lead): list_keys(max_keys=0) checks for "any key after the prefix" instead of "any
-    # key with the prefix" (services/listing.list_keys): here "known" > "b" -> true.
+    # Regression: max-keys=0 once checked for "any key after the prefix" instead of "any key
+    # with the prefix": here "known" > "b" answered true.
     assert b"<IsTruncated>false</IsTruncated>" in r.body, (
-        "BUG(lead): max-keys=0&prefix=b answered IsTruncated=true with no key under 'b' "
-        f"(services/listing.list_keys): {r.body[-120:]!r}")
+        "max-keys=0&prefix=b answered IsTruncated=true with no key under 'b' "
+        f"(listing.list_keys): {r.body[-120:]!r}")
 
 
 SQL_NAMES = ["x' OR 1=1 --", 'x"; DROP TABLE objectstores; --', "%", "_", "a%b", "a_b--",
@@ -876,7 +896,7 @@ def test_sql_metacharacters_in_s3_access_key(store: Store) -> None:
     with untouched(store):
         for ak in ["' OR 1=1 --", "%", "_", "*", store.access_key[:-1] + "_",
                    store.access_key[:-1] + "%", store.access_key + "' --"]:
-            r = S3Raw(store.srv.s3_url, ak, store.secret).send("GET", f"/{store.name}/known")
+            r = S3Raw(store.srv.s3_url, ak, store.secret_key).send("GET", f"/{store.name}/known")
             expected = {(403, "InvalidAccessKeyId")}
             if " " in ak:  # the Authorization header is split on whitespace
                 expected.add((400, "AuthorizationHeaderMalformed"))
@@ -978,12 +998,11 @@ def test_hostile_dates_expiries_encodings_are_4xx(store: Store, case: str) -> No
             body = (b'<?xml version="1.0" encoding="bogus"?><Delete><Object><Key>known</Key>'
                     b"</Object></Delete>")
             r = store.raw().send("POST", f"/{b}", "delete", {"content-md5": md5_b64(body)}, body)
-        # BUG(lead): OverflowError (Date in year 9999 with a negative offset: s3/sigv4.py
-        # _parse_header_form, s3/sigv2.py _parse_http_date), ValueError (int() of a
-        # >4300-digit Expires: s3/sigv2.parse_sigv2, s3/sigv4._parse_query_form) and
-        # LookupError (unknown XML encoding: s3/xml.parse) escape as 500 InternalError.
+        # Regression: OverflowError (Date in year 9999 with a negative offset), ValueError
+        # (int() of a >4300-digit Expires) and LookupError (unknown XML encoding) once
+        # escaped as 500 InternalError.
         assert 400 <= r.status < 500, (
-            f"BUG(lead): {case} answered {r.status} {r.code}; expected a 4xx")
+            f"{case} answered {r.status} {r.code}; expected a 4xx")
 
 
 MGMT_NUMBERS = [
@@ -1007,11 +1026,10 @@ def test_hostile_numbers_management(security_server: RunningServer, method: str,
         body = {"name": uniq(), **body}
     with security_server.api() as api:
         r = api.request(method, path, params=params, json=body)
-        # BUG(lead): mgmt/params.Params.integer() calls int() on any number of ASCII digits:
-        # more than 4300 raises ValueError -> 500. Fix: bound the length in _INTEGER_RE
-        # (e.g. r"[+-]?[0-9]{1,18}") (mgmt/params.py).
+        # Regression: Params.integer() once called int() on any number of ASCII digits (more
+        # than 4300 raised ValueError -> 500).
         assert r.status_code == 400, (
-            f"BUG(lead): {method} {path} with a hostile number answered {r.status_code} "
+            f"{method} {path} with a hostile number answered {r.status_code} "
             f"{r.text[:80]} (mgmt/params.Params.integer)")
 
 

@@ -6,9 +6,13 @@ three stores, credentials with size limits, inline, blob, empty, unicode-keyed, 
 multipart uploads. The current server starts on them as an operator would upgrade
 (``objectstore serve`` in a subprocess: the Alembic migrations run at start), and every
 object must read back byte for byte with the same ETag, content type, metadata, headers,
-tags, checksums and access; usage must equal the bytes stored; the unfinished uploads must
-still complete and abort; new writes must work; and everything must survive a restart, with
-no blob file lost or left over.
+tags, checksums and access; the database must reach the current migration head; old objects
+are the "null" version of their key and stay readable as noncurrent versions once versioning
+is enabled; usage must equal the bytes stored; the unfinished uploads must still complete and
+abort; new writes must work; and everything must survive a restart, with no blob file lost or
+left over.
+
+To make fixtures from another release: see ``make_fixture.py``.
 """
 
 from __future__ import annotations
@@ -195,6 +199,28 @@ def check_objects(srv: ServerProcess, store: dict[str, Any]) -> None:
         assert anon.status_code == obj["anonymous_status"], (key, anon.status_code)
         if anon.status_code == 200:
             assert hashlib.sha256(anon.content).hexdigest() == obj["sha256"], key
+    check_versions(s3, store)
+
+
+def check_versions(s3: Any, store: dict[str, Any]) -> None:
+    """Objects of the old release are the "null" version of their key (as on S3 for objects
+    written before versioning was enabled); noncurrent versions read back byte for byte."""
+    bucket = store["name"]
+    listed: list[dict[str, Any]] = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, MaxKeys=4):
+        listed += page.get("Versions", [])
+        assert not page.get("DeleteMarkers"), page["DeleteMarkers"]
+    got = {(v["Key"], v["VersionId"]): v for v in listed}
+    want = {(o["key"], o.get("version_id", "null")): o for o in store["objects"]}
+    old = {(n["key"], n["version_id"]): n for n in store.get("noncurrent", [])}
+    assert set(got) == set(want) | set(old), (bucket, sorted(got))
+    for ident, v in got.items():
+        item = want.get(ident) or old[ident]
+        assert v["IsLatest"] is (ident in want), (ident, v)
+        assert v["Size"] == item["size"] and v["ETag"] == item["etag"], (ident, v)
+    for (key, version_id), n in old.items():
+        r = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
+        assert hashlib.sha256(r["Body"].read()).hexdigest() == n["sha256"], (key, version_id)
 
 
 def check_usage(srv: ServerProcess, up: Upgrade, store: dict[str, Any]) -> None:
@@ -204,7 +230,9 @@ def check_usage(srv: ServerProcess, up: Upgrade, store: dict[str, Any]) -> None:
         r = c.get(f"/v2/objectstores/{store['id']}/stats", params={"region": REGION})
     assert r.status_code == 200, r.text
     st = r.json()
-    assert st["num_objects"] == len(store["objects"]), (store["name"], st)
+    # num_objects counts versions (every version's bytes are stored and charged)
+    versions = len(store["objects"]) + len(store.get("noncurrent", []))
+    assert st["num_objects"] == versions, (store["name"], st)
     assert st["size_kb_utilised"] == store["used_bytes"] // 1000, (store["name"], st)
     exact = used_bytes_in_db(up, "objectstores", store["id"])
     assert exact in (None, store["used_bytes"]), (store["name"], exact)
@@ -289,9 +317,57 @@ def write_after_upgrade(srv: ServerProcess, store: dict[str, Any]) -> None:
     store["objects"] = list(objs.values())
 
 
+def versioning_after_upgrade(srv: ServerProcess, store: dict[str, Any]) -> None:
+    """Versioning turned on for an upgraded store: overwriting an object of the old release
+    keeps its bytes as the noncurrent "null" version (both counted in usage)."""
+    s3 = s3_for(srv, store)
+    bucket = store["name"]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    objs = {o["key"]: o for o in store["objects"]}
+    key = next(k for k, o in objs.items() if o["size"] > 64 * 1024)
+    body = b"a new version after the upgrade " * 4000
+    r = s3.put_object(Bucket=bucket, Key=key, Body=body)
+    assert r["VersionId"] and r["VersionId"] != "null", r
+    old = objs[key]
+    store.setdefault("noncurrent", []).append(
+        {"key": key, "version_id": "null", "size": old["size"], "etag": old["etag"],
+         "sha256": old["sha256"]})
+    objs[key] = {**old, "version_id": r["VersionId"], "size": len(body),
+                 "sha256": hashlib.sha256(body).hexdigest(), "etag": r["ETag"],
+                 "content_type": "binary/octet-stream", "metadata": {}, "headers": {},
+                 "tags": {}, "checksums": {}}
+    store["used_bytes"] += len(body)
+    store["objects"] = list(objs.values())
+
+
+def alembic_heads() -> set[str]:
+    """The current code's migration heads (the revision an upgraded database must reach)."""
+    from alembic.script import ScriptDirectory
+
+    import objectstore
+
+    migrations = Path(objectstore.__file__).parent / "storage" / "sql" / "migrations"
+    return set(ScriptDirectory(str(migrations)).get_heads())
+
+
+def db_revision(up: Upgrade) -> str:
+    import sqlalchemy as sa
+
+    url = up.database_url or f"sqlite:///{up.data_dir / 'objectstore.db'}"
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+                       .scalar_one())
+    finally:
+        engine.dispose()
+
+
 def run_upgrade(up: Upgrade) -> None:
     assert not missing_blobs(up.data_dir, up.database_url), "the fixture itself is broken"
+    made_by = db_revision(up)
     with running(up) as srv:
+        assert db_revision(up) in alembic_heads(), (made_by, db_revision(up), alembic_heads())
         check_everything(srv, up)
     # A second start: the first one's GC (orphan sweep, upload expiry) has run by now.
     with running(up) as srv:
@@ -299,6 +375,8 @@ def run_upgrade(up: Upgrade) -> None:
         alpha = next(s for s in up.manifest["stores"] if s["uploads"])
         finish_uploads(srv, alpha)
         write_after_upgrade(srv, alpha)
+        versioning_after_upgrade(srv, next(s for s in up.manifest["stores"]
+                                           if s["account"] != "default"))
         check_everything(srv, up)
     with running(up) as srv:
         check_everything(srv, up)
