@@ -38,8 +38,9 @@ test: $(TEST_STAMP)
 	bash scripts/ensure-chromium.sh
 	. scripts/pg-env.sh && $(BIN)/pytest -q -p no:cacheprovider
 
+# The same without PostgreSQL: tests marked `postgres` (the PostgreSQL variants) are deselected.
 test-sqlite: $(TEST_STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -m "not postgres"
 
 bench: $(TEST_STAMP)
 	bash bench/setup.sh

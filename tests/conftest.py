@@ -21,7 +21,9 @@ def pg_cluster() -> Iterator[PgCluster]:
         cluster.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL variant carries the ``postgres`` marker: `make test-sqlite` (-m "not postgres")
+# deselects it.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str | None:
     """Each test that takes this runs on the embedded SQLite default and on PostgreSQL."""
     if request.param == "sqlite":

@@ -28,7 +28,8 @@ SECRET_RE = re.compile(r"^[A-Za-z0-9]{40}$")
 REGIONS = ("LON1", "NYC1", "FRA1")
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session",
+                params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def srv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[RunningServer]:
     url = None
