@@ -8,10 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from starlette.concurrency import run_in_threadpool
-
 from ..domain.models import Credential
-from ..services.cache import MISS
 from ..services.registry import Services
 from .errors import s3_error
 from .request_view import RequestView
@@ -27,9 +24,7 @@ class Caller:
 
 
 async def _lookup(services: Services, access_key: str) -> Credential:
-    hit = services.credentials.cached(access_key)  # no I/O: skip the thread hop on a hit
-    cred = hit if hit is not MISS else await run_in_threadpool(
-        services.credentials.by_access_key, access_key)
+    cred = await services.credentials.by_access_key_async(access_key)
     if cred is None:
         raise s3_error("InvalidAccessKeyId",
                        "The AWS Access Key Id you provided does not exist in our records.")

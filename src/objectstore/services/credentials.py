@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from anyio.to_thread import run_sync
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -66,6 +67,13 @@ class CredentialService:
     def cached(self, access_key_id: str) -> Credential | None | Missing:
         """The cached lookup, or ``MISS``; no I/O (callable on the event loop)."""
         return self._cache.get(access_key_id)
+
+    async def by_access_key_async(self, access_key_id: str) -> Credential | None:
+        """``by_access_key`` from the event loop: a cache hit costs no thread hop."""
+        hit = self._cache.get(access_key_id)
+        if hit is not MISS:
+            return hit
+        return await run_sync(self.by_access_key, access_key_id)
 
     def by_access_key(self, access_key_id: str) -> Credential | None:
         """Cached for at most CACHE_TTL_S; local changes invalidate at once."""

@@ -318,6 +318,28 @@ class ObjectStoreService:
             owner = self.creds.get_in(conn, store.account_id, store.credential_id)
             self._drop_private_credential(conn, store, owner)
 
+    # -- from the event loop (the S3 plane): the service picks the thread ----------------------
+    async def for_credential_async(self, cred: Credential) -> Stores:
+        return await run_sync(self.for_credential, cred)
+
+    async def by_name_async(self, name: str) -> Stores:
+        return await run_sync(self.by_name, name)
+
+    async def create_async(self, account_id: str, region: str, name: str, *, acl: str,
+                           owner: Credential) -> StoreWithOwner:
+        return await run_sync(lambda: self.create(account_id, region, name, None, None,
+                                                  acl=acl, owner=owner))
+
+    async def delete_empty_async(self, store_id: str) -> None:
+        """Delete a store that holds no version (its unfinished uploads are aborted)."""
+        await run_sync(lambda: self.delete_by_id(store_id, require_empty=True))
+
+    async def set_versioning_async(self, store_id: str, status: str) -> None:
+        await run_sync(self.set_versioning, store_id, status)
+
+    async def set_acl_async(self, store_id: str, acl: str) -> None:
+        await run_sync(self.set_acl, store_id, acl)
+
     def set_versioning(self, store_id: str, status: str) -> None:
         """Enable or suspend versioning (a store never versioned stays so when suspended,
         as on S3)."""

@@ -3,8 +3,6 @@ ACLs, and the honest 'not configured' answers for bucket features this server la
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
-
 from ...domain.errors import StoreExists
 from ...domain.names import validate_store_name
 from .. import xml
@@ -24,7 +22,7 @@ def _cred(ctx: S3Context):  # type: ignore[no-untyped-def]
 
 async def list_buckets(ctx: S3Context) -> S3Response:
     cred = _cred(ctx)
-    stores = await run_in_threadpool(ctx.services.stores.for_credential, cred)
+    stores = await ctx.services.stores.for_credential_async(cred)
     buckets = [xml.node("Bucket", Name=s.name, CreationDate=iso8601(s.created_at),
                         BucketRegion=s.region) for s in stores]
     body = xml.document("ListAllMyBucketsResult", owner_xml(cred),
@@ -47,7 +45,7 @@ async def create_bucket(ctx: S3Context) -> S3Response:
             raise S3Error("MalformedXML", "The XML you provided was not well-formed or did "
                           "not validate against our published schema", 400)
     acl = canned_acl(ctx)
-    existing = await run_in_threadpool(ctx.services.stores.by_name, ctx.bucket)
+    existing = await ctx.services.stores.by_name_async(ctx.bucket)
     for s in existing:
         if s.region == cred.region:
             if s.credential_id == cred.id:
@@ -57,9 +55,8 @@ async def create_bucket(ctx: S3Context) -> S3Response:
             raise S3Error("BucketAlreadyExists", "The requested bucket name is not available.",
                           409, {"BucketName": ctx.bucket})
     try:
-        await run_in_threadpool(
-            lambda: ctx.services.stores.create(cred.account_id, cred.region, ctx.bucket, None,
-                                               None, acl=acl, owner=cred))
+        await ctx.services.stores.create_async(cred.account_id, cred.region, ctx.bucket,
+                                               acl=acl, owner=cred)
     except StoreExists as exc:
         raise S3Error("BucketAlreadyExists", "The requested bucket name is not available.", 409,
                       {"BucketName": ctx.bucket or ""}) from exc
@@ -86,14 +83,13 @@ async def put_bucket_versioning(ctx: S3Context) -> S3Response:
         raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not "
                       "validate against our published schema (Status must be Enabled or "
                       "Suspended)", 400)
-    await run_in_threadpool(ctx.services.stores.set_versioning, store.id, status)
+    await ctx.services.stores.set_versioning_async(store.id, status)
     return S3Response()
 
 
 async def delete_bucket(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
-    await run_in_threadpool(
-        lambda: ctx.services.stores.delete_by_id(store.id, require_empty=True))
+    await ctx.services.stores.delete_empty_async(store.id)
     ctx.services.objects.wake_gc()
     return S3Response(204)
 
@@ -106,7 +102,7 @@ async def get_bucket_location(ctx: S3Context) -> S3Response:
 
 
 async def get_bucket_versioning(ctx: S3Context) -> S3Response:
-    stores = await run_in_threadpool(ctx.services.stores.by_name, ctx.bucket or "")
+    stores = await ctx.services.stores.by_name_async(ctx.bucket or "")
     store = next((s for s in stores if s.id == ctx.require_store().id), ctx.require_store())
     return S3Response(body=xml.document("VersioningConfiguration", Status=store.versioning),
                       content_type=XML)
@@ -121,7 +117,7 @@ async def put_bucket_acl(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     body = await read_small_body(ctx, 64 * 1024)
     acl = acl_from_xml(body) if body.strip() else canned_acl(ctx)
-    await run_in_threadpool(ctx.services.stores.set_acl, store.id, acl)
+    await ctx.services.stores.set_acl_async(store.id, acl)
     return S3Response()
 
 
