@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from ..domain.names import MAX_KEY_BYTES
+from ..domain.names import validate_object_key
 from .errors import s3_error
 
 
@@ -40,8 +40,4 @@ def _decode_path(raw_path: str) -> str:
 
 
 def _check_key(key: str) -> str:
-    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise s3_error("KeyTooLongError", "Your key is too long")
-    if "\x00" in key:
-        raise s3_error("InvalidArgument", "Object key must not contain NUL characters")
-    return key
+    return validate_object_key(key)  # domain/names: the one place keys are checked
