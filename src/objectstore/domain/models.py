@@ -89,6 +89,11 @@ class ObjectVersion:
     vseq: str = ""  # sorts newest first among a key's versions (the version id when not null)
     delete_marker: bool = False
     is_latest: bool = True
+    lock_mode: str | None = None  # object lock: "GOVERNANCE" or "COMPLIANCE" ...
+    lock_until: datetime | None = None  # ... until then
+    legal_hold: bool = False
+    grants: list[dict[str, str]] | None = None  # explicit ACL grants beyond the canned acl
+    sse: dict[str, Any] | None = None  # how the bytes are encrypted (None: not encrypted)
 
     def blob_ids(self) -> list[str]:
         """The blobs holding this version's bytes (none for inline objects and markers)."""

@@ -69,7 +69,7 @@ _REPLACE = Prepared(objects.update().where(
 _DELETE = Prepared(delete(objects).where(objects.c.store_id == bindparam("store_id"),
                                          objects.c.key == bindparam("key")))
 _DOOM = Prepared(insert(doomed_blobs).values(blob_id=bindparam("blob_id"),
-                                             queued_at=bindparam("queued_at")))
+                                             queued_at=bindparam("queued_at"), attempts=0))
 _OLD_COLUMNS = [object_versions.c[n] for n in HEAD_COLUMNS]
 
 

@@ -15,7 +15,7 @@ from ...storage.sql.tables import objects
 VERSION_COLUMNS: tuple[str, ...] = (
     "blob_id", "size", "etag", "last_modified", "content_type", "headers", "user_meta",
     "checksums", "checksum_type", "acl", "parts", "tags", "data", "version_id",
-    "delete_marker", "vseq",
+    "delete_marker", "vseq", "lock_mode", "lock_until", "legal_hold", "grants", "sse",
 )
 # What a point read of the latest version selects (all of it, by name).
 HEAD_COLUMNS: tuple[str, ...] = ("key", *VERSION_COLUMNS)
@@ -40,7 +40,9 @@ def version_from(store_id: str, m: Mapping[str, Any] | RowMapping, *, is_latest:
         parts=tuple((p[0], int(p[1])) for p in parts) if parts else None,
         tags=dict(m["tags"] or {}), data=bytes(data) if data is not None else None,
         version_id=m["version_id"], vseq=m["vseq"], delete_marker=bool(m["delete_marker"]),
-        is_latest=is_latest,
+        is_latest=is_latest, lock_mode=m["lock_mode"],
+        lock_until=aware(m["lock_until"]) if m["lock_until"] is not None else None,
+        legal_hold=bool(m["legal_hold"]), grants=m["grants"], sse=m["sse"],
     )
 
 
@@ -58,5 +60,6 @@ def row_values(v: ObjectVersion) -> dict[str, Any]:
         "checksum_type": v.checksum_type, "acl": v.acl,
         "parts": [list(p) for p in v.parts] if v.parts else None, "tags": v.tags,
         "data": v.data, "version_id": v.version_id, "delete_marker": v.delete_marker,
-        "vseq": v.vseq,
+        "vseq": v.vseq, "lock_mode": v.lock_mode, "lock_until": v.lock_until,
+        "legal_hold": v.legal_hold, "grants": v.grants, "sse": v.sse,
     }

@@ -117,6 +117,14 @@ def _object_columns() -> list[Column[Any]]:
         # the version id of non-null versions).
         Column("version_id", String(64), nullable=False),
         Column("delete_marker", Boolean, nullable=False),
+        # Object lock: "GOVERNANCE" / "COMPLIANCE" until lock_until; a legal hold.
+        Column("lock_mode", String(16), nullable=True),
+        Column("lock_until", UTCDateTime(), nullable=True),
+        Column("legal_hold", Boolean, nullable=False, default=False),
+        # Explicit ACL grants beyond the canned ``acl`` (list of {grantee, permission}).
+        Column("grants", JSON, nullable=True),
+        # Server-side encryption of this version's bytes (mode, wrapped data key, ...).
+        Column("sse", JSON, nullable=True),
     ]
 
 
@@ -148,6 +156,29 @@ doomed_blobs = Table(
     metadata,
     Column("blob_id", String(64), primary_key=True),
     Column("queued_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),  # failed deletions so far
+)
+
+# A store's configuration documents by sub-resource name ("lifecycle", "object-lock",
+# "policy", "cors", "public-access-block", "ownership", "encryption", "tagging"): the
+# document as the store keeps it (JSON text).
+bucket_configs = Table(
+    "bucket_configs",
+    metadata,
+    Column("store_id", String(36), primary_key=True),
+    Column("name", String(32), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Background workers' progress (e.g. the lifecycle worker's cursor), so a restarted worker
+# resumes where the last one stopped.
+worker_state = Table(
+    "worker_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 uploads = Table(
@@ -165,6 +196,8 @@ uploads = Table(
     Column("acl", String(32), nullable=False),
     Column("tags", JSON, nullable=False),
     Column("state", String(16), nullable=False, default="open"),
+    # Further settings of the object to be (lock, grants, encryption), as JSON.
+    Column("options", JSON, nullable=True),
     Index("ix_uploads_store_key", "store_id", "key", "id"),
 )
 
