@@ -15,6 +15,7 @@ from .services.cache import SharedGeneration
 from .services.credentials import CredentialService
 from .services.engine.multipart import MultipartService
 from .services.engine.objects import ObjectEngine
+from .services.leader import Leader
 from .services.maintenance import GarbageCollector
 from .services.objectstores import ObjectStoreService
 from .services.regions import RegionService
@@ -84,7 +85,8 @@ def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
     services = build_services(settings, run_migrations=run_migrations)
     max_age = timedelta(hours=settings.multipart_max_age_hours)
     gc = GarbageCollector(services.engine, services.blobs, services.objects.gc_wakeup,
-                          expire_uploads=lambda: services.multipart.expire(max_age))
+                          expire_uploads=lambda: services.multipart.expire(max_age),
+                          leader=Leader(services.engine, "gc", settings.data_dir))
     metrics = Metrics(services.engine)
     console = create_console(services, OPENAPI)  # the web console: /, /console/..., /docs
     mgmt_app = create_mgmt_app(services, console.routes(), console=console)

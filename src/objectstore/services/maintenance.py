@@ -13,17 +13,22 @@ from ..domain.models import blobs_of
 from ..storage.blobs import BlobStore
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import doomed_blobs, object_versions, objects, parts
+from .leader import Leader
 
 log = logging.getLogger("objectstore.gc")
 
 
 class GarbageCollector:
     def __init__(self, engine: Engine, blobs: BlobStore, wakeup: threading.Event,
-                 expire_uploads: Callable[[], int] | None = None) -> None:
+                 expire_uploads: Callable[[], int] | None = None,
+                 leader: Leader | None = None) -> None:
         self.engine = engine
         self.blobs = blobs
         self.wakeup = wakeup
         self.expire_uploads = expire_uploads
+        # Full passes (upload expiry, orphan sweeps) run in one process per data dir or
+        # database; any process drains the queue of doomed blobs its own writes filled.
+        self.leader = leader
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -76,17 +81,23 @@ class GarbageCollector:
     def start(self, interval_s: float = 30.0) -> None:
         """A full pass every ``interval_s``; in between, a wake-up (an overwrite or delete
         queued some blobs) only drains the queue of doomed blobs."""
+        def leading() -> bool:
+            return self.leader is None or self.leader.try_acquire()
+
         def loop() -> None:
-            try:
-                self.blobs.sweep_incomplete(older_than_s=3600)
-                self.sweep_orphans()
-            except Exception:
-                log.exception("startup sweep failed")
+            swept = False
             next_full = 0.0
             while not self._stop.is_set():
                 try:
                     if time.monotonic() >= next_full:
-                        self.run_once()
+                        if leading():
+                            if not swept:  # once per leadership: leftovers of a crash
+                                self.blobs.sweep_incomplete(older_than_s=3600)
+                                self.sweep_orphans()
+                                swept = True
+                            self.run_once()
+                        else:
+                            self.drain_doomed()
                         next_full = time.monotonic() + interval_s
                     else:
                         self.drain_doomed()
@@ -103,3 +114,5 @@ class GarbageCollector:
         self.wakeup.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.leader is not None:
+            self.leader.release()
