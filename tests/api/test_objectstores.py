@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from objectstore.domain.models import GIB
+from objectstore.domain.models import GB
 
 from .conftest import UUID_RE, assert_error, assert_store_shape, uniq
 
@@ -307,7 +307,7 @@ def test_update_form_zero_size_unchanged(tenant):
 
 def test_shrink_below_stored_bytes_refused(tenant):
     store = tenant.store(max_size_gb=10)
-    tenant.set_store_usage(store["id"], 5 * GIB + 1, 3)
+    tenant.set_store_usage(store["id"], 5 * GB + 1, 3)
     before = tenant.snapshot()
     r = tenant.api.patch(f"{STORES}/{store['id']}", json={"max_size_gb": 5})
     assert_error(r, 400, "objectstore_size_below_usage")
@@ -514,7 +514,7 @@ def test_delete(tenant):
 
 def test_delete_store_with_data(tenant):
     store = tenant.store(max_size_gb=10)
-    tenant.set_store_usage(store["id"], 3 * GIB, 12)
+    tenant.set_store_usage(store["id"], 3 * GB, 12)
     r = tenant.api.delete(f"{STORES}/{store['id']}")
     assert r.json() == {"result": "success"}
     assert tenant.stores() == []
@@ -536,11 +536,11 @@ def test_stats(tenant):
     r = tenant.api.get(f"{STORES}/{store['id']}/stats")
     assert r.status_code == 200
     stats = r.json()
-    assert stats == {"size_kb_utilised": 0, "max_size_kb": 2 * GIB // 1000, "num_objects": 0}
+    assert stats == {"size_kb_utilised": 0, "max_size_kb": 2 * GB // 1000, "num_objects": 0}
     assert all(type(v) is int for v in stats.values())
     tenant.set_store_usage(store["id"], 1_234_567, 9)
     stats = tenant.api.get(f"{STORES}/{store['id']}/stats", params={"region": "lon1"}).json()
-    assert stats == {"size_kb_utilised": 1234, "max_size_kb": 2 * GIB // 1000,
+    assert stats == {"size_kb_utilised": 1234, "max_size_kb": 2 * GB // 1000,
                      "num_objects": 9}
 
 

@@ -34,7 +34,7 @@ from tests.support.clients import (  # noqa: F401 - re-exported to the tests
 from tests.support.server import RunningServer
 
 MIB = 1024 * 1024
-GIB = 1024 * MIB
+GB = 10**9  # a store GB: decimal, as on Civo
 
 
 class Store(stores.Store):

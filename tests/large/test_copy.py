@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from .conftest import (
-    GIB,
+    GB,
     MIB,
     Store,
     client_error,
@@ -248,7 +248,7 @@ def test_copy_checks_the_destination_quota(sqlite_server: Any) -> None:
     s3.put_object(Bucket=src.name, Key="obj", Body=b"q" * 2000)
     with sqlite_server.services.engine.begin() as conn:  # fill the destination to 1 kB short
         conn.execute(update(objectstores).where(objectstores.c.id == dst.id)
-                     .values(used_bytes=GIB - 1000))
+                     .values(used_bytes=GB - 1000))
     err = client_error(s3.copy_object, Bucket=dst.name, Key="obj",
                        CopySource={"Bucket": src.name, "Key": "obj"})
     assert error_code(err) == "QuotaExceeded" and status_of(err) == 403
@@ -256,13 +256,13 @@ def test_copy_checks_the_destination_quota(sqlite_server: Any) -> None:
     err = client_error(s3.upload_part_copy, Bucket=dst.name, Key="mp", UploadId=up,
                        PartNumber=1, CopySource={"Bucket": src.name, "Key": "obj"})
     assert error_code(err) == "QuotaExceeded"
-    assert dst.used_bytes() == GIB - 1000
+    assert dst.used_bytes() == GB - 1000
     assert src.used_bytes() == 2000
     # the source's room does not matter: a copy that fits the destination works
     s3.put_object(Bucket=src.name, Key="small", Body=b"s" * 900)
     s3.copy_object(Bucket=dst.name, Key="small", CopySource={"Bucket": src.name,
                                                               "Key": "small"})
-    assert dst.used_bytes() == GIB - 100
+    assert dst.used_bytes() == GB - 100
     assert dst.stats()["num_objects"] == 1
 
 
