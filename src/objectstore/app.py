@@ -11,6 +11,7 @@ from .config import Settings
 from .domain.errors import Unauthenticated
 from .observability import Metrics, Observed, WithMetricsEndpoint
 from .services.accounts import AccountService
+from .services.bucket_configs import BucketConfigService
 from .services.cache import SharedGeneration
 from .services.credentials import CredentialService
 from .services.engine.multipart import MultipartService
@@ -50,6 +51,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         stores=ObjectStoreService(engine, creds, settings.default_store_gb, changes),
         objects=objects,
         multipart=MultipartService(engine, objects),
+        configs=BucketConfigService(engine, changes),
     )
 
 

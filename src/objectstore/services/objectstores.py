@@ -24,6 +24,7 @@ from ..domain.names import is_id, validate_store_name
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import (
     accounts,
+    bucket_configs,
     credentials,
     doomed_blobs,
     object_versions,
@@ -74,6 +75,7 @@ def queue_store_blobs(conn: Connection, store_id: str, now: datetime) -> None:
     conn.execute(delete(uploads).where(uploads.c.store_id == store_id))
     conn.execute(delete(objects).where(objects.c.store_id == store_id))
     conn.execute(delete(object_versions).where(object_versions.c.store_id == store_id))
+    conn.execute(delete(bucket_configs).where(bucket_configs.c.store_id == store_id))
 
 
 class ObjectStoreService:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from ..config import Settings
 from ..storage.blobs import BlobStore
 from .accounts import AccountService
+from .bucket_configs import BucketConfigService
 from .credentials import CredentialService
 from .engine.multipart import MultipartService
 from .engine.objects import ObjectEngine
@@ -27,6 +28,7 @@ class Services:
     stores: ObjectStoreService
     objects: ObjectEngine
     multipart: MultipartService
+    configs: BucketConfigService
 
     @property
     def inline_reads(self) -> bool:
