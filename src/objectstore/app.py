@@ -1,10 +1,11 @@
-"""Composition root: the only module that picks the concrete SQL and filesystem adapters."""
+"""Composition root: the only module that picks the concrete SQL and blob store adapters."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import Engine
 from starlette.types import ASGIApp
 
 from .config import Settings
@@ -12,19 +13,31 @@ from .domain.errors import Unauthenticated
 from .observability import Metrics, Observed, WithMetricsEndpoint
 from .services.accounts import AccountService
 from .services.bucket_configs import BucketConfigService
-from .services.cache import SharedGeneration
 from .services.credentials import CredentialService
+from .services.engine.lifecycle import LifecycleWorker
 from .services.engine.multipart import MultipartService
 from .services.engine.objects import ObjectEngine
 from .services.leader import Leader
 from .services.maintenance import GarbageCollector
+from .services.notify import make_changes
 from .services.objectstores import ObjectStoreService
 from .services.regions import RegionService
 from .services.registry import Services
 from .services.secrets import SecretBox, load_or_create_server_key
+from .storage.blobs import BlobStore
 from .storage.fs.store import FsBlobStore
 from .storage.sql.engine import make_engine, migrate
 from .storage.sql.group_commit import make_writer
+
+
+def make_blob_store(settings: Settings, engine: Engine) -> BlobStore:
+    """``file`` (blobs under the data dir) or ``seaweedfs://MASTERS?...``."""
+    if settings.blob_store == "file":
+        return FsBlobStore(settings.data_dir, fsync=settings.fsync)
+    from .storage.seaweedfs.client import SeaweedConfig
+    from .storage.seaweedfs.store import SeaweedBlobStore
+
+    return SeaweedBlobStore(engine, SeaweedConfig.parse(settings.blob_store))
 
 
 def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
@@ -34,13 +47,15 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
     if run_migrations:
         migrate(engine)
     box = SecretBox(load_or_create_server_key(settings.data_dir, settings.server_key))
-    # one change counter per data dir, seen by every worker process and admin CLI run
-    changes = SharedGeneration(settings.data_dir / "cache.generation")
+    # one change counter per data dir, seen by every worker process and admin CLI run; on
+    # PostgreSQL also one per database, seen by every gateway (LISTEN/NOTIFY)
+    changes = make_changes(settings.data_dir / "cache.generation", engine)
     creds = CredentialService(engine, box, changes)
-    blobs = FsBlobStore(settings.data_dir, fsync=settings.fsync)
+    blobs = make_blob_store(settings, engine)
+    configs = BucketConfigService(engine, changes)
     objects = ObjectEngine(engine, blobs, make_writer(engine),
                            inline_max_bytes=settings.inline_max_bytes,
-                           verify_reads=settings.verify_reads.lower())
+                           verify_reads=settings.verify_reads.lower(), configs=configs)
     return Services(
         settings=settings,
         engine=engine,
@@ -51,7 +66,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         stores=ObjectStoreService(engine, creds, settings.default_store_gb, changes),
         objects=objects,
         multipart=MultipartService(engine, objects),
-        configs=BucketConfigService(engine, changes),
+        configs=configs,
     )
 
 
@@ -76,6 +91,7 @@ class Apps:
     mgmt: ASGIApp
     s3: ASGIApp
     gc: GarbageCollector
+    lifecycle: LifecycleWorker
 
 
 def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
@@ -88,10 +104,16 @@ def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
     max_age = timedelta(hours=settings.multipart_max_age_hours)
     gc = GarbageCollector(services.engine, services.blobs, services.objects.gc_wakeup,
                           expire_uploads=lambda: services.multipart.expire(max_age),
-                          leader=Leader(services.engine, "gc", settings.data_dir))
+                          leader=Leader(services.engine, "gc", settings.data_dir),
+                          # a shared blob store's queue is drained by the leader only
+                          drain_everywhere=isinstance(services.blobs, FsBlobStore))
     metrics = Metrics(services.engine)
     console = create_console(services, OPENAPI)  # the web console: /, /console/..., /docs
     mgmt_app = create_mgmt_app(services, console.routes(), console=console)
     mgmt = WithMetricsEndpoint(Observed(mgmt_app, "mgmt", metrics), metrics)
     s3 = Observed(create_s3_app(services), "s3", metrics)
-    return Apps(services, mgmt, s3, gc)
+    lifecycle = LifecycleWorker(services.engine, services.objects, services.multipart,
+                                services.configs,
+                                Leader(services.engine, "lifecycle", settings.data_dir),
+                                settings.lifecycle_day_seconds)
+    return Apps(services, mgmt, s3, gc, lifecycle)

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     request_body_timeout_s: float = Field(
         default=60.0, gt=0, description="a request body that stalls this long is refused")
     multipart_max_age_hours: int = Field(default=24 * 7, ge=1)
+    lifecycle_day_seconds: int = Field(
+        default=86400, ge=1, description="the length of a lifecycle day (rules count days); "
+        "shorter only for tests")
     log_level: LogLevel = "info"
     verify_reads: VerifyReads = Field(
         default="all", description="check whole-object GETs against the stored checksum: "
@@ -118,6 +121,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, description="processes serving both planes (Linux)")
     tls_cert: Path | None = Field(default=None, description="PEM certificate: serve S3 over TLS")
     tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert")
+    blob_store: str = Field(
+        default="file", description="where object bytes live: file (the data dir) or "
+        "seaweedfs://MASTER:PORT[,MASTER:PORT...][?replication=001&collection=objectstore]")
 
     @field_validator("verify_reads", "log_level", mode="before")
     @classmethod
@@ -189,6 +195,19 @@ class Settings(BaseSettings):
                              "`python -c 'from cryptography.fernet import Fernet; "
                              "print(Fernet.generate_key().decode())'`)")
         return value.strip()
+
+    @field_validator("blob_store", mode="before")
+    @classmethod
+    def _blob_store(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip() or "file"
+        if value.lower() in ("file", "fs"):
+            return "file"
+        from .storage.seaweedfs.client import SeaweedConfig
+
+        SeaweedConfig.parse(value)  # raises ValueError naming what is wrong
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

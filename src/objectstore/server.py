@@ -16,9 +16,36 @@ import uvicorn
 
 from .app import Apps, build_apps
 from .config import Settings
+from .services.registry import Services
 
 T = TypeVar("T")
 log = logging.getLogger("objectstore")
+
+
+class StartupError(RuntimeError):
+    """This gateway must not serve: its settings disagree with what the cluster shares."""
+
+
+def check_shared_settings(services: Services) -> None:
+    """Refuse to start when this gateway cannot work with the shared database: its server key
+    must open the S3 secrets already sealed there (every gateway needs the same key;
+    docs/deploy.md). One sealed secret is enough to tell."""
+    from sqlalchemy import select
+
+    from .storage.sql.tables import credentials
+
+    with services.engine.connect() as conn:
+        token = conn.execute(select(credentials.c.secret_enc).limit(1)).scalar()
+    if token is None:
+        return
+    try:
+        services.credentials.box.open(token)
+    except RuntimeError:
+        raise StartupError(
+            "objectstore: the server key does not open the S3 secrets stored in this "
+            "database. Every gateway on one database needs the same server key: set "
+            "OBJECTSTORE_SERVER_KEY (or copy <data dir>/server.key) from a gateway that "
+            "works. Refusing to start.") from None
 
 
 class _Server(uvicorn.Server):
@@ -58,6 +85,7 @@ async def serve(apps: Apps, *, install_signals: bool = True,
         tls = {"ssl_certfile": str(s.tls_cert), "ssl_keyfile": str(s.tls_key)}
     s3 = _Server(_config(apps.s3, s.host, s.s3_port, s.log_level, s.max_header_bytes, **tls))
     loop = asyncio.get_running_loop()
+    check_shared_settings(apps.services)
 
     def stop(*_: object) -> None:
         mgmt.should_exit = True
@@ -75,6 +103,7 @@ async def serve(apps: Apps, *, install_signals: bool = True,
         waiter = asyncio.ensure_future(wait_stop())
     if run_gc:
         apps.gc.start()
+        apps.lifecycle.start()
     try:
         if sockets is None:
             await asyncio.gather(mgmt.serve(), s3.serve())
@@ -85,7 +114,9 @@ async def serve(apps: Apps, *, install_signals: bool = True,
         if waiter is not None:
             waiter.cancel()
         apps.gc.stop()
+        apps.lifecycle.stop()
         apps.services.objects.writer.close()
+        apps.services.close()
         apps.services.engine.dispose()
 
 

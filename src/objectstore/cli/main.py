@@ -31,6 +31,9 @@ _common = [
                  help="Where blobs, the SQLite database and the server key live [./data]"),
     click.option("--database-url", default=None,
                  help="SQLAlchemy URL; sqlite (default, under the data dir) or postgresql://"),
+    click.option("--blob-store", default=None,
+                 help="file (under the data dir, default) or seaweedfs://MASTER:PORT,...?"
+                      "replication=001&collection=objectstore"),
 ]
 
 
@@ -65,7 +68,7 @@ def main() -> None:
 def serve(**flags: Any) -> None:
     """Run the management API and the S3 endpoint."""
     from ..app import build_apps, build_services, ensure_default_account
-    from ..server import run_event_loop, serve_workers
+    from ..server import StartupError, check_shared_settings, run_event_loop, serve_workers
     from ..server import serve as run
 
     settings = _settings(**flags)
@@ -73,10 +76,19 @@ def serve(**flags: Any) -> None:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if settings.workers > 1:
         services = build_services(settings)  # migrations, once
+        try:
+            check_shared_settings(services)
+        except StartupError as exc:
+            raise click.ClickException(str(exc)) from None
         new_key = ensure_default_account(services)
+        services.close()
         services.engine.dispose()
     else:
         apps = build_apps(settings)
+        try:
+            check_shared_settings(apps.services)
+        except StartupError as exc:
+            raise click.ClickException(str(exc)) from None
         new_key = ensure_default_account(apps.services)
     api = f"http://{settings.host}:{settings.api_port}"
     click.echo(f"objectstore: management API on {api}")
@@ -146,13 +158,18 @@ def account_delete(name: str, yes: bool, **flags: Any) -> None:
         raise click.ClickException(exc.message) from exc
     if not yes:
         click.confirm(f"Delete account {name} and all its object stores?", abort=True)
-    for region in svc.regions.regions:
-        while True:
-            page = svc.stores.list(acc.id, region.code, 1, 1000)
-            if not page.items:
-                break
-            for sw in page.items:
-                svc.stores.delete(acc.id, sw.store.id, None)
+    stores = [sw.store for region in svc.regions.regions
+              for sw in svc.stores.list(acc.id, region.code, 1, 100000).items]
+    locked = [s.name for s in stores if svc.stores.has_locked_versions(s.id)]
+    if locked:  # object lock: nothing is deleted, by anyone
+        raise click.ClickException(
+            f"account {name} was not deleted: object store(s) {', '.join(sorted(locked))} "
+            "hold object versions under retention or legal hold")
+    for store in stores:
+        try:
+            svc.stores.delete(acc.id, store.id, None)
+        except DomainError as exc:
+            raise click.ClickException(f"store {store.name}: {exc.message}") from exc
     svc.accounts.delete_empty(acc.id)
     GarbageCollector(svc.engine, svc.blobs, svc.objects.gc_wakeup).drain_doomed()
     click.echo(f"deleted account {name}")
@@ -165,6 +182,24 @@ from .maintenance_cmds import register_gc  # noqa: E402
 register(main)
 register_fsck(main, common, _services)
 register_gc(main, common, _services)
+
+
+
+@main.command("dev-cluster")
+@click.option("--gateways", type=int, default=2, show_default=True)
+@click.option("--volume-servers", type=int, default=3, show_default=True)
+@click.option("--s3-port", type=int, default=9000, show_default=True, help="nginx's S3 port")
+@click.option("--api-port", type=int, default=8000, show_default=True,
+              help="nginx's management API port")
+@click.option("--keep", is_flag=True, help="Keep the temp dir (logs, data) after stopping")
+def dev_cluster(gateways: int, volume_servers: int, s3_port: int, api_port: int,
+                keep: bool) -> None:
+    """Try the scaled-out layout on loopback: PostgreSQL, SeaweedFS (a master, volume
+    servers), gateways and nginx in front; Ctrl-C stops everything."""
+    from .devcluster import run
+
+    run(gateways, volume_servers, s3_port, api_port, keep)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

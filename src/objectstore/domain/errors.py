@@ -199,3 +199,21 @@ class KeyTooLong(InvalidInput):
     """Your key is too long."""
 
     kind = "key_too_long"
+
+
+class ObjectLocked(AccessDenied):
+    """The object version is locked (retention or legal hold) and cannot be removed."""
+
+    kind = "object_locked"
+
+
+class StoreLocked(DomainError):
+    """The object store holds locked object versions and cannot be deleted."""
+
+    kind = "store_locked"
+
+
+class LockNotEnabled(DomainError):
+    """The object store has no object lock configuration."""
+
+    kind = "lock_not_enabled"

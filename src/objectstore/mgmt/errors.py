@@ -21,6 +21,7 @@ CIVO_ERRORS: dict[type[e.DomainError], tuple[int, str]] = {
     e.QuotaExceeded: (403, "objectstore_quota_exceeded"),
     e.SizeBelowUsage: (400, "objectstore_size_below_usage"),
     e.Conflict: (409, "conflict"),
+    e.StoreLocked: (409, "database_objectstore_locked"),
 }
 
 

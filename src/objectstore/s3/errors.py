@@ -114,6 +114,9 @@ DOMAIN_TO_S3: dict[type[e.DomainError], tuple[str, int]] = {
     e.MalformedRequest: ("MalformedXML", 400),
     e.UnsupportedFeature: ("NotImplemented", 501),
     e.StoreConflict: ("InvalidBucketState", 409),
+    e.ObjectLocked: ("AccessDenied", 403),
+    e.StoreLocked: ("InvalidBucketState", 409),
+    e.LockNotEnabled: ("InvalidRequest", 400),
 }
 
 

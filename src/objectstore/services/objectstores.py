@@ -15,7 +15,9 @@ from ..domain.errors import (
     InvalidInput,
     QuotaExceeded,
     SizeBelowUsage,
+    StoreConflict,
     StoreExists,
+    StoreLocked,
     StoreNotEmpty,
     StoreNotFound,
 )
@@ -76,6 +78,22 @@ def queue_store_blobs(conn: Connection, store_id: str, now: datetime) -> None:
     conn.execute(delete(objects).where(objects.c.store_id == store_id))
     conn.execute(delete(object_versions).where(object_versions.c.store_id == store_id))
     conn.execute(delete(bucket_configs).where(bucket_configs.c.store_id == store_id))
+
+
+def _has_locked_versions(conn: Connection, store_id: str, now: datetime) -> bool:
+    for table in (objects, object_versions):
+        row = conn.execute(select(table.c.key).where(
+            table.c.store_id == store_id,
+            (table.c.legal_hold.is_(True)) | (table.c.lock_until > now)).limit(1)).first()
+        if row is not None:
+            return True
+    return False
+
+
+def _lock_enabled(conn: Connection, store_id: str) -> bool:
+    return conn.execute(select(bucket_configs.c.store_id).where(
+        bucket_configs.c.store_id == store_id,
+        bucket_configs.c.name == "object-lock")).first() is not None
 
 
 class ObjectStoreService:
@@ -312,6 +330,9 @@ class ObjectStoreService:
             if has_obj:
                 raise StoreNotEmpty("The bucket you tried to delete is not empty. You must "
                                     "delete all versions in the bucket.")
+        if _has_locked_versions(conn, store.id, now):
+            raise StoreLocked("The object store holds object versions under retention or "
+                              "legal hold; it cannot be deleted until they are released.")
         queue_store_blobs(conn, store.id, now)
         conn.execute(credentials.update().where(credentials.c.id == store.credential_id)
                      .values(used_bytes=credentials.c.used_bytes - store.used_bytes))
@@ -319,6 +340,11 @@ class ObjectStoreService:
         if store.owns_credential:
             owner = self.creds.get_in(conn, store.account_id, store.credential_id)
             self._drop_private_credential(conn, store, owner)
+
+    def has_locked_versions(self, store_id: str) -> bool:
+        """Whether any version of the store is under retention or legal hold now."""
+        with self.engine.connect() as conn:
+            return _has_locked_versions(conn, store_id, datetime.now(UTC))
 
     # -- from the event loop (the S3 plane): the service picks the thread ----------------------
     async def for_credential_async(self, cred: Credential) -> Stores:
@@ -352,6 +378,9 @@ class ObjectStoreService:
                                .where(objectstores.c.id == store_id)).first()
             if row is None:
                 raise StoreNotFound("The specified bucket does not exist")
+            if status == "Suspended" and _lock_enabled(conn, store_id):
+                raise StoreConflict("An Object Lock configuration is present on this bucket, "
+                                    "so the versioning state cannot be changed.")
             if row[0] is not None or status == "Enabled":
                 conn.execute(objectstores.update().where(objectstores.c.id == store_id)
                              .values(versioning=status))

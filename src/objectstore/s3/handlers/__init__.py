@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from ..context import S3Context, S3Response
-from . import bucket, copy, listing, multipart, object_read, object_write, tagging
+from . import (
+    bucket,
+    copy,
+    lifecycle,
+    listing,
+    multipart,
+    object_lock,
+    object_read,
+    object_write,
+    tagging,
+)
 
 Handler = Callable[[S3Context], Awaitable[S3Response]]
 
@@ -22,10 +32,17 @@ HANDLERS: dict[str, Handler] = {
     "PutBucketAcl": bucket.put_bucket_acl,
     "GetBucketPolicy": bucket.get_bucket_policy,
     "GetBucketCors": bucket.get_bucket_cors,
-    "GetBucketLifecycleConfiguration": bucket.get_bucket_lifecycle,
+    "GetBucketLifecycleConfiguration": lifecycle.get_bucket_lifecycle,
+    "PutBucketLifecycleConfiguration": lifecycle.put_bucket_lifecycle,
+    "DeleteBucketLifecycle": lifecycle.delete_bucket_lifecycle,
     "GetBucketTagging": bucket.get_bucket_tagging,
     "GetBucketEncryption": bucket.get_bucket_encryption,
-    "GetObjectLockConfiguration": bucket.get_object_lock,
+    "GetObjectLockConfiguration": object_lock.get_object_lock_configuration,
+    "PutObjectLockConfiguration": object_lock.put_object_lock_configuration,
+    "PutObjectRetention": object_lock.put_object_retention,
+    "GetObjectRetention": object_lock.get_object_retention,
+    "PutObjectLegalHold": object_lock.put_object_legal_hold,
+    "GetObjectLegalHold": object_lock.get_object_legal_hold,
     "GetBucketWebsite": bucket.get_bucket_website,
     "ListObjects": listing.list_objects,
     "ListObjectsV2": listing.list_objects_v2,

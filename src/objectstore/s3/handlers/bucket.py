@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ...domain.errors import StoreExists
 from ...domain.names import validate_store_name
+from ...domain.object_lock import LockConfig
 from .. import xml
 from ..body import read_small_body
 from ..context import S3Context, S3Response
@@ -54,12 +55,20 @@ async def create_bucket(ctx: S3Context) -> S3Response:
                               {"BucketName": ctx.bucket})
             raise S3Error("BucketAlreadyExists", "The requested bucket name is not available.",
                           409, {"BucketName": ctx.bucket})
+    lock = ctx.headers.get("x-amz-bucket-object-lock-enabled", "").strip().lower()
+    if lock not in ("", "true", "false"):
+        raise S3Error("InvalidArgument", "x-amz-bucket-object-lock-enabled must be true or "
+                      "false", 400)
     try:
-        await ctx.services.stores.create_async(cred.account_id, cred.region, ctx.bucket,
-                                               acl=acl, owner=cred)
+        created = await ctx.services.stores.create_async(cred.account_id, cred.region,
+                                                         ctx.bucket, acl=acl, owner=cred)
     except StoreExists as exc:
         raise S3Error("BucketAlreadyExists", "The requested bucket name is not available.", 409,
                       {"BucketName": ctx.bucket or ""}) from exc
+    if lock == "true":  # object lock turns versioning on, for good
+        await ctx.services.stores.set_versioning_async(created.store.id, "Enabled")
+        await ctx.services.configs.put_async(created.store.id, "object-lock",
+                                             LockConfig().to_json())
     return S3Response(headers=[("Location", f"/{ctx.bucket}")])
 
 
@@ -132,12 +141,8 @@ def _not_configured(code: str, message: str):  # type: ignore[no-untyped-def]
 get_bucket_policy = _not_configured("NoSuchBucketPolicy", "The bucket policy does not exist")
 get_bucket_cors = _not_configured("NoSuchCORSConfiguration",
                                   "The CORS configuration does not exist")
-get_bucket_lifecycle = _not_configured("NoSuchLifecycleConfiguration",
-                                       "The lifecycle configuration does not exist")
 get_bucket_tagging = _not_configured("NoSuchTagSet", "The TagSet does not exist")
 get_bucket_encryption = _not_configured("ServerSideEncryptionConfigurationNotFoundError",
                                         "The server side encryption configuration was not found")
-get_object_lock = _not_configured("ObjectLockConfigurationNotFoundError",
-                                  "Object Lock configuration does not exist for this bucket")
 get_bucket_website = _not_configured("NoSuchWebsiteConfiguration",
                                      "The specified bucket does not have a website configuration")

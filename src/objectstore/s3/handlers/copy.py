@@ -19,6 +19,7 @@ from .common import (
     user_metadata,
 )
 from .multipart import ascii_int, part_number, upload_of
+from .object_lock import with_lock_headers
 from .object_read import _etag_matches
 from .object_write import ensure_room, preconditions
 from .tagging import tags_from_header
@@ -87,8 +88,8 @@ async def copy_object(ctx: S3Context) -> S3Response:
     else:
         ctype, headers, meta = src.content_type, src.headers, src.user_meta
     tags = tags_from_header(ctx) if tag_directive == "REPLACE" else src.tags
-    attrs = Attributes(content_type=ctype, headers=headers, user_meta=meta,
-                       acl=canned_acl(ctx), tags=tags)
+    attrs = with_lock_headers(ctx, Attributes(content_type=ctype, headers=headers,
+                                              user_meta=meta, acl=canned_acl(ctx), tags=tags))
     await ensure_room(ctx, src.size, key)
     result = await ctx.services.objects.copy(store, key, src, attrs, preconditions(ctx))
     fields = {"LastModified": iso8601(result.last_modified), "ETag": quote_etag(result.etag)}

@@ -17,6 +17,8 @@ from .common import (
     parse_http_date,
     quote_etag,
 )
+from .lifecycle import expiration_header
+from .object_lock import lock_headers
 
 _RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 OVERRIDES = {
@@ -173,6 +175,9 @@ async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
     early, start, end, headers, status = _prepare(ctx, meta)
     if early is not None:
         return early
+    if meta.lock_mode or meta.legal_hold:
+        headers += lock_headers(meta)
+    headers += await expiration_header(ctx, ctx.require_store(), meta)
     if head:
         return S3Response(status, headers)
     body = await ctx.services.objects.read(meta, start, end)

@@ -20,6 +20,8 @@ from .common import (
     quote_etag,
     user_metadata,
 )
+from .lifecycle import expiration_header
+from .object_lock import bypass_governance, with_lock_headers
 from .tagging import tags_from_header
 
 MAX_DELETE_KEYS = 1000
@@ -38,10 +40,10 @@ def preconditions(ctx: S3Context) -> Conditions | None:
 
 def attributes(ctx: S3Context) -> Attributes:
     """What the request's headers say about the object it writes."""
-    return Attributes(
+    return with_lock_headers(ctx, Attributes(
         content_type=ctx.headers.get("content-type") or "binary/octet-stream",
         headers=content_headers(ctx), user_meta=user_metadata(ctx), acl=canned_acl(ctx),
-        tags=tags_from_header(ctx))
+        tags=tags_from_header(ctx)))
 
 
 def make_payload(ctx: S3Context, extra_algorithm: str | None = None) -> BodyPayload:
@@ -79,12 +81,14 @@ async def put_object(ctx: S3Context) -> S3Response:
     if checksums:
         headers.append(("x-amz-checksum-type", "FULL_OBJECT"))
     headers += announced_version(ctx, version.version_id)
+    headers += await expiration_header(ctx, store, version)
     return S3Response(headers=headers)
 
 
 async def delete_object(ctx: S3Context) -> S3Response:
     result = await ctx.services.objects.delete(ctx.require_store(), ctx.require_key(),
-                                               ctx.version_id)
+                                               ctx.version_id,
+                                               bypass_governance=bypass_governance(ctx))
     headers = []
     if result.delete_marker:
         headers.append(("x-amz-delete-marker", "true"))
@@ -105,11 +109,13 @@ async def delete_objects(ctx: S3Context) -> S3Response:
         raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not "
                       "validate against our published schema (1 to 1000 Object keys)", 400)
     results: list[str] = []
+    bypass = bypass_governance(ctx)
     for key, version in keys:
         assert key is not None
         version = version.strip() if version else None
         try:
-            result = await ctx.services.objects.delete(store, key, version or None)
+            result = await ctx.services.objects.delete(store, key, version or None,
+                                                       bypass_governance=bypass)
         except (NoSuchVersion, InvalidVersion):  # nothing was touched
             results.append(xml.node("Error", Key=key, VersionId=version, Code="NoSuchVersion",
                                     Message="The specified version does not exist."))

@@ -24,6 +24,7 @@ from ...domain.errors import (
     StoreNotFound,
 )
 from ...domain.models import GB, NULL_VERSION, ObjectStore, ObjectVersion
+from ...domain.object_lock import check_deletable
 from ...storage.sql.prepared import Prepared
 from ...storage.sql.tables import credentials, doomed_blobs, object_versions, objects, objectstores
 from .rows import HEAD_COLUMNS, VERSION_COLUMNS, row_values, version_from, version_from_tuple
@@ -177,6 +178,7 @@ def _archive(conn: Connection, current: ObjectVersion) -> None:
 
 
 def _drop_noncurrent(conn: Connection, v: ObjectVersion) -> None:
+    check_deletable(v, datetime.now(UTC), bypass_governance=False)
     conn.execute(delete(object_versions).where(
         object_versions.c.store_id == v.store_id, object_versions.c.key == v.key,
         object_versions.c.vseq == v.vseq))
@@ -207,6 +209,7 @@ def install(conn: Connection, store: ObjectStore, new: ObjectVersion,
     if state is None or current.version_id == NULL_VERSION and state == SUSPENDED:
         # The latest version is replaced in place (unversioned, or the null version of a
         # suspended store).
+        check_deletable(current, datetime.now(UTC), bypass_governance=False)
         charge(conn, store.id, grow - current.size, _counted(version) - _counted(current))
         doom(conn, current.blob_ids())
         doomed = bool(current.blob_ids())
@@ -245,6 +248,7 @@ def delete_latest(conn: Connection, store: ObjectStore, key: str, now: datetime
     doomed = False
     if current is not None:
         if state == SUSPENDED and current.version_id == NULL_VERSION:
+            check_deletable(current, now, bypass_governance=False)
             charge(conn, store.id, -current.size, -_counted(current))
             doom(conn, current.blob_ids())
             doomed = bool(current.blob_ids())
@@ -261,14 +265,18 @@ def delete_latest(conn: Connection, store: ObjectStore, key: str, now: datetime
     return marker, doomed
 
 
-def delete_version(conn: Connection, store: ObjectStore, key: str, version_id: str
+def delete_version(conn: Connection, store: ObjectStore, key: str, version_id: str, *,
+                   now: datetime | None = None, bypass_governance: bool = False
                    ) -> tuple[ObjectVersion, bool]:
     """DELETE of one version: only that version goes; if it was the latest, the next newest
-    becomes the latest. Unknown version -> NoSuchVersion, nothing changes."""
+    becomes the latest. Unknown version -> NoSuchVersion, a locked one -> ObjectLocked;
+    nothing changes then."""
+    now = now or datetime.now(UTC)
     lock_key(conn, store.id, key)
     current = current_in(conn, store.id, key)
     if current is not None and current.version_id == version_id:
         target = current
+        check_deletable(target, now, bypass_governance)
         _DELETE.execute(conn, store_id=store.id, key=key)
         successor = _noncurrent(conn, store.id, key)
         if successor is not None:
@@ -283,6 +291,7 @@ def delete_version(conn: Connection, store: ObjectStore, key: str, version_id: s
                   else _noncurrent(conn, store.id, key, vseq=version_id))
     if target_old is None:
         raise NoSuchVersion("The specified version does not exist.")
+    check_deletable(target_old, now, bypass_governance)
     _drop_noncurrent(conn, target_old)
     return target_old, bool(target_old.blob_ids())
 

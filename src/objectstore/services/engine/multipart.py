@@ -48,6 +48,7 @@ class Upload:
     checksum_type: str | None
     acl: str
     tags: dict[str, str]
+    options: dict[str, Any] = field(default_factory=dict)  # lock (and later SSE) settings
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def _upload(row: Any) -> Upload:
     m = row._mapping
     return Upload(m["id"], m["store_id"], m["key"], _aware(m["initiated"]), m["content_type"],
                   dict(m["headers"] or {}), dict(m["user_meta"] or {}),
-                  m["checksum_algorithm"], m["checksum_type"], m["acl"], dict(m["tags"] or {}))
+                  m["checksum_algorithm"], m["checksum_type"], m["acl"], dict(m["tags"] or {}),
+                  dict(m["options"] or {}))
 
 
 def _part(row: Any) -> Part:
@@ -82,6 +84,14 @@ def _part(row: Any) -> Part:
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _lock_of(options: dict[str, Any]) -> dict[str, Any]:
+    """The object lock fields an upload's options carry."""
+    lock = options.get("lock")
+    return {"lock_mode": lock[0] if lock else None,
+            "lock_until": datetime.fromisoformat(lock[1]) if lock else None,
+            "legal_hold": bool(options.get("legal_hold"))}
 
 
 def multipart_etag(part_etags: list[str]) -> str:
@@ -103,19 +113,25 @@ class MultipartService:
 
     def create_sync(self, store: ObjectStore, key: str, attrs: Attributes,
                     checksum_algorithm: str | None, checksum_type: str | None) -> Upload:
+        options: dict[str, Any] = {}
+        if attrs.lock_mode is not None and attrs.lock_until is not None:
+            options["lock"] = [attrs.lock_mode, attrs.lock_until.isoformat()]
+        if attrs.legal_hold:
+            options["legal_hold"] = True
         up = Upload(secrets.token_hex(24), store.id, key, datetime.now(UTC),
                     attrs.content_type, attrs.headers, attrs.user_meta, checksum_algorithm,
-                    checksum_type, attrs.acl, attrs.tags)
+                    checksum_type, attrs.acl, attrs.tags, options)
         with writing(self.engine) as conn:
             conn.execute(uploads.insert().values(
                 id=up.id, store_id=store.id, key=key, initiated=up.initiated,
                 content_type=up.content_type, headers=up.headers, user_meta=up.user_meta,
                 checksum_algorithm=checksum_algorithm, checksum_type=checksum_type,
-                acl=up.acl, tags=up.tags, state="open"))
+                acl=up.acl, tags=up.tags, state="open", options=up.options or None))
         return up
 
     async def create(self, store: ObjectStore, key: str, attrs: Attributes,
                      checksum_algorithm: str | None, checksum_type: str | None) -> Upload:
+        attrs = await self.objects.with_lock_defaults(store, attrs)
         return await run_sync(self.create_sync, store, key, attrs, checksum_algorithm,
                               checksum_type)
 
@@ -312,6 +328,7 @@ class MultipartService:
                 content_type=up.content_type, headers=up.headers, user_meta=up.user_meta,
                 checksums=checksums, checksum_type=checksum_type, acl=up.acl,
                 parts=tuple((p.blob_id, p.size) for p in used), tags=up.tags,
+                **_lock_of(up.options),
             )
             conn.execute(delete(parts).where(parts.c.upload_id == upload_id))
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))

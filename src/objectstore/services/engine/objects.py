@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -26,17 +26,21 @@ from sqlalchemy import (
 
 from ...domain.errors import (
     DeleteMarker,
+    InvalidInput,
     InvalidVersion,
+    LockNotEnabled,
     NoSuchVersion,
     ObjectNotFound,
     QuotaExceeded,
     StoreNotFound,
 )
 from ...domain.models import GB, Credential, ListedObject, ObjectStore, ObjectVersion
+from ...domain.object_lock import MODES, LockConfig, Retention, check_retention_change
 from ...storage.blobs import BlobStore
 from ...storage.sql.group_commit import DirectWriter, Writer, run_async
 from ...storage.sql.prepared import Prepared
 from ...storage.sql.tables import credentials, object_versions, objects, objectstores
+from ..bucket_configs import BucketConfigService
 from ..integrity import Digest, full_object_digest
 from . import metadata as md
 from .listing import Listing, VersionListing, list_keys, list_versions
@@ -67,6 +71,9 @@ class Attributes:
     user_meta: dict[str, str] = field(default_factory=dict)
     acl: str = "private"
     tags: dict[str, str] = field(default_factory=dict)
+    lock_mode: str | None = None  # object lock retention asked for (x-amz-object-lock-*)
+    lock_until: datetime | None = None
+    legal_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,8 @@ def _versions_select(table: Any, latest: bool, sid: str, key: str, vseq: str, pr
 
 class ObjectEngine:
     def __init__(self, engine: Engine, blobs: BlobStore, writer: Writer | None = None, *,
-                 inline_max_bytes: int = 64 * 1024, verify_reads: str = "all") -> None:
+                 inline_max_bytes: int = 64 * 1024, verify_reads: str = "all",
+                 configs: BucketConfigService | None = None) -> None:
         if verify_reads not in VERIFY_MODES:
             raise ValueError(f"verify_reads must be one of {VERIFY_MODES}")
         self.engine = engine
@@ -124,6 +132,7 @@ class ObjectEngine:
         self.writer: Writer = writer or DirectWriter(engine)
         self.inline_max_bytes = inline_max_bytes
         self.verify_reads = verify_reads
+        self.configs = configs or BucketConfigService(engine)
         self.gc_wakeup = threading.Event()
         # Embedded SQLite: a point read is a ~30 µs in-process B-tree lookup that never waits
         # for a writer (WAL), cheaper than a hop to a worker thread and back.
@@ -260,6 +269,7 @@ class ObjectEngine:
                   length: int, cond: Conditions | None = None) -> ObjectVersion:
         """Receive a body and make it the key's latest version; acknowledged (returned) only
         once its bytes and its row are durable."""
+        attrs = await self.with_lock_defaults(store, attrs)
         data: bytes | None = None
         blob_id = ""
         if length <= self.inline_max_bytes:
@@ -279,12 +289,82 @@ class ObjectEngine:
         return ObjectVersion(
             store_id=store.id, key=key, last_modified=datetime.now(UTC),
             content_type=attrs.content_type, headers=attrs.headers,
-            user_meta=attrs.user_meta, acl=attrs.acl, tags=attrs.tags, **fields)
+            user_meta=attrs.user_meta, acl=attrs.acl, tags=attrs.tags,
+            lock_mode=attrs.lock_mode, lock_until=attrs.lock_until,
+            legal_hold=attrs.legal_hold, **fields)
+
+    # -- object lock ----------------------------------------------------------------------------
+    async def lock_config(self, store: ObjectStore) -> LockConfig | None:
+        return LockConfig.from_json(await self.configs.get_async(store.id, "object-lock"))
+
+    async def with_lock_defaults(self, store: ObjectStore, attrs: Attributes) -> Attributes:
+        """The retention a new version gets: what the request asked for (refused unless the
+        store has object lock), else the store's default retention (server clock)."""
+        config = await self.lock_config(store)
+        asked = attrs.lock_mode is not None or attrs.lock_until is not None or attrs.legal_hold
+        if config is None:
+            if asked:
+                raise LockNotEnabled("Bucket is missing Object Lock Configuration")
+            return attrs
+        now = datetime.now(UTC)
+        if attrs.lock_mode is not None or attrs.lock_until is not None:
+            if attrs.lock_mode not in MODES or attrs.lock_until is None:
+                raise InvalidInput("x-amz-object-lock-mode and x-amz-object-lock-retain-until-"
+                                   "date must both be given", "x-amz-object-lock-mode")
+            if attrs.lock_until <= now:
+                raise InvalidInput("The retain until date must be in the future",
+                                   "x-amz-object-lock-retain-until-date")
+            return attrs
+        until = config.default_until(now)
+        if until is None or config.mode is None:
+            return attrs
+        return replace(attrs, lock_mode=config.mode, lock_until=until)
+
+    async def set_retention(self, store: ObjectStore, key: str, version_id: str | None,
+                            retention: Retention, bypass_governance: bool) -> ObjectVersion:
+        if await self.lock_config(store) is None:
+            raise LockNotEnabled("Bucket is missing Object Lock Configuration")
+        now = datetime.now(UTC)
+
+        def check(v: ObjectVersion) -> dict[str, Any]:
+            check_retention_change(v, retention, now, bypass_governance)
+            return {"lock_mode": retention.mode, "lock_until": retention.until}
+
+        return await self._commit(self._guarded_update(store, key, version_id, check))
+
+    async def set_legal_hold(self, store: ObjectStore, key: str, version_id: str | None,
+                             on: bool) -> ObjectVersion:
+        if await self.lock_config(store) is None:
+            raise LockNotEnabled("Bucket is missing Object Lock Configuration")
+        return await self._commit(self._guarded_update(
+            store, key, version_id, lambda _v: {"legal_hold": on}))
+
+    def _guarded_update(self, store: ObjectStore, key: str, version_id: str | None,
+                        changes_for: Callable[[ObjectVersion], dict[str, Any]]
+                        ) -> Callable[[Connection], tuple[ObjectVersion, bool]]:
+        """Update a version's columns with changes computed from it (in the transaction)."""
+        if version_id is not None and not is_valid_version_id(version_id):
+            raise InvalidVersion("Invalid version id specified")
+
+        def work(conn: Connection) -> tuple[ObjectVersion, bool]:
+            md.lock_key(conn, store.id, key)
+            current = md.current_in(conn, store.id, key)
+            target = current if version_id is None else md.find_version(
+                conn, store.id, key, version_id)
+            if target is None:
+                if version_id is None:
+                    raise ObjectNotFound("The specified key does not exist.")
+                raise NoSuchVersion("The specified version does not exist.")
+            changes = changes_for(target)
+            return md.update_version(conn, store, key, target.version_id, changes), False
+
+        return work
 
     async def copy(self, store: ObjectStore, key: str, source: ObjectVersion,
                    attrs: Attributes, cond: Conditions | None = None) -> ObjectVersion:
         """A server-side copy of ``source`` as the key's latest version (a full-object
         checksum still describes the copied bytes; a composite one does not)."""
+        attrs = await self.with_lock_defaults(store, attrs)
         if source.store_id == store.id and source.key == key and source.is_latest:
             updated = await self._copy_in_place(store, key, source, attrs)
             if updated is not None:
@@ -322,8 +402,8 @@ class ObjectEngine:
 
         return await self._commit(work)
 
-    async def delete(self, store: ObjectStore, key: str, version_id: str | None = None
-                     ) -> Deleted:
+    async def delete(self, store: ObjectStore, key: str, version_id: str | None = None,
+                     *, bypass_governance: bool = False) -> Deleted:
         """DELETE: without a version id, the object (unversioned) or a new delete marker
         (versioned); with one, exactly that version (NoSuchVersion if unknown)."""
         if version_id is not None and not is_valid_version_id(version_id):
@@ -336,7 +416,8 @@ class ObjectEngine:
                 if marker is None:
                     return Deleted(), doomed
                 return Deleted(marker.version_id, True), doomed
-            gone, doomed = md.delete_version(conn, store, key, version_id)
+            gone, doomed = md.delete_version(conn, store, key, version_id,
+                                             now=now, bypass_governance=bypass_governance)
             return Deleted(gone.version_id, gone.delete_marker), doomed
 
         return await self._commit(work)
