@@ -241,3 +241,29 @@ def test_two_workers_one_leader(lc_store: Store) -> None:
     srv.apps.lifecycle.leader.release()
     assert [ld.try_acquire() for ld in leaders] == [True, False]
     leaders[0].release()
+
+
+def test_cli_shows_a_stores_rules(lc_store: Store, tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.support.clients import binary, clean_env
+
+    s3, b = lc_store.boto(), lc_store.name
+    rules(s3, b, {"ID": "logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
+                  "Expiration": {"Days": 30},
+                  "NoncurrentVersionExpiration": {"NoncurrentDays": 7,
+                                                  "NewerNoncurrentVersions": 2}})
+    env = clean_env(tmp_path)
+    settings = lc_store.srv.services.settings
+    env["OBJECTSTORE_DATA_DIR"] = str(settings.data_dir)
+    if settings.database_url:
+        env["OBJECTSTORE_DATABASE_URL"] = settings.database_url
+    out = subprocess.run([binary("objectstore"), "rules", b], env=env, capture_output=True,
+                         timeout=60, check=True).stdout.decode()
+    assert "object lock: not enabled" in out
+    assert "lifecycle rule logs (enabled; prefix 'logs/'): expire after 30 days; " \
+           "noncurrent versions after 7 days, keeping 2 newer" in out, out
+    as_json = json.loads(subprocess.run(
+        [binary("objectstore"), "rules", b, "--output", "json"], env=env, capture_output=True,
+        timeout=60, check=True).stdout)
+    assert as_json["lifecycle"][0]["id"] == "logs" and as_json["object_lock"] is None

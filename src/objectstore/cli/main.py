@@ -201,5 +201,9 @@ def dev_cluster(gateways: int, volume_servers: int, s3_port: int, api_port: int,
     run(gateways, volume_servers, s3_port, api_port, keep)
 
 
+from .rules_cmds import register as register_rules  # noqa: E402
+
+register_rules(main, common, _services)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
