@@ -12,7 +12,6 @@ import click
 from ..domain.lifecycle import rules_from_json
 from ..domain.object_lock import LockConfig
 
-
 Command = Callable[..., None]
 
 
