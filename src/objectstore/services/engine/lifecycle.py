@@ -143,6 +143,7 @@ class LifecycleWorker:
                     .order_by(objects.c.key).limit(PAGE)).all()
             if not rows:
                 return
+            due: list[tuple[str, str]] = []
             for row in rows:
                 v = version_from(store.id, row._mapping, is_latest=True)
                 stats.examined += 1
@@ -157,8 +158,8 @@ class LifecycleWorker:
                                   self.day_seconds)
                 if found is not None and found[0] <= now:
                     self._deleting()
-                    self._expire_latest(store, v.key, v.vseq)
-                    stats.expired += 1
+                    due.append((v.key, v.vseq))
+            stats.expired += self._expire_latest(store, due)  # one transaction per page
             state["key"] = rows[-1]._mapping["key"]
             self._save_state(state)
 
@@ -168,21 +169,29 @@ class LifecycleWorker:
                 object_versions.c.store_id == store_id,
                 object_versions.c.key == key).limit(1)).first() is not None
 
-    def _expire_latest(self, store: ObjectStore, key: str, vseq: str) -> None:
-        """Expiration of the latest version: a delete marker (versioned) or the object goes
-        (unversioned) — only if that version is still the latest."""
+    def _expire_latest(self, store: ObjectStore, due: list[tuple[str, str]]) -> int:
+        """Expiration of latest versions (key, vseq): a delete marker (versioned) or the
+        object goes (unversioned) — each only if that version is still the latest. One
+        transaction for the lot; the number expired."""
+        if not due:
+            return 0
         now = datetime.now(UTC)
 
-        def work(conn: Connection) -> tuple[None, bool]:
-            current = md.current_in(conn, store.id, key)
-            if current is None or current.vseq != vseq or current.delete_marker:
-                return None, False  # changed since it was examined
-            _marker, doomed = md.delete_latest(conn, store, key, now)
-            return None, doomed
+        def work(conn: Connection) -> tuple[int, bool]:
+            expired, doomed = 0, False
+            for key, vseq in due:
+                current = md.current_in(conn, store.id, key)
+                if current is None or current.vseq != vseq or current.delete_marker:
+                    continue  # changed since it was examined
+                _marker, queued = md.delete_latest(conn, store, key, now)
+                expired += 1
+                doomed = doomed or queued
+            return expired, doomed
 
-        _result, doomed = self.objects.writer.run(work)
+        expired, doomed = self.objects.writer.run(work)
         if doomed:
             self.objects.wake_gc()
+        return expired
 
     def _delete_version(self, store: ObjectStore, key: str, version_id: str,
                         stats: PassStats) -> bool:
