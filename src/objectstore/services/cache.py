@@ -1,8 +1,10 @@
 """A small TTL cache for lookups on the request path (credentials by access key, stores by
 name). Entries live at most ``ttl`` seconds. A change clears it at once — in this process,
 and, through a ``SharedGeneration`` (a counter in a file every process on the data dir maps),
-in the other ``--workers`` processes and admin CLI runs too. Only gateways that do not share
-the data dir (several hosts on one PostgreSQL) can see a value up to ``ttl`` old."""
+in the other ``--workers`` processes and admin CLI runs too. Gateways on other hosts (sharing
+only PostgreSQL) hear of a change through ``services/notify.ClusterChanges``, a subclass that
+adds a cluster-wide counter; while that cannot be trusted (its listening connection is down)
+the caches hold nothing, so no gateway serves a value older than the change it missed."""
 
 from __future__ import annotations
 
@@ -49,6 +51,11 @@ class SharedGeneration:
     def value(self) -> int:
         return struct.unpack_from("<Q", self._map)[0] if self._map is not None else 0
 
+    def usable(self) -> bool:
+        """Whether cached values may be served now (a cluster-wide signal says False while
+        it may be missing changes)."""
+        return True
+
     def bump(self) -> None:
         if self._map is not None:  # a lost race between two bumps still changes the value
             struct.pack_into("<Q", self._map, 0, (self.value() + 1) & 0xFFFFFFFFFFFFFFFF)
@@ -82,6 +89,8 @@ class TtlCache(Generic[K, V]):
     def get(self, key: K) -> V | Missing:
         """The cached value, or ``MISS``. Never does I/O: safe on the event loop."""
         self._sync()
+        if self._shared is not None and not self._shared.usable():
+            return MISS
         hit = self._data.get(key)
         if hit is None or time.monotonic() - hit[0] >= self.ttl:
             return MISS
@@ -94,7 +103,8 @@ class TtlCache(Generic[K, V]):
     def put(self, key: K, value: V, generation: int) -> None:
         """Store a value read under ``generation``; dropped if a change happened since."""
         with self._lock:
-            if generation != self._generation:
+            if generation != self._generation or (
+                    self._shared is not None and not self._shared.usable()):
                 return
             if len(self._data) >= self.max_entries:
                 self._data.clear()

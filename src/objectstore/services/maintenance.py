@@ -1,4 +1,13 @@
-"""Garbage collection: unlink doomed blobs, sweep temp files and orphaned blobs."""
+"""Background work: unlink doomed blobs (retried with backoff), expire multipart uploads,
+sweep temp files and orphaned blobs.
+
+Full passes run in one process per data dir (SQLite) or per database (PostgreSQL: every
+gateway of a cluster competes for one advisory lock, ``services/leader.py``); a gateway that
+does not hold the role asks for it every ``probe_s``, so when the holder dies another takes
+over within seconds. With a shared blob store (SeaweedFS), the queue of doomed blobs is
+drained by the leader only; with the local file store, any process drains it as soon as its
+own writes fill it (a wake-up), as before.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +15,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, and_, delete, select, update
 
 from ..domain.models import blobs_of
 from ..storage.blobs import BlobStore
@@ -16,35 +26,70 @@ from ..storage.sql.tables import doomed_blobs, object_versions, objects, parts
 from .leader import Leader
 
 log = logging.getLogger("objectstore.gc")
+MAX_BACKOFF_S = 300.0
+
+
+def backoff_s(attempts: int) -> float:
+    """Delay before the next try of a deletion that failed ``attempts`` times: 1 s, 2 s,
+    4 s, ... up to 5 minutes."""
+    return min(MAX_BACKOFF_S, float(2 ** max(0, attempts - 1)))
 
 
 class GarbageCollector:
     def __init__(self, engine: Engine, blobs: BlobStore, wakeup: threading.Event,
                  expire_uploads: Callable[[], int] | None = None,
-                 leader: Leader | None = None) -> None:
+                 leader: Leader | None = None, *, drain_everywhere: bool = True,
+                 probe_s: float = 2.0, drain_s: float = 1.0) -> None:
         self.engine = engine
         self.blobs = blobs
         self.wakeup = wakeup
         self.expire_uploads = expire_uploads
-        # Full passes (upload expiry, orphan sweeps) run in one process per data dir or
-        # database; any process drains the queue of doomed blobs its own writes filled.
         self.leader = leader
+        self.drain_everywhere = drain_everywhere
+        self.probe_s = probe_s
+        self.drain_s = drain_s
+        self.failed_deletes = 0  # deletions that raised (retried later), for tests/metrics
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def drain_doomed(self, batch: int = 1000) -> int:
-        """Unlink queued blobs; metadata no longer names them, so nobody can read them."""
+        """Delete queued blobs that are due; metadata no longer names them, so nobody can
+        start a read of them. A deletion that fails stays queued: its ``attempts`` grows and
+        its ``queued_at`` moves to the time of the next try (exponential backoff)."""
         removed = 0
         while True:
+            now = datetime.now(UTC)
             with self.engine.connect() as conn:
-                ids = [r[0] for r in conn.execute(select(doomed_blobs.c.blob_id).limit(batch))]
-            if not ids:
+                rows = conn.execute(
+                    select(doomed_blobs.c.blob_id, doomed_blobs.c.attempts)
+                    .where(doomed_blobs.c.queued_at <= now)
+                    .order_by(doomed_blobs.c.queued_at).limit(batch)).all()
+            if not rows:
                 return removed
-            for blob_id in ids:
-                self.blobs.delete(blob_id)
+            done: list[tuple[str, int]] = []
+            failed: list[tuple[str, int]] = []
+            for blob_id, attempts in rows:
+                try:
+                    self.blobs.delete(blob_id)
+                    done.append((blob_id, int(attempts or 0)))
+                except Exception as exc:
+                    failed.append((blob_id, int(attempts or 0)))
+                    self.failed_deletes += 1
+                    log.warning("deleting blob %s failed (attempt %d): %s; retrying later",
+                                blob_id, int(attempts or 0) + 1, exc)
             with writing(self.engine) as conn:
-                conn.execute(delete(doomed_blobs).where(doomed_blobs.c.blob_id.in_(ids)))
-            removed += len(ids)
+                for blob_id, attempts in done:
+                    conn.execute(delete(doomed_blobs).where(and_(
+                        doomed_blobs.c.blob_id == blob_id,
+                        doomed_blobs.c.attempts == attempts)))
+                for blob_id, attempts in failed:
+                    conn.execute(update(doomed_blobs)
+                                 .where(doomed_blobs.c.blob_id == blob_id)
+                                 .values(attempts=attempts + 1, queued_at=now + timedelta(
+                                     seconds=backoff_s(attempts + 1))))
+            removed += len(done)
+            if failed:  # the rest of the queue waits for the next pass
+                return removed
 
     def referenced_blob_ids(self) -> set[str]:
         refs: set[str] = set()
@@ -53,22 +98,28 @@ class GarbageCollector:
                 for blob_id, manifest in conn.execute(select(table.c.blob_id, table.c.parts)):
                     refs.update(blobs_of(blob_id, manifest))
             refs.update(r[0] for r in conn.execute(select(parts.c.blob_id)))
+            refs.update(r[0] for r in conn.execute(select(doomed_blobs.c.blob_id)))
         return refs
 
     def sweep_orphans(self, min_age_s: float = 3600.0) -> int:
-        """Remove blobs that no row names (a crash between rename and commit leaves them).
-
-        Only blobs older than ``min_age_s`` are considered, so uploads in flight are safe.
-        """
+        """Remove blobs that no row names (a crash between the blob's write and the commit
+        that names it leaves them). Only blobs older than ``min_age_s`` are considered, so
+        uploads in flight are safe; queued (doomed) blobs are left to the queue."""
         cutoff = time.time() - min_age_s
         candidates = [b for b, mtime in self.blobs.iter_blob_ids() if mtime < cutoff]
         if not candidates:
             return 0
         refs = self.referenced_blob_ids()
-        orphans = [b for b in candidates if b not in refs]
-        for blob_id in orphans:
-            self.blobs.delete(blob_id)
-        return len(orphans)
+        removed = 0
+        for blob_id in candidates:
+            if blob_id in refs:
+                continue
+            try:
+                self.blobs.delete(blob_id)
+                removed += 1
+            except Exception as exc:
+                log.warning("removing orphaned blob %s failed: %s", blob_id, exc)
+        return removed
 
     def run_once(self) -> int:
         """A full pass: expired multipart uploads, doomed blobs, stale temp files."""
@@ -78,32 +129,42 @@ class GarbageCollector:
         self.blobs.sweep_incomplete(older_than_s=24 * 3600)
         return n
 
+    def leading(self) -> bool:
+        return self.leader is None or self.leader.try_acquire()
+
     def start(self, interval_s: float = 30.0) -> None:
-        """A full pass every ``interval_s``; in between, a wake-up (an overwrite or delete
-        queued some blobs) only drains the queue of doomed blobs."""
-        def leading() -> bool:
-            return self.leader is None or self.leader.try_acquire()
+        """A full pass every ``interval_s`` in the leader; the leader also drains the queue
+        every ``drain_s`` and on a wake-up (an overwrite or delete queued some blobs)."""
 
         def loop() -> None:
             swept = False
             next_full = 0.0
             while not self._stop.is_set():
+                lead = False
                 try:
-                    if time.monotonic() >= next_full:
-                        if leading():
+                    lead = self.leading()
+                    if lead:
+                        if time.monotonic() >= next_full:
                             if not swept:  # once per leadership: leftovers of a crash
                                 self.blobs.sweep_incomplete(older_than_s=3600)
                                 self.sweep_orphans()
                                 swept = True
                             self.run_once()
+                            next_full = time.monotonic() + interval_s
                         else:
                             self.drain_doomed()
-                        next_full = time.monotonic() + interval_s
                     else:
-                        self.drain_doomed()
+                        swept = False
+                        next_full = 0.0  # a new leadership starts with a full pass
+                        if self.drain_everywhere:
+                            self.drain_doomed()
                 except Exception:
                     log.exception("garbage collection pass failed")
-                self.wakeup.wait(max(0.0, next_full - time.monotonic()))
+                if lead:
+                    wait = min(self.drain_s, max(0.0, next_full - time.monotonic()))
+                else:
+                    wait = self.probe_s
+                self.wakeup.wait(wait)
                 self.wakeup.clear()
 
         self._thread = threading.Thread(target=loop, name="objectstore-gc", daemon=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
@@ -29,6 +30,12 @@ class Services:
     objects: ObjectEngine
     multipart: MultipartService
     configs: BucketConfigService
+    # run once when the process stops serving (listener threads, connection pools)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        while self.closers:
+            self.closers.pop()()
 
     @property
     def inline_reads(self) -> bool:
