@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-sqlite lint bench clean
+.PHONY: run test test-sqlite lint bench cluster clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,11 +36,21 @@ test: $(TEST_STAMP)
 	$(BIN)/lint-imports
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-seaweedfs.sh >/dev/null
+	bash scripts/ensure-nginx.sh >/dev/null
 	. scripts/pg-env.sh && $(BIN)/pytest -q -p no:cacheprovider
 
 # The same without PostgreSQL: tests marked `postgres` (the PostgreSQL variants) are deselected.
 test-sqlite: $(TEST_STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -m "not postgres"
+
+# The scaled-out layout on loopback: PostgreSQL, a SeaweedFS master and three volume servers,
+# two gateways and nginx in front (S3 on :9000, API on :8000); Ctrl-C stops everything.
+cluster: $(TEST_STAMP)
+	bash scripts/ensure-postgres.sh >/dev/null
+	bash scripts/ensure-seaweedfs.sh >/dev/null
+	bash scripts/ensure-nginx.sh >/dev/null
+	. scripts/pg-env.sh && $(BIN)/objectstore dev-cluster $(CLUSTER_ARGS)
 
 bench: $(TEST_STAMP)
 	bash bench/setup.sh

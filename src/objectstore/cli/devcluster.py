@@ -228,6 +228,7 @@ class Postgres:
         with contextlib.suppress(Exception):
             self._run(str(self._bin() / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast",
                       "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @dataclass
@@ -365,7 +366,8 @@ class DevCluster:
     def start(self, s3_port: int = 0, api_port: int = 0) -> DevCluster:
         from cryptography.fernet import Fernet
 
-        self.pg = Postgres(self.root / "pg")
+        # its own temp dir: the postgres user must be able to reach it
+        self.pg = Postgres(Path(tempfile.mkdtemp(prefix="objectstore-cluster-pg-")))
         url = self.pg.start()
         self.weed = WeedCluster(self.root / "seaweedfs", volumes=self.volumes).start()
         s3_port = s3_port or free_port()

@@ -39,7 +39,7 @@ from .tables import blob_chunks
 
 log = logging.getLogger("objectstore.seaweedfs")
 UPLOADS_IN_FLIGHT = 2
-UPLOAD_ATTEMPTS = 6
+UPLOAD_DEADLINE_S = 30.0  # a lost volume server: until the master stops assigning to it
 CHUNK_CACHE_ENTRIES = 20000
 
 
@@ -163,7 +163,10 @@ class SeaweedBlobStore:
         """Upload one chunk, with a new assignment after a refusal (a volume that lost a
         replica, a reused key after a master restart: "mismatching cookie")."""
         problem: Exception | None = None
-        for attempt in range(UPLOAD_ATTEMPTS):
+        deadline = time.monotonic() + UPLOAD_DEADLINE_S
+        attempt = 0
+        while attempt == 0 or time.monotonic() < deadline:
+            attempt += 1
             a: Assignment = self.client.assign()
             self.record_chunk(blob_id, seq, a.fid, len(data))
             try:
@@ -171,11 +174,11 @@ class SeaweedBlobStore:
                 return Chunk(a.fid, offset, len(data))
             except (SeaweedError, ConnectionError) as exc:
                 problem = exc
-                log.info("chunk upload failed (attempt %d): %s", attempt + 1, exc)
+                log.info("chunk upload failed (attempt %d): %s", attempt, exc)
                 with contextlib.suppress(SeaweedError, ConnectionError):
                     self.client.delete(a.fid)  # a replica may hold part of it; best effort
                 time.sleep(min(0.05 * 2 ** attempt, 1.0))
-        raise SeaweedError(f"could not store a chunk after {UPLOAD_ATTEMPTS} attempts: "
+        raise SeaweedError(f"could not store a chunk after {attempt} attempts: "
                            f"{problem}")
 
     def remember(self, blob_id: str, chunks: list[Chunk]) -> None:
