@@ -71,7 +71,7 @@ def _until_refused(call: object, budget_s: float = 2.0) -> float:
     while True:
         try:
             call()  # type: ignore[operator]
-        except ClientError as exc:
+        except ClientError:
             return time.perf_counter() - t0
         if time.perf_counter() - t0 > budget_s:
             raise AssertionError("still served after the change")

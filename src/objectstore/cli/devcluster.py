@@ -194,6 +194,8 @@ class Postgres:
 
     root: Path
     port: int = 0
+    listen: tuple[str, ...] = ("127.0.0.1",)
+    trust_networks: tuple[str, ...] = ()  # more client networks (test hosts in netns)
 
     def _bin(self) -> Path:
         env = os.environ.get("OBJECTSTORE_TEST_PG_BIN")
@@ -219,7 +221,11 @@ class Postgres:
         b = self._bin()
         self._run(str(b / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                   "-E", "UTF8", "--locale=C")
-        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        with open(data / "pg_hba.conf", "a") as hba:
+            for net in self.trust_networks:
+                hba.write(f"host all all {net} trust\n")
+        opts = (f"-p {self.port} -k {self.root} -c listen_addresses={','.join(self.listen)} "
+                "-c max_connections=200")
         self._run(str(b / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-t", "60",
                   "-l", str(self.root / "log"), "start")
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
