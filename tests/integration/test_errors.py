@@ -88,9 +88,8 @@ def test_unimplemented_operations_answer_501(seeded: Store) -> None:
         lambda: s3.put_bucket_lifecycle_configuration(
             Bucket=store.name, LifecycleConfiguration={"Rules": [{
                 "ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""},
-                "Expiration": {"Days": 1}}]}),
-        lambda: s3.put_bucket_policy(Bucket=store.name, Policy="{}"),
-        lambda: s3.get_object_retention(Bucket=store.name, Key="keep/a"),
+                "Transitions": [{"Days": 1, "StorageClass": "GLACIER"}]}]}),
+        lambda: s3.get_bucket_replication(Bucket=store.name),
         lambda: s3.restore_object(Bucket=store.name, Key="keep/a", RestoreRequest={"Days": 1}),
     ]
     for call in calls:

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import random
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,10 @@ def fresh(svc: Services, store: ObjectStore) -> ObjectStore:
 
 
 def run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    """Run a coroutine on a loop of its own, in a thread of its own (other suites, e.g. the
+    browser tests' sync Playwright, may leave an event loop running in this thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def put(svc: Services, store: ObjectStore, key: str, data: bytes,
