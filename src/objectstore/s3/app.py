@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -13,20 +15,27 @@ from ..domain.errors import AccessDenied, DomainError
 from ..domain.models import ObjectStore
 from ..domain.names import validate_object_key
 from ..observability import OPERATION, REQUEST_ID
-from ..services.access import Access, authorize
-from ..services.access.authorize import needs_object
+from ..services.access import Access, RequestContext, authorize
+from ..services.access.acl import CANNED
 from ..services.engine.objects import DamagedObject
 from ..services.registry import Services
+from . import post as form_post
 from . import xml
+from .access import check_acl_headers, check_delete_keys, condition_keys, decide
 from .addressing import split_target
 from .authn import authenticate
 from .context import CopySource, S3Context, S3Response
 from .errors import S3Error, from_domain, no_such_bucket
 from .handlers import HANDLERS
+from .handlers import cors as cors_rules
+from .handlers.acl import GRANT_HEADERS, apply_header_grants
+from .handlers.post import PostContext
 from .request_view import RequestView
 from .routing import Target, resolve
 
 COPY_SOURCE_OPS = frozenset({"CopyObject", "UploadPartCopy"})
+GRANTED_WRITES = frozenset({"PutObject", "CopyObject"})  # x-amz-grant-* applied after
+MAX_DELETE_BODY = 2 * 1024 * 1024
 
 log = logging.getLogger("objectstore.s3")
 
@@ -79,8 +88,9 @@ class S3App:
         method = scope["method"]
         resource = scope.get("path", "/")
         body = _BodyState(scope, receive)
+        state = _State()
         try:
-            response = await self._handle(scope, body.receive, request_id)
+            response = await self._handle(scope, body.receive, request_id, state)
         except S3Error as exc:
             response = _error_response(exc, resource, request_id)
         except DomainError as exc:
@@ -100,9 +110,37 @@ class S3App:
             # "100 Continue" and will now never send it): the rest of the connection's byte
             # stream is not a request boundary, so it must not be reused.
             response.headers.append(("Connection", "close"))
+        if state.origin is not None and state.bucket is not None:
+            response.headers += await self._cors_headers(state, method)
         await _send(send, response, request_id, head=method == "HEAD")
 
-    async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> S3Response:
+    async def _cors_headers(self, state: _State, method: str) -> list[tuple[str, str]]:
+        """CORS headers of an actual response (errors included) to a browser request."""
+        try:
+            store = state.store
+            if store is None:
+                stores = await self.services.stores.resolve_bucket_async(state.bucket or "")
+                if not stores:
+                    return []
+                store = stores[0]
+            rules = await cors_rules.store_rules(self.services, store)
+        except Exception:
+            log.exception("CORS headers for %s", state.bucket)
+            return []
+        return cors_rules.response_headers(rules, state.origin, method)
+
+    async def _preflight(self, bucket: str | None, headers: dict[str, str]) -> S3Response:
+        """OPTIONS: answered from the store's CORS rules, with no authentication."""
+        if bucket is None:
+            raise S3Error("BadRequest", "A preflight request must name a bucket", 400)
+        stores = await self.services.stores.resolve_bucket_async(bucket)
+        if not stores:
+            raise no_such_bucket(bucket)
+        return cors_rules.preflight(await cors_rules.store_rules(self.services, stores[0]),
+                                    headers)
+
+    async def _handle(self, scope: Scope, receive: Receive, request_id: str, state: _State
+                      ) -> S3Response:
         settings = self.services.settings
         headers = _headers(scope, settings.max_header_bytes)
         raw_path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
@@ -113,6 +151,10 @@ class S3App:
         bucket, key = split_target(host, raw_path, settings.s3_domain)
         target = Target.SERVICE if bucket is None else (
             Target.BUCKET if key is None else Target.OBJECT)
+        state.bucket, state.origin = bucket, headers.get("origin")
+        if scope["method"] == "OPTIONS":
+            state.origin = None  # the preflight answer carries its own headers
+            return await self._preflight(bucket, headers)
         view = RequestView(scope["method"], raw_path, raw_query, headers, host)
         query: dict[str, str] = {}  # decoded once; auth and the handlers read it from here
         for k, v in view.query:
@@ -131,36 +173,99 @@ class S3App:
         virtual = bucket if settings.s3_domain and host.lower().startswith(f"{bucket}.") \
             else None
         caller = await authenticate(self.services, view, virtual)
-        ctx = S3Context(self.services, receive, scope["method"], raw_path, raw_query, headers,
-                        request_id, bucket, key, rule, caller.credential, caller.sigv4,
-                        caller.signing_key, query=query)
-        await self._authorize(ctx, bucket)
+        cls = PostContext if rule.op == "PostObject" else S3Context
+        ctx = cls(self.services, receive, scope["method"], raw_path, raw_query, headers,
+                  request_id, bucket, key, rule, caller.credential, caller.sigv4,
+                  caller.signing_key, query=query)
+        await self._authorize(ctx, bucket, scope)
+        state.store = ctx.store
         handler = HANDLERS.get(rule.op)
         if handler is None:
             raise S3Error("NotImplemented", f"{rule.op} is not implemented.", 501)
-        return await handler(ctx)
+        response = await handler(ctx)
+        if rule.op in GRANTED_WRITES and response.status == 200 and \
+                any(h in headers for h in GRANT_HEADERS):
+            version = dict((k.lower(), v) for k, v in response.headers).get("x-amz-version-id")
+            await apply_header_grants(ctx, version)
+        return response
 
-    async def _authorize(self, ctx: S3Context, bucket: str | None) -> None:
+    async def _authorize(self, ctx: S3Context, bucket: str | None, scope: Scope) -> None:
         """The one authorization decision of a request (and of its copy source)."""
         principal, access = ctx.credential, ctx.rule.access
         if bucket is None or ctx.rule.op == "CreateBucket":
             authorize(principal, access, None)
             return
         store = await self._store(ctx, bucket)
-        obj = None
-        if ctx.key is not None and needs_object(principal, access, store):
-            try:
-                obj = await self.services.objects.head(store, ctx.key, ctx.version_id)
-            except DomainError:
-                raise AccessDenied("Access Denied") from None
-        authorize(principal, access, store, obj)
+        acl, auth_type = None, None
+        if isinstance(ctx, PostContext):
+            await self._read_form(ctx, store)
+            principal = ctx.credential
+            acl, auth_type = (ctx.form.fields.get("acl") if ctx.form else None), "POST"
+        request = RequestContext(ctx.rule.op, ctx.key, ctx.version_id,
+                                 condition_keys(ctx, scope, acl=acl, auth_type=auth_type))
+        bucket_docs, obj = await decide(self.services, principal, access, store, request)
         ctx.store, ctx.version = store, obj
+        check_acl_headers(ctx, bucket_docs)
+        if isinstance(ctx, PostContext) and acl is not None:
+            from .handlers.acl import check_ownership_allows, check_public_block
+
+            check_ownership_allows(bucket_docs, acl, None)
+            check_public_block(bucket_docs, acl, None)
+        if ctx.rule.op == "DeleteObjects" and bucket_docs.policy is not None:
+            await check_delete_keys(ctx, scope, bucket_docs, await self._delete_keys(ctx))
         if ctx.rule.op in COPY_SOURCE_OPS:
             src_bucket, src_key, src_version = parse_copy_source(
                 ctx.headers.get("x-amz-copy-source", ""))
             src_store = await self._store(ctx, src_bucket)
-            authorize(principal, Access.READ, src_store)
+            await decide(self.services, principal, Access.READ, src_store, RequestContext(
+                "GetObject", src_key, src_version,
+                {**request.keys, **({"s3:versionid": src_version} if src_version else {})}))
             ctx.copy_source = CopySource(src_store, src_key, src_version)
+
+    async def _read_form(self, ctx: PostContext, store: ObjectStore) -> None:
+        """POST object: the form's fields, its signer, its policy's conditions and key."""
+        form = await form_post.read_form(ctx)
+        ctx.credential = await form_post.authenticate(self.services, form)
+        key = form.fields.get("key")
+        if key is None:
+            raise S3Error("InvalidArgument", "Bucket POST must contain a field named 'key'.  "
+                          "If it is specified, please check the order of the fields.", 400,
+                          {"ArgumentName": "key", "ArgumentValue": ""})
+        key = key.replace("${filename}", form.filename)
+        validate_object_key(key)
+        form_post.check_policy(form, store.name, key, datetime.now(UTC))
+        acl = form.fields.get("acl")
+        if acl is not None and acl.strip() not in CANNED:
+            raise S3Error("InvalidArgument", f"Invalid canned ACL {acl[:64]}", 400)
+        ctx.form, ctx.key = form, key
+
+    async def _delete_keys(self, ctx: S3Context) -> list[tuple[str, str | None]]:
+        """The keys of a DeleteObjects body, read here (for the per-key decision) and
+        replayed to the handler, which verifies and parses it again."""
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await ctx.receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > MAX_DELETE_BODY:
+                raise S3Error("MaxMessageLengthExceeded", "Your request was too big.", 400)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        replay = iter(messages)
+        original = ctx.receive
+
+        async def receive() -> Message:
+            return next(replay, None) or await original()
+
+        ctx.receive = receive
+        data = b"".join(m.get("body", b"") for m in messages)
+        try:
+            root = xml.parse(data)
+        except S3Error:
+            return []  # the handler refuses the body
+        return [(o.findtext("Key") or "", o.findtext("VersionId"))
+                for o in root.findall("Object")]
 
     async def _store(self, ctx: S3Context, bucket: str) -> ObjectStore:
         """The store a bucket name means to this caller (the caller's own, where names repeat
@@ -177,6 +282,15 @@ class S3App:
                 return mine[0]
         default = self.services.regions.default.code
         return next((s for s in stores if s.region == default), stores[0])
+
+
+@dataclass
+class _State:
+    """What the response path needs to know of a request (for CORS headers)."""
+
+    bucket: str | None = None
+    store: ObjectStore | None = None
+    origin: str | None = None
 
 
 def parse_copy_source(raw: str) -> tuple[str, str, str | None]:

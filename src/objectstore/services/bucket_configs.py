@@ -17,7 +17,7 @@ from ..storage.sql.tables import bucket_configs
 from .cache import MISS, SharedGeneration, TtlCache
 
 NAMES = frozenset({"lifecycle", "object-lock", "policy", "cors", "public-access-block",
-                   "ownership", "encryption", "tagging"})
+                   "ownership", "encryption", "tagging", "acl-grants"})
 
 
 class BucketConfigService:

@@ -10,7 +10,8 @@ from .. import xml
 from ..body import read_small_body
 from ..context import S3Context, S3Response
 from ..errors import S3Error, access_denied
-from .common import acl_document, acl_from_xml, canned_acl, iso8601, owner_xml
+from .acl import bucket_acl_on_create, store_bucket_acl_on_create
+from .common import iso8601, owner_xml
 
 XML = "application/xml"
 
@@ -45,7 +46,7 @@ async def create_bucket(ctx: S3Context) -> S3Response:
         if root.tag != "CreateBucketConfiguration":
             raise S3Error("MalformedXML", "The XML you provided was not well-formed or did "
                           "not validate against our published schema", 400)
-    acl = canned_acl(ctx)
+    acl, grants, ownership = await bucket_acl_on_create(ctx, cred)
     existing = await ctx.services.stores.by_name_async(ctx.bucket)
     for s in existing:
         if s.region == cred.region:
@@ -65,6 +66,7 @@ async def create_bucket(ctx: S3Context) -> S3Response:
     except StoreExists as exc:
         raise S3Error("BucketAlreadyExists", "The requested bucket name is not available.", 409,
                       {"BucketName": ctx.bucket or ""}) from exc
+    await store_bucket_acl_on_create(ctx, created.store, grants, ownership)
     if lock == "true":  # object lock turns versioning on, for good
         await ctx.services.stores.set_versioning_async(created.store.id, "Enabled")
         await ctx.services.configs.put_async(created.store.id, "object-lock",
@@ -117,19 +119,6 @@ async def get_bucket_versioning(ctx: S3Context) -> S3Response:
                       content_type=XML)
 
 
-async def get_bucket_acl(ctx: S3Context) -> S3Response:
-    store = ctx.require_store()
-    return S3Response(body=acl_document(_cred(ctx), store.acl), content_type=XML)
-
-
-async def put_bucket_acl(ctx: S3Context) -> S3Response:
-    store = ctx.require_store()
-    body = await read_small_body(ctx, 64 * 1024)
-    acl = acl_from_xml(body) if body.strip() else canned_acl(ctx)
-    await ctx.services.stores.set_acl_async(store.id, acl)
-    return S3Response()
-
-
 def _not_configured(code: str, message: str):  # type: ignore[no-untyped-def]
     async def handler(ctx: S3Context) -> S3Response:
         ctx.require_store()
@@ -138,10 +127,6 @@ def _not_configured(code: str, message: str):  # type: ignore[no-untyped-def]
     return handler
 
 
-get_bucket_policy = _not_configured("NoSuchBucketPolicy", "The bucket policy does not exist")
-get_bucket_cors = _not_configured("NoSuchCORSConfiguration",
-                                  "The CORS configuration does not exist")
-get_bucket_tagging = _not_configured("NoSuchTagSet", "The TagSet does not exist")
 get_bucket_encryption = _not_configured("ServerSideEncryptionConfigurationNotFoundError",
                                         "The server side encryption configuration was not found")
 get_bucket_website = _not_configured("NoSuchWebsiteConfiguration",

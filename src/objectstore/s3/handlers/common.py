@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from ...domain.models import Credential
+from ...services.access.acl import ALL_USERS, CANNED, canned_grants
+from ...services.access.principals import canonical_id
 from .. import xml
 from ..context import S3Context
 from ..errors import S3Error
 
-CANNED_ACLS = {"private", "public-read"}
-ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+CANNED_ACLS = frozenset(CANNED)
 CONTENT_HEADERS = ("content-encoding", "content-disposition", "content-language",
                    "cache-control", "expires")
 MAX_USER_META = 2048
 
 
 def owner_id(cred: Credential) -> str:
-    return hashlib.sha256(f"objectstore-owner:{cred.id}".encode()).hexdigest()
+    return canonical_id(cred.id)
 
 
 def owner_xml(cred: Credential, tag: str = "Owner") -> str:
@@ -45,55 +45,28 @@ def parse_http_date(value: str | None) -> datetime | None:
 
 
 def canned_acl(ctx: S3Context, default: str = "private") -> str:
-    acl = ctx.headers.get("x-amz-acl")
-    if acl is None:
-        grant = ctx.headers.get("x-amz-grant-read", "")
-        if ALL_USERS in grant:
-            return "public-read"
-        return default
-    acl = acl.strip()
-    if acl not in CANNED_ACLS:
-        if acl in {"public-read-write", "authenticated-read", "bucket-owner-read",
-                   "bucket-owner-full-control", "aws-exec-read", "log-delivery-write"}:
-            raise S3Error("NotImplemented", f"The canned ACL {acl} is not supported; use "
-                          "private or public-read", 501)
-        raise S3Error("InvalidArgument", f"Invalid canned ACL {acl}", 400)
-    return acl
+    """The canned ACL a write asks for (``x-amz-acl``); explicit ``x-amz-grant-*`` headers
+    are applied by the pipeline after the write (``handlers/acl.apply_header_grants``)."""
+    from .acl import canned_from_header
+
+    return canned_from_header(ctx, default)
 
 
 def acl_from_xml(body: bytes) -> str:
-    root = xml.parse(body)
-    if root.tag != "AccessControlPolicy":
-        raise S3Error("MalformedACLError", "The XML you provided was not well-formed or did "
-                      "not validate against our published schema", 400)
-    public = False
-    for grant in root.iter("Grant"):
-        uri = grant.findtext("Grantee/URI") or ""
-        perm = grant.findtext("Permission") or ""
-        if uri == ALL_USERS and perm == "READ":
-            public = True
-        elif uri == ALL_USERS:
-            raise S3Error("NotImplemented", "Only READ may be granted to AllUsers", 501)
+    """The canned ACL closest to an AccessControlPolicy document (``public-read`` when it
+    grants AllUsers READ); the full grant list is read by ``handlers/acl.parse_acl_xml``."""
+    from .acl import parse_acl_xml
+
+    _, grants = parse_acl_xml(body)
+    public = any(g.value == ALL_USERS and g.permission in ("READ", "FULL_CONTROL")
+                 for g in grants)
     return "public-read" if public else "private"
 
 
 def acl_document(owner: Credential, acl: str) -> bytes:
-    grants = [xml.node(
-        "Grant",
-        f'<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        f'xsi:type="CanonicalUser"><ID>{owner_id(owner)}</ID>'
-        f"<DisplayName>{xml._text(owner.name)}</DisplayName></Grantee>",
-        Permission="FULL_CONTROL",
-    )]
-    if acl == "public-read":
-        grants.append(xml.node(
-            "Grant",
-            '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group">'
-            f"<URI>{ALL_USERS}</URI></Grantee>",
-            Permission="READ",
-        ))
-    return xml.document("AccessControlPolicy", owner_xml(owner),
-                        xml.node("AccessControlList", *grants))
+    from .acl import acl_xml
+
+    return acl_xml(owner.id, owner.name, canned_grants(acl, owner.id))
 
 
 def user_metadata(ctx: S3Context) -> dict[str, str]:

@@ -1,51 +1,207 @@
-"""``authorize(principal, access, store, obj)``: called once per request by each plane's
-pipeline (copy sources included) before any handler runs.
+"""``authorize(principal, access, store, obj, request, bucket)``: the one authorization
+decision, called once per request by each plane's pipeline (copy sources included) before
+any handler runs.
 
-Today's rules: a credential reaches the stores it owns; anonymous callers may list a
-``public-read`` store and read its objects, and read an object whose own ACL is
-``public-read``. Bucket policies, ACL grants and public-access blocks plug in here.
+The order is AWS's: an explicit Deny in the store's policy wins (over the owner too, except
+for the owner's own Get/Put/DeleteBucketPolicy, so a policy can never lock its owner out);
+then the owner may do anything; then an Allow from the policy, or from the ACL of the store
+(bucket operations) or of the object (object reads and ACL operations) unless ownership
+controls disable ACLs; else ``AccessDenied``. A public-access block makes public ACL grants
+and public policies count for nothing (``IgnorePublicAcls``, ``RestrictPublicBuckets``).
+
+Two rules of this server: a policy Allow gives write access to a credential of another
+account (or to anonymous callers) only if the statement names that caller explicitly (not
+only ``*``); and a store's READ grant also lets the grantee read the store's objects, as a
+``public-read`` store always did here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from ...domain.errors import AccessDenied
 from ...domain.models import Credential, ObjectStore, ObjectVersion
+from . import acl as acls
+from .actions import OWNER_ALWAYS, READ, ActionInfo, info_for, is_write
+from .evaluate import Decision, Request, evaluate
+from .policy import Policy, PolicyError, cached_policy
+from .principals import principal_names
 
 PUBLIC_READ = "public-read"
+BUCKET_OWNER_ENFORCED = "BucketOwnerEnforced"
+OWNERSHIP_VALUES = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
 
 
 class Access(Enum):
-    """What an operation needs (each S3 operation rule names one)."""
+    """What an operation needs (each S3 operation rule names one); the fallback meaning of
+    operations the action table (``actions.OPERATIONS``) does not list."""
 
-    READ = "read"     # object bytes/metadata: anonymous allowed on public-read objects
-    LIST = "list"     # bucket listings: anonymous allowed on public-read buckets
+    READ = "read"     # object bytes/metadata
+    LIST = "list"     # bucket listings
     WRITE = "write"   # object writes and deletes
-    OWNER = "owner"   # configuration and ACL/tag reads: never anonymous
+    OWNER = "owner"   # configuration and ACL/tag reads
 
 
-def needs_object(principal: Credential | None, access: Access, store: ObjectStore) -> bool:
-    """Whether the decision depends on the object's own ACL (anonymous reads of a private
-    store's objects), so the caller should pass ``obj``."""
-    return principal is None and access is Access.READ and store.acl != PUBLIC_READ
+@dataclass(frozen=True)
+class PublicAccessBlock:
+    block_public_acls: bool = False
+    ignore_public_acls: bool = False
+    block_public_policy: bool = False
+    restrict_public_buckets: bool = False
+
+    FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+              "RestrictPublicBuckets")
+
+    def to_json(self) -> dict[str, bool]:
+        return dict(zip(self.FIELDS, (self.block_public_acls, self.ignore_public_acls,
+                                      self.block_public_policy,
+                                      self.restrict_public_buckets), strict=True))
+
+    @classmethod
+    def from_json(cls, doc: Any) -> PublicAccessBlock:
+        if not isinstance(doc, dict):
+            return cls()
+        return cls(*(bool(doc.get(f, False)) for f in cls.FIELDS))
+
+
+@dataclass(frozen=True)
+class BucketAccess:
+    """A store's access documents: policy, public-access block, ownership, explicit ACL."""
+
+    policy: Policy | None = None
+    block: PublicAccessBlock = field(default_factory=PublicAccessBlock)
+    ownership: str | None = None
+    grants: list[acls.Grant] | None = None
+
+    @property
+    def acls_disabled(self) -> bool:
+        return self.ownership == BUCKET_OWNER_ENFORCED
+
+
+NO_DOCUMENTS = BucketAccess()
+
+
+def bucket_access_from(store: ObjectStore, policy: Any, block: Any, ownership: Any,
+                       grants: Any) -> BucketAccess:
+    """Build from the stored documents (``bucket_configs``)."""
+    parsed: Policy | None = None
+    if isinstance(policy, dict) and isinstance(policy.get("text"), str):
+        try:
+            parsed = cached_policy(policy["text"], store.name)
+        except PolicyError:  # validated when stored; never fail open
+            parsed = cached_policy(
+                '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*",'
+                f'"Action":"*","Resource":"arn:aws:s3:::{store.name}"}}]}}', store.name)
+    own = ownership.get("ObjectOwnership") if isinstance(ownership, dict) else None
+    return BucketAccess(parsed, PublicAccessBlock.from_json(block),
+                        own if isinstance(own, str) else None, acls.grants_from_json(grants))
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """The request as access rules see it: the operation, key and version, and the
+    condition keys the request supplies (lower-case names: ``aws:sourceip``, ``s3:prefix``,
+    ``s3:requestobjecttag/<k>``, ...)."""
+
+    op: str
+    key: str | None = None
+    version_id: str | None = None
+    keys: Mapping[str, str] = field(default_factory=dict)
+
+
+def _default_request(access: Access) -> RequestContext:
+    return RequestContext({Access.READ: "GetObject", Access.LIST: "ListObjects",
+                           Access.WRITE: "PutObject", Access.OWNER: "GetBucketAcl"}[access])
+
+
+def _info(access: Access, request: RequestContext) -> ActionInfo:
+    return info_for(request.op, access.value)
+
+
+def _store_grants(store: ObjectStore, bucket: BucketAccess) -> list[acls.Grant]:
+    return bucket.grants if bucket.grants is not None else acls.canned_grants(
+        store.acl, store.credential_id)
+
+
+def needs_object(principal: Credential | None, access: Access, store: ObjectStore,
+                 request: RequestContext | None = None,
+                 bucket: BucketAccess = NO_DOCUMENTS) -> bool:
+    """Whether the decision depends on the object itself (its ACL, or its tags for
+    ``s3:ExistingObjectTag`` conditions), so the caller should read it and pass ``obj``."""
+    request = request or _default_request(access)
+    if bucket.policy is not None and bucket.policy.reads_object_tags:
+        return True
+    info = _info(access, request)
+    if principal is not None and principal.id == store.credential_id:
+        return False
+    if not info.on_object or info.acl is None or bucket.acls_disabled:
+        return False
+    return not _store_permits(store, bucket, info.acl, principal)
+
+
+def _store_permits(store: ObjectStore, bucket: BucketAccess, permission: str,
+                   principal: Credential | None) -> bool:
+    return acls.permits(_store_grants(store, bucket), permission,
+                        credential_id=principal.id if principal else None,
+                        account_id=principal.account_id if principal else None,
+                        ignore_public=bucket.block.ignore_public_acls)
+
+
+def resource_arn(store: ObjectStore, key: str | None) -> str:
+    return f"arn:aws:s3:::{store.name}" + (f"/{key}" if key is not None else "")
 
 
 def authorize(principal: Credential | None, access: Access, store: ObjectStore | None,
-              obj: ObjectVersion | None = None) -> None:
-    """Raise ``AccessDenied`` unless ``principal`` may do an operation needing ``access``
-    on ``store`` (None: the service itself, e.g. ListBuckets) and ``obj``."""
-    if principal is not None:
-        if principal.suspended:
-            raise AccessDenied("Access Denied")
-        if store is None or store.credential_id == principal.id:
-            return
+              obj: ObjectVersion | None = None, request: RequestContext | None = None,
+              bucket: BucketAccess = NO_DOCUMENTS) -> None:
+    """Raise ``AccessDenied`` unless ``principal`` (None: anonymous) may do ``request``'s
+    operation on ``store`` (None: the service itself, e.g. ListBuckets, CreateBucket) and
+    ``obj`` (the object, when ``needs_object`` said so)."""
+    if principal is not None and principal.suspended:
         raise AccessDenied("Access Denied")
     if store is None:
-        raise AccessDenied("Access Denied")
-    if access is Access.LIST and store.acl == PUBLIC_READ:
+        if principal is None:
+            raise AccessDenied("Access Denied")
         return
-    if access is Access.READ and (store.acl == PUBLIC_READ
-                                  or (obj is not None and obj.acl == PUBLIC_READ)):
+    request = request or _default_request(access)
+    info = _info(access, request)
+    owner = principal is not None and principal.id == store.credential_id
+    if bucket.policy is not None:
+        context = dict(request.keys)
+        if obj is not None:
+            for k, v in obj.tags.items():
+                context[f"s3:existingobjecttag/{k.lower()}"] = v
+        outcome = evaluate(bucket.policy, Request(
+            info.name(request.version_id), resource_arn(store, request.key),
+            principal_names(principal), context))
+        if outcome.decision is Decision.DENY and not (owner and request.op in OWNER_ALWAYS):
+            raise AccessDenied("Access Denied")
+        if owner:
+            return
+        if outcome.decision is Decision.ALLOW:
+            same_account = principal is not None and principal.account_id == store.account_id
+            restricted = bucket.block.restrict_public_buckets and bucket.policy.public
+            if (same_account or outcome.explicit
+                    or not is_write(info.name(request.version_id))) and \
+                    not (restricted and not same_account):
+                return
+    elif owner:
+        return
+    if info.acl is None or bucket.acls_disabled:
+        raise AccessDenied("Access Denied")
+    if info.on_object:
+        if obj is not None and acls.permits(
+                acls.effective(obj.acl, obj.grants, store.credential_id), info.acl,
+                credential_id=principal.id if principal else None,
+                account_id=principal.account_id if principal else None,
+                ignore_public=bucket.block.ignore_public_acls):
+            return
+        if info.acl == READ and _store_permits(store, bucket, READ, principal):
+            return
+        raise AccessDenied("Access Denied")
+    if _store_permits(store, bucket, info.acl, principal):
         return
     raise AccessDenied("Access Denied")

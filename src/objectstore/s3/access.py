@@ -1,0 +1,115 @@
+"""What the pipeline hands the one authorization decision: the request's condition keys,
+the store's access documents, the object when the decision depends on it; and the checks
+of ACL-setting headers against ownership controls and the public access block."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from starlette.types import Scope
+
+from ..domain.errors import DomainError
+from ..domain.models import Credential, ObjectStore, ObjectVersion
+from ..services.access import (
+    Access,
+    BucketAccess,
+    RequestContext,
+    authorize,
+    load_bucket_access,
+    needs_object,
+)
+from ..services.registry import Services
+from .context import S3Context
+from .errors import S3Error
+from .handlers.acl import (
+    GRANT_HEADERS,
+    canned_from_header,
+    check_ownership_allows,
+    check_public_block,
+    grants_from_headers,
+)
+
+ACL_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+
+
+def condition_keys(ctx: S3Context, scope: Scope, *, acl: str | None = None,
+                   auth_type: str | None = None) -> dict[str, str]:
+    """The condition keys (lower case) the request supplies."""
+    h, q = ctx.headers, ctx.query
+    now = datetime.now(UTC)
+    keys = {"aws:currenttime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:epochtime": str(int(now.timestamp())),
+            "aws:securetransport": "true" if scope.get("scheme") == "https" else "false"}
+    client = scope.get("client")
+    if client:
+        keys["aws:sourceip"] = str(client[0])
+    for header, key in (("referer", "aws:referer"), ("user-agent", "aws:useragent"),
+                        ("x-amz-acl", "s3:x-amz-acl"),
+                        ("x-amz-server-side-encryption", "s3:x-amz-server-side-encryption")):
+        if header in h:
+            keys[key] = h[header]
+    if acl is not None:
+        keys["s3:x-amz-acl"] = acl
+    for name in ("prefix", "delimiter", "max-keys"):
+        if name in q:
+            keys[f"s3:{name}"] = q[name]
+    if ctx.version_id is not None:
+        keys["s3:versionid"] = ctx.version_id
+    for k, v in parse_qsl(h.get("x-amz-tagging", ""), keep_blank_values=True):
+        keys[f"s3:requestobjecttag/{k.lower()}"] = v
+    if ctx.credential is not None:
+        keys["s3:signatureversion"] = "AWS4-HMAC-SHA256" if ctx.sigv4 else "AWS"
+        signed_query = any(k in q for k in ("X-Amz-Signature", "Signature"))
+        keys["s3:authtype"] = auth_type or ("REST-QUERY-STRING" if signed_query
+                                            else "REST-HEADER")
+    return keys
+
+
+async def decide(services: Services, principal: Credential | None, access: Access,
+                 store: ObjectStore, request: RequestContext) -> tuple[BucketAccess,
+                                                                      ObjectVersion | None]:
+    """Authorize ``request`` on ``store`` (reading the object first when the decision
+    depends on it); the store's access documents and that object."""
+    bucket = await load_bucket_access(services.configs, store)
+    obj = None
+    if request.key is not None and needs_object(principal, access, store, request, bucket):
+        try:
+            obj = await services.objects.head(store, request.key, request.version_id)
+        except DomainError:
+            obj = None  # a missing object is decided on the store's rules
+    authorize(principal, access, store, obj, request, bucket)
+    return bucket, obj
+
+
+def check_acl_headers(ctx: S3Context, bucket: BucketAccess) -> None:
+    """Writes that set an ACL (x-amz-acl / x-amz-grant-*): refused when ownership controls
+    disable ACLs or the public access block refuses public ones; grants on a multipart
+    upload are not kept (501)."""
+    if ctx.op not in ACL_WRITES:
+        return
+    if "x-amz-acl" not in ctx.headers and not any(h in ctx.headers for h in GRANT_HEADERS):
+        return
+    grants = grants_from_headers(ctx)
+    acl = "private" if grants is not None else canned_from_header(ctx)
+    check_ownership_allows(bucket, acl, grants)
+    check_public_block(bucket, acl, grants)
+    if grants is not None and ctx.op == "CreateMultipartUpload":
+        raise S3Error("NotImplemented", "x-amz-grant-* headers on multipart uploads are not "
+                      "supported; set the grants with PutObjectAcl after completion", 501)
+
+
+async def check_delete_keys(ctx: S3Context, scope: Scope, bucket: BucketAccess,
+                            keys: list[tuple[str, str | None]]) -> None:
+    """DeleteObjects under a policy: each key is decided as a DeleteObject of its own (a
+    key the policy denies refuses the whole request, which then changes nothing)."""
+    store = ctx.require_store()
+    if bucket.policy is None:
+        return
+    base = condition_keys(ctx, scope)
+    for key, version in keys:
+        keys_for = dict(base)
+        if version:
+            keys_for["s3:versionid"] = version
+        request = RequestContext("DeleteObject", key, version or None, keys_for)
+        authorize(ctx.credential, Access.WRITE, store, None, request, bucket)
