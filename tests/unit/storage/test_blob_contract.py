@@ -159,7 +159,7 @@ def test_reads_fail_over_to_another_replica(weed: WeedCluster, tmp_path: Path) -
         for chunk in sw.chunks_of(blob_id):
             vid = chunk.fid.split(",")[0]
             urls = sw.client.locations(vid)
-            assert len(urls) == 2  # replication 001
+            assert len(urls) >= 2  # replication 001: at least two copies
             sw.client._locations[vid] = (time.monotonic(), ["127.0.0.1:1", *urls])
         assert read(sw, blob_id, 0, len(data)) == data
     finally:
