@@ -15,6 +15,7 @@ PostgreSQL runs concurrent transactions itself: ``DirectWriter`` just opens one 
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -151,6 +152,16 @@ class _UnitFailed(Exception):
     """One unit of a batch raised: roll the batch back and run the others again."""
 
 
+def _quietly(clean_up: Callable[[], None]) -> None:
+    """Run a clean-up after a failed write; its own failure must not hide the write's error
+    (what it leaves behind the orphan sweep removes)."""
+    try:
+        clean_up()
+    except Exception:
+        logging.getLogger("objectstore.commit").warning("clean-up after a failed write "
+                                                        "failed", exc_info=True)
+
+
 async def run_async(writer: Writer, work: Callable[[Connection], T],
                     on_failure: Callable[[], None] | None = None) -> T:
     """Run ``work`` through ``writer`` from the event loop without holding a worker thread
@@ -164,14 +175,14 @@ async def run_async(writer: Writer, work: Callable[[Connection], T],
         try:
             return await run_sync(writer.run, work)
         except BaseException:
-            if on_failure is not None:
-                on_failure()
+            if on_failure is not None:  # blocking clean-up (e.g. a blob delete): a thread
+                await asyncio.shield(run_sync(_quietly, on_failure))
             raise
     fut: Future[T] = submit(work)
     if on_failure is not None:
-        def settled(f: Future[T]) -> None:
+        def settled(f: Future[T]) -> None:  # (runs in the committer thread)
             if f.cancelled() or f.exception() is not None:
-                on_failure()
+                _quietly(on_failure)
 
         fut.add_done_callback(settled)
     return await asyncio.shield(asyncio.wrap_future(fut))
