@@ -13,10 +13,13 @@ from .domain.errors import Unauthenticated
 from .observability import Metrics, Observed, WithMetricsEndpoint
 from .services.accounts import AccountService
 from .services.bucket_configs import BucketConfigService
+from .services.cache import SharedGeneration
 from .services.credentials import CredentialService
 from .services.engine.lifecycle import LifecycleWorker
 from .services.engine.multipart import MultipartService
 from .services.engine.objects import ObjectEngine
+from .services.engine.sse import SseCodec
+from .services.keys import KEYRING_FILE, KeyService, MasterKeyRing
 from .services.leader import Leader
 from .services.maintenance import GarbageCollector
 from .services.notify import make_changes
@@ -40,6 +43,14 @@ def make_blob_store(settings: Settings, engine: Engine) -> BlobStore:
     return SeaweedBlobStore(engine, SeaweedConfig.parse(settings.blob_store))
 
 
+def make_sse(settings: Settings, engine: Engine, changes: SharedGeneration | None
+             ) -> SseCodec:
+    """Encryption at rest: the master key ring (file in the data dir, or a setting) and the
+    KMS key service."""
+    ring = MasterKeyRing(settings.data_dir / KEYRING_FILE, settings.sse_master_key)
+    return SseCodec(KeyService(engine, ring, changes), settings.sse_segment_bytes)
+
+
 def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url(),
@@ -56,6 +67,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
     objects = ObjectEngine(engine, blobs, make_writer(engine),
                            inline_max_bytes=settings.inline_max_bytes,
                            verify_reads=settings.verify_reads.lower(), configs=configs)
+    objects.sse = make_sse(settings, engine, changes)
     return Services(
         settings=settings,
         engine=engine,

@@ -121,6 +121,15 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, description="processes serving both planes (Linux)")
     tls_cert: Path | None = Field(default=None, description="PEM certificate: serve S3 over TLS")
     tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert")
+    sse_master_key: str | None = Field(
+        default=None, description="SSE-S3 master key (32 bytes, base64) instead of the key "
+        "ring file <data dir>/sse-keyring.json made at first start")
+    sse_segment_bytes: int = Field(
+        default=64 * 1024, ge=64 * 1024, le=1024 * 1024, description="encrypted objects are "
+        "sealed in segments of this size (a range read decrypts only the segments it touches)")
+    sse_c_allow_http: bool = Field(
+        default=False, description="accept SSE-C (customer keys) over plain HTTP: for local "
+        "use only, the key crosses the network in clear")
     blob_store: str = Field(
         default="file", description="where object bytes live: file (the data dir) or "
         "seaweedfs://MASTER:PORT[,MASTER:PORT...][?replication=001&collection=objectstore]")
@@ -207,6 +216,22 @@ class Settings(BaseSettings):
         from .storage.seaweedfs.client import SeaweedConfig
 
         SeaweedConfig.parse(value)  # raises ValueError naming what is wrong
+        return value
+
+    @field_validator("sse_master_key", mode="before")
+    @classmethod
+    def _sse_master_key(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            try:
+                raw = base64.b64decode(value.strip().replace("-", "+").replace("_", "/"),
+                                       validate=True)
+            except (ValueError, binascii.Error):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError("must be 32 random bytes in base64")
+            return value.strip()
         return value
 
     @model_validator(mode="after")

@@ -25,7 +25,7 @@ def register(main: click.Group, common: Common, services: MakeServices) -> None:
 
         svc = services(flags)
         checked = damaged = 0
-        for store, meta, problem in scan(svc.engine, svc.blobs):
+        for store, meta, problem in scan(svc.engine, svc.blobs, svc.objects.sse):
             checked += 1
             if problem:
                 damaged += 1

@@ -16,10 +16,13 @@ from typing import Protocol
 
 from sqlalchemy import Engine, select, tuple_
 
+from ..domain.encryption import KmsKeyDisabled, KmsKeyNotFound, MasterKeyMissing
 from ..domain.models import ObjectMeta
 from ..storage.blobs import BlobStore
 from ..storage.sql.tables import object_versions, objects, objectstores
+from .engine.crypto import TamperedError
 from .engine.rows import version_from
+from .engine.sse import SseCodec, verify_sealed
 
 CHUNK = 4 * 1024 * 1024
 FAST_CRCS = ("CRC32", "CRC32C", "CRC64NVME")
@@ -101,11 +104,14 @@ def _read(blobs: BlobStore, blob_id: str, size: int) -> Iterator[bytes]:
         reader.close()
 
 
-def verify(blobs: BlobStore, meta: ObjectMeta) -> str | None:
-    """Return a description of the damage, or None when the bytes are intact."""
-    digest = full_object_digest(meta)
+def verify(blobs: BlobStore, meta: ObjectMeta, sse: SseCodec | None = None) -> str | None:
+    """Return a description of the damage, or None when the bytes are intact. Encrypted
+    versions are checked with ``sse`` (their data key opened when it can be)."""
     if meta.delete_marker:
         return None
+    if meta.sse:
+        return verify_encrypted(blobs, meta, sse)
+    digest = full_object_digest(meta)
     if meta.data is not None:  # inline: the bytes came with the row
         if len(meta.data) != meta.size:
             return f"inline data holds {len(meta.data)} bytes, {meta.size} recorded"
@@ -141,7 +147,28 @@ def verify(blobs: BlobStore, meta: ObjectMeta) -> str | None:
     return None
 
 
-def scan(engine: Engine, blobs: BlobStore) -> Iterator[tuple[str, ObjectMeta, str | None]]:
+def verify_encrypted(blobs: BlobStore, meta: ObjectMeta, sse: SseCodec | None) -> str | None:
+    """With the data key (SSE-S3, an enabled KMS key) every segment's authentication tag is
+    checked and the plaintext against its recorded checksum; without it (SSE-C keys are
+    never stored, a disabled KMS key) each sealed blob's length, header and ciphertext CRC."""
+    sealing = None
+    assert meta.sse is not None
+    mode = meta.sse.get("mode")
+    if sse is not None and mode != "SSE-C":
+        try:
+            sealing = sse.open_sealing(meta.sse)
+        except (KmsKeyDisabled, KmsKeyNotFound):
+            sealing = None
+        except MasterKeyMissing:
+            return "its master key is not in the key ring"
+        except TamperedError:
+            return "its wrapped data key does not open"
+    digest = full_object_digest(meta, allow_md5=mode == "AES256") if sealing else None
+    return verify_sealed(blobs, meta, sealing, digest)
+
+
+def scan(engine: Engine, blobs: BlobStore, sse: SseCodec | None = None
+         ) -> Iterator[tuple[str, ObjectMeta, str | None]]:
     """Yield (store name, object version, damage or None) for every stored version."""
     with engine.connect() as conn:
         stores = conn.execute(select(objectstores.c.id, objectstores.c.name)).all()
@@ -160,5 +187,5 @@ def scan(engine: Engine, blobs: BlobStore) -> Iterator[tuple[str, ObjectMeta, st
                 for row in rows:
                     meta = version_from(store_id, row._mapping, is_latest=latest)
                     if not meta.delete_marker:
-                        yield name, meta, verify(blobs, meta)
+                        yield name, meta, verify(blobs, meta, sse)
                     after = (meta.key, meta.vseq)

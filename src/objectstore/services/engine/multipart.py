@@ -29,6 +29,7 @@ from ..objectstores import store_from_row
 from .listing import common_prefix, skip_past
 from .metadata import charge, doom, install
 from .objects import Attributes, Conditions, ObjectEngine
+from .sse import Sealing, copy_sealed, sealed_doc
 from .transfer import Payload, Summer, copy_into_blob, receive_blob
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -94,6 +95,13 @@ def _lock_of(options: dict[str, Any]) -> dict[str, Any]:
             "legal_hold": bool(options.get("legal_hold"))}
 
 
+def _sse_of(options: dict[str, Any], numbers: list[int]) -> dict[str, Any] | None:
+    """An encrypted upload's ``sse`` for the completed object (with its parts' numbers, which
+    their segments are bound to)."""
+    sse = options.get("sse")
+    return {**sse, "parts": numbers} if sse else None
+
+
 def multipart_etag(part_etags: list[str]) -> str:
     digest = hashlib.md5(b"".join(bytes.fromhex(e) for e in part_etags))  # noqa: S324
     return f"{digest.hexdigest()}-{len(part_etags)}"
@@ -118,6 +126,9 @@ class MultipartService:
             options["lock"] = [attrs.lock_mode, attrs.lock_until.isoformat()]
         if attrs.legal_hold:
             options["legal_hold"] = True
+        if attrs.encryption is not None:  # one data key for every part
+            options["sse"] = sealed_doc(self.objects.sse.new_sealing(store, key,
+                                                                      attrs.encryption))
         up = Upload(secrets.token_hex(24), store.id, key, datetime.now(UTC),
                     attrs.content_type, attrs.headers, attrs.user_meta, checksum_algorithm,
                     checksum_type, attrs.acl, attrs.tags, options)
@@ -146,25 +157,57 @@ class MultipartService:
             raise
 
     async def upload_part(self, store: ObjectStore, key: str, upload_id: str, number: int,
-                          payload: Payload, length: int) -> Part:
-        """Receive a part into its own blob and record it (charged to usage at once)."""
-        blob_id = await receive_blob(payload, self.objects.blobs, length)
-        part = Part(number, blob_id, payload.size, payload.md5_hex, payload.checksums,
+                          payload: Payload, length: int,
+                          customer_key: bytes | None = None) -> Part:
+        """Receive a part into its own blob and record it (charged to usage at once);
+        an encrypted upload's parts are sealed with its data key (SSE-C: ``customer_key``).
+        """
+        sealing = await self.part_sealing(store, key, upload_id, customer_key)
+        blob_id = await receive_blob(payload, self.objects.blobs, length,
+                                     sealing.sealer(number, length) if sealing else None)
+        etag = sealing.etag(payload.md5_hex) if sealing else payload.md5_hex
+        part = Part(number, blob_id, payload.size, etag, payload.checksums,
                     datetime.now(UTC))
         await self._record(store, key, upload_id, part)
         return part
 
     async def upload_part_copy(self, store: ObjectStore, key: str, upload_id: str,
                                number: int, source: ObjectVersion, start: int, end: int,
-                               algorithm: str | None, summer: Summer | None) -> Part:
+                               algorithm: str | None, summer: Summer | None,
+                               source_key: bytes | None = None,
+                               customer_key: bytes | None = None) -> Part:
         """Copy bytes [start, end] of ``source`` into a part; ``summer`` digests them for the
         upload's checksum algorithm."""
-        blob_id, size, md5 = await run_sync(copy_into_blob, self.objects.blobs, source,
-                                            start, end, summer)
+        sealing = await self.part_sealing(store, key, upload_id, customer_key)
+        if sealing is not None or source.sse or source_key is not None:
+            blob_id, size, md5 = await self._copy_sealed_part(
+                source, source_key, start, end, sealing, number, summer)
+        else:
+            blob_id, size, md5 = await run_sync(copy_into_blob, self.objects.blobs,
+                                                source, start, end, summer)
         checksums = {algorithm: summer.b64digest()} if algorithm and summer is not None else {}
         part = Part(number, blob_id, size, md5, checksums, datetime.now(UTC))
         await self._record(store, key, upload_id, part)
         return part
+
+    # -- encryption at rest ---------------------------------------------------------------------
+    async def part_sealing(self, store: ObjectStore, key: str, upload_id: str,
+                           customer_key: bytes | None) -> Sealing | None:
+        """The upload's data key (None when it is not encrypted); SSE-C: the key checked."""
+        up = await self.get_async(store, key, upload_id)
+        sse = up.options.get("sse")
+        if not sse:
+            self.objects.sse.check_customer_key(None, customer_key)
+            return None
+        return await run_sync(self.objects.sse.open_sealing, sse, customer_key)
+
+    async def _copy_sealed_part(self, source: ObjectVersion, source_key: bytes | None,
+                                start: int, end: int, sealing: Sealing | None, number: int,
+                                summer: Summer | None) -> tuple[str, int, str]:
+        src = await run_sync(self.objects.open_key, source, source_key)
+        blob_id, size, md5, _ = await run_sync(copy_sealed, self.objects.blobs, source, src,
+                                               start, end, sealing, number, summer)
+        return blob_id, size, sealing.etag(md5) if sealing is not None else md5
 
     def _get(self, conn: Connection, store_id: str, key: str, upload_id: str,
              *, lock: bool = False) -> Upload:
@@ -329,6 +372,7 @@ class MultipartService:
                 checksums=checksums, checksum_type=checksum_type, acl=up.acl,
                 parts=tuple((p.blob_id, p.size) for p in used), tags=up.tags,
                 **_lock_of(up.options),
+                sse=_sse_of(up.options, [p.number for p in used]),
             )
             conn.execute(delete(parts).where(parts.c.upload_id == upload_id))
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))

@@ -43,8 +43,20 @@ from ...storage.sql.tables import credentials, object_versions, objects, objects
 from ..bucket_configs import BucketConfigService
 from ..integrity import Digest, full_object_digest
 from . import metadata as md
+from .crypto import TamperedError
 from .listing import Listing, VersionListing, list_keys, list_versions
 from .rows import HEAD_COLUMNS, aware, version_from_tuple
+from .sse import (
+    KMS,
+    Sealing,
+    SseCodec,
+    SseRequest,
+    copy_sealed,
+    plan,
+    read_sealed,
+    sealed_doc,
+    stream_sealed,
+)
 from .transfer import (
     Payload,
     copy_into_blob,
@@ -71,6 +83,7 @@ class Attributes:
     user_meta: dict[str, str] = field(default_factory=dict)
     acl: str = "private"
     tags: dict[str, str] = field(default_factory=dict)
+    encryption: SseRequest | None = None  # server-side encryption asked for (or default)
     lock_mode: str | None = None  # object lock retention asked for (x-amz-object-lock-*)
     lock_until: datetime | None = None
     legal_hold: bool = False
@@ -122,6 +135,8 @@ def _versions_select(table: Any, latest: bool, sid: str, key: str, vseq: str, pr
 
 
 class ObjectEngine:
+    sse: SseCodec = SseCodec()  # encryption at rest; app.py gives it the key service
+
     def __init__(self, engine: Engine, blobs: BlobStore, writer: Writer | None = None, *,
                  inline_max_bytes: int = 64 * 1024, verify_reads: str = "all",
                  configs: BucketConfigService | None = None) -> None:
@@ -207,9 +222,13 @@ class ObjectEngine:
         opened = open_segments(self.blobs, version, start, end)
         return ObjectBody(length, stream=stream_segments(opened, self._digest(version, whole)))
 
-    async def read(self, version: ObjectVersion, start: int, end: int) -> ObjectBody:
+    async def read(self, version: ObjectVersion, start: int, end: int,
+                   customer_key: bytes | None = None) -> ObjectBody:
         """Bytes [start, end] of a version; a whole-object read is verified against the
-        version's cheapest checksum (the last chunk is held back until the verdict)."""
+        version's cheapest checksum (the last chunk is held back until the verdict);
+        an encrypted one by its segments' tags (``customer_key``: SSE-C)."""
+        if version.sse:
+            return await self._read_sealed(version, start, end, customer_key)
         length = max(0, end - start + 1)
         if length == 0:
             return ObjectBody(0)
@@ -270,6 +289,8 @@ class ObjectEngine:
         """Receive a body and make it the key's latest version; acknowledged (returned) only
         once its bytes and its row are durable."""
         attrs = await self.with_lock_defaults(store, attrs)
+        if attrs.encryption is not None:
+            return await self._put_sealed(store, key, attrs, payload, length, cond)
         data: bytes | None = None
         blob_id = ""
         if length <= self.inline_max_bytes:
@@ -361,10 +382,13 @@ class ObjectEngine:
         return work
 
     async def copy(self, store: ObjectStore, key: str, source: ObjectVersion,
-                   attrs: Attributes, cond: Conditions | None = None) -> ObjectVersion:
+                   attrs: Attributes, cond: Conditions | None = None,
+                   source_key: bytes | None = None) -> ObjectVersion:
         """A server-side copy of ``source`` as the key's latest version (a full-object
         checksum still describes the copied bytes; a composite one does not)."""
         attrs = await self.with_lock_defaults(store, attrs)
+        if source.sse or attrs.encryption is not None or source_key is not None:
+            return await self._copy_sealed(store, key, source, attrs, cond, source_key)
         if source.store_id == store.id and source.key == key and source.is_latest:
             updated = await self._copy_in_place(store, key, source, attrs)
             if updated is not None:
@@ -508,6 +532,97 @@ class ObjectEngine:
         with self.engine.connect() as conn:
             return conn.execute(select(object_versions.c.key).where(
                 object_versions.c.store_id == store_id).limit(1)).first() is not None
+
+    # -- encryption at rest (services/engine/sse.py) -------------------------------------------
+    def open_key(self, version: ObjectVersion, customer_key: bytes | None = None
+                 ) -> Sealing | None:
+        """The data key of an encrypted version (None for a plaintext one); an SSE-C key is
+        checked, a disabled KMS key refused."""
+        if not version.sse:
+            self.sse.check_customer_key(None, customer_key)
+            return None
+        return self.sse.open_sealing(version.sse, customer_key)
+
+    def check_read_key(self, version: ObjectVersion, customer_key: bytes | None) -> None:
+        """The SSE-C check alone (HEAD, conditional GETs): no key is opened."""
+        self.sse.check_customer_key(version.sse, customer_key)
+
+    async def _sealing_for(self, store: ObjectStore, key: str, req: SseRequest) -> Sealing:
+        if req.mode == KMS:  # the KMS key is looked up in the database
+            return await run_sync(self.sse.new_sealing, store, key, req)
+        return self.sse.new_sealing(store, key, req)
+
+    async def _put_sealed(self, store: ObjectStore, key: str, attrs: Attributes,
+                          payload: Payload, length: int, cond: Conditions | None
+                          ) -> ObjectVersion:
+        """``put`` of an encrypted object: the payload hashes the plaintext, then it is
+        sealed (inline objects in memory, others segment by segment as they are written)."""
+        assert attrs.encryption is not None
+        sealing = await self._sealing_for(store, key, attrs.encryption)
+        data: bytes | None = None
+        blob_id = ""
+        if length <= self.inline_max_bytes:
+            data = sealing.seal(0, await receive_inline(payload, length))
+        else:
+            blob_id = await receive_blob(payload, self.blobs, length,
+                                         sealing.sealer(0, length))
+        checksums = payload.checksums
+        new = self._new_version(store, key, attrs, blob_id=blob_id, size=payload.size,
+                                etag=sealing.etag(payload.md5_hex), checksums=checksums,
+                                checksum_type="FULL_OBJECT" if checksums else None, data=data,
+                                sse=sealed_doc(sealing))
+        return await self._commit(self._install_work(store, new, cond),
+                                  self._drop_blob(blob_id))
+
+    async def _copy_sealed(self, store: ObjectStore, key: str, source: ObjectVersion,
+                           attrs: Attributes, cond: Conditions | None,
+                           source_key: bytes | None) -> ObjectVersion:
+        """A copy from or to an encrypted object: the source is opened with its data key,
+        the copy sealed with a new one (or stored plain)."""
+        src = await run_sync(self.open_key, source, source_key)
+        dest = None if attrs.encryption is None \
+            else await self._sealing_for(store, key, attrs.encryption)
+        keep = not source.parts or source.checksum_type == "FULL_OBJECT"
+        checksums = source.checksums if keep else {}
+        try:
+            blob_id, size, md5, data = await run_sync(
+                copy_sealed, self.blobs, source, src, 0, source.size - 1, dest, 0, None,
+                self.inline_max_bytes)
+        except TamperedError as exc:
+            raise DamagedObject("The stored object is damaged (authentication failed); it "
+                                "cannot be copied.") from exc
+        new = self._new_version(store, key, attrs, blob_id=blob_id, size=size,
+                                etag=dest.etag(md5) if dest is not None else md5,
+                                checksums=checksums,
+                                checksum_type="FULL_OBJECT" if checksums else None, data=data,
+                                sse=sealed_doc(dest) if dest is not None else None)
+        return await self._commit(self._install_work(store, new, cond),
+                                  self._drop_blob(blob_id))
+
+    def _read_sealed_sync(self, version: ObjectVersion, sealing: Sealing, start: int,
+                          end: int) -> ObjectBody:
+        length = end - start + 1
+        try:
+            if version.data is not None or length <= SMALL_BODY:
+                return ObjectBody(length, data=read_sealed(self.blobs, version, sealing,
+                                                           start, end))
+            jobs, readers = plan(self.blobs, version, sealing, start, end)
+        except TamperedError as exc:
+            raise DamagedObject("The stored object is damaged (authentication failed); it "
+                                "cannot be served.") from exc
+        return ObjectBody(length, stream=stream_sealed(jobs, readers))
+
+    async def _read_sealed(self, version: ObjectVersion, start: int, end: int,
+                           customer_key: bytes | None) -> ObjectBody:
+        """Only the segments [start, end] touches are read and decrypted; each is
+        authenticated (a damaged, moved or truncated one is an error, never wrong bytes)."""
+        sealing = await self._read_hop(self.open_key, version, customer_key)
+        assert sealing is not None
+        if end < start:
+            return ObjectBody(0)
+        if version.data is not None:
+            return self._read_sealed_sync(version, sealing, start, end)
+        return await run_sync(self._read_sealed_sync, version, sealing, start, end)
 
 
 class DamagedObject(Exception):

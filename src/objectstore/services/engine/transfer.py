@@ -66,9 +66,20 @@ async def receive_inline(payload: Payload, length: int) -> bytes:
     return b"".join(pieces)
 
 
-async def receive_blob(payload: Payload, blobs: BlobStore, length: int) -> str:
+class Sealing(Protocol):
+    """Seals plaintext as it is written (services/engine/crypto.Sealer): called after the
+    payload hashed the plaintext."""
+
+    def feed(self, data: bytes | memoryview) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
+                       sealer: Sealing | None = None) -> str:
     """Stream the verified payload into a new durable blob; its id. If anything fails the
     blob is removed; afterwards the caller owns it (and removes it if it is not named).
+    With a ``sealer`` the blob holds the sealed bytes (hashed as plaintext first).
 
     Hashing and writing run in a worker thread on ~1 MiB batches while the next bytes
     arrive; the last batch, the checks and the fsync run in one final hop, so a small
@@ -81,11 +92,13 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int) -> str:
         writer = holder[0]
         for piece in pieces:
             payload.update(piece)
-            writer.write(piece)
+            writer.write(piece if sealer is None else sealer.feed(piece))
 
     def finish(pieces: list[bytes]) -> str:
         write(pieces)
         payload.finish(length)
+        if sealer is not None:
+            holder[0].write(sealer.finish())
         return holder[0].commit()
 
     pending: list[bytes] = []

@@ -212,3 +212,21 @@ parts = Table(
     Column("checksums", JSON, nullable=False),
     Column("last_modified", UTCDateTime(), nullable=False),
 )
+
+
+# SSE-KMS: the built-in key service's named keys (per account). ``material`` is the key's
+# 32 bytes wrapped by the server master key ``master_key_id`` (services/keys.py); disabled
+# keys open nothing until enabled again.
+kms_keys = Table(
+    "kms_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", String(36), nullable=False),
+    Column("alias", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("material", Text, nullable=False),
+    Column("master_key_id", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "alias", name="uq_kms_keys_account_alias"),
+)
