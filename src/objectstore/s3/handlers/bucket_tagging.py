@@ -37,16 +37,18 @@ def _tags_from_xml(body: bytes) -> dict[str, str]:
 
 async def put_bucket_tagging(ctx: S3Context) -> S3Response:
     tags = _tags_from_xml(await read_small_body(ctx, 64 * 1024))
-    await ctx.services.configs.put_async(ctx.require_store().id, "tagging", tags)
+    # kept as pairs: the stored JSON sorts object keys, a Get returns the order that was set
+    await ctx.services.configs.put_async(ctx.require_store().id, "tagging",
+                                         [[k, v] for k, v in tags.items()])
     return S3Response(204)
 
 
 async def get_bucket_tagging(ctx: S3Context) -> S3Response:
     tags = await ctx.services.configs.get_async(ctx.require_store().id, "tagging")
-    if not isinstance(tags, dict):
+    if not isinstance(tags, list):
         raise S3Error("NoSuchTagSet", "The TagSet does not exist", 404,
                       {"BucketName": ctx.bucket or ""})
-    items = [xml.node("Tag", Key=k, Value=v) for k, v in tags.items()]
+    items = [xml.node("Tag", Key=k, Value=v) for k, v in tags]
     return S3Response(body=xml.document("Tagging", xml.node("TagSet", *items)),
                       content_type="application/xml")
 

@@ -1,0 +1,219 @@
+"""Bucket policies and the public access block with boto3 over a real server (SQLite and
+PostgreSQL): a read-only credential, a public prefix, aws:SourceIp, cross-account rules,
+malformed policies that change nothing, BlockPublicPolicy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from objectstore.services.access.principals import canonical_id
+
+from .conftest import REGION, Store, boto_client, create_store, error_code, uniq
+
+
+def fails(call: Any) -> str:
+    """The S3 error code ``call`` fails with (it must fail)."""
+    with pytest.raises(ClientError) as err:
+        call()
+    return error_code(err.value)
+
+
+def new_credential(store: Store, api_key: str | None = None) -> dict[str, Any]:
+    """A second credential (of the store's account unless ``api_key`` names another)."""
+    with store.srv.api(api_key or store.api_key) as api:
+        r = api.post("/v2/objectstore/credentials", json={"name": uniq("c"), "region": REGION})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def client_of(store: Store, cred: dict[str, Any]) -> Any:
+    return boto_client(store.s3_url, cred["access_key_id"], cred["secret_access_key_id"])
+
+
+def other_account(store: Store) -> str:
+    _, key = store.srv.services.accounts.create(uniq("acct"))
+    return key
+
+
+def policy(store: Store, *statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def test_read_only_credential_public_prefix_and_source_ip(dual_store: Store) -> None:
+    s3, name = dual_store.boto(), dual_store.name
+    s3.put_object(Bucket=name, Key="public/a.txt", Body=b"public")
+    s3.put_object(Bucket=name, Key="private/b.txt", Body=b"private")
+    reader = new_credential(dual_store)
+    ro = client_of(dual_store, reader)
+    # before any policy the second credential reaches nothing
+    assert fails(lambda: ro.get_object(Bucket=name, Key="public/a.txt")) == "AccessDenied"
+    s3.put_bucket_policy(Bucket=name, Policy=policy(dual_store, {
+        "Sid": "ReadOnly", "Effect": "Allow",
+        "Principal": {"AWS": [reader["access_key_id"]]},
+        "Action": ["s3:GetObject", "s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]}, {
+        "Sid": "PublicPrefix", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{name}/public/*"}))
+    # the read-only credential reads and lists ...
+    assert ro.get_object(Bucket=name, Key="private/b.txt")["Body"].read() == b"private"
+    assert {o["Key"] for o in ro.list_objects_v2(Bucket=name)["Contents"]} == {
+        "public/a.txt", "private/b.txt"}
+    # ... but cannot write or delete, and nothing changed
+    assert fails(lambda: ro.put_object(Bucket=name, Key="x", Body=b"x")) == "AccessDenied"
+    assert fails(lambda: ro.delete_object(Bucket=name, Key="private/b.txt")) == \
+        "AccessDenied"
+    assert fails(lambda: ro.delete_objects(
+        Bucket=name, Delete={"Objects": [{"Key": "private/b.txt"}]})) == "AccessDenied"
+    assert fails(lambda: ro.put_bucket_policy(Bucket=name, Policy="{}")) == "AccessDenied"
+    assert len(s3.list_objects_v2(Bucket=name)["Contents"]) == 2
+    # anonymous: the public prefix only
+    base = f"{dual_store.s3_url}/{name}"
+    assert httpx.get(f"{base}/public/a.txt").content == b"public"
+    assert httpx.get(f"{base}/private/b.txt").status_code == 403
+    assert httpx.get(f"{base}?list-type=2").status_code == 403
+    # a Deny on another source address range locks everyone out (the owner too) ...
+    s3.put_bucket_policy(Bucket=name, Policy=policy(dual_store, {
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{name}/public/*"}, {
+        "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+        "Condition": {"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}))
+    assert httpx.get(f"{base}/public/a.txt").status_code == 403
+    assert fails(lambda: s3.get_object(Bucket=name, Key="private/b.txt")) == \
+        "AccessDenied"
+    # ... except from its own policy, which it can always replace
+    s3.put_bucket_policy(Bucket=name, Policy=policy(dual_store, {
+        "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+        "Condition": {"NotIpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}))
+    assert s3.get_object(Bucket=name, Key="private/b.txt")["Body"].read() == b"private"
+    s3.delete_bucket_policy(Bucket=name)
+    assert fails(lambda: s3.get_bucket_policy(Bucket=name)) == "NoSuchBucketPolicy"
+    assert fails(lambda: ro.get_object(Bucket=name, Key="private/b.txt")) == \
+        "AccessDenied"
+
+
+def test_public_access_block_refuses_public_policy_and_acls(dual_store: Store) -> None:
+    s3, name = dual_store.boto(), dual_store.name
+    s3.put_object(Bucket=name, Key="k", Body=b"v")
+    public = policy(dual_store, {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                 "Resource": f"arn:aws:s3:::{name}/*"})
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": False, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": False})
+    got = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    assert got == {"BlockPublicAcls": True, "IgnorePublicAcls": False,
+                   "BlockPublicPolicy": True, "RestrictPublicBuckets": False}
+    assert fails(lambda: s3.put_bucket_policy(Bucket=name, Policy=public)) == \
+        "AccessDenied"
+    assert fails(lambda: s3.get_bucket_policy(Bucket=name)) == "NoSuchBucketPolicy"
+    assert fails(lambda: s3.put_bucket_acl(Bucket=name, ACL="public-read")) == \
+        "AccessDenied"
+    assert fails(lambda: s3.put_object(Bucket=name, Key="p", Body=b"x",
+                                            ACL="public-read")) == "AccessDenied"
+    assert "Contents" not in s3.list_objects_v2(Bucket=name, Prefix="p")
+    # a policy pinned to source addresses is not public
+    s3.put_bucket_policy(Bucket=name, Policy=policy(dual_store, {
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{name}/*",
+        "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}))
+    assert s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"]["IsPublic"] is False
+    assert httpx.get(f"{dual_store.s3_url}/{name}/k").content == b"v"
+    # RestrictPublicBuckets / IgnorePublicAcls
+    s3.delete_public_access_block(Bucket=name)
+    s3.put_bucket_policy(Bucket=name, Policy=public)
+    assert s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"]["IsPublic"] is True
+    assert httpx.get(f"{dual_store.s3_url}/{name}/k").status_code == 200
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "RestrictPublicBuckets": True, "IgnorePublicAcls": True})
+    assert httpx.get(f"{dual_store.s3_url}/{name}/k").status_code == 403
+    s3.delete_bucket_policy(Bucket=name)
+    s3.put_bucket_acl(Bucket=name, ACL="public-read")
+    assert httpx.get(f"{dual_store.s3_url}/{name}/k").status_code == 403
+    s3.delete_public_access_block(Bucket=name)
+    assert httpx.get(f"{dual_store.s3_url}/{name}/k").status_code == 200
+    assert fails(lambda: s3.get_public_access_block(Bucket=name)) == \
+        "NoSuchPublicAccessBlockConfiguration"
+
+
+@pytest.mark.parametrize(("doc", "needle"), [
+    ("not json", "valid JSON"),
+    ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", '
+     '"Action": "s3:GetObjekt", "Resource": "arn:aws:s3:::BUCKET/*"}]}', "invalid action"),
+    ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", '
+     '"Action": "s3:GetObject", "Resource": "arn:aws:s3:::elsewhere/*"}]}', "invalid resource"),
+    ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", '
+     '"Action": "s3:GetObject", "Resource": "arn:aws:s3:::BUCKET/*", '
+     '"Condition": {"IpAddress": {"aws:SourceIp": "nope"}}}]}', "Invalid value"),
+])
+def test_malformed_policy_changes_nothing(store: Store, doc: str, needle: str) -> None:
+    s3 = store.boto()
+    good = policy(store, {"Effect": "Allow", "Principal": {"AWS": "someone"},
+                          "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{store.name}/*"})
+    s3.put_bucket_policy(Bucket=store.name, Policy=good)
+    with pytest.raises(ClientError) as err:
+        s3.put_bucket_policy(Bucket=store.name, Policy=doc.replace("BUCKET", store.name))
+    assert err.value.response["Error"]["Code"] == "MalformedPolicy"
+    assert needle in err.value.response["Error"]["Message"]
+    assert json.loads(s3.get_bucket_policy(Bucket=store.name)["Policy"]) == json.loads(good)
+
+
+def test_other_accounts_write_only_when_named(store: Store) -> None:
+    s3, name = store.boto(), store.name
+    foreign = new_credential(store, other_account(store))
+    mate = new_credential(store)
+    f3, m3 = client_of(store, foreign), client_of(store, mate)
+    s3.put_bucket_policy(Bucket=name, Policy=policy(store, {
+        "Effect": "Allow", "Principal": "*", "Action": ["s3:PutObject", "s3:GetObject"],
+        "Resource": f"arn:aws:s3:::{name}/*"}))
+    m3.put_object(Bucket=name, Key="mate", Body=b"m")
+    assert fails(lambda: f3.put_object(Bucket=name, Key="f", Body=b"f")) == "AccessDenied"
+    assert f3.get_object(Bucket=name, Key="mate")["Body"].read() == b"m"
+    s3.put_bucket_policy(Bucket=name, Policy=policy(store, {
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam:::user/"
+                                                f"{canonical_id(foreign['id'])}"},
+        "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{name}/*"}))
+    f3.put_object(Bucket=name, Key="f", Body=b"f")
+    assert s3.get_object(Bucket=name, Key="f")["Body"].read() == b"f"
+    # copying out of the store needs read access to it as a source
+    other = create_store(store.srv)
+    assert fails(lambda: other.boto().copy_object(
+        Bucket=other.name, Key="c", CopySource={"Bucket": name, "Key": "f"})) == "AccessDenied"
+
+
+def test_existing_object_tag_and_request_conditions(store: Store) -> None:
+    s3, name = store.boto(), store.name
+    s3.put_object(Bucket=name, Key="t", Body=b"tagged", Tagging="share=yes")
+    s3.put_object(Bucket=name, Key="u", Body=b"untagged")
+    s3.put_bucket_policy(Bucket=name, Policy=policy(store, {
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{name}/*",
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/share": "yes"}}}, {
+        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{name}/*",
+        "Condition": {"StringNotEquals": {"s3:x-amz-acl": "private"}}}))
+    assert httpx.get(f"{store.s3_url}/{name}/t").content == b"tagged"
+    assert httpx.get(f"{store.s3_url}/{name}/u").status_code == 403
+    assert fails(lambda: s3.put_object(Bucket=name, Key="n", Body=b"n")) == "AccessDenied"
+    s3.put_object(Bucket=name, Key="n", Body=b"n", ACL="private")
+
+
+def test_bucket_tagging(dual_store: Store) -> None:
+    s3, name = dual_store.boto(), dual_store.name
+    assert fails(lambda: s3.get_bucket_tagging(Bucket=name)) == "NoSuchTagSet"
+    tags = [{"Key": "team", "Value": "web"}, {"Key": "env", "Value": ""}]
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
+    assert s3.get_bucket_tagging(Bucket=name)["TagSet"] == tags
+    too_many = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
+    assert fails(lambda: s3.put_bucket_tagging(
+        Bucket=name, Tagging={"TagSet": too_many})) == "InvalidTag"
+    assert fails(lambda: s3.put_bucket_tagging(
+        Bucket=name, Tagging={"TagSet": [{"Key": "aws:x", "Value": "v"}]})) == "InvalidTag"
+    assert s3.get_bucket_tagging(Bucket=name)["TagSet"] == tags
+    s3.delete_bucket_tagging(Bucket=name)
+    assert fails(lambda: s3.get_bucket_tagging(Bucket=name)) == "NoSuchTagSet"
