@@ -176,12 +176,14 @@ def account_delete(name: str, yes: bool, **flags: Any) -> None:
 
 
 from .client_cmds import register  # noqa: E402
+from .keys_cmds import register as register_keys  # noqa: E402
 from .maintenance_cmds import register as register_fsck  # noqa: E402
 from .maintenance_cmds import register_gc  # noqa: E402
 
 register(main)
 register_fsck(main, common, _services)
 register_gc(main, common, _services)
+register_keys(main, common, _services)
 
 
 

@@ -15,7 +15,7 @@ from ..services.registry import Services
 from .errors import civo_error
 from .handler import civo_endpoint
 from .openapi import OPENAPI
-from .routes import account, credentials, objectstores
+from .routes import account, credentials, keys, objectstores
 
 UPDATE = ["PUT", "PATCH"]
 
@@ -33,6 +33,10 @@ def _routes() -> list[Route]:
         ("/v2/objectstore/credentials/{id}", ["GET"], credentials.get_credential),
         ("/v2/objectstore/credentials/{id}", UPDATE, credentials.update_credential),
         ("/v2/objectstore/credentials/{id}", ["DELETE"], credentials.delete_credential),
+        ("/v2/objectstore/keys", ["GET"], keys.list_keys),
+        ("/v2/objectstore/keys", ["POST"], keys.create_key),
+        ("/v2/objectstore/keys/{id}", ["GET"], keys.get_key),
+        ("/v2/objectstore/keys/{id}", UPDATE, keys.update_key),
         ("/v2/regions", ["GET"], account.list_regions),
         ("/v2/quota", ["GET"], account.quota),
     ]

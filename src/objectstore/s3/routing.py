@@ -78,6 +78,8 @@ RULES: tuple[Rule, ...] = (
     _r("GetBucketLifecycleConfiguration", "GET", B, A, "lifecycle"),
     _r("GetBucketTagging", "GET", B, A, "tagging"),
     _r("GetBucketEncryption", "GET", B, A, "encryption"),
+    _r("PutBucketEncryption", "PUT", B, A, "encryption"),
+    _r("DeleteBucketEncryption", "DELETE", B, A, "encryption"),
     _r("GetObjectLockConfiguration", "GET", B, A, "object-lock"),
     _r("PutObjectLockConfiguration", "PUT", B, A, "object-lock"),
     _r("PutBucketLifecycleConfiguration", "PUT", B, A, "lifecycle"),

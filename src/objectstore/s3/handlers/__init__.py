@@ -9,6 +9,7 @@ from ..context import S3Context, S3Response
 from . import (
     acl,
     bucket,
+    bucket_encryption,
     bucket_tagging,
     copy,
     cors,
@@ -55,7 +56,9 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketTagging": bucket_tagging.get_bucket_tagging,
     "PutBucketTagging": bucket_tagging.put_bucket_tagging,
     "DeleteBucketTagging": bucket_tagging.delete_bucket_tagging,
-    "GetBucketEncryption": bucket.get_bucket_encryption,
+    "GetBucketEncryption": bucket_encryption.get_bucket_encryption,
+    "PutBucketEncryption": bucket_encryption.put_bucket_encryption,
+    "DeleteBucketEncryption": bucket_encryption.delete_bucket_encryption,
     "GetObjectLockConfiguration": object_lock.get_object_lock_configuration,
     "PutObjectLockConfiguration": object_lock.put_object_lock_configuration,
     "PutObjectRetention": object_lock.put_object_retention,

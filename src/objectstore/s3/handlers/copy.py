@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...domain.errors import DeleteMarker
 from ...domain.models import ObjectVersion
 from ...services.engine.objects import Attributes
@@ -9,6 +11,7 @@ from .. import xml
 from ..checksums import new_checksummer
 from ..context import S3Context, S3Response
 from ..errors import S3Error
+from . import sse
 from .common import (
     announced_version,
     canned_acl,
@@ -78,7 +81,8 @@ async def copy_object(ctx: S3Context) -> S3Response:
         raise S3Error("InvalidArgument", "Unknown metadata directive.", 400)
     same = ctx.copy_source.store.id == store.id and src.key == key
     if same and directive == "COPY" and tag_directive == "COPY" \
-            and "x-amz-acl" not in ctx.headers and ctx.copy_source.version_id is None:
+            and "x-amz-acl" not in ctx.headers and ctx.copy_source.version_id is None \
+            and not sse.has_headers(ctx):
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to "
                       "copy an object to itself without changing the object's metadata, "
                       "storage class, website redirect location or encryption attributes.", 400)
@@ -90,12 +94,16 @@ async def copy_object(ctx: S3Context) -> S3Response:
     tags = tags_from_header(ctx) if tag_directive == "REPLACE" else src.tags
     attrs = with_lock_headers(ctx, Attributes(content_type=ctype, headers=headers,
                                               user_meta=meta, acl=canned_acl(ctx), tags=tags))
+    src_key = sse.copy_source_key(ctx, src)
+    attrs = replace(attrs, encryption=await sse.for_write(ctx))
     await ensure_room(ctx, src.size, key)
-    result = await ctx.services.objects.copy(store, key, src, attrs, preconditions(ctx))
+    result = await ctx.services.objects.copy(store, key, src, attrs, preconditions(ctx),
+                                             src_key)
     fields = {"LastModified": iso8601(result.last_modified), "ETag": quote_etag(result.etag)}
     fields.update({f"Checksum{a}": v for a, v in result.checksums.items()})
     return S3Response(headers=_source_headers(ctx, src)
-                      + announced_version(ctx, result.version_id),
+                      + announced_version(ctx, result.version_id)
+                      + sse.response_headers(ctx, result.sse, context=True),
                       body=xml.document("CopyObjectResult", **fields), content_type=XML)
 
 
@@ -128,9 +136,13 @@ async def upload_part_copy(ctx: S3Context) -> S3Response:
     # a part of an upload with a checksum algorithm carries that checksum, copied or not
     alg = up.checksum_algorithm
     summer = new_checksummer(alg) if alg else None
+    src_key = sse.copy_source_key(ctx, src)
     part = await ctx.services.multipart.upload_part_copy(
-        store, key, up.id, number, src, start, end, alg, summer)
+        store, key, up.id, number, src, start, end, alg, summer, src_key,
+        sse.customer_key(ctx))
     body = xml.document("CopyPartResult", LastModified=iso8601(src.last_modified),
                         ETag=quote_etag(part.etag),
                         **{f"Checksum{a}": v for a, v in part.checksums.items()})
-    return S3Response(headers=_source_headers(ctx, src), body=body, content_type=XML)
+    return S3Response(headers=_source_headers(ctx, src)
+                      + sse.response_headers(ctx, up.options.get("sse")),
+                      body=body, content_type=XML)

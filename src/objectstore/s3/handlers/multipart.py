@@ -24,6 +24,7 @@ from ..checksums import (
 )
 from ..context import S3Context, S3Response
 from ..errors import S3Error
+from . import sse
 from .common import announced_version, iso8601, owner_xml, quote_etag
 from .object_write import attributes, ensure_room, make_payload, preconditions
 
@@ -63,10 +64,11 @@ def _checksum_request(ctx: S3Context) -> tuple[str | None, str | None]:
 async def create_multipart_upload(ctx: S3Context) -> S3Response:
     store, key = ctx.require_store(), ctx.require_key()
     alg, ctype = _checksum_request(ctx)
-    up = await ctx.services.multipart.create(store, key, attributes(ctx), alg, ctype)
-    headers = []
+    attrs = replace(attributes(ctx), encryption=await sse.for_write(ctx))
+    up = await ctx.services.multipart.create(store, key, attrs, alg, ctype)
+    headers = sse.response_headers(ctx, up.options.get("sse"), context=True)
     if alg:
-        headers = [("x-amz-checksum-algorithm", alg), ("x-amz-checksum-type", ctype or "")]
+        headers += [("x-amz-checksum-algorithm", alg), ("x-amz-checksum-type", ctype or "")]
     body = xml.document("InitiateMultipartUploadResult", Bucket=ctx.bucket, Key=key,
                         UploadId=up.id)
     return S3Response(headers=headers, body=body, content_type=XML)
@@ -93,8 +95,9 @@ async def upload_part(ctx: S3Context) -> S3Response:
     await ensure_room(ctx, length)
     payload = make_payload(ctx, up.checksum_algorithm)
     part = await ctx.services.multipart.upload_part(store, key, up.id, number, payload,
-                                                    length)
+                                                    length, sse.customer_key(ctx))
     headers = [("ETag", quote_etag(part.etag))]
+    headers += sse.response_headers(ctx, up.options.get("sse"))
     headers += [(header_name(a), v) for a, v in part.checksums.items()]
     return S3Response(headers=headers)
 
@@ -188,7 +191,8 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Response:
         fields[f"Checksum{alg}"] = value
     if meta.checksum_type:
         fields["ChecksumType"] = meta.checksum_type
-    return S3Response(headers=announced_version(ctx, meta.version_id),
+    return S3Response(headers=announced_version(ctx, meta.version_id)
+                      + sse.response_headers(ctx, meta.sse),
                       body=xml.document("CompleteMultipartUploadResult", **fields),
                       content_type=XML)
 

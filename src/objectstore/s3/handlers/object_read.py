@@ -10,6 +10,7 @@ from .. import xml
 from ..checksums import header_name
 from ..context import S3Context, S3Response
 from ..errors import S3Error
+from . import sse
 from .common import (
     acl_document,
     announced_version,
@@ -172,15 +173,17 @@ def _prepare(ctx: S3Context, meta: ObjectVersion) -> tuple[S3Response | None, in
 
 async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
     meta = await load_version(ctx)
+    ckey = sse.read_key(ctx, meta)  # SSE-C: required, checked before anything is said
     early, start, end, headers, status = _prepare(ctx, meta)
     if early is not None:
         return early
+    headers += sse.response_headers(ctx, meta.sse)
     if meta.lock_mode or meta.legal_hold:
         headers += lock_headers(meta)
     headers += await expiration_header(ctx, ctx.require_store(), meta)
     if head:
         return S3Response(status, headers)
-    body = await ctx.services.objects.read(meta, start, end)
+    body = await ctx.services.objects.read(meta, start, end, ckey)
     return S3Response(status, headers, body=body.data, stream=body.stream)
 
 

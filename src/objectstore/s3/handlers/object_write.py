@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from ...domain.errors import DomainError, InvalidVersion, NoSuchVersion
 from ...services.engine.objects import Attributes, Conditions
@@ -12,6 +13,7 @@ from ..checksums import PayloadVerifier, header_name
 from ..context import S3Context, S3Response
 from ..errors import S3Error, from_domain
 from ..payload import BodyPayload
+from . import sse
 from .common import (
     acl_from_xml,
     announced_version,
@@ -69,7 +71,7 @@ async def put_object(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     key = ctx.require_key()
     length = require_length(ctx)
-    attrs = attributes(ctx)
+    attrs = replace(attributes(ctx), encryption=await sse.for_write(ctx))
     pre = preconditions(ctx)
     await ensure_room(ctx, length, key)
     payload = make_payload(ctx)
@@ -82,6 +84,7 @@ async def put_object(ctx: S3Context) -> S3Response:
         headers.append(("x-amz-checksum-type", "FULL_OBJECT"))
     headers += announced_version(ctx, version.version_id)
     headers += await expiration_header(ctx, store, version)
+    headers += sse.response_headers(ctx, version.sse, context=True)
     return S3Response(headers=headers)
 
 

