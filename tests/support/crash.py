@@ -53,8 +53,10 @@ class Report:
 
 class Harness:
     def __init__(self, work: Path, database_url: str | None = None, seed: int = 1,
-                 versioned: bool = False) -> None:
+                 versioned: bool = False, encrypted: bool = False) -> None:
         self.versioned = versioned  # on a versioned store every acknowledged PUT must survive
+        self.encrypted = encrypted  # the store's default encryption is SSE-S3: every write
+        # (single, multipart) is sealed, every read decrypts
         self.server = ServerProcess(work / "data", database_url)
         self.rng = random.Random(seed)
         self.state: dict[str, KeyState] = {k: KeyState(acked=0) for k in KEYS + MP_KEYS}
@@ -83,6 +85,10 @@ class Harness:
         if self.versioned:
             self.client().put_bucket_versioning(
                 Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        if self.encrypted:
+            self.client().put_bucket_encryption(
+                Bucket=BUCKET, ServerSideEncryptionConfiguration={"Rules": [{
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
 
     def client(self):  # type: ignore[no-untyped-def]
         return boto3.client(
@@ -225,6 +231,8 @@ class Harness:
             body = obj["Body"].read()
             v = int(obj["Metadata"].get("v", "-1"))
             self.report.objects_checked += 1
+            if self.encrypted and obj.get("ServerSideEncryption") != "AES256":
+                self._fail(f"{key}: stored without encryption")
             if v not in allowed:
                 self._fail(f"{key}: found version {v}, allowed {sorted(allowed)}")
                 continue
@@ -354,8 +362,9 @@ class Harness:
 
 
 def run(iterations: int, work: Path, database_url: str | None = None, seed: int = 1,
-        min_s: float = 0.3, max_s: float = 2.0, versioned: bool = False) -> Report:
-    h = Harness(work, database_url, seed, versioned)
+        min_s: float = 0.3, max_s: float = 2.0, versioned: bool = False,
+        encrypted: bool = False) -> Report:
+    h = Harness(work, database_url, seed, versioned, encrypted)
     h.setup()
     try:
         for _ in range(iterations):
@@ -372,11 +381,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--versioned", action="store_true", help="on a versioned store")
+    ap.add_argument("--encrypted", action="store_true",
+                    help="with SSE-S3 default encryption on the store")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="objectstore-crash-") as tmp:
         t0 = time.time()
         rep = run(args.iterations, Path(tmp), args.database_url, args.seed,
-                  versioned=args.versioned)
+                  versioned=args.versioned, encrypted=args.encrypted)
     print(f"crash loop: seed {args.seed}, {rep.kills} kills survived, {rep.acked_writes} "
           f"acknowledged writes, {rep.stores_deleted} stores created+deleted, "
           f"{rep.objects_checked} object reads verified, {rep.deletions_landed_unacked} store "
