@@ -19,6 +19,7 @@ from . import (
     objects_page,
     objects_transfer,
     overview_page,
+    store_settings,
     stores_page,
 )
 from .docs_page import api_reference
@@ -70,10 +71,13 @@ class Console:
             r(obj, stores_page.detail, g),
             r(obj + "/resize", stores_page.resize, p),
             r(obj + "/delete", stores_page.delete, p),
+            r(obj + "/versioning", store_settings.set_versioning, p),
+            r(obj + "/lifecycle/delete", store_settings.delete_lifecycle, p),
             r(obj + "/objects", objects_page.browse, g),
             r(obj + "/object", objects_page.details, g),
             r(obj + "/download", objects_transfer.download, g),
             r(obj + "/objects/delete", objects_transfer.delete_objects, p),
+            r(obj + "/version/delete", objects_transfer.delete_version, p),
             r(obj + "/folder", objects_transfer.new_folder, p),
             r(obj + "/acl", objects_transfer.set_acl, p),
             r(obj + "/share", objects_transfer.share, p),

@@ -23,6 +23,12 @@ STATUS: dict[str, int] = {
     e.ObjectNotFound.kind: 404,
     e.PreconditionFailed.kind: 412,
     e.Conflict.kind: 409,
+    e.StoreConflict.kind: 409,
+    e.AccessDenied.kind: 403,
+    e.ObjectLocked.kind: 403,
+    e.NoSuchVersion.kind: 404,
+    e.InvalidVersion.kind: 400,
+    e.DeleteMarker.kind: 404,
 }
 
 

@@ -1,4 +1,5 @@
-"""The object browser's read side: folders by delimiter, breadcrumbs, paging, details.
+"""The object browser's read side: folders by delimiter, breadcrumbs, paging, the versions
+of a folder's keys, details (of the latest version or of one named).
 
 Reads go through ``object_reads`` (the object services, read-only); everything that changes
 objects is in ``objects_transfer`` (over S3).
@@ -13,7 +14,7 @@ from starlette.responses import Response
 from ..domain.errors import InvalidInput
 from ..domain.models import StoreWithOwner
 from .endpoint import Ctx
-from .object_reads import DELIMITER, ListingPage, head, list_page
+from .object_reads import DELIMITER, ListingPage, VersionPage, head, list_page, list_versions
 
 PAGE_SIZE = 100
 
@@ -62,21 +63,33 @@ def browse(ctx: Ctx) -> Response:
     after = q.get("after") or None
     raw_limit = q.get("limit", str(PAGE_SIZE))
     limit = int(raw_limit) if raw_limit.isdigit() and 0 < int(raw_limit) <= 1000 else PAGE_SIZE
-    listing = list_objects(ctx, sw.store.id, prefix + filt, after, limit)
+    show_versions = q.get("versions") == "1"
+    versions: VersionPage | None = None
+    key_marker = version_marker = ""
+    if show_versions:
+        key_marker, version_marker = q.get("key_marker", ""), q.get("version_marker", "")
+        versions = list_versions(ctx.services, sw.store.id, prefix + filt, key_marker,
+                                 version_marker, limit)
+        listing = ListingPage([], [], False, None)
+    else:
+        listing = list_objects(ctx, sw.store.id, prefix + filt, after, limit)
     return ctx.render("objects.html", s=sw, prefix=prefix, filter=filt, after=after,
                       limit=limit, listing=listing, crumbs=breadcrumbs(prefix),
-                      parent_len=len(prefix))
+                      parent_len=len(prefix), show_versions=show_versions,
+                      versions=versions, paged=bool(after or key_marker))
 
 
 def details(ctx: Ctx, share_url: str | None = None, expires: int | None = None) -> Response:
     sw = store_of(ctx)
     key = check_key(ctx.request.query_params.get("key", "") or ctx.form.get("key"))
-    meta = head(ctx.services, sw.store.id, key)
+    version_id = ctx.request.query_params.get("version_id") or None
+    meta = head(ctx.services, sw.store.id, key, version_id)
     folder = key[: key.rfind(DELIMITER) + 1] if DELIMITER in key else ""
     public_url = f"{ctx.services.endpoint_for(sw.store.name)}/{_quote(key)}" \
         if meta.acl == "public-read" else None
     return ctx.render("object.html", s=sw, key=key, meta=meta, folder=folder,
-                      share_url=share_url, expires=expires, public_url=public_url)
+                      share_url=share_url, expires=expires, public_url=public_url,
+                      version_id=version_id, versioned=sw.store.versioning is not None)
 
 
 def _quote(key: str) -> str:

@@ -1,6 +1,6 @@
 """The object browser's write side and downloads, as S3 calls with the owner's keys:
-upload (single PUT or multipart, streamed through), download, delete, new folder, ACL,
-share links."""
+upload (single PUT or multipart, streamed through), download (of the latest version or of
+one named), delete (a key, or one version by id), new folder, ACL, share links."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ async def multipart_abort(ctx: Ctx) -> Response:
 async def download(ctx: Ctx) -> Response:
     sw = await _store(ctx)
     key = _query_key(ctx)
-    dl = await _calls(ctx, sw).open(key)
+    dl = await _calls(ctx, sw).open(key, _version_id(ctx.request.query_params.get("version_id")))
     name = key.rstrip("/").rsplit("/", 1)[-1] or "download"
     headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}"}
     if "content-length" in dl.response.headers:
@@ -122,6 +122,28 @@ async def delete_objects(ctx: Ctx) -> Response:
     back = ctx.form.get("back") or url(f"/stores/{sw.store.id}/objects")
     return ctx.redirect(back if back.startswith("/console/") else url("/"),
                         ok=f"Deleted {what}.")
+
+
+def _version_id(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if len(raw) > 200 or not raw.isprintable():
+        raise InvalidInput("that is not a version id", "version_id")
+    return raw
+
+
+async def delete_version(ctx: Ctx) -> Response:
+    """Delete one version (or delete marker) of a key for good, by its version id."""
+    sw = await _store(ctx)
+    key = check_key(ctx.form.get("key"))
+    version_id = _version_id(ctx.form.get("version_id"))
+    if version_id is None:
+        raise InvalidInput("choose the version to delete", "version_id")
+    await _calls(ctx, sw).delete(key, version_id)
+    what = "the delete marker" if ctx.form.get("marker") == "1" else f"version {version_id}"
+    back = ctx.form.get("back") or url(f"/stores/{sw.store.id}/objects", versions=1)
+    return ctx.redirect(back if back.startswith("/console/") else url("/"),
+                        ok=f"Deleted {what} of {key!r}.")
 
 
 async def new_folder(ctx: Ctx) -> Response:

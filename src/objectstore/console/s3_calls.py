@@ -114,8 +114,9 @@ class S3Calls:
         resp = await self._call("PUT", key, content=body, extra=extra)
         return str(resp.headers.get("etag", ""))
 
-    async def delete(self, key: str) -> None:
-        await self._call("DELETE", key)
+    async def delete(self, key: str, version_id: str | None = None) -> None:
+        """Delete ``key`` (a delete marker when versioning is on) or one version of it."""
+        await self._call("DELETE", key, {"versionId": version_id} if version_id else None)
 
     async def set_acl(self, key: str, acl: str) -> None:
         await self._call("PUT", key, {"acl": ""}, extra={"x-amz-acl": acl})
@@ -148,10 +149,13 @@ class S3Calls:
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         await self._call("DELETE", key, {"uploadId": upload_id})
 
-    async def open(self, key: str) -> Download:
+    async def open(self, key: str, version_id: str | None = None) -> Download:
         path = object_path(self.bucket, key)
+        params = {"versionId": version_id} if version_id else {}
         client = self._client()
-        req = client.build_request("GET", path, headers=self._headers("GET", path, {}))
+        req = client.build_request("GET", path, headers=self._headers("GET", path, params))
+        if params:
+            req.url = req.url.copy_with(query=_query_bytes(params))
         resp = await client.send(req, stream=True)
         if resp.status_code >= 300:
             body = await resp.aread()

@@ -1,4 +1,4 @@
-"""Stores: list, create, details with a usage chart, resize, delete."""
+"""Stores: list, create, details with a usage chart and settings, resize, delete."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ..domain.models import GB, Credential, StoreWithOwner
 from .chart import PERIODS, build_chart
 from .endpoint import Ctx
 from .sampler import Sample
+from .store_settings import settings_of
 from .templating import url
 
 
@@ -70,7 +71,8 @@ def detail(ctx: Ctx) -> Response:
     samples.append(Sample(now, sw.store.used_bytes, sw.store.object_count))
     return ctx.render("store.html", s=sw, endpoint=ctx.services.endpoint_for(sw.store.name),
                       chart=build_chart(samples, period, now), periods=list(PERIODS),
-                      used_fraction=used_fraction(sw))
+                      used_fraction=used_fraction(sw),
+                      settings=settings_of(ctx, sw.store.id, sw.store.versioning))
 
 
 def resize(ctx: Ctx) -> Response:
