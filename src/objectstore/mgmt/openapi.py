@@ -323,6 +323,19 @@ RESPONSES: dict[str, Any] = {
 }
 
 
+_KMS_KEY: dict[str, Any] = {"type": "object", "properties": {
+    "id": {"type": "string"}, "arn": {"type": "string"}, "alias": {"type": "string"},
+    "description": {"type": "string"}, "enabled": {"type": "boolean"},
+    "created_at": {"type": "string"}}}
+_KMS_KEY_BODY: dict[str, Any] = {"type": "object", "properties": {
+    "alias": {"type": "string"}, "description": {"type": "string"},
+    "region": {"type": "string"}}}
+_KMS_KEY_UPDATE: dict[str, Any] = {"type": "object", "properties": {
+    "enabled": {"type": "boolean"}, "region": {"type": "string"}}}
+_KEY_ID: dict[str, Any] = {"name": "id", "in": "path", "required": True,
+                           "schema": {"type": "string"}}
+
+
 def _ok(schema: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
 
@@ -461,6 +474,40 @@ PATHS: dict[str, Any] = {
             "parameters": [_cred_id, _region],
             "responses": _responses(_ok("Deleted", "Deleted"), "404", "409"),
         },
+    },
+    "/v2/objectstore/keys": {
+        "get": {
+            "operationId": "listKeys", "summary": "The account's KMS keys (SSE-KMS)",
+            "parameters": [_region],
+            "responses": _responses({"description": "Keys (never their material)",
+                                     "content": {JSON: {"schema": {
+                                         "type": "array", "items": _KMS_KEY}}}}, "404"),
+        },
+        "post": {
+            "operationId": "createKey", "summary": "Create a named KMS key",
+            "parameters": [_region],
+            "requestBody": {"required": False, "content": {
+                JSON: {"schema": _KMS_KEY_BODY}, FORM: {"schema": _KMS_KEY_BODY}}},
+            "responses": _responses({"description": "The new key",
+                                     "content": {JSON: {"schema": _KMS_KEY}}}, "404",
+                                    "409"),
+        },
+    },
+    "/v2/objectstore/keys/{id}": {
+        "get": {
+            "operationId": "getKey", "summary": "A KMS key by id, ARN or alias",
+            "parameters": [_KEY_ID, _region],
+            "responses": _responses({"description": "The key",
+                                     "content": {JSON: {"schema": _KMS_KEY}}}, "404"),
+        },
+        **{method: {
+            "operationId": f"{method}Key", "summary": "Enable or disable a KMS key",
+            "parameters": [_KEY_ID, _region],
+            "requestBody": {"required": False, "content": {
+                JSON: {"schema": _KMS_KEY_UPDATE}, FORM: {"schema": _KMS_KEY_UPDATE}}},
+            "responses": _responses({"description": "The key",
+                                     "content": {JSON: {"schema": _KMS_KEY}}}, "404"),
+        } for method in ("put", "patch")},
     },
     "/v2/regions": {
         "get": {
