@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
+from ..domain import encryption as enc
 from ..domain import errors as e
 
 # kind -> (HTTP status, Civo code)
@@ -22,6 +23,9 @@ CIVO_ERRORS: dict[type[e.DomainError], tuple[int, str]] = {
     e.SizeBelowUsage: (400, "objectstore_size_below_usage"),
     e.Conflict: (409, "conflict"),
     e.StoreLocked: (409, "database_objectstore_locked"),
+    enc.KmsKeyNotFound: (404, "database_objectstore_key_not_found"),
+    enc.KmsKeyExists: (409, "database_objectstore_key_exists"),
+    enc.KmsKeyDisabled: (400, "objectstore_key_disabled"),
 }
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from email.utils import format_datetime
 
+from ..domain import encryption as enc
 from ..domain import errors as e
 
 # The HTTP status of each S3 error code this server sends (AWS's "List of error codes").
@@ -117,6 +118,14 @@ DOMAIN_TO_S3: dict[type[e.DomainError], tuple[str, int]] = {
     e.ObjectLocked: ("AccessDenied", 403),
     e.StoreLocked: ("InvalidBucketState", 409),
     e.LockNotEnabled: ("InvalidRequest", 400),
+    # encryption (the engine and its key service), as S3 and its KMS answer them
+    enc.KmsKeyNotFound: ("KMS.NotFoundException", 400),
+    enc.KmsKeyDisabled: ("KMS.DisabledException", 400),
+    enc.KmsKeyExists: ("InvalidArgument", 400),
+    enc.EncryptionKeyRequired: ("InvalidRequest", 400),
+    enc.EncryptionKeyMismatch: ("AccessDenied", 403),
+    enc.EncryptionNotApplicable: ("InvalidRequest", 400),
+    enc.MasterKeyMissing: ("InternalError", 500),
 }
 
 

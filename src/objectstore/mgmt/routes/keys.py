@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...domain import encryption as enc
 from ...domain.errors import InvalidInput
 from ...services.keys import KeyService
-from ..errors import CIVO_ERRORS
 from ..handler import Call
-
-CIVO_ERRORS.update({
-    enc.KmsKeyNotFound: (404, "database_objectstore_key_not_found"),
-    enc.KmsKeyExists: (409, "database_objectstore_key_exists"),
-    enc.KmsKeyDisabled: (400, "objectstore_key_disabled"),
-})
 
 
 def _keys(call: Call) -> KeyService:

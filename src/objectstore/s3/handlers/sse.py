@@ -11,22 +11,10 @@ import hmac
 import json
 from typing import Any
 
-from ...domain import encryption as enc
 from ...domain.models import ObjectVersion
 from ...services.engine.sse import AES256, KMS, SSE_C, SseRequest
 from ..context import S3Context
-from ..errors import DOMAIN_TO_S3, S3Error
-
-# The encryption errors the engine and key service raise, as S3 (and its KMS) answers them.
-DOMAIN_TO_S3.update({
-    enc.KmsKeyNotFound: ("KMS.NotFoundException", 400),
-    enc.KmsKeyDisabled: ("KMS.DisabledException", 400),
-    enc.KmsKeyExists: ("InvalidArgument", 400),
-    enc.EncryptionKeyRequired: ("InvalidRequest", 400),
-    enc.EncryptionKeyMismatch: ("AccessDenied", 403),
-    enc.EncryptionNotApplicable: ("InvalidRequest", 400),
-    enc.MasterKeyMissing: ("InternalError", 500),
-})
+from ..errors import S3Error
 
 SSE = "x-amz-server-side-encryption"
 KMS_KEY = f"{SSE}-aws-kms-key-id"
