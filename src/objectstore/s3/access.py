@@ -4,6 +4,8 @@ of ACL-setting headers against ownership controls and the public access block.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -67,11 +69,15 @@ def condition_keys(ctx: S3Context, scope: Scope, *, acl: str | None = None,
 
 
 async def decide(services: Services, principal: Credential | None, access: Access,
-                 store: ObjectStore, request: RequestContext) -> tuple[BucketAccess,
-                                                                      ObjectVersion | None]:
+                 store: ObjectStore, request: RequestContext,
+                 keys: Callable[[], dict[str, str]] | None = None
+                 ) -> tuple[BucketAccess, ObjectVersion | None]:
     """Authorize ``request`` on ``store`` (reading the object first when the decision
-    depends on it); the store's access documents and that object."""
+    depends on it); the store's access documents and that object. ``keys`` gives the
+    request's condition keys, computed only when the store has a policy to read them."""
     bucket = await load_bucket_access(services.configs, store)
+    if bucket.policy is not None and keys is not None:
+        request = replace(request, keys={**keys(), **request.keys})
     obj = None
     if request.key is not None and needs_object(principal, access, store, request, bucket):
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from dataclasses import dataclass
@@ -201,9 +202,9 @@ class S3App:
             await self._read_form(ctx, store)
             principal = ctx.credential
             acl, auth_type = (ctx.form.fields.get("acl") if ctx.form else None), "POST"
-        request = RequestContext(ctx.rule.op, ctx.key, ctx.version_id,
-                                 condition_keys(ctx, scope, acl=acl, auth_type=auth_type))
-        bucket_docs, obj = await decide(self.services, principal, access, store, request)
+        request = RequestContext(ctx.rule.op, ctx.key, ctx.version_id)
+        keys = functools.cache(lambda: condition_keys(ctx, scope, acl=acl, auth_type=auth_type))
+        bucket_docs, obj = await decide(self.services, principal, access, store, request, keys)
         ctx.store, ctx.version = store, obj
         check_acl_headers(ctx, bucket_docs)
         if isinstance(ctx, PostContext) and acl is not None:
@@ -219,7 +220,7 @@ class S3App:
             src_store = await self._store(ctx, src_bucket)
             await decide(self.services, principal, Access.READ, src_store, RequestContext(
                 "GetObject", src_key, src_version,
-                {**request.keys, **({"s3:versionid": src_version} if src_version else {})}))
+                {"s3:versionid": src_version} if src_version else {}), keys)
             ctx.copy_source = CopySource(src_store, src_key, src_version)
 
     async def _read_form(self, ctx: PostContext, store: ObjectStore) -> None:

@@ -81,7 +81,7 @@ OPERATIONS: dict[str, ActionInfo] = {
     "GetObjectAttributes": _a("GetObjectAttributes", READ, True, "GetObjectVersionAttributes"),
     "GetObjectAcl": _a("GetObjectAcl", READ_ACP, True, "GetObjectVersionAcl"),
     "PutObjectAcl": _a("PutObjectAcl", WRITE_ACP, True, "PutObjectVersionAcl"),
-    "GetObjectTagging": _a("GetObjectTagging", READ, True, "GetObjectVersionTagging"),
+    "GetObjectTagging": _a("GetObjectTagging", versioned="GetObjectVersionTagging"),
     "PutObjectTagging": _a("PutObjectTagging", versioned="PutObjectVersionTagging"),
     "DeleteObjectTagging": _a("DeleteObjectTagging", versioned="DeleteObjectVersionTagging"),
     "GetObjectRetention": _a("GetObjectRetention"),
