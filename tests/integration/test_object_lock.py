@@ -203,3 +203,21 @@ def test_aws_cli_object_lock_round_trip(store: Store, tmp_path: Path) -> None:
     denied = aws(store, tmp_path, "s3api", "delete-object", "--bucket", b, "--key", "f",
                  "--version-id", vid, "--bypass-governance-retention", check=False)
     assert denied.returncode != 0 and b"AccessDenied" in denied.stderr
+
+
+def test_governance_bypass_needs_the_permission(dual_store: Store) -> None:
+    """A policy denying s3:BypassGovernanceRetention takes the bypass away, even from the
+    store's owner; without the policy the same request works."""
+    s3, b = lock_bucket(dual_store)
+    vid = s3.put_object(Bucket=b, Key="g", Body=b"gov", ObjectLockMode="GOVERNANCE",
+                        ObjectLockRetainUntilDate=soon())["VersionId"]
+    s3.put_bucket_policy(Bucket=b, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:BypassGovernanceRetention",
+        "Resource": f"arn:aws:s3:::{b}/*"}]}))
+    refused(s3.delete_object, Bucket=b, Key="g", VersionId=vid, BypassGovernanceRetention=True)
+    r = s3.delete_objects(Bucket=b, BypassGovernanceRetention=True,
+                          Delete={"Objects": [{"Key": "g", "VersionId": vid}]})
+    assert [e["Code"] for e in r["Errors"]] == ["AccessDenied"]
+    assert s3.get_object(Bucket=b, Key="g", VersionId=vid)["Body"].read() == b"gov"
+    s3.delete_bucket_policy(Bucket=b)
+    s3.delete_object(Bucket=b, Key="g", VersionId=vid, BypassGovernanceRetention=True)

@@ -35,6 +35,7 @@ from .request_view import RequestView
 from .routing import Target, resolve
 
 COPY_SOURCE_OPS = frozenset({"CopyObject", "UploadPartCopy"})
+BYPASS_OPS = frozenset({"DeleteObject", "DeleteObjects", "PutObjectRetention"})
 GRANTED_WRITES = frozenset({"PutObject", "CopyObject"})  # x-amz-grant-* applied after
 MAX_DELETE_BODY = 2 * 1024 * 1024
 
@@ -212,8 +213,22 @@ class S3App:
 
             check_ownership_allows(bucket_docs, acl, None)
             check_public_block(bucket_docs, acl, None)
+        delete_keys: list[tuple[str, str | None]] = []
         if ctx.rule.op == "DeleteObjects" and bucket_docs.policy is not None:
-            await check_delete_keys(ctx, scope, bucket_docs, await self._delete_keys(ctx))
+            delete_keys = await self._delete_keys(ctx)
+            await check_delete_keys(ctx, scope, bucket_docs, delete_keys)
+        if ctx.rule.op in BYPASS_OPS and ctx.headers.get(
+                "x-amz-bypass-governance-retention", "").strip().lower() == "true":
+            # the bypass is a permission of its own (a policy may deny it), for every key
+            targets = [(k, v) for k, v in delete_keys] if ctx.rule.op == "DeleteObjects" \
+                else [(ctx.key, ctx.version_id)]
+            try:
+                for key, version in targets:
+                    await decide(self.services, principal, Access.WRITE, store, RequestContext(
+                        "BypassGovernanceRetention", key, version), keys)
+                ctx.may_bypass_governance = True
+            except AccessDenied:
+                ctx.may_bypass_governance = False
         if ctx.rule.op in COPY_SOURCE_OPS:
             src_bucket, src_key, src_version = parse_copy_source(
                 ctx.headers.get("x-amz-copy-source", ""))

@@ -48,6 +48,7 @@ class S3Context:
     query: dict[str, str] = field(default_factory=dict)  # decoded, first value of each key
     version: ObjectVersion | None = None  # the object, when authorization had to read it
     copy_source: CopySource | None = None  # x-amz-copy-source, resolved and authorized
+    may_bypass_governance: bool = False  # asked for, and s3:BypassGovernanceRetention allowed
 
     @property
     def version_id(self) -> str | None:

@@ -65,9 +65,9 @@ def lock_headers(v: ObjectVersion) -> list[tuple[str, str]]:
 
 
 def bypass_governance(ctx: S3Context) -> bool:
-    """``x-amz-bypass-governance-retention: true`` from a caller who may bypass (the
-    authorization of the request has already admitted the caller as the store's owner)."""
-    return ctx.headers.get("x-amz-bypass-governance-retention", "").strip().lower() == "true"
+    """``x-amz-bypass-governance-retention: true`` from a caller allowed
+    ``s3:BypassGovernanceRetention`` (decided by the pipeline's authorization)."""
+    return ctx.may_bypass_governance
 
 
 async def put_object_lock_configuration(ctx: S3Context) -> S3Response:

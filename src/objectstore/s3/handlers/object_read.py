@@ -12,7 +12,6 @@ from ..context import S3Context, S3Response
 from ..errors import S3Error
 from . import sse
 from .common import (
-    acl_document,
     announced_version,
     http_date,
     parse_http_date,
@@ -189,14 +188,6 @@ async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
 
 async def head_object(ctx: S3Context) -> S3Response:
     return await get_object(ctx, head=True)
-
-
-async def get_object_acl(ctx: S3Context) -> S3Response:
-    meta = await load_version(ctx)
-    assert ctx.credential is not None  # authorization: never anonymous
-    return S3Response(headers=announced_version(ctx, meta.version_id),
-                      body=acl_document(ctx.credential, meta.acl),
-                      content_type="application/xml")
 
 
 ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")

@@ -15,7 +15,6 @@ from ..errors import S3Error, from_domain
 from ..payload import BodyPayload
 from . import sse
 from .common import (
-    acl_from_xml,
     announced_version,
     canned_acl,
     content_headers,
@@ -142,12 +141,3 @@ async def delete_objects(ctx: S3Context) -> S3Response:
                 DeleteMarkerVersionId=marker_id if version is None else None))
     return S3Response(body=xml.document("DeleteResult", *results),
                       content_type="application/xml")
-
-
-async def put_object_acl(ctx: S3Context) -> S3Response:
-    store = ctx.require_store()
-    body = await read_small_body(ctx, 64 * 1024)
-    acl = acl_from_xml(body) if body.strip() else canned_acl(ctx)
-    version = await ctx.services.objects.update(store, ctx.require_key(), ctx.version_id,
-                                                acl=acl)
-    return S3Response(headers=announced_version(ctx, version.version_id))

@@ -88,6 +88,9 @@ OPERATIONS: dict[str, ActionInfo] = {
     "PutObjectRetention": _a("PutObjectRetention"),
     "GetObjectLegalHold": _a("GetObjectLegalHold"),
     "PutObjectLegalHold": _a("PutObjectLegalHold"),
+    # not an S3 operation: the permission a request with x-amz-bypass-governance-retention
+    # needs besides its own (see s3/app.py)
+    "BypassGovernanceRetention": _a("BypassGovernanceRetention"),
 }
 
 # Every action a policy may name without a wildcard (lower case, as matching ignores case).
