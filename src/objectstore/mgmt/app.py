@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 from starlette.applications import Starlette
@@ -13,35 +14,40 @@ from starlette.routing import BaseRoute, Route
 
 from ..services.registry import Services
 from .errors import civo_error
-from .handler import civo_endpoint
-from .openapi import OPENAPI
+from .handler import Handler, civo_endpoint
+from .models import Health, Metrics, OpenApiDocument
 from .routes import account, credentials, keys, objectstores
+from .schema import Documented, build_openapi
+from .spec import Operation, operation, operation_of
 
 UPDATE = ["PUT", "PATCH"]
 
+# (path, methods, handler): each handler declares its OpenAPI operation with @operation, next to
+# it in mgmt/routes/; the document (/openapi.json, /docs) is generated from this table.
+ROUTE_TABLE: list[tuple[str, list[str], Handler]] = [
+    ("/v2/objectstores", ["GET"], objectstores.list_stores),
+    ("/v2/objectstores", ["POST"], objectstores.create_store),
+    ("/v2/objectstores/{id}", ["GET"], objectstores.get_store),
+    ("/v2/objectstores/{id}", UPDATE, objectstores.update_store),
+    ("/v2/objectstores/{id}", ["DELETE"], objectstores.delete_store),
+    ("/v2/objectstores/{id}/stats", ["GET"], objectstores.store_stats),
+    ("/v2/objectstore/credentials", ["GET"], credentials.list_credentials),
+    ("/v2/objectstore/credentials", ["POST"], credentials.create_credential),
+    ("/v2/objectstore/credentials/{id}", ["GET"], credentials.get_credential),
+    ("/v2/objectstore/credentials/{id}", UPDATE, credentials.update_credential),
+    ("/v2/objectstore/credentials/{id}", ["DELETE"], credentials.delete_credential),
+    ("/v2/objectstore/keys", ["GET"], keys.list_keys),
+    ("/v2/objectstore/keys", ["POST"], keys.create_key),
+    ("/v2/objectstore/keys/{id}", ["GET"], keys.get_key),
+    ("/v2/objectstore/keys/{id}", UPDATE, keys.update_key),
+    ("/v2/regions", ["GET"], account.list_regions),
+    ("/v2/quota", ["GET"], account.quota),
+]
+
 
 def _routes() -> list[Route]:
-    table = [
-        ("/v2/objectstores", ["GET"], objectstores.list_stores),
-        ("/v2/objectstores", ["POST"], objectstores.create_store),
-        ("/v2/objectstores/{id}", ["GET"], objectstores.get_store),
-        ("/v2/objectstores/{id}", UPDATE, objectstores.update_store),
-        ("/v2/objectstores/{id}", ["DELETE"], objectstores.delete_store),
-        ("/v2/objectstores/{id}/stats", ["GET"], objectstores.store_stats),
-        ("/v2/objectstore/credentials", ["GET"], credentials.list_credentials),
-        ("/v2/objectstore/credentials", ["POST"], credentials.create_credential),
-        ("/v2/objectstore/credentials/{id}", ["GET"], credentials.get_credential),
-        ("/v2/objectstore/credentials/{id}", UPDATE, credentials.update_credential),
-        ("/v2/objectstore/credentials/{id}", ["DELETE"], credentials.delete_credential),
-        ("/v2/objectstore/keys", ["GET"], keys.list_keys),
-        ("/v2/objectstore/keys", ["POST"], keys.create_key),
-        ("/v2/objectstore/keys/{id}", ["GET"], keys.get_key),
-        ("/v2/objectstore/keys/{id}", UPDATE, keys.update_key),
-        ("/v2/regions", ["GET"], account.list_regions),
-        ("/v2/quota", ["GET"], account.quota),
-    ]
     routes: list[Route] = []
-    for path, methods, fn in table:
+    for path, methods, fn in ROUTE_TABLE:
         endpoint = civo_endpoint(fn)
         # The spec's own examples use a trailing slash on some paths: serve both forms.
         routes.append(Route(path, endpoint, methods=methods))
@@ -51,12 +57,36 @@ def _routes() -> list[Route]:
     return routes
 
 
+@operation("health", "Liveness (no authentication)", Health, "The server is up", query=(),
+           authenticated=False)
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+@operation("openapi", "This document (no authentication)", OpenApiDocument,
+           "OpenAPI 3.0 document", query=(), authenticated=False)
 async def openapi(request: Request) -> Response:
-    return JSONResponse(OPENAPI)
+    return JSONResponse(openapi_document())
+
+
+# served by the metrics wrapper in front of this app (objectstore.observability)
+METRICS = Operation("metrics", "Prometheus metrics (no authentication)", Metrics,
+                    "Prometheus text exposition format", query=(), authenticated=False,
+                    media_type="text/plain")
+
+
+def documented_routes() -> list[Documented]:
+    """Every documented operation: the route table's, this app's own and the wrapper's."""
+    served: list[tuple[str, list[str], Callable[..., Any]]] = [
+        *ROUTE_TABLE, ("/healthz", ["GET"], healthz), ("/openapi.json", ["GET"], openapi)]
+    out: list[Documented] = [(path, methods, operation_of(fn)) for path, methods, fn in served]
+    return [*out, ("/metrics", ["GET"], METRICS)]
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of this API, generated from the route table (built once)."""
+    return build_openapi(documented_routes())
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -28,6 +28,21 @@ CIVO_ERRORS: dict[type[e.DomainError], tuple[int, str]] = {
     enc.KmsKeyDisabled: (400, "objectstore_key_disabled"),
 }
 
+# Civo codes answered outside the table above: code -> (HTTP status, when)
+OTHER_ERRORS: dict[str, tuple[int, str]] = {
+    "parameter_<name>_invalid": (400, "a parameter is invalid"),
+    "parameter_invalid": (400, "the input is invalid"),
+    "invalid_json": (400, "the body is not a JSON object"),
+    "invalid_request_body": (400, "the body is neither JSON nor form-encoded, or bad gzip"),
+    "request_timeout": (408, "the request body stalled"),
+    "request_body_too_large": (413, "the body is larger than the limit, before or after "
+                                    "gunzip"),
+    "request_header_too_large": (431, "the request headers are larger than the limit"),
+    "not_found": (404, "no such endpoint"),
+    "method_not_allowed": (405, "the method is not served on the path"),
+    "internal_server_error": (500, "an unexpected failure"),
+}
+
 
 def civo_error(status: int, code: str, reason: str, details: str | None = None) -> JSONResponse:
     body = {"code": code, "reason": reason}

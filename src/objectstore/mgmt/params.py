@@ -156,3 +156,139 @@ class Params:
         if not 1 <= per_page <= 10000:
             raise InvalidInput("per_page must be between 1 and 10000", "per_page")
         return page, per_page
+
+
+# -- declared parameters: each one parses its value (through Params) and describes itself --------
+
+MAX_INT = 10**9  # Params.integer refuses anything larger
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class Param:
+    """One named request parameter. ``read`` parses it from the request (JSON body, form body
+    or query string, as ``Params`` does); ``schema`` is its JSON-body OpenAPI schema and
+    ``form_schema`` the same field as a form-encoded string."""
+
+    kind = "string"
+
+    def __init__(self, name: str, description: str = "", *, nullable: bool = False,
+                 example: Any = None, **constraints: Any) -> None:
+        self.name, self.description, self.nullable = name, description, nullable
+        # JSON Schema keywords (min_length -> minLength, ...)
+        self.example, self.constraints = example, {
+            _camel(k): v for k, v in constraints.items()}
+
+    def read(self, params: Params) -> Any:
+        return params.get(self.name)
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.kind, **self.constraints}
+        if self.nullable:
+            out["nullable"] = True
+        if self.example is not None:
+            out["example"] = self.example
+        if self.description:
+            out["description"] = self.description
+        return out
+
+    def form_schema(self) -> dict[str, Any]:
+        """Form fields are strings: keep the description, pattern and example."""
+        return {k: v for k, v in self.schema().items()
+                if k in ("description", "pattern", "example")} | {"type": "string"}
+
+
+class Text(Param):
+    def read(self, params: Params) -> str | None:
+        return params.string(self.name)
+
+
+class Integer(Param):
+    """An integer (or a string of ASCII digits); ``minimum`` 0 or 1 (0 admits zero)."""
+
+    kind = "integer"
+
+    def __init__(self, name: str, description: str = "", *, minimum: int = 0,
+                 maximum: int = MAX_INT, **kw: Any) -> None:
+        super().__init__(name, description, minimum=minimum, maximum=maximum, **kw)
+        self.allow_zero = minimum <= 0
+
+    def read(self, params: Params) -> int | None:
+        return params.integer(self.name, allow_zero=self.allow_zero)
+
+    def form_schema(self) -> dict[str, Any]:
+        return super().form_schema() | {"pattern": "^[0-9]{1,9}$"}
+
+
+class Flag(Param):
+    """A boolean (or true/false/1/0/yes/no/on/off as a string)."""
+
+    kind = "boolean"
+
+    def read(self, params: Params) -> bool | None:
+        return params.boolean(self.name)
+
+    def form_schema(self) -> dict[str, Any]:
+        return super().form_schema() | {"enum": ["true", "false"]}
+
+
+class Region(Text):
+    """``region``: the query string wins over the body; missing or empty means the default."""
+
+    def read(self, params: Params) -> str | None:
+        return params.region
+
+
+class Paging:
+    """``page`` and ``per_page`` (query or body), with their defaults and ranges."""
+
+    page = Integer("page", "Page number, from 1 (default 1)", minimum=1)
+    per_page = Integer("per_page", "Items per page, 1-10000 (default 20)", minimum=1,
+                       maximum=10000)
+
+    def read(self, params: Params) -> tuple[int, int]:
+        return params.paging()
+
+
+class PathId:
+    """The ``{id}`` path parameter (a path parameter is never parsed as a body field)."""
+
+    name = "id"
+
+    def __init__(self, component: str, description: str) -> None:
+        self.component, self.description = component, description
+
+    def read(self, path: dict[str, str]) -> str:
+        return path[self.name]
+
+    def parameter(self) -> dict[str, Any]:
+        return {"name": self.name, "in": "path", "required": True,
+                "description": self.description, "schema": {"type": "string"}}
+
+
+REGION = Region("region", "Region code (case-insensitive). Read from the query first, then the "
+                "body; missing or empty means the default region. Unknown: 404 "
+                "database_region_not_found; without object stores: 400 "
+                "database_region_feature_not_supported.", example="LON1")
+PAGING = Paging()
+
+
+BODY_REGION = Region("region", "Region code (case-insensitive); the query parameter wins; "
+                     "missing or empty means the default region", example="LON1")
+
+
+class Body:
+    """A request body: named fields, JSON or form-encoded (any field may also be sent in the
+    query string instead; the body wins, except for ``region``)."""
+
+    def __init__(self, name: str, *fields: Param, required: bool = False,
+                 required_fields: tuple[str, ...] = ()) -> None:
+        self.name, self.required, self.required_fields = name, required, required_fields
+        self.fields = {f.name: f for f in fields}
+        assert set(required_fields) <= set(self.fields), required_fields
+
+    def __getitem__(self, name: str) -> Param:
+        return self.fields[name]

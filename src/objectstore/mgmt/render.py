@@ -1,4 +1,6 @@
-"""Domain objects -> Civo JSON, with every field the real clients read."""
+"""Domain objects -> Civo JSON, with every field the real clients read (the shapes are
+mgmt/models.py's, which the OpenAPI document is generated from; tests/api/test_openapi.py
+checks every rendered body against them)."""
 
 from __future__ import annotations
 
