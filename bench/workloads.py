@@ -89,8 +89,9 @@ class RssSampler:
         self.peak = max(self.peak, self.server.rss())
 
 
-def _put(server: Server, key: str, data: memoryview) -> tuple[float, int, str]:
-    target = server.presigner(DATA_BUCKET).target("PUT", f"/{DATA_BUCKET}/{key}")
+def _put(server: Server, key: str, data: memoryview,
+         bucket: str = DATA_BUCKET) -> tuple[float, int, str]:
+    target = server.presigner(bucket).target("PUT", f"/{bucket}/{key}")
     t0 = time.perf_counter()
     r = one_request(HOST, server.port, "PUT", target, data)
     dt = time.perf_counter() - t0
@@ -99,8 +100,8 @@ def _put(server: Server, key: str, data: memoryview) -> tuple[float, int, str]:
     return dt, r.status, r.headers.get("etag", "").strip('"')
 
 
-def _get(server: Server, key: str, size: int) -> float:
-    target = server.presigner(DATA_BUCKET).target("GET", f"/{DATA_BUCKET}/{key}")
+def _get(server: Server, key: str, size: int, bucket: str = DATA_BUCKET) -> float:
+    target = server.presigner(bucket).target("GET", f"/{bucket}/{key}")
     t0 = time.perf_counter()
     r = one_request(HOST, server.port, "GET", target, keep_body=False)
     dt = time.perf_counter() - t0
@@ -118,7 +119,8 @@ def _parallel(fn: Any, args: list[tuple[Any, ...]]) -> float:
         return time.perf_counter() - t0
 
 
-def large(server: Server, plan: Plan, data: memoryview, md5hex: str, rss_only: bool) -> Outcome:
+def large(server: Server, plan: Plan, data: memoryview, md5hex: str, rss_only: bool,
+          bucket: str = DATA_BUCKET) -> Outcome:
     out = Outcome()
     size = len(data)
     mib = size / MiB
@@ -131,13 +133,13 @@ def large(server: Server, plan: Plan, data: memoryview, md5hex: str, rss_only: b
                 settle()
                 key = f"large/s-{r}"
                 keys.append(key)
-                dt, _, etag = _put(server, key, data)
+                dt, _, etag = _put(server, key, data, bucket)
                 t_put.append(dt)
                 if etag and etag != md5hex and "-" not in etag:
                     out.notes.append(f"ETag {etag} is not the MD5 of the body")
             for _ in range(plan.reps):
                 settle()
-                t_get.append(_get(server, "large/s-0", size))
+                t_get.append(_get(server, "large/s-0", size, bucket))
             out.metrics["large_put_1"] = mib / statistics.median(t_put)
             out.metrics["large_get_1"] = mib / statistics.median(t_get)
             out.details["large_put_1_s"] = t_put
@@ -149,7 +151,7 @@ def large(server: Server, plan: Plan, data: memoryview, md5hex: str, rss_only: b
                 settle()
                 ks = [f"large/p-{r}-{i}" for i in range(4)]
                 keys.extend(ks)
-                t_put4.append(_parallel(_put, [(server, k, data) for k in ks]))
+                t_put4.append(_parallel(_put, [(server, k, data, bucket) for k in ks]))
         out.metrics["large_put_4"] = 4 * mib / statistics.median(t_put4)
         out.metrics["rss_put_4"] = rss.peak / MiB
         out.details["rss_before_mib"] = base / MiB
@@ -159,16 +161,16 @@ def large(server: Server, plan: Plan, data: memoryview, md5hex: str, rss_only: b
             for r in range(plan.reps):
                 settle()
                 ks = [f"large/p-{r}-{i}" for i in range(4)]
-                t_get4.append(_parallel(_get, [(server, k, size) for k in ks]))
+                t_get4.append(_parallel(_get, [(server, k, size, bucket) for k in ks]))
             out.metrics["large_get_4"] = 4 * mib / statistics.median(t_get4)
             out.details["large_get_4_s"] = t_get4
     finally:
         out.details["large_server_cpu_s"] = server.cpu_seconds() - cpu0
-        p = server.presigner(DATA_BUCKET)
+        p = server.presigner(bucket)
         conn = Conn(HOST, server.port, 60)
         for k in keys:
             try:
-                conn.request("DELETE", p.target("DELETE", f"/{DATA_BUCKET}/{k}"))
+                conn.request("DELETE", p.target("DELETE", f"/{bucket}/{k}"))
             except Exception:  # noqa: BLE001 - cleanup only
                 conn.close()
         conn.close()
@@ -207,12 +209,15 @@ def _targets_file(path: Path, targets: list[str]) -> Path:
     return path
 
 
-def small(server: Server, plan: Plan, workdir: Path) -> Outcome:
+def small(server: Server, plan: Plan, workdir: Path, bucket: str = DATA_BUCKET,
+          cpu: dict[str, Any] | None = None) -> Outcome:
+    """``cpu``: more CPU-seconds counters (name -> callable) whose change during each wrk run
+    goes into the details as ``cpu_s`` (bench/cluster.py: per-process CPU per request)."""
     out = Outcome()
-    p = server.presigner(DATA_BUCKET)
+    p = server.presigner(bucket)
     body = os.urandom(plan.small_size)
     hosthdr = f"{HOST}:{server.port}"
-    get_keys = [f"/{DATA_BUCKET}/small/g-{i:05d}" for i in range(plan.small_get_keys)]
+    get_keys = [f"/{bucket}/small/g-{i:05d}" for i in range(plan.small_get_keys)]
     reqs = [put_request(hosthdr, p.target("PUT", k), body) for k in get_keys]
     ok, errors, _ = populate(HOST, server.port, reqs, plan.small_conns, plan.populate_limit)
     if ok != len(reqs):
@@ -220,15 +225,18 @@ def small(server: Server, plan: Plan, workdir: Path) -> Outcome:
     url = f"http://{hosthdr}/"
     tdir = workdir / "wrk"
     put_file = _targets_file(tdir / f"{server.name}-put.txt", [
-        p.target("PUT", f"/{DATA_BUCKET}/small/p-{i:06d}") for i in range(plan.small_put_keys)])
+        p.target("PUT", f"/{bucket}/small/p-{i:06d}") for i in range(plan.small_put_keys)])
     get_file = _targets_file(tdir / f"{server.name}-get.txt",
                              [p.target("GET", k) for k in get_keys])
     for op, f, size in (("put", put_file, plan.small_size), ("get", get_file, 0)):
         settle()
         cpu0 = server.cpu_seconds()
+        more0 = {k: fn() for k, fn in (cpu or {}).items()}
         res = _wrk(url, f, op.upper(), size, plan.small_seconds, plan.small_conns,
                    plan.wrk_threads)
         res["server_cpu_pct"] = 100 * (server.cpu_seconds() - cpu0) / (res["duration_us"] / 1e6)
+        if cpu:
+            res["cpu_s"] = {k: fn() - more0[k] for k, fn in cpu.items()}
         out.metrics[f"small_{op}_ops"] = res["ops"]
         out.metrics[f"small_{op}_p50"] = res["p50"] / 1000
         out.metrics[f"small_{op}_p99"] = res["p99"] / 1000
