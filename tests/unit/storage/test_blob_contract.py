@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_write_then_read_whole_and_ranges_at_chunk_boundaries(store: BlobStore) 
                            (2 * CHUNK - 1, CHUNK + 2), (3 * CHUNK, 123), (len(data) - 1, 1),
                            (5, 0)]:
         assert read(store, blob_id, offset, length) == data[offset:offset + length]
-    assert asyncio.run(store.read(blob_id, CHUNK - 3, 6)) == data[CHUNK - 3:CHUNK + 3]
+    assert _run(store.read(blob_id, CHUNK - 3, 6)) == data[CHUNK - 3:CHUNK + 3]
 
 
 def test_reading_past_the_end_raises(store: BlobStore) -> None:
@@ -179,3 +180,12 @@ def test_blob_store_setting_is_validated() -> None:
                 "seaweedfs://m:1?colour=red"]:
         with pytest.raises(ValidationError):
             Settings(blob_store=bad)
+
+
+def _run(coro: Any) -> Any:
+    """A coroutine on a loop of its own, in a thread of its own (the browser suites' sync
+    Playwright may leave an event loop running in this thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
