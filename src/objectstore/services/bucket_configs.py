@@ -6,8 +6,9 @@ clears the cache in every process on the data dir at once)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from anyio.to_thread import run_sync
 from sqlalchemy import Engine, delete, select
@@ -16,39 +17,68 @@ from ..storage.sql.engine import writing
 from ..storage.sql.tables import bucket_configs
 from .cache import MISS, SharedGeneration, TtlCache
 
+T = TypeVar("T")
 NAMES = frozenset({"lifecycle", "object-lock", "policy", "cors", "public-access-block",
                    "ownership", "encryption", "tagging", "acl-grants"})
+
+
+class StoreDocuments:
+    """All of one store's documents, as read together, and what callers derived from them
+    (parsed policies, ...), kept as long as the documents are."""
+
+    __slots__ = ("docs", "_memo")
+
+    def __init__(self, docs: dict[str, Any]) -> None:
+        self.docs = docs
+        self._memo: dict[str, Any] = {}
+
+    def derived(self, what: str, build: Callable[[dict[str, Any]], T]) -> T:
+        """``build(docs)``, computed once per reading of the documents."""
+        try:
+            return cast(T, self._memo[what])
+        except KeyError:
+            value = self._memo[what] = build(self.docs)
+            return value
 
 
 class BucketConfigService:
     def __init__(self, engine: Engine, shared: SharedGeneration | None = None) -> None:
         self.engine = engine
-        self._cache: TtlCache[tuple[str, str], Any] = TtlCache(1.0, shared=shared)
+        # one entry per store (all its documents): a request that needs several documents
+        # (access, lifecycle, lock, encryption, CORS) costs one cache lookup per need
+        self._cache: TtlCache[str, StoreDocuments] = TtlCache(1.0, shared=shared)
 
     @staticmethod
     def _check(name: str) -> None:
         if name not in NAMES:
             raise ValueError(f"unknown bucket configuration {name!r}")
 
-    def get(self, store_id: str, name: str) -> Any:
-        """The document (decoded JSON), or None when the store has none."""
-        self._check(name)
-        hit = self._cache.get((store_id, name))
+    def documents(self, store_id: str) -> StoreDocuments:
+        hit = self._cache.get(store_id)
         if hit is not MISS:
             return hit
         generation = self._cache.generation()
         with self.engine.connect() as conn:
-            row = conn.execute(select(bucket_configs.c.document).where(
-                bucket_configs.c.store_id == store_id, bucket_configs.c.name == name)).first()
-        value = json.loads(row[0]) if row is not None else None
-        self._cache.put((store_id, name), value, generation)
-        return value
+            rows = conn.execute(select(bucket_configs.c.name, bucket_configs.c.document)
+                                .where(bucket_configs.c.store_id == store_id)).all()
+        found = StoreDocuments({name: json.loads(doc) for name, doc in rows})
+        self._cache.put(store_id, found, generation)
+        return found
 
-    async def get_async(self, store_id: str, name: str) -> Any:
-        hit = self._cache.get((store_id, name))
+    async def documents_async(self, store_id: str) -> StoreDocuments:
+        hit = self._cache.get(store_id)
         if hit is not MISS:
             return hit
-        return await run_sync(self.get, store_id, name)
+        return await run_sync(self.documents, store_id)
+
+    def get(self, store_id: str, name: str) -> Any:
+        """The document (decoded JSON), or None when the store has none."""
+        self._check(name)
+        return self.documents(store_id).docs.get(name)
+
+    async def get_async(self, store_id: str, name: str) -> Any:
+        self._check(name)
+        return (await self.documents_async(store_id)).docs.get(name)
 
     def put(self, store_id: str, name: str, document: Any) -> None:
         self._check(name)

@@ -10,5 +10,6 @@ ACCESS_DOCUMENTS = ("policy", "public-access-block", "ownership", "acl-grants")
 
 
 async def load_bucket_access(configs: BucketConfigService, store: ObjectStore) -> BucketAccess:
-    docs = [await configs.get_async(store.id, name) for name in ACCESS_DOCUMENTS]
-    return bucket_access_from(store, *docs)
+    found = await configs.documents_async(store.id)
+    return found.derived("access", lambda docs: bucket_access_from(
+        store, *(docs.get(name) for name in ACCESS_DOCUMENTS)))

@@ -48,7 +48,32 @@ def version_from(store_id: str, m: Mapping[str, Any] | RowMapping, *, is_latest:
 
 def version_from_tuple(store_id: str, names: tuple[str, ...], row: tuple[Any, ...],
                        *, is_latest: bool) -> ObjectVersion:
-    return version_from(store_id, dict(zip(names, row, strict=True)), is_latest=is_latest)
+    """``version_from`` for a row of a prepared statement selecting ``names`` (the hot point
+    read: no dict is built; columns are still found by name, through an index)."""
+    at = _index(names)
+    data, parts, until = row[at["data"]], row[at["parts"]], row[at["lock_until"]]
+    headers, user_meta = row[at["headers"]], row[at["user_meta"]]
+    checksums, tags = row[at["checksums"]], row[at["tags"]]
+    return ObjectVersion(
+        store_id, row[at["key"]], row[at["blob_id"]], int(row[at["size"]]), row[at["etag"]],
+        aware(row[at["last_modified"]]), row[at["content_type"]],
+        dict(headers) if headers else {}, dict(user_meta) if user_meta else {},
+        dict(checksums) if checksums else {}, row[at["checksum_type"]], row[at["acl"]],
+        tuple((p[0], int(p[1])) for p in parts) if parts else None,
+        dict(tags) if tags else {}, bytes(data) if data is not None else None,
+        row[at["version_id"]], row[at["vseq"]], bool(row[at["delete_marker"]]), is_latest,
+        row[at["lock_mode"]], aware(until) if until is not None else None,
+        bool(row[at["legal_hold"]]), row[at["grants"]], row[at["sse"]])
+
+
+_INDEXES: dict[tuple[str, ...], dict[str, int]] = {}
+
+
+def _index(names: tuple[str, ...]) -> dict[str, int]:
+    found = _INDEXES.get(names)
+    if found is None:
+        found = _INDEXES[names] = {name: i for i, name in enumerate(names)}
+    return found
 
 
 def row_values(v: ObjectVersion) -> dict[str, Any]:
