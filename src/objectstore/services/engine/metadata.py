@@ -37,6 +37,13 @@ _HEAD = Prepared(select(*[objects.c[n] for n in HEAD_COLUMNS]).where(
     objects.c.store_id == bindparam("store_id"), objects.c.key == bindparam("key")))
 _VERSIONING = Prepared(select(objectstores.c.versioning).where(
     objectstores.c.id == bindparam("sid")))
+# A write's two reads in one statement: the store's versioning state and the key's latest
+# version (if any), so a PUT costs one SELECT before its writes.
+_STATE_AND_HEAD = Prepared(
+    select(objectstores.c.versioning, *[objects.c[n] for n in HEAD_COLUMNS])
+    .select_from(objectstores.outerjoin(objects, (objects.c.store_id == objectstores.c.id)
+                                        & (objects.c.key == bindparam("key"))))
+    .where(objectstores.c.id == bindparam("sid")))
 _CHARGE_STORE = Prepared(
     objectstores.update().where(objectstores.c.id == bindparam("sid")).values(
         used_bytes=objectstores.c.used_bytes + bindparam("delta", type_=BigInteger),
@@ -142,6 +149,18 @@ def versioning_in(conn: Connection, store_id: str) -> str | None:
     return row[0]  # type: ignore[no-any-return]
 
 
+def state_and_current(conn: Connection, store_id: str, key: str
+                      ) -> tuple[str | None, ObjectVersion | None]:
+    """The store's versioning state (read in the write's own transaction, never from a
+    cache) and the key's latest version."""
+    row = _STATE_AND_HEAD.first(conn, sid=store_id, key=key)
+    if row is None:
+        raise StoreNotFound("The specified bucket does not exist")
+    if row[1] is None:  # no object row joined (key is part of the primary key)
+        return row[0], None
+    return row[0], version_from_tuple(store_id, HEAD_COLUMNS, row[1:], is_latest=True)
+
+
 def current_in(conn: Connection, store_id: str, key: str) -> ObjectVersion | None:
     row = _HEAD.first(conn, store_id=store_id, key=key)
     return None if row is None else version_from_tuple(store_id, HEAD_COLUMNS, row,
@@ -193,8 +212,7 @@ def install(conn: Connection, store: ObjectStore, new: ObjectVersion,
     store's versioning rules; ``charged`` bytes of it were already counted (multipart parts).
     Returns the stored version and whether blobs were queued for the GC."""
     lock_key(conn, store.id, new.key)
-    state = versioning_in(conn, store.id)
-    current = current_in(conn, store.id, new.key)
+    state, current = state_and_current(conn, store.id, new.key)
     live = current if current is not None and not current.delete_marker else None
     check_preconditions(live, if_match, if_none_match)
     vseq = next_vseq(current.vseq if current is not None else None)
