@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from objectstore.domain.errors import InvalidInput
-from objectstore.domain.models import ObjectMeta
+from objectstore.domain.models import ObjectVersion
 from objectstore.s3 import routing
 from objectstore.s3.addressing import split_target
 from objectstore.s3.auth_errors import S3AuthError
@@ -530,14 +530,14 @@ def fake_fetch(keys: list[str]):  # type: ignore[no-untyped-def]
     """ObjectService.scan over a sorted in-memory list (same contract, same comparisons)."""
     ordered = sorted(keys)  # code-point order == UTF-8 byte order for valid strings
 
-    def fetch(after: str | None, prefix: str, limit: int) -> list[ObjectMeta]:
+    def fetch(after: str | None, prefix: str, limit: int) -> list[ObjectVersion]:
         if after is not None and after >= prefix:
             i = bisect.bisect_right(ordered, after)
         elif prefix:
             i = bisect.bisect_left(ordered, prefix)
         else:
             i = 0
-        return [ObjectMeta("s", k, "b", 0, "e", T0, "ct") for k in ordered[i:i + limit]]
+        return [ObjectVersion("s", k, "b", 0, "e", T0, "ct") for k in ordered[i:i + limit]]
 
     return fetch
 

@@ -8,7 +8,6 @@ midnight UTC after the day count is reached.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -139,7 +138,3 @@ def abort_due(rules: list[Rule], key: str, initiated: datetime, now: datetime,
 def pass_interval(day_seconds: int) -> float:
     """How often the worker looks: a few times per lifecycle day, at most hourly."""
     return max(0.2, min(day_seconds / 8, 3600.0))
-
-
-def whole_days(seconds: float, day_seconds: int) -> int:
-    return math.floor(seconds / day_seconds)

@@ -117,9 +117,6 @@ class ObjectVersion:
         return out
 
 
-ObjectMeta = ObjectVersion  # the name earlier modules used
-
-
 @dataclass(slots=True)
 class ListedObject:
     """What a listing shows of an object (built 1,000 at a time: kept small)."""

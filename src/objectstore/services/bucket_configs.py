@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, select
 
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import bucket_configs
-from .cache import MISS, SharedGeneration, TtlCache
+from .cache import SharedGeneration, TtlCache
 
 T = TypeVar("T")
 NAMES = frozenset({"lifecycle", "object-lock", "policy", "cors", "public-access-block",
@@ -54,22 +54,16 @@ class BucketConfigService:
             raise ValueError(f"unknown bucket configuration {name!r}")
 
     def documents(self, store_id: str) -> StoreDocuments:
-        hit = self._cache.get(store_id)
-        if hit is not MISS:
-            return hit
-        generation = self._cache.generation()
+        return self._cache.get_or_load(store_id, lambda: self._load(store_id))
+
+    async def documents_async(self, store_id: str) -> StoreDocuments:
+        return await self._cache.get_or_load_async(store_id, lambda: self._load(store_id))
+
+    def _load(self, store_id: str) -> StoreDocuments:
         with self.engine.connect() as conn:
             rows = conn.execute(select(bucket_configs.c.name, bucket_configs.c.document)
                                 .where(bucket_configs.c.store_id == store_id)).all()
-        found = StoreDocuments({name: json.loads(doc) for name, doc in rows})
-        self._cache.put(store_id, found, generation)
-        return found
-
-    async def documents_async(self, store_id: str) -> StoreDocuments:
-        hit = self._cache.get(store_id)
-        if hit is not MISS:
-            return hit
-        return await run_sync(self.documents, store_id)
+        return StoreDocuments({name: json.loads(doc) for name, doc in rows})
 
     def get(self, store_id: str, name: str) -> Any:
         """The document (decoded JSON), or None when the store has none."""

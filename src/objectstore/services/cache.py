@@ -15,8 +15,11 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final, Generic, Literal, TypeVar
+
+from anyio.to_thread import run_sync
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -109,6 +112,24 @@ class TtlCache(Generic[K, V]):
             if len(self._data) >= self.max_entries:
                 self._data.clear()
             self._data[key] = (time.monotonic(), value)
+
+    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+        """The cached value, else ``load()`` (kept unless a change happened meanwhile)."""
+        hit = self.get(key)
+        if hit is not MISS:
+            return hit
+        generation = self.generation()
+        value = load()
+        self.put(key, value, generation)
+        return value
+
+    async def get_or_load_async(self, key: K, load: Callable[[], V]) -> V:
+        """``get_or_load`` from the event loop: a hit costs no thread hop; ``load`` (which
+        does I/O) runs in a worker thread."""
+        hit = self.get(key)
+        if hit is not MISS:
+            return hit
+        return await run_sync(self.get_or_load, key, load)
 
     def clear(self) -> None:
         """A change happened: forget everything here, and tell the other processes."""

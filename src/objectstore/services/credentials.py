@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from anyio.to_thread import run_sync
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -22,7 +21,7 @@ from ..domain.names import (
 )
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import credentials, objectstores
-from .cache import MISS, Missing, SharedGeneration, TtlCache
+from .cache import Missing, SharedGeneration, TtlCache
 from .secrets import SecretBox
 
 CACHE_TTL_S = 1.0
@@ -70,26 +69,24 @@ class CredentialService:
 
     async def by_access_key_async(self, access_key_id: str) -> Credential | None:
         """``by_access_key`` from the event loop: a cache hit costs no thread hop."""
-        hit = self._cache.get(access_key_id)
-        if hit is not MISS:
-            return hit
-        return await run_sync(self.by_access_key, access_key_id)
+        if "\x00" in access_key_id:
+            return None
+        return await self._cache.get_or_load_async(
+            access_key_id, lambda: self._load_by_access_key(access_key_id))
 
     def by_access_key(self, access_key_id: str) -> Credential | None:
         """Cached for at most CACHE_TTL_S; local changes invalidate at once."""
         if "\x00" in access_key_id:  # no key has one, and PostgreSQL refuses to compare it
             return None
-        hit = self._cache.get(access_key_id)
-        if hit is not MISS:
-            return hit
-        generation = self._cache.generation()
+        return self._cache.get_or_load(access_key_id,
+                                       lambda: self._load_by_access_key(access_key_id))
+
+    def _load_by_access_key(self, access_key_id: str) -> Credential | None:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(credentials).where(credentials.c.access_key_id == access_key_id)
             ).first()
-        cred = self.from_row(row) if row is not None else None
-        self._cache.put(access_key_id, cred, generation)
-        return cred
+        return self.from_row(row) if row is not None else None
 
     # -- management -----------------------------------------------------------------------------
     def insert(

@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import Engine, select, tuple_
 
 from ..domain.encryption import KmsKeyDisabled, KmsKeyNotFound, MasterKeyMissing
-from ..domain.models import ObjectMeta
+from ..domain.models import ObjectVersion
 from ..storage.blobs import BlobStore
 from ..storage.sql.tables import object_versions, objects, objectstores
 from .engine.crypto import TamperedError
@@ -75,7 +75,7 @@ class _Md5:
         return self.md5.hexdigest() == self.expected
 
 
-def full_object_digest(meta: ObjectMeta, *, allow_md5: bool = True) -> Digest | None:
+def full_object_digest(meta: ObjectVersion, *, allow_md5: bool = True) -> Digest | None:
     """A digest to check a whole single-stream read of ``meta``; None for multipart objects
     without a FULL_OBJECT CRC (their ETag needs part boundaries: see ``verify``)."""
     if meta.checksum_type in (None, "FULL_OBJECT"):
@@ -104,7 +104,7 @@ def _read(blobs: BlobStore, blob_id: str, size: int) -> Iterator[bytes]:
         reader.close()
 
 
-def verify(blobs: BlobStore, meta: ObjectMeta, sse: SseCodec | None = None) -> str | None:
+def verify(blobs: BlobStore, meta: ObjectVersion, sse: SseCodec | None = None) -> str | None:
     """Return a description of the damage, or None when the bytes are intact. Encrypted
     versions are checked with ``sse`` (their data key opened when it can be)."""
     if meta.delete_marker:
@@ -147,7 +147,7 @@ def verify(blobs: BlobStore, meta: ObjectMeta, sse: SseCodec | None = None) -> s
     return None
 
 
-def verify_encrypted(blobs: BlobStore, meta: ObjectMeta, sse: SseCodec | None) -> str | None:
+def verify_encrypted(blobs: BlobStore, meta: ObjectVersion, sse: SseCodec | None) -> str | None:
     """With the data key (SSE-S3, an enabled KMS key) every segment's authentication tag is
     checked and the plaintext against its recorded checksum; without it (SSE-C keys are
     never stored, a disabled KMS key) each sealed blob's length, header and ciphertext CRC."""
@@ -168,7 +168,7 @@ def verify_encrypted(blobs: BlobStore, meta: ObjectMeta, sse: SseCodec | None) -
 
 
 def scan(engine: Engine, blobs: BlobStore, sse: SseCodec | None = None
-         ) -> Iterator[tuple[str, ObjectMeta, str | None]]:
+         ) -> Iterator[tuple[str, ObjectVersion, str | None]]:
     """Yield (store name, object version, damage or None) for every stored version."""
     with engine.connect() as conn:
         stores = conn.execute(select(objectstores.c.id, objectstores.c.name)).all()

@@ -35,7 +35,7 @@ from ..storage.sql.tables import (
     parts,
     uploads,
 )
-from .cache import MISS, SharedGeneration, TtlCache
+from .cache import SharedGeneration, TtlCache
 from .credentials import CredentialService
 
 
@@ -159,20 +159,11 @@ class ObjectStoreService:
         """``by_name`` for the S3 request path: cached up to 1 s and cleared at once by any
         local change to stores. Usage figures in the result may be that old; every write
         re-checks usage in its own transaction."""
-        hit = self._by_name.get(name)
-        if hit is not MISS:
-            return hit
-        generation = self._by_name.generation()
-        stores = self.by_name(name)
-        self._by_name.put(name, stores, generation)
-        return stores
+        return self._by_name.get_or_load(name, lambda: self.by_name(name))
 
     async def resolve_bucket_async(self, name: str) -> Stores:
         """``resolve_bucket`` from the event loop: a cache hit costs no thread hop."""
-        hit = self._by_name.get(name)
-        if hit is not MISS:
-            return hit
-        return await run_sync(self.resolve_bucket, name)
+        return await self._by_name.get_or_load_async(name, lambda: self.by_name(name))
 
     def changed(self) -> None:
         self._by_name.clear()

@@ -37,10 +37,6 @@ class Services:
         while self.closers:
             self.closers.pop()()
 
-    @property
-    def inline_reads(self) -> bool:
-        """Whether point reads of metadata may run on the event loop (embedded SQLite)."""
-        return self.objects.inline_reads
 
     def endpoint_for(self, store_name: str) -> str:
         return f"{self.settings.resolved_public_s3_url()}/{store_name}"

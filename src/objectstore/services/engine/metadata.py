@@ -35,8 +35,6 @@ ENABLED, SUSPENDED = "Enabled", "Suspended"
 
 _HEAD = Prepared(select(*[objects.c[n] for n in HEAD_COLUMNS]).where(
     objects.c.store_id == bindparam("store_id"), objects.c.key == bindparam("key")))
-_VERSIONING = Prepared(select(objectstores.c.versioning).where(
-    objectstores.c.id == bindparam("sid")))
 # A write's two reads in one statement: the store's versioning state and the key's latest
 # version (if any), so a PUT costs one SELECT before its writes.
 _STATE_AND_HEAD = Prepared(
@@ -140,15 +138,6 @@ def _counted(v: ObjectVersion) -> int:
     return 0 if v.delete_marker else 1
 
 
-def versioning_in(conn: Connection, store_id: str) -> str | None:
-    """The store's versioning state, read in the write's own transaction (a cached store
-    may be stale, and a stale "unversioned" would overwrite a version in place)."""
-    row = _VERSIONING.first(conn, sid=store_id)
-    if row is None:
-        raise StoreNotFound("The specified bucket does not exist")
-    return row[0]  # type: ignore[no-any-return]
-
-
 def state_and_current(conn: Connection, store_id: str, key: str
                       ) -> tuple[str | None, ObjectVersion | None]:
     """The store's versioning state (read in the write's own transaction, never from a
@@ -249,8 +238,7 @@ def delete_latest(conn: Connection, store: ObjectStore, key: str, now: datetime
     becomes the latest version (Enabled: a new one; Suspended: the null version, replacing
     any). Returns (the marker, if one was made; whether blobs were queued)."""
     lock_key(conn, store.id, key)
-    state = versioning_in(conn, store.id)
-    current = current_in(conn, store.id, key)
+    state, current = state_and_current(conn, store.id, key)
     if state is None:
         if current is None:
             return None, False

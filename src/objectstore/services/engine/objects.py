@@ -14,14 +14,7 @@ from anyio.to_thread import run_sync
 from sqlalchemy import (
     Connection,
     Engine,
-    Integer,
-    and_,
-    bindparam,
-    false,
-    literal,
-    or_,
     select,
-    union_all,
 )
 
 from ...domain.errors import (
@@ -34,18 +27,18 @@ from ...domain.errors import (
     QuotaExceeded,
     StoreNotFound,
 )
-from ...domain.models import GB, Credential, ListedObject, ObjectStore, ObjectVersion
+from ...domain.models import GB, Credential, ObjectStore, ObjectVersion
 from ...domain.object_lock import MODES, LockConfig, Retention, check_retention_change
 from ...storage.blobs import BlobStore
 from ...storage.sql.group_commit import DirectWriter, Writer, run_async
-from ...storage.sql.prepared import Prepared
-from ...storage.sql.tables import credentials, object_versions, objects, objectstores
+from ...storage.sql.tables import credentials, objectstores
 from ..bucket_configs import BucketConfigService
 from ..integrity import Digest, full_object_digest
 from . import metadata as md
+from . import scans
 from .crypto import TamperedError
-from .listing import Listing, VersionListing, list_keys, list_versions
-from .rows import HEAD_COLUMNS, aware, version_from_tuple
+from .listing import Listing, VersionListing
+from .rows import HEAD_COLUMNS, version_from_tuple
 from .sse import (
     KMS,
     Sealing,
@@ -112,26 +105,6 @@ class Deleted:
 
     version_id: str | None = None
     delete_marker: bool = False
-
-
-_SCAN = select(objects.c.key, objects.c.size, objects.c.etag, objects.c.last_modified,
-               objects.c.checksums).where(objects.c.store_id == bindparam("sid"),
-                                          objects.c.delete_marker == false())
-_LIMIT = bindparam("lim", type_=Integer)
-_SCAN_AFTER = Prepared(_SCAN.where(objects.c.key > bindparam("key"))
-                       .order_by(objects.c.key).limit(_LIMIT))
-_SCAN_FROM = Prepared(_SCAN.where(objects.c.key >= bindparam("key"))
-                      .order_by(objects.c.key).limit(_LIMIT))
-_SCAN_ALL = Prepared(_SCAN.order_by(objects.c.key).limit(_LIMIT))
-
-
-def _versions_select(table: Any, latest: bool, sid: str, key: str, vseq: str, prefix: str
-                     ) -> Any:
-    return select(table.c.key, table.c.vseq, table.c.version_id, table.c.delete_marker,
-                  table.c.size, table.c.etag, table.c.last_modified, table.c.checksums,
-                  literal(latest).label("latest")).where(
-        table.c.store_id == sid, table.c.key >= max(key, prefix),
-        or_(table.c.key > key, and_(table.c.key == key, table.c.vseq > vseq)))
 
 
 class ObjectEngine:
@@ -417,9 +390,9 @@ class ObjectEngine:
                    "last_modified": datetime.now(UTC)}
 
         def work(conn: Connection) -> tuple[ObjectVersion | None, bool]:
-            if md.versioning_in(conn, store.id) is not None:
+            state, current = md.state_and_current(conn, store.id, key)
+            if state is not None:
                 return None, False
-            current = md.current_in(conn, store.id, key)
             if current is None or current.vseq != source.vseq:
                 return None, False  # replaced meanwhile: copy the source's bytes
             return md.update_version(conn, store, key, None, changes), False
@@ -466,72 +439,27 @@ class ObjectEngine:
         """``update`` for callers outside the event loop (admin tools)."""
         return self.writer.run(self._update_work(store, key, version_id, changes))[0]
 
-    # -- listings -------------------------------------------------------------------------------
-    def scan(self, store_id: str, after: str | None, prefix: str, limit: int
-             ) -> list[ListedObject]:
-        """Latest versions (not delete markers) with key > after (or >= prefix), in key
-        (UTF-8 byte) order."""
-        if after is not None and after >= prefix:
-            rows = _SCAN_AFTER.all_on(self.engine, sid=store_id, key=after, lim=limit)
-        elif prefix:
-            rows = _SCAN_FROM.all_on(self.engine, sid=store_id, key=prefix, lim=limit)
-        else:
-            rows = _SCAN_ALL.all_on(self.engine, sid=store_id, lim=limit)
-        return [ListedObject(key, int(size), etag, aware(modified), checksums or {})
-                for key, size, etag, modified, checksums in rows]
-
+    # -- listings (services/engine/scans.py) --------------------------------------------------
     def list_objects_sync(self, store_id: str, prefix: str, delimiter: str,
                           after: str | None, max_keys: int) -> Listing:
-        return list_keys(lambda a, p, n: self.scan(store_id, a, p, n), prefix=prefix,
-                         delimiter=delimiter, after=after, max_keys=max_keys,
-                         batch=min(max(max_keys, 1) + 1, 1001))
+        return scans.list_objects(self.engine, store_id, prefix, delimiter, after, max_keys)
 
     async def list_objects(self, store: ObjectStore, prefix: str, delimiter: str,
                            after: str | None, max_keys: int) -> Listing:
         return await run_sync(self.list_objects_sync, store.id, prefix, delimiter, after,
                               max_keys)
 
-    def scan_versions(self, store_id: str, key: str, vseq: str, prefix: str, limit: int
-                      ) -> list[ListedObject]:
-        q = union_all(
-            _versions_select(objects, True, store_id, key, vseq, prefix),
-            _versions_select(object_versions, False, store_id, key, vseq, prefix),
-        ).order_by("key", "vseq").limit(limit)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
-        return [ListedObject(r.key, int(r.size), r.etag, aware(r.last_modified),
-                             r.checksums or {}, r.version_id, bool(r.latest),
-                             bool(r.delete_marker), r.vseq) for r in rows]
-
     def list_versions_sync(self, store_id: str, prefix: str, delimiter: str,
                            key_marker: str, version_id_marker: str, max_keys: int
                            ) -> VersionListing:
-        after = (key_marker, "")
-        if key_marker:
-            after = (key_marker, "~")  # every version of the marker key was listed
-            if version_id_marker:
-                if not is_valid_version_id(version_id_marker):
-                    raise InvalidVersion("Invalid version id specified")
-                with self.engine.connect() as conn:
-                    marked = md.find_version(conn, store_id, key_marker, version_id_marker)
-                if marked is not None:
-                    after = (key_marker, marked.vseq)
-                elif version_id_marker != "null":
-                    after = (key_marker, version_id_marker)
-        return list_versions(lambda k, v, p, n: self.scan_versions(store_id, k, v, p, n),
-                             prefix=prefix, delimiter=delimiter, after=after,
-                             max_keys=max_keys, batch=min(max(max_keys, 1) + 1, 1001))
+        return scans.list_object_versions(self.engine, store_id, prefix, delimiter,
+                                          key_marker, version_id_marker, max_keys)
 
     async def list_versions(self, store: ObjectStore, prefix: str, delimiter: str,
                             key_marker: str, version_id_marker: str, max_keys: int
                             ) -> VersionListing:
         return await run_sync(self.list_versions_sync, store.id, prefix, delimiter,
                               key_marker, version_id_marker, max_keys)
-
-    def has_versions(self, store_id: str) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(select(object_versions.c.key).where(
-                object_versions.c.store_id == store_id).limit(1)).first() is not None
 
     # -- encryption at rest (services/engine/sse.py) -------------------------------------------
     def open_key(self, version: ObjectVersion, customer_key: bytes | None = None
