@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .errors import AccessDenied, InvalidInput, ObjectLocked
+from .errors import AccessDenied, InvalidInput, LockNotEnabled, ObjectLocked
 from .models import ObjectVersion
 
 GOVERNANCE, COMPLIANCE = "GOVERNANCE", "COMPLIANCE"
@@ -42,6 +42,29 @@ class LockConfig:
 class Retention:
     mode: str | None
     until: datetime | None
+
+
+def retention_for(config: LockConfig | None, mode: str | None, until: datetime | None,
+                  legal_hold: bool, now: datetime) -> tuple[str | None, datetime | None]:
+    """The (mode, retain-until) a new version gets: what the request asked for (refused
+    unless the store has object lock, and only both or neither, in the future), else the
+    store's default retention from ``now`` (the server's clock)."""
+    if config is None:
+        if mode is not None or until is not None or legal_hold:
+            raise LockNotEnabled("Bucket is missing Object Lock Configuration")
+        return mode, until
+    if mode is not None or until is not None:
+        if mode not in MODES or until is None:
+            raise InvalidInput("x-amz-object-lock-mode and x-amz-object-lock-retain-until-"
+                               "date must both be given", "x-amz-object-lock-mode")
+        if until <= now:
+            raise InvalidInput("The retain until date must be in the future",
+                               "x-amz-object-lock-retain-until-date")
+        return mode, until
+    default = config.default_until(now)
+    if default is None or config.mode is None:
+        return None, None
+    return config.mode, default
 
 
 def is_locked(v: ObjectVersion, now: datetime) -> bool:

@@ -9,6 +9,7 @@ counts no bytes and no object.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -302,9 +303,13 @@ def delete_version(conn: Connection, store: ObjectStore, key: str, version_id: s
     return target_old, bool(target_old.blob_ids())
 
 
+Changes = dict[str, Any] | Callable[[ObjectVersion], dict[str, Any]]
+
+
 def update_version(conn: Connection, store: ObjectStore, key: str, version_id: str | None,
-                   changes: dict[str, Any]) -> ObjectVersion:
-    """Change metadata (tags, ACL) of one version in place (no new version, as on S3)."""
+                   changes: Changes) -> ObjectVersion:
+    """Change columns of one version in place (no new version, as on S3): tags, ACL,
+    retention. ``changes`` may be computed from the version (and refuse it by raising)."""
     lock_key(conn, store.id, key)
     current = current_in(conn, store.id, key)
     if version_id is None:
@@ -318,9 +323,10 @@ def update_version(conn: Connection, store: ObjectStore, key: str, version_id: s
         target = found
     if target.delete_marker:
         raise DeleteMarker(target.version_id, target.last_modified, addressed=True)
+    values = changes(target) if callable(changes) else changes
     table = objects if target.is_latest else object_versions
     q = table.update().where(table.c.store_id == store.id, table.c.key == key)
     if not target.is_latest:
         q = q.where(table.c.vseq == target.vseq)
-    conn.execute(q.values(**changes))
-    return replace(target, **changes)
+    conn.execute(q.values(**values))
+    return replace(target, **values)

@@ -19,7 +19,6 @@ from sqlalchemy import (
 
 from ...domain.errors import (
     DeleteMarker,
-    InvalidInput,
     InvalidVersion,
     LockNotEnabled,
     NoSuchVersion,
@@ -28,7 +27,7 @@ from ...domain.errors import (
     StoreNotFound,
 )
 from ...domain.models import GB, Credential, ObjectStore, ObjectVersion
-from ...domain.object_lock import MODES, LockConfig, Retention, check_retention_change
+from ...domain.object_lock import LockConfig, Retention, check_retention_change, retention_for
 from ...storage.blobs import BlobStore
 from ...storage.sql.group_commit import DirectWriter, Writer, run_async
 from ...storage.sql.tables import credentials, objectstores
@@ -292,27 +291,11 @@ class ObjectEngine:
         return LockConfig.from_json(await self.configs.get_async(store.id, "object-lock"))
 
     async def with_lock_defaults(self, store: ObjectStore, attrs: Attributes) -> Attributes:
-        """The retention a new version gets: what the request asked for (refused unless the
-        store has object lock), else the store's default retention (server clock)."""
-        config = await self.lock_config(store)
-        asked = attrs.lock_mode is not None or attrs.lock_until is not None or attrs.legal_hold
-        if config is None:
-            if asked:
-                raise LockNotEnabled("Bucket is missing Object Lock Configuration")
-            return attrs
-        now = datetime.now(UTC)
-        if attrs.lock_mode is not None or attrs.lock_until is not None:
-            if attrs.lock_mode not in MODES or attrs.lock_until is None:
-                raise InvalidInput("x-amz-object-lock-mode and x-amz-object-lock-retain-until-"
-                                   "date must both be given", "x-amz-object-lock-mode")
-            if attrs.lock_until <= now:
-                raise InvalidInput("The retain until date must be in the future",
-                                   "x-amz-object-lock-retain-until-date")
-            return attrs
-        until = config.default_until(now)
-        if until is None or config.mode is None:
-            return attrs
-        return replace(attrs, lock_mode=config.mode, lock_until=until)
+        """The retention a new version gets (domain/object_lock.retention_for)."""
+        mode, until = retention_for(await self.lock_config(store), attrs.lock_mode,
+                                    attrs.lock_until, attrs.legal_hold, datetime.now(UTC))
+        return attrs if (mode, until) == (attrs.lock_mode, attrs.lock_until) \
+            else replace(attrs, lock_mode=mode, lock_until=until)
 
     async def set_retention(self, store: ObjectStore, key: str, version_id: str | None,
                             retention: Retention, bypass_governance: bool) -> ObjectVersion:
@@ -324,35 +307,14 @@ class ObjectEngine:
             check_retention_change(v, retention, now, bypass_governance)
             return {"lock_mode": retention.mode, "lock_until": retention.until}
 
-        return await self._commit(self._guarded_update(store, key, version_id, check))
+        return await self._commit(self._update_work(store, key, version_id, check))
 
     async def set_legal_hold(self, store: ObjectStore, key: str, version_id: str | None,
                              on: bool) -> ObjectVersion:
         if await self.lock_config(store) is None:
             raise LockNotEnabled("Bucket is missing Object Lock Configuration")
-        return await self._commit(self._guarded_update(
-            store, key, version_id, lambda _v: {"legal_hold": on}))
-
-    def _guarded_update(self, store: ObjectStore, key: str, version_id: str | None,
-                        changes_for: Callable[[ObjectVersion], dict[str, Any]]
-                        ) -> Callable[[Connection], tuple[ObjectVersion, bool]]:
-        """Update a version's columns with changes computed from it (in the transaction)."""
-        if version_id is not None and not is_valid_version_id(version_id):
-            raise InvalidVersion("Invalid version id specified")
-
-        def work(conn: Connection) -> tuple[ObjectVersion, bool]:
-            md.lock_key(conn, store.id, key)
-            current = md.current_in(conn, store.id, key)
-            target = current if version_id is None else md.find_version(
-                conn, store.id, key, version_id)
-            if target is None:
-                if version_id is None:
-                    raise ObjectNotFound("The specified key does not exist.")
-                raise NoSuchVersion("The specified version does not exist.")
-            changes = changes_for(target)
-            return md.update_version(conn, store, key, target.version_id, changes), False
-
-        return work
+        return await self._commit(self._update_work(store, key, version_id,
+                                                    {"legal_hold": on}))
 
     async def copy(self, store: ObjectStore, key: str, source: ObjectVersion,
                    attrs: Attributes, cond: Conditions | None = None,
@@ -420,7 +382,8 @@ class ObjectEngine:
         return await self._commit(work)
 
     def _update_work(self, store: ObjectStore, key: str, version_id: str | None,
-                     changes: dict[str, Any]) -> Callable[[Connection], tuple[ObjectVersion, bool]]:
+                     changes: md.Changes
+                     ) -> Callable[[Connection], tuple[ObjectVersion, bool]]:
         if version_id is not None and not is_valid_version_id(version_id):
             raise InvalidVersion("Invalid version id specified")
 
