@@ -50,6 +50,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from unittest import mock
 from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree as ET
@@ -552,29 +553,36 @@ def test_stalled_body_times_out(tmp_path: Path) -> None:
 
 # -- presigned URLs -------------------------------------------------------------------------------
 
-def _presign(st: Store, signed_at: dt.datetime, expires: int, key: str = "known") -> str:
+def _presign(st: Store, signed_at: dt.datetime, expires: int, key: str = "known",
+             client: Any = None) -> str:
     """A boto3 presigned GetObject URL signed at ``signed_at`` (botocore's Python and CRT
     signers both have their clock patched)."""
+    client = client or st.boto()
     aware = signed_at.astimezone(dt.UTC)
     with (mock.patch("botocore.auth.get_current_datetime",
                      return_value=aware.replace(tzinfo=None)),
           mock.patch("botocore.crt.auth.get_current_datetime", return_value=aware)):
-        return st.boto().generate_presigned_url(
+        return client.generate_presigned_url(
             "get_object", Params={"Bucket": st.name, "Key": key}, ExpiresIn=expires)
 
 
 def test_presigned_url_replayed_after_expiry(store: Store) -> None:
     """Expected: 200 while valid (replay within the window is allowed, as on S3), then 403
     AccessDenied once expired."""
-    # Signed with a shifted clock so that it expires 2-3 s from now (X-Amz-Date has one-second
-    # resolution), then replayed until the server refuses it (polled, with a deadline).
-    signed_at = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=57)).replace(microsecond=0)
-    expires_at = signed_at + dt.timedelta(seconds=60)
-    url = _presign(store, signed_at, 60)
+    # Signed with a shifted clock so that it expires ~10 s from now (X-Amz-Date has one-second
+    # resolution), then replayed until the server refuses it (polled, with a deadline). The
+    # client is built and the "untouched" snapshot taken before the clock starts, so a slow
+    # machine does not eat the window.
+    client = store.boto()
     with untouched(store):
-        assert httpx.get(url).content == b"hello"
+        signed_at = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=50)).replace(microsecond=0)
+        expires_at = signed_at + dt.timedelta(seconds=60)
+        url = _presign(store, signed_at, 60, client=client)
+        first = httpx.get(url)
+        assert dt.datetime.now(dt.UTC) < expires_at, "the machine was too slow to test the window"
+        assert first.content == b"hello", first.text
         assert httpx.get(url).status_code == 200  # replay inside the window
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while (r := httpx.get(url)).status_code == 200 and time.monotonic() < deadline:
             time.sleep(0.05)
         refused_at = dt.datetime.now(dt.UTC)
