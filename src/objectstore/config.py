@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,9 @@ class Settings(BaseSettings):
     inline_max_bytes: int = Field(
         default=64 * 1024, ge=0, description="objects up to this size keep their bytes in the "
         "metadata row (one durable commit, no blob file); 0 = always a blob file")
-    workers: int = Field(default=1, ge=1, description="processes serving both planes (Linux)")
+    workers: int = Field(
+        default=0, ge=0, description="processes serving both planes (Linux): auto (or 0) = "
+        "one per core this process may run on, 1 = a single process")
     tls_cert: Path | None = Field(default=None, description="PEM certificate: serve S3 over TLS")
     tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert")
     sse_master_key: str | None = Field(
@@ -138,6 +141,11 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _auto_workers(cls, value: Any) -> Any:
+        return 0 if isinstance(value, str) and value.strip().lower() == "auto" else value
 
     @field_validator("sqlite_synchronous", mode="before")
     @classmethod
@@ -253,6 +261,15 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url[len("postgres://"):]
             return url
         return f"sqlite:///{(self.data_dir / 'objectstore.db').resolve()}"
+
+    def resolved_workers(self) -> int:
+        """``workers``, with auto (0) resolved to the cores this process may run on (one
+        process where there is no ``fork``)."""
+        if self.workers:
+            return self.workers
+        if not hasattr(os, "fork"):  # pragma: no cover - Linux is the platform
+            return 1
+        return max(1, len(os.sched_getaffinity(0)))
 
     def resolved_public_s3_url(self) -> str:
         if self.public_s3_url:

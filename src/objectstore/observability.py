@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, select
@@ -51,19 +51,27 @@ class StoreUsage(Collector):
 
 
 class Metrics:
+    """Request metrics of this process; under ``serve --workers`` (prometheus_client's
+    multiprocess mode, ``PROMETHEUS_MULTIPROC_DIR`` set by the parent) the values live in
+    files shared by the workers and a scrape answered by any worker sums them all."""
+
     def __init__(self, engine: Engine | None = None) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = CollectorRegistry()  # what a scrape renders
+        shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        if shared:
+            multiprocess.MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
+        own = None if shared else self.registry  # where the metric objects register
         self.requests = Counter("objectstore_requests", "Requests by plane, operation and "
                                 "status", ["plane", "operation", "status"],
-                                registry=self.registry)
+                                registry=own)
         self.latency = Histogram("objectstore_request_seconds", "Request latency",
-                                 ["plane", "operation"], registry=self.registry,
+                                 ["plane", "operation"], registry=own,
                                  buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1,
                                           2.5, 5, 10, 30, 60))
         self.bytes_in = Counter("objectstore_received_bytes", "Request body bytes",
-                                ["plane", "operation"], registry=self.registry)
+                                ["plane", "operation"], registry=own)
         self.bytes_out = Counter("objectstore_sent_bytes", "Response body bytes",
-                                 ["plane", "operation"], registry=self.registry)
+                                 ["plane", "operation"], registry=own)
         if engine is not None:
             self.registry.register(StoreUsage(engine))
 

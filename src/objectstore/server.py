@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import uvicorn
+from prometheus_client import values as prometheus_values
 
 from .app import Apps, build_apps
 from .config import Settings
@@ -20,6 +25,7 @@ from .services.registry import Services
 
 T = TypeVar("T")
 log = logging.getLogger("objectstore")
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class StartupError(RuntimeError):
@@ -74,8 +80,7 @@ def _config(app: object, host: str, port: int, settings_log_level: str,
 
 async def serve(apps: Apps, *, install_signals: bool = True,
                 stop_event: asyncio.Event | None = None,
-                sockets: tuple[socket.socket, socket.socket] | None = None,
-                run_gc: bool = True) -> None:
+                sockets: tuple[socket.socket, socket.socket] | None = None) -> None:
     """Serve both planes until a signal (or ``stop_event``). ``sockets``: listening sockets
     (management, S3) inherited from a parent process, for ``--workers``."""
     s = apps.services.settings
@@ -101,9 +106,8 @@ async def serve(apps: Apps, *, install_signals: bool = True,
             stop()
 
         waiter = asyncio.ensure_future(wait_stop())
-    if run_gc:
-        apps.gc.start()
-        apps.lifecycle.start()
+    apps.gc.start()  # each takes its role only if no other process holds it
+    apps.lifecycle.start()
     try:
         if sockets is None:
             await asyncio.gather(mgmt.serve(), s3.serve())
@@ -150,34 +154,77 @@ def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
 def serve_workers(settings: Settings, workers: int) -> int:
     """Run ``workers`` processes sharing both listening sockets (the kernel spreads the
     connections). Migrations and the default account are done once, before forking; each
-    worker builds its own engine and caches; only the first runs the garbage collector."""
+    worker builds its own engine and caches. Background work (GC, lifecycle) is offered to
+    every worker and taken by one (``services/leader.py``), so it moves on if that worker dies.
+    A worker that dies is replaced; a worker dies with this process (``PR_SET_PDEATHSIG``), so
+    killing the parent never leaves orphans serving the ports. Metrics are summed over the
+    workers (prometheus_client's multiprocess mode, in a directory of this run)."""
     mgmt_sock = _listen(settings.host, settings.api_port)
     s3_sock = _listen(settings.host, settings.s3_port)
-    children: list[int] = []
-    for index in range(workers):
+    metrics_dir = tempfile.mkdtemp(prefix="objectstore-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    prometheus_values.ValueClass = prometheus_values.get_value_class()  # type: ignore[no-untyped-call]
+    parent = os.getpid()
+    children: dict[int, int] = {}  # pid -> worker index
+    stopping = False
+
+    def spawn(index: int) -> None:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             code = 0
             try:
+                _die_with_parent(parent)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
                 apps = build_apps(settings, run_migrations=False)
-                run_event_loop(serve(apps, sockets=(mgmt_sock, s3_sock),
-                                     run_gc=index == 0))
+                run_event_loop(serve(apps, sockets=(mgmt_sock, s3_sock)))
             except BaseException:
                 log.exception("worker %d failed", index)
                 code = 1
             finally:
                 os._exit(code)
-        children.append(pid)
+        children[pid] = index
 
     def forward(signum: int, _frame: object) -> None:
-        for child in children:
+        nonlocal stopping
+        stopping = True
+        for child in list(children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    for index in range(workers):
+        spawn(index)
     status = 0
-    for child in children:
-        _pid, code = os.waitpid(child, 0)
-        status = status or os.waitstatus_to_exitcode(code)
+    try:
+        while children:
+            try:
+                pid, code = os.wait()
+            except ChildProcessError:  # pragma: no cover - nothing left to wait for
+                break
+            index = children.pop(pid, -1)
+            if index < 0:
+                continue
+            exit_code = os.waitstatus_to_exitcode(code)
+            if stopping:
+                status = status or (exit_code if exit_code > 0 else 0)
+                continue
+            log.error("worker %d (pid %d) exited with %d; starting another", index, pid,
+                      exit_code)
+            time.sleep(0.5)  # a worker that cannot start must not spin
+            if not stopping:
+                spawn(index)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return status
+
+
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child
+    """Linux: this process gets SIGKILL when its parent dies (a SIGKILLed ``serve`` takes its
+    workers with it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the prctl
+        os._exit(1)

@@ -18,8 +18,10 @@ API_KEY = "crash-test-api-key-0123456789"
 
 class ServerProcess:
     def __init__(self, data_dir: Path, database_url: str | None = None, *,
-                 api_key: str = API_KEY, extra_env: dict[str, str] | None = None) -> None:
+                 api_key: str = API_KEY, extra_env: dict[str, str] | None = None,
+                 workers: str = "1") -> None:
         self.data_dir = data_dir
+        self.workers = workers  # one process unless a test asks (the default is one per core)
         self.database_url = database_url
         self.api_key = api_key
         self.extra_env = dict(extra_env or {})
@@ -46,7 +48,7 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> None:
         cmd = [sys.executable, "-m", "objectstore.cli.main", "serve", "--data-dir",
                str(self.data_dir), "--api-port", str(self.api_port), "--s3-port",
-               str(self.s3_port)]
+               str(self.s3_port), "--workers", self.workers]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=self.env(), stdout=log,  # noqa: S603
                                          stderr=subprocess.STDOUT)

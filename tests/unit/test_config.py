@@ -3,6 +3,7 @@ message naming its environment variable, never read as something else."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,18 @@ def refused(**values: Any) -> str:
 def test_defaults_are_valid() -> None:
     s = Settings()
     assert (s.api_port, s.s3_port, s.verify_reads, s.log_level) == (8000, 9000, "all", "info")
-    assert s.sqlite_synchronous == "FULL" and s.workers == 1 and s.fsync is True
+    assert s.sqlite_synchronous == "FULL" and s.fsync is True
+    assert s.workers == 0 and s.resolved_workers() == len(os.sched_getaffinity(0))  # auto
+
+
+def test_workers_auto_or_a_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    for raw in ("auto", "AUTO", " Auto "):
+        monkeypatch.setenv("OBJECTSTORE_WORKERS", raw)
+        assert Settings().workers == 0
+    monkeypatch.setenv("OBJECTSTORE_WORKERS", "3")
+    assert Settings().resolved_workers() == 3
+    monkeypatch.setenv("OBJECTSTORE_WORKERS", "many")
+    assert "OBJECTSTORE_WORKERS: " in refused()
 
 
 @pytest.mark.parametrize(("raw", "value"), [
@@ -63,7 +75,7 @@ def test_other_choices_are_case_insensitive_too() -> None:
 
 
 @pytest.mark.parametrize(("name", "bad"), [
-    ("api_port", 0), ("s3_port", 70000), ("api_port", "http"), ("workers", 0),
+    ("api_port", 0), ("s3_port", 70000), ("api_port", "http"), ("workers", -1),
     ("default_store_gb", 0), ("account_quota_gb", -1), ("max_api_body_bytes", 0),
     ("max_header_bytes", 10), ("request_body_timeout_s", 0), ("multipart_max_age_hours", 0),
     ("inline_max_bytes", -1), ("fsync", "maybe"), ("host", ""),

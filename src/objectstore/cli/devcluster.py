@@ -261,7 +261,8 @@ class Gateway:
         args = [sys.executable, "-m", "objectstore.cli.main", "serve", "--host", self.host,
                 "--api-port", str(self.api_port), "--s3-port", str(self.s3_port),
                 "--data-dir", str(data), "--database-url", self.database_url,
-                "--blob-store", self.blob_store]
+                "--blob-store", self.blob_store,
+                "--workers", "1"]  # one process per gateway: nginx spreads the load
         if self.public_s3_url:
             args += ["--public-s3-url", self.public_s3_url]
         if self.netns:

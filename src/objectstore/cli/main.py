@@ -59,8 +59,8 @@ def main() -> None:
 @click.option("--regions", default=None, help="CODE:Name:CC:Country[:noobjectstore],...")
 @click.option("--default-region", default=None)
 @click.option("--log-level", default=None)
-@click.option("--workers", type=int, default=None,
-              help="Worker processes sharing the listeners [1]")
+@click.option("--workers", default=None, metavar="N|auto",
+              help="Worker processes sharing the listeners [auto: one per core]")
 @click.option("--tls-cert", type=click.Path(path_type=Path), default=None,
               help="PEM certificate: serve S3 over HTTPS")
 @click.option("--tls-key", type=click.Path(path_type=Path), default=None,
@@ -74,7 +74,8 @@ def serve(**flags: Any) -> None:
     settings = _settings(**flags)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if settings.workers > 1:
+    workers = settings.resolved_workers()
+    if workers > 1:
         services = build_services(settings)  # migrations, once
         try:
             check_shared_settings(services)
@@ -97,8 +98,10 @@ def serve(**flags: Any) -> None:
     if new_key:
         click.echo(f"objectstore: created the default account; its API key (shown once): {new_key}")
     sys.stdout.flush()
-    if settings.workers > 1:
-        raise SystemExit(serve_workers(settings, settings.workers))
+    if workers > 1:
+        click.echo(f"objectstore: {workers} worker processes")
+        sys.stdout.flush()
+        raise SystemExit(serve_workers(settings, workers))
     run_event_loop(run(apps))
 
 
