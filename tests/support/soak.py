@@ -1,7 +1,9 @@
 """Soak test: mixed PUT/GET/LIST/DELETE from many clients for a bounded time against a real
-server subprocess; reports requests, errors, RSS and open file descriptors over time.
+server subprocess (default workers: one per core), half the clients on a plain store and half
+on a versioned one; reports requests, errors, RSS (the whole process tree) and open file
+descriptors over time, and the RSS growth over the second half of the run.
 
-    python -m tests.support.soak --minutes 10 --clients 64
+    python -m tests.support.soak --minutes 60 --clients 64 [--workers auto|N]
 """
 
 from __future__ import annotations
@@ -30,23 +32,53 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [pid, *kids]
+
+
 def _fds(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def _tree_rss_mib(pid: int) -> int:
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            total += _rss_kib(p)
+    return total // 1024
+
+
+def _tree_fds(pid: int) -> int:
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            total += _fds(p)
+    return total
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--clients", type=int, default=64)
+    ap.add_argument("--workers", default="auto")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="objectstore-soak-") as tmp:
-        srv = ServerProcess(Path(tmp) / "data")
+        srv = ServerProcess(Path(tmp) / "data", workers=args.workers)
         srv.start()
         h = {"Authorization": f"bearer {API_KEY}"}
         store = httpx.post(f"{srv.api_url}/v2/objectstores", headers=h,
                            json={"name": "soak", "region": "LON1"}).json()
         cred = httpx.get(f"{srv.api_url}/v2/objectstore/credentials/"
                          f"{store['owner_info']['credential_id']}", headers=h).json()
+        httpx.post(f"{srv.api_url}/v2/objectstores", headers=h, json={
+            "name": "soak-versioned", "region": "LON1",
+            "access_key_id": cred["access_key_id"]}).raise_for_status()
+        boto3.client("s3", endpoint_url=srv.s3_url, aws_access_key_id=cred["access_key_id"],
+                     aws_secret_access_key=cred["secret_access_key_id"],
+                     region_name="LON1").put_bucket_versioning(
+            Bucket="soak-versioned", VersioningConfiguration={"Status": "Enabled"})
         ops: Counter[str] = Counter()
         errors: Counter[str] = Counter()
         lock = threading.Lock()
@@ -60,25 +92,33 @@ def main() -> None:
                               region_name="LON1",
                               config=Config(retries={"max_attempts": 1},
                                             max_pool_connections=2))
+            bucket = "soak-versioned" if seed % 2 else "soak"
             while not stop.is_set():
                 key = f"c{seed % 1000}/{rng.randrange(50)}"
                 roll = rng.random()
                 try:
                     if roll < 0.4:
                         body = rng.randbytes(rng.choice([10, 4096, 65536, 300_000]))
-                        r = s3.put_object(Bucket="soak", Key=key, Body=body)
+                        r = s3.put_object(Bucket=bucket, Key=key, Body=body)
                         if r["ETag"].strip('"') != hashlib.md5(body).hexdigest():  # noqa: S324
                             raise AssertionError("ETag mismatch")
                         name = "put"
                     elif roll < 0.75:
                         with contextlib.suppress(s3.exceptions.NoSuchKey):
-                            s3.get_object(Bucket="soak", Key=key)["Body"].read()
+                            s3.get_object(Bucket=bucket, Key=key)["Body"].read()
                         name = "get"
-                    elif roll < 0.9:
-                        s3.list_objects_v2(Bucket="soak", Prefix=key.split("/")[0] + "/")
+                    elif roll < 0.85:
+                        s3.list_objects_v2(Bucket=bucket, Prefix=key.split("/")[0] + "/")
                         name = "list"
                     else:
-                        s3.delete_object(Bucket="soak", Key=key)
+                        s3.delete_object(Bucket=bucket, Key=key)
+                        if bucket == "soak-versioned":  # old versions go too: bounded disk
+                            listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
+                            for v in [*listed.get("Versions", []),
+                                      *listed.get("DeleteMarkers", [])]:
+                                if v["Key"] == key and not v["IsLatest"]:
+                                    s3.delete_object(Bucket=bucket, Key=key,
+                                                     VersionId=v["VersionId"])
                         name = "delete"
                     with lock:
                         ops[name] += 1
@@ -97,7 +137,7 @@ def main() -> None:
         end = t0 + args.minutes * 60
         while time.time() < end:
             time.sleep(min(10, max(0.5, end - time.time())))
-            samples.append((round(time.time() - t0), _rss_kib(pid) // 1024, _fds(pid),
+            samples.append((round(time.time() - t0), _tree_rss_mib(pid), _tree_fds(pid),
                             sum(ops.values())))
             print(f"t={samples[-1][0]}s rss={samples[-1][1]}MiB fds={samples[-1][2]} "
                   f"requests={samples[-1][3]} errors={sum(errors.values())}", flush=True)
@@ -107,10 +147,15 @@ def main() -> None:
         fsck = srv.run_cli("fsck", "--quiet")
         srv.stop()
         total = sum(ops.values())
+        half = [smp for smp in samples if smp[0] >= samples[-1][0] / 2]
+        minutes = max((half[-1][0] - half[0][0]) / 60, 1e-9)
+        slope = (half[-1][1] - half[0][1]) / minutes
         print(f"soak: {args.minutes} min, {args.clients} clients, {total} requests "
               f"({dict(ops)}), {sum(errors.values())} errors {dict(errors)}; "
               f"RSS {samples[0][1]}->{samples[-1][1]} MiB, fds {samples[0][2]}->"
-              f"{samples[-1][2]}; fsck: {fsck.stdout.strip().splitlines()[-1]}")
+              f"{samples[-1][2]}; second half RSS {half[0][1]}->{half[-1][1]} MiB "
+              f"({slope:+.2f} MiB/min, max {max(smp[1] for smp in half)}); "
+              f"fsck: {fsck.stdout.strip().splitlines()[-1]}")
         raise SystemExit(1 if errors or fsck.returncode else 0)
 
 
