@@ -18,27 +18,10 @@ from tests.support.pg import free_port
 
 
 def test_two_workers_serve_and_stop(tmp_path: Path) -> None:
-    api_port, s3_port = free_port(), free_port()
-    env = dict(os.environ, OBJECTSTORE_API_KEY="workers-key-0123456789",
-               OBJECTSTORE_LOG_LEVEL="warning")
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "objectstore.cli.main", "serve", "--workers", "2",
-         "--data-dir", str(tmp_path / "data"), "--api-port", str(api_port),
-         "--s3-port", str(s3_port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    api = f"http://127.0.0.1:{api_port}"
+    proc, api, s3_port_url = _start(tmp_path, "--workers", "2")
+    s3_port = int(s3_port_url.rsplit(":", 1)[1])
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                if httpx.get(f"{api}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.time() < deadline, "workers did not start"
-            time.sleep(0.1)
-        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                  text=True).stdout.split()
-        assert len(children) == 2
+        assert len(_children(proc.pid)) == 2
         h = {"Authorization": "bearer workers-key-0123456789"}
         store = httpx.post(f"{api}/v2/objectstores", headers=h,
                            json={"name": "workers-b", "region": "LON1"}).json()
