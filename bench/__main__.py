@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import report, workloads
-from .servers import ALL, Server, ThisServer
+from .servers import ALL, Server, ThisServer, ThisServerOneWorker
 from .sigv4 import check_against_botocore
 from .workloads import DATA_BUCKET, LIST_BUCKET, Outcome, Plan
 
@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="short run: 1 repetition, 3 s wrk runs, listing 2k/20k keys")
     ap.add_argument("--only", default="",
                     help="comma-separated workloads (large, rss, small, list, mgmt) and/or "
-                         "servers (objectstore, rclone, moto, seaweedfs, bare)")
+                         "peers (rclone, moto, seaweedfs, bare); this server and its "
+                         "variants (objectstore-w1, objectstore-pg) always run")
     ap.add_argument("--out", type=Path, default=None,
                     help="JSON result file, a .md beside it [bench/results/<date>-<host>"
                          "[-quick].json, and bench/results/latest.md]")
@@ -94,11 +95,12 @@ def select(only: str) -> tuple[list[str], list[type[Server]]]:
     wl = [w for w in WORKLOADS if w in names] or list(WORKLOADS)
     if "large" in wl and "rss" in wl:
         wl.remove("rss")  # the large workload measures RSS during its 4-stream PUTs
-    sv = [c for c in ALL if c.name in names]
-    if not sv:
-        sv = list(ALL)
-    elif ThisServer not in sv:
-        sv.insert(0, ThisServer)  # ratios need this server
+    sv = [c for c in ALL if c.name in names or c.kind == "this"]
+    if not [c for c in sv if c.kind != "this"]:
+        sv = list(ALL)  # no peer named: all of them
+    # this server and its variants always run: the ratios, the RSS per worker and the
+    # PostgreSQL targets need them; a variant runs only its own workloads
+    sv = [c for c in sv if c.only is None or c.only & set(wl)]
     return wl, sv
 
 
@@ -148,6 +150,36 @@ def run_listing(servers: list[Server], plan: Plan, measure: Any, record: Any) ->
         record(s, out)
 
 
+def md5_rate(data: memoryview) -> float:
+    """One core's MD5 rate over the in-memory buffer, MiB/s, best of 3."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        hashlib.md5(data).digest()
+        best = min(best, time.perf_counter() - t0)
+    return len(data) / workloads.MiB / best
+
+
+def rss_per_worker(idle: dict[str, dict[str, Any]], metrics: dict[str, dict[str, Any]],
+                   details: dict[str, dict[str, Any]], notes: list[str]) -> None:
+    """(idle RSS with the default workers - with ``--workers 1``) / (workers - 1)."""
+    d, one = idle.get(ThisServer.name), idle.get(ThisServerOneWorker.name)
+    if not d or not one:
+        return
+    n = d["workers"]
+    info = {"default_workers": n, "default_processes": d["processes"],
+            "default_rss_mib": d["rss_mib"], "w1_rss_mib": one["rss_mib"]}
+    if n > 1:
+        info["rss_per_worker_mib"] = (d["rss_mib"] - one["rss_mib"]) / (n - 1)
+        metrics.setdefault("rss_per_worker", {})[ThisServer.name] = info["rss_per_worker_mib"]
+        print(f"  RSS per extra worker: ({d['rss_mib']:.1f} - {one['rss_mib']:.1f}) / "
+              f"({n} - 1) = {info['rss_per_worker_mib']:.1f} MiB", flush=True)
+    else:
+        notes.append("RSS per extra worker: not measured, the default server runs one "
+                     "worker (the CLI's default is not --workers auto yet)")
+    details.setdefault(ThisServer.name, {})["rss_per_worker"] = info
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = Plan.make(args.quick)
@@ -165,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="objectstore-bench-", dir=args.tmp))
     print(f"bench: {'quick' if plan.quick else 'full'} run, workloads {', '.join(wl)}; "
           f"temp dir {workdir}", flush=True)
+    classes = [c for c in classes if c.only is None or c.only & set(wl)]
     if wl == ["mgmt"]:
-        classes = [ThisServer]
+        classes = [c for c in classes if c.kind == "this"]
     elif set(wl) <= {"list", "mgmt"}:
         classes = [c for c in classes if c.kind != "bare"]
     ThisServer.versioned = args.versioned
@@ -175,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     idle_bg = 0.0
     metrics: dict[str, dict[str, float | None]] = {}
     details: dict[str, dict[str, Any]] = {}
+    md5_mibs = 0.0
     try:
         for cls in classes:
             s = cls(workdir)
@@ -190,8 +224,22 @@ def main(argv: list[str] | None = None) -> int:
                 s.stop()
                 skipped[s.name] = f"could not start: {exc}"[:500]
                 print(f"  {s.name}: {skipped[s.name]}", flush=True)
-                if s.kind == "this":
+                if s.name == report.THIS:
                     raise
+        print("  warm-up requests, then idle RSS:", flush=True)
+        idle: dict[str, dict[str, Any]] = {}
+        for s in servers:
+            try:
+                idle[s.name] = workloads.warm_rss(s)
+            except Exception as exc:  # noqa: BLE001
+                notes.append(f"{s.name}: warm-up/idle RSS failed: {exc}"[:500])
+                continue
+            metrics.setdefault("rss_idle", {})[s.name] = idle[s.name]["rss_mib"]
+            details.setdefault(s.name, {})["idle"] = idle[s.name]
+            print(f"  {s.name:14} idle RSS {idle[s.name]['rss_mib']:6.1f} MiB, "
+                  f"{idle[s.name]['processes']} process(es), {idle[s.name]['workers']} "
+                  "worker(s)", flush=True)
+        rss_per_worker(idle, metrics, details, notes)
         bg = Background(servers)
         idle0 = {s.name: s.cpu_seconds() for s in servers}
         run0 = bg.snap()
@@ -206,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         if "large" in wl or "rss" in wl:
             data = memoryview(os.urandom(plan.large_size))
             md5hex = hashlib.md5(data).hexdigest()
+        if "large" in wl:
+            md5_mibs = md5_rate(data)
+            print(f"  one core's MD5 rate: {md5_mibs:,.0f} MiB/s (hashlib over the "
+                  f"{len(data) // workloads.MiB} MiB buffer, best of 3)", flush=True)
 
         def record(s: Server, out: Outcome) -> None:
             for k, v in out.metrics.items():
@@ -248,17 +300,24 @@ def main(argv: list[str] | None = None) -> int:
             for s in servers:
                 if w == "mgmt" and not isinstance(s, ThisServer):
                     continue
+                if s.only is not None and w not in s.only:
+                    continue
                 if w in ("large", "rss"):
                     out = measure(s, w, lambda s=s, w=w: workloads.large(
                         s, plan, data, md5hex, rss_only=(w == "rss")))
                 elif w == "small":
-                    out = measure(s, w, lambda s=s: workloads.small(s, plan, workdir))
+                    out = measure(s, w, lambda s=s: workloads.small(s, plan, workdir,
+                                                                    head=True))
                 else:
                     assert isinstance(s, ThisServer)
                     out = measure(s, w, lambda s=s: workloads.mgmt(s, plan, workdir))
                 for n in out.notes:
                     print(f"  {s.name:12} note: {n}", flush=True)
                 record(s, out)
+            if w == "large" and md5_mibs:
+                for name, v in metrics.get("large_put_1", {}).items():
+                    if v is not None:
+                        metrics.setdefault("large_put_1_md5", {})[name] = v / md5_mibs
     except BaseException:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -278,18 +337,22 @@ def main(argv: list[str] | None = None) -> int:
         "workloads": wl,
         "load_generators": LOADGEN + f" wrk: {workloads.wrk_version()}.",
         "servers": {s.name: {"label": s.label, "version": s.version, "kind": s.kind,
-                             "note": s.note} for s in servers},
+                             "note": s.note, "database": s.database,
+                             "workers": details.get(s.name, {}).get("idle", {}).get("workers")}
+                    for s in servers},
         "skipped": skipped,
         "metrics": metrics,
         "details": details,
         "notes": notes,
     }
     result["machine"]["background_cores_before"] = round(idle_bg, 2)
+    result["machine"]["md5_mibs"] = round(md5_mibs, 1) if md5_mibs else None
     result["machine"]["background_cores_mean"] = (
         round(sum(background) / len(background), 2) if background else None)
     result["targets"] = report.judge(metrics, report.targets_for(plan.list_sizes))
     result["variant_targets"] = {
-        name: report.judge(metrics, report.targets_for(plan.list_sizes), name)
+        name: report.judge(metrics, report.targets_for(
+            plan.list_sizes, result["servers"][name]["database"], postgres=False), name)
         for name in report.variants(result)}
 
     out = args.out
@@ -314,9 +377,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: not run: {why}")
     print()
     print(report.text_table(result))
+    mhead, mbody = report.mgmt_rows(result)
+    if len(mhead) > 2:
+        print()
+        print("Management API:")
+        print(report.plain_table(mhead, mbody))
     print()
-    print("Targets:")
-    print(report.targets_text(result))
+    print("Targets (issue 15):")
+    print("\n".join(line for line in report.targets_text(result).splitlines()
+                    if not line.startswith("N/A")))
     for name in report.variants(result):
         print()
         print(report.text_table(result, name))

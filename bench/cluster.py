@@ -174,7 +174,8 @@ class Gateway(ThisServer):
         argv = [str(BIN / "objectstore"), "serve", "--host", HOST,
                 "--data-dir", str(self.workdir / "data"), "--database-url", self.database_url,
                 "--blob-store", self.blob_store, "--api-port", str(self.api_port),
-                "--s3-port", str(self.port), "--log-level", "warning"]
+                "--s3-port", str(self.port), "--log-level", "warning",
+                "--workers", "1"]  # one process per gateway, whatever the default becomes
         if self.core is not None:
             argv = ["taskset", "-c", str(self.core), *argv]  # taskset execs: same pid
         self._spawn(argv, env={"OBJECTSTORE_API_KEY": API_KEY, **self.env})

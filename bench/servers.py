@@ -66,6 +66,8 @@ class Server:
     name = ""
     label = ""
     kind = "peer"  # "this" | "peer" | "bare"
+    database = ""  # this server's metadata database ("SQLite", "PostgreSQL")
+    only: frozenset[str] | None = None  # the workloads it runs (None: all)
     access_key = "AKBENCHPEER0000000000"
     secret_key = "SKbenchpeer/0000000000000000000000000000"
 
@@ -134,7 +136,22 @@ class Server:
         return int(self._tree_sum(lambda p: p.memory_info().rss))
 
     def cpu_seconds(self) -> float:
-        return float(self._tree_sum(lambda p: sum(p.cpu_times()[:2])))
+        """User+system CPU seconds of the process tree, each process's reaped children
+        included (a child that exits keeps counting)."""
+        return float(self._tree_sum(lambda p: sum(p.cpu_times()[:4])))
+
+    def processes(self) -> int:
+        """Processes in the server's tree."""
+        return int(self._tree_sum(lambda p: 1))
+
+    def workers(self) -> int:
+        """Worker processes: the root's children if it has any (a supervisor), else 1."""
+        if self.proc is None:
+            return 0
+        try:
+            return len(psutil.Process(self.proc.pid).children()) or 1
+        except psutil.NoSuchProcess:
+            return 0
 
     # -- S3 ------------------------------------------------------------------------------
     def creds(self, bucket: str) -> tuple[str, str]:
@@ -192,14 +209,18 @@ class ThisServer(Server):
             v += f" ({head}{' + uncommitted src changes' if dirty else ''})"
         return v
 
-    workers = 1
+    worker_flag: int | None = None  # --workers N; None: the server's default
+    database = "SQLite"
     versioned = False  # buckets with versioning enabled (set by --versioned)
+
+    def _serve_flags(self) -> list[str]:
+        return [] if self.worker_flag is None else ["--workers", str(self.worker_flag)]
 
     def _start(self) -> None:
         self.port, self.api_port = free_port(), free_port()
         self._spawn([str(BIN / "objectstore"), "serve", "--data-dir", str(self.workdir / "data"),
                      "--api-port", str(self.api_port), "--s3-port", str(self.port),
-                     "--log-level", "warning", "--workers", str(self.workers)],
+                     "--log-level", "warning", *self._serve_flags()],
                     env={"OBJECTSTORE_API_KEY": self.api_key})
         assert self.proc is not None
         wait_port(self.api_port, self.proc, 60, self.log)
@@ -311,12 +332,96 @@ class Bare(Server):
         pass
 
 
-class ThisServerWorkers(ThisServer):
-    """This server again, with two worker processes sharing the listeners."""
+class ThisServerOneWorker(ThisServer):
+    """This server again with ``--workers 1``: what one process does (and, against the
+    default, what each extra worker costs in memory)."""
 
-    name = "objectstore-w2"
-    label = "objectstore (this), --workers 2"
-    workers = 2
+    name = "objectstore-w1"
+    label = "objectstore (this), --workers 1"
+    worker_flag = 1
 
 
-ALL: list[type[Server]] = [ThisServer, ThisServerWorkers, Rclone, Moto, Seaweed, Bare]
+class ThisServerPostgres(ThisServer):
+    """This server on a throwaway PostgreSQL of its own (devcluster.Postgres: initdb in a
+    temp dir, loopback port, durable settings), default worker settings. The PostgreSQL
+    processes count in its CPU (SQLite runs inside the server's process), not in its RSS
+    (summed RSS counts PostgreSQL's shared buffers once per backend)."""
+
+    name = "objectstore-pg"
+    label = "objectstore (this) on PostgreSQL"
+    database = "PostgreSQL"
+    only = frozenset({"small", "mgmt"})
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.pg: Any = None
+        self.pg_version = ""
+
+    def _version(self) -> str:
+        return super()._version() + (f"; {self.pg_version}" if self.pg_version else "")
+
+    def _start(self) -> None:
+        import tempfile
+
+        from objectstore.cli.devcluster import Postgres
+
+        # its own temp dir beside the bench's (that one is 0700: the postgres user, when
+        # the bench runs as root, could not enter it)
+        self.pg = Postgres(Path(tempfile.mkdtemp(prefix="objectstore-bench-pg-",
+                                                 dir=self.workdir.parent.parent)))
+        url = self.pg.start()
+        with contextlib.suppress(Exception):
+            out = subprocess.run([str(self.pg._bin() / "postgres"), "--version"],  # noqa: S603
+                                 capture_output=True, text=True, timeout=10).stdout
+            self.pg_version = out.strip().removeprefix("postgres (PostgreSQL) ")
+            self.pg_version = f"PostgreSQL {self.pg_version}"
+            self.version = self._version()
+        self.database_url = url
+        super()._start()
+
+    def _serve_flags(self) -> list[str]:
+        return [*super()._serve_flags(), "--database-url", self.database_url]
+
+    def _pg_pid(self) -> int | None:
+        try:
+            return int((self.pg.root / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError, AttributeError):
+            return None
+
+    def _pg_sum(self, measure: Any) -> float:
+        pid = self._pg_pid()
+        if not pid:
+            return 0
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0
+        total = 0
+        for p in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += measure(p)
+        return total
+
+    def pg_cpu_seconds(self) -> float:
+        return float(self._pg_sum(lambda p: sum(p.cpu_times()[:4])))
+
+    def cpu_seconds(self) -> float:
+        return super().cpu_seconds() + self.pg_cpu_seconds()
+
+    def pg_rss(self) -> int:
+        """PostgreSQL's processes' RSS summed (each backend counts the shared buffers it
+        touched, so this overstates it; not in ``rss()``)."""
+        return int(self._pg_sum(lambda p: p.memory_info().rss))
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            if self.pg is not None:
+                self.pg.stop()  # pg_ctl stop, and its temp dir removed
+                self.pg = None
+
+
+ALL: list[type[Server]] = [ThisServer, ThisServerOneWorker, ThisServerPostgres, Rclone, Moto,
+                           Seaweed, Bare]

@@ -10,6 +10,7 @@ import resource
 import shutil
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import Conn, one_request, populate, put_request
-from .servers import HOST, Server, ThisServer
+from .servers import HOST, ROOT, Server, ThisServer
 
 MiB = 1 << 20
 LUA = Path(__file__).with_name("paths.lua")
@@ -203,6 +204,47 @@ def _wrk(url: str, targets: Path, method: str, body_size: int, seconds: float, c
     return res
 
 
+def _headload(host: str, port: int, targets: Path, seconds: float,
+              conns: int) -> dict[str, Any]:
+    """HEAD requests from bench/headload.py (wrk cannot do HEAD: see there); same result
+    fields as ``_wrk``."""
+    argv = [sys.executable, "-m", "bench.headload", host, str(port), str(targets),
+            str(max(1, round(seconds))), str(conns)]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120,  # noqa: S603
+                       cwd=ROOT)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = re.search(r"^BENCHJSON (\{.*\})$", p.stdout, re.M)
+    if p.returncode != 0 or not m:
+        raise RuntimeError(f"headload failed ({p.returncode}): {p.stdout[-800:]} "
+                           f"{p.stderr[-800:]}")
+    res = json.loads(m.group(1))
+    dur = res["duration_us"] / 1e6
+    res["ops"] = (res["requests"] - res["status"]) / dur
+    res["error_fraction"] = (res["status"] + res["timeout"]) / max(1, res["requests"])
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    res["client_cpu_pct"] = 100 * cpu / dur
+    res["client"] = "bench/headload.py (asyncio/uvloop)"
+    return res
+
+
+def _cpu_per_request(server: Server, run: Any) -> dict[str, Any]:
+    """Run ``run()`` (a wrk-like run returning its result dict) with the server's process-tree
+    CPU sampled right before and after it; adds ``server_cpu_s``, ``server_cpu_pct`` and
+    ``cpu_ms_per_request`` (server CPU ÷ requests completed)."""
+    pg = getattr(server, "pg_cpu_seconds", None)  # objectstore-pg: PostgreSQL's share
+    pg0 = pg() if pg else 0.0
+    cpu0 = server.cpu_seconds()
+    res: dict[str, Any] = run()
+    cpu = server.cpu_seconds() - cpu0
+    if pg:
+        res["postgres_cpu_s"] = pg() - pg0
+    res["server_cpu_s"] = cpu
+    res["server_cpu_pct"] = 100 * cpu / (res["duration_us"] / 1e6)
+    res["cpu_ms_per_request"] = 1000 * cpu / res["requests"] if res["requests"] else None
+    return res
+
+
 def _targets_file(path: Path, targets: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(targets) + "\n")
@@ -210,9 +252,10 @@ def _targets_file(path: Path, targets: list[str]) -> Path:
 
 
 def small(server: Server, plan: Plan, workdir: Path, bucket: str = DATA_BUCKET,
-          cpu: dict[str, Any] | None = None) -> Outcome:
+          cpu: dict[str, Any] | None = None, head: bool = False) -> Outcome:
     """``cpu``: more CPU-seconds counters (name -> callable) whose change during each wrk run
-    goes into the details as ``cpu_s`` (bench/cluster.py: per-process CPU per request)."""
+    goes into the details as ``cpu_s`` (bench/cluster.py: per-process CPU per request).
+    ``head``: also HEAD the GET keys (bench/headload.py) after the GETs."""
     out = Outcome()
     p = server.presigner(bucket)
     body = os.urandom(plan.small_size)
@@ -228,15 +271,29 @@ def small(server: Server, plan: Plan, workdir: Path, bucket: str = DATA_BUCKET,
         p.target("PUT", f"/{bucket}/small/p-{i:06d}") for i in range(plan.small_put_keys)])
     get_file = _targets_file(tdir / f"{server.name}-get.txt",
                              [p.target("GET", k) for k in get_keys])
-    for op, f, size in (("put", put_file, plan.small_size), ("get", get_file, 0)):
+    runs: list[tuple[str, Any]] = [
+        ("put", lambda: _wrk(url, put_file, "PUT", plan.small_size, plan.small_seconds,
+                             plan.small_conns, plan.wrk_threads)),
+        ("get", lambda: _wrk(url, get_file, "GET", 0, plan.small_seconds, plan.small_conns,
+                             plan.wrk_threads))]
+    if head:
+        head_file = _targets_file(tdir / f"{server.name}-head.txt",
+                                  [p.target("HEAD", k) for k in get_keys])
+        runs.append(("head", lambda: _headload(HOST, server.port, head_file,
+                                               plan.small_seconds, plan.small_conns)))
+    for op, run in runs:
         settle()
-        cpu0 = server.cpu_seconds()
         more0 = {k: fn() for k, fn in (cpu or {}).items()}
-        res = _wrk(url, f, op.upper(), size, plan.small_seconds, plan.small_conns,
-                   plan.wrk_threads)
-        res["server_cpu_pct"] = 100 * (server.cpu_seconds() - cpu0) / (res["duration_us"] / 1e6)
+        try:
+            res = _cpu_per_request(server, run)
+        except Exception as exc:  # one load run failing must not lose the others' figures
+            if op != "head":
+                raise
+            out.notes.append(f"small HEAD failed: {exc}"[:500])
+            continue
         if cpu:
             res["cpu_s"] = {k: fn() - more0[k] for k, fn in cpu.items()}
+        out.metrics[f"small_{op}_cpu_ms"] = res["cpu_ms_per_request"]
         out.metrics[f"small_{op}_ops"] = res["ops"]
         out.metrics[f"small_{op}_p50"] = res["p50"] / 1000
         out.metrics[f"small_{op}_p99"] = res["p99"] / 1000
@@ -285,14 +342,18 @@ def _list_all(server: Server, limit: float, min_pages: int = 20) -> dict[str, An
     keys, complete, passes = 0, False, 0
     try:
         _list_pass(server, conn, time.monotonic() + 0.001, [])  # warm-up: first page only
+        cpu0 = server.cpu_seconds()
         while time.monotonic() < deadline and (passes == 0 or len(times) < min_pages):
             keys, complete = _list_pass(server, conn, deadline, times)
             passes += 1
             if not complete:
                 break
+        cpu = server.cpu_seconds() - cpu0
     finally:
         conn.close()
     return {"pages": len(times), "passes": passes, "keys": keys, "complete": complete,
+            "server_cpu_s": cpu,
+            "cpu_ms_per_page": 1000 * cpu / len(times) if times else None,
             "median_ms": 1000 * statistics.median(times) if times else None,
             "mean_ms": 1000 * statistics.fmean(times) if times else None,
             "max_ms": 1000 * max(times) if times else None,
@@ -331,6 +392,7 @@ def list_measure(server: Server, plan: Plan, n: int, populated: dict[str, Any],
                          f"{res['pages']} (figure over the pages listed)")
     out.metrics[f"list_{tag}_page_ms"] = res["median_ms"]
     out.metrics[f"list_{tag}_mean_ms"] = res["mean_ms"]
+    out.metrics[f"list_{tag}_cpu_ms"] = res["cpu_ms_per_page"]
     return True
 
 
@@ -347,19 +409,61 @@ def _k(n: int) -> str:
 # --- management API ------------------------------------------------------------------------
 
 
+MGMT_LISTS = (("mgmt", "/v2/objectstores"), ("creds", "/v2/objectstore/credentials"))
+
+
 def mgmt(server: ThisServer, plan: Plan, workdir: Path) -> Outcome:
+    """wrk on the two management list calls, bearer-authenticated, 64 connections."""
     out = Outcome()
-    tfile = _targets_file(workdir / "wrk" / "mgmt.txt", ["/v2/objectstores"])
-    settle()
-    res = _wrk(f"http://{HOST}:{server.api_port}/", tfile, "GET", 0, plan.mgmt_seconds,
-               plan.small_conns, plan.wrk_threads,
-               headers={"Authorization": f"bearer {server.api_key}"})
-    out.metrics["mgmt_rps"] = res["ops"]
-    out.metrics["mgmt_p99"] = res["p99"] / 1000
-    out.details["mgmt"] = res
-    if res["error_fraction"] > 0.001:
-        out.notes.append(f"mgmt: {100 * res['error_fraction']:.2f}% of requests failed")
+    for name, path in MGMT_LISTS:
+        tfile = _targets_file(workdir / "wrk" / f"{name}.txt", [path])
+        settle()
+        res = _cpu_per_request(server, lambda tfile=tfile: _wrk(
+            f"http://{HOST}:{server.api_port}/", tfile, "GET", 0, plan.mgmt_seconds,
+            plan.small_conns, plan.wrk_threads,
+            headers={"Authorization": f"bearer {server.api_key}"}))
+        out.metrics[f"{name}_rps"] = res["ops"]
+        out.metrics[f"{name}_p99"] = res["p99"] / 1000
+        out.metrics[f"{name}_cpu_ms"] = res["cpu_ms_per_request"]
+        out.details[name] = res
+        if res["error_fraction"] > 0.001:
+            out.notes.append(f"{name} ({path}): {100 * res['error_fraction']:.2f}% of "
+                             "requests failed")
     return out
+
+
+# --- idle memory ---------------------------------------------------------------------------
+
+
+def warm_rss(server: Server, n: int = 256, conns: int = 16) -> dict[str, Any]:
+    """A few requests first (4 KiB PUTs, then GETs of them, and management list calls for
+    this server, ``conns`` connections at once so every worker gets some), then the idle
+    RSS of the process tree: the median of 3 samples 0.5 s apart, after 1 s of rest."""
+    p = server.presigner(DATA_BUCKET)
+    hosthdr = f"{HOST}:{server.port}"
+    body = b"w" * 4096
+    keys = [f"/{DATA_BUCKET}/warm/k-{i:04d}" for i in range(n)]
+    ok_put, _, _ = populate(HOST, server.port, [put_request(hosthdr, p.target("PUT", k), body)
+                                                for k in keys], conns, 60)
+    ok_get, _, _ = populate(HOST, server.port, [
+        f"GET {p.target('GET', k)} HTTP/1.1\r\nHost: {hosthdr}\r\n\r\n".encode()
+        for k in keys], conns, 60)
+    ok_api = 0
+    if isinstance(server, ThisServer):
+        req = (f"GET /v2/objectstores HTTP/1.1\r\nHost: {HOST}:{server.api_port}\r\n"
+               f"Authorization: bearer {server.api_key}\r\n\r\n").encode()
+        ok_api, _, _ = populate(HOST, server.api_port, [req] * n, conns, 60)
+    time.sleep(1)
+    samples = []
+    for _ in range(3):
+        samples.append(server.rss())
+        time.sleep(0.5)
+    res = {"rss_mib": statistics.median(samples) / MiB, "processes": server.processes(),
+           "workers": server.workers(), "warm_requests_ok": ok_put + ok_get + ok_api}
+    pg_rss = getattr(server, "pg_rss", None)
+    if pg_rss:
+        res["postgres_rss_mib"] = pg_rss() / MiB
+    return res
 
 
 def wrk_version() -> str:
