@@ -52,10 +52,24 @@ cluster: $(TEST_STAMP)
 	bash scripts/ensure-nginx.sh >/dev/null
 	. scripts/pg-env.sh && $(BIN)/objectstore dev-cluster $(CLUSTER_ARGS)
 
-bench: $(TEST_STAMP)
+# `make bench`: the main bench (bench/README.md), then the scale-out one (python -m bench.cluster,
+# issue 13). Only the main one: `make bench BENCH_CLUSTER=0`; only the scale-out one:
+# `make bench-cluster`. BENCH_ARGS / BENCH_CLUSTER_ARGS go to each.
+BENCH_CLUSTER ?= 1
+.PHONY: bench-cluster bench-deps
+bench-deps: $(TEST_STAMP)
 	bash bench/setup.sh
 	$(BIN)/pip install -q -e '.[test,bench]'
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	bash scripts/ensure-postgres.sh >/dev/null
+	bash scripts/ensure-seaweedfs.sh >/dev/null
+	bash scripts/ensure-nginx.sh >/dev/null
+
+bench: bench-deps
+	. scripts/pg-env.sh && $(BIN)/python -m bench $(BENCH_ARGS)
+	if [ "$(BENCH_CLUSTER)" != 0 ]; then . scripts/pg-env.sh && $(BIN)/python -m bench.cluster $(BENCH_CLUSTER_ARGS); fi
+
+bench-cluster: bench-deps
+	. scripts/pg-env.sh && $(BIN)/python -m bench.cluster $(BENCH_CLUSTER_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

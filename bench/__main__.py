@@ -174,6 +174,12 @@ def rss_per_worker(idle: dict[str, dict[str, Any]], metrics: dict[str, dict[str,
         metrics.setdefault("rss_per_worker", {})[ThisServer.name] = info["rss_per_worker_mib"]
         print(f"  RSS per extra worker: ({d['rss_mib']:.1f} - {one['rss_mib']:.1f}) / "
               f"({n} - 1) = {info['rss_per_worker_mib']:.1f} MiB", flush=True)
+        if d.get("pss_mib") is not None and one.get("pss_mib") is not None:
+            info["pss_per_worker_mib"] = (d["pss_mib"] - one["pss_mib"]) / (n - 1)
+            metrics.setdefault("pss_per_worker", {})[ThisServer.name] = \
+                info["pss_per_worker_mib"]
+            print(f"  PSS per extra worker: ({d['pss_mib']:.1f} - {one['pss_mib']:.1f}) / "
+                  f"({n} - 1) = {info['pss_per_worker_mib']:.1f} MiB", flush=True)
     else:
         notes.append("RSS per extra worker: not measured, the default server runs one "
                      "worker (the CLI's default is not --workers auto yet)")
@@ -235,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 notes.append(f"{s.name}: warm-up/idle RSS failed: {exc}"[:500])
                 continue
             metrics.setdefault("rss_idle", {})[s.name] = idle[s.name]["rss_mib"]
+            metrics.setdefault("pss_idle", {})[s.name] = idle[s.name]["pss_mib"]
             details.setdefault(s.name, {})["idle"] = idle[s.name]
             print(f"  {s.name:14} idle RSS {idle[s.name]['rss_mib']:6.1f} MiB, "
                   f"{idle[s.name]['processes']} process(es), {idle[s.name]['workers']} "

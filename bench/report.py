@@ -33,14 +33,20 @@ def metrics_for(list_sizes: tuple[int, int]) -> list[Metric]:
         Metric("small_put_p50", "4 KiB PUT p50", "ms", False),
         Metric("small_put_p99", "4 KiB PUT p99", "ms", False),
         Metric("small_put_cpu_ms", "4 KiB PUT, CPU ms per request", "ms", False),
+        Metric("small_put_pg_cpu_ms", "4 KiB PUT, CPU ms per request: of which PostgreSQL", "ms",
+               False),
         Metric("small_get_ops", "4 KiB GET, 64 conns", "ops/s", True),
         Metric("small_get_p50", "4 KiB GET p50", "ms", False),
         Metric("small_get_p99", "4 KiB GET p99", "ms", False),
         Metric("small_get_cpu_ms", "4 KiB GET, CPU ms per request", "ms", False),
+        Metric("small_get_pg_cpu_ms", "4 KiB GET, CPU ms per request: of which PostgreSQL", "ms",
+               False),
         Metric("small_head_ops", "4 KiB HEAD, 64 conns", "ops/s", True),
         Metric("small_head_p50", "4 KiB HEAD p50", "ms", False),
         Metric("small_head_p99", "4 KiB HEAD p99", "ms", False),
         Metric("small_head_cpu_ms", "4 KiB HEAD, CPU ms per request", "ms", False),
+        Metric("small_head_pg_cpu_ms", "4 KiB HEAD, CPU ms per request: of which PostgreSQL", "ms",
+               False),
         Metric(f"list_{a}_page_ms", f"ListObjectsV2 {a} keys, per page (median)", "ms", False),
         Metric(f"list_{b}_page_ms", f"ListObjectsV2 {b} keys, per page (median)", "ms", False),
         Metric("list_growth", f"page time {b} / {a}", "x", False),
@@ -50,15 +56,22 @@ def metrics_for(list_sizes: tuple[int, int]) -> list[Metric]:
                "request", "ms", False),
         Metric("rss_put_4", "peak RSS during 4x256 MiB PUT", "MiB", False),
         Metric("rss_idle", "idle RSS after warm-up (process tree)", "MiB", False),
+        Metric("pss_idle", "idle PSS after warm-up (process tree)", "MiB", False),
         Metric("rss_per_worker", "RSS per extra worker (default - w1) / (workers-1)", "MiB",
+               False),
+        Metric("pss_per_worker", "PSS per extra worker (default - w1) / (workers-1)", "MiB",
                False),
         Metric("mgmt_rps", "mgmt GET /v2/objectstores, 64 conns", "req/s", True),
         Metric("mgmt_p99", "mgmt GET /v2/objectstores p99", "ms", False),
         Metric("mgmt_cpu_ms", "mgmt GET /v2/objectstores, CPU ms per request", "ms", False),
+        Metric("mgmt_pg_cpu_ms", "mgmt GET /v2/objectstores, CPU ms per request: of which "
+               "PostgreSQL", "ms", False),
         Metric("creds_rps", "mgmt GET /v2/objectstore/credentials, 64 conns", "req/s", True),
         Metric("creds_p99", "mgmt GET /v2/objectstore/credentials p99", "ms", False),
         Metric("creds_cpu_ms", "mgmt GET /v2/objectstore/credentials, CPU ms per request",
                "ms", False),
+        Metric("creds_pg_cpu_ms", "mgmt GET /v2/objectstore/credentials, CPU ms per request: "
+               "of which PostgreSQL", "ms", False),
     ]
 
 
@@ -284,7 +297,8 @@ def _targets_md(targets: list[dict[str, Any]], title: str) -> list[str]:
     return out
 
 
-MGMT_KEYS = ("mgmt_rps", "mgmt_p99", "mgmt_cpu_ms", "creds_rps", "creds_p99", "creds_cpu_ms")
+MGMT_KEYS = ("mgmt_rps", "mgmt_p99", "mgmt_cpu_ms", "mgmt_pg_cpu_ms", "creds_rps", "creds_p99",
+             "creds_cpu_ms", "creds_pg_cpu_ms")
 
 
 def mgmt_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -295,7 +309,8 @@ def mgmt_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         f"{n} ({result['servers'][n].get('database') or '?'})" for n in names]
     body = []
     for m in metrics_for(tuple(result["plan"]["list_sizes"])):
-        if m.key in MGMT_KEYS:
+        if m.key in MGMT_KEYS and any(result["metrics"].get(m.key, {}).get(n) is not None
+                                      for n in names):
             arrow = "^" if m.higher_better else "v"
             body.append([f"{m.label} {arrow}", m.unit] + [
                 fmt(result["metrics"].get(m.key, {}).get(n)) for n in names])

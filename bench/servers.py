@@ -135,6 +135,12 @@ class Server:
         """Resident set size of the server's process tree, bytes."""
         return int(self._tree_sum(lambda p: p.memory_info().rss))
 
+    def pss(self) -> int:
+        """Proportional set size of the process tree, bytes: pages shared between the
+        processes (a forked supervisor and its workers) are divided among them, not counted
+        once per process as in ``rss()``."""
+        return int(self._tree_sum(lambda p: p.memory_full_info().pss))
+
     def cpu_seconds(self) -> float:
         """User+system CPU seconds of the process tree, each process's reaped children
         included (a child that exits keeps counting)."""
@@ -369,7 +375,16 @@ class ThisServerPostgres(ThisServer):
         # the bench runs as root, could not enter it)
         self.pg = Postgres(Path(tempfile.mkdtemp(prefix="objectstore-bench-pg-",
                                                  dir=self.workdir.parent.parent)))
-        url = self.pg.start()
+        # initdb's chatter goes to a log, not the bench's output (pg_ctl inherits fd 1)
+        with open(self.workdir / "postgres-init.log", "wb") as f:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            os.dup2(f.fileno(), 1)
+            try:
+                url = self.pg.start()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
         with contextlib.suppress(Exception):
             out = subprocess.run([str(self.pg._bin() / "postgres"), "--version"],  # noqa: S603
                                  capture_output=True, text=True, timeout=10).stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -239,6 +240,8 @@ def _cpu_per_request(server: Server, run: Any) -> dict[str, Any]:
     cpu = server.cpu_seconds() - cpu0
     if pg:
         res["postgres_cpu_s"] = pg() - pg0
+        res["postgres_cpu_ms_per_request"] = (1000 * res["postgres_cpu_s"] / res["requests"]
+                                              if res["requests"] else None)
     res["server_cpu_s"] = cpu
     res["server_cpu_pct"] = 100 * cpu / (res["duration_us"] / 1e6)
     res["cpu_ms_per_request"] = 1000 * cpu / res["requests"] if res["requests"] else None
@@ -294,6 +297,8 @@ def small(server: Server, plan: Plan, workdir: Path, bucket: str = DATA_BUCKET,
         if cpu:
             res["cpu_s"] = {k: fn() - more0[k] for k, fn in cpu.items()}
         out.metrics[f"small_{op}_cpu_ms"] = res["cpu_ms_per_request"]
+        if "postgres_cpu_s" in res:
+            out.metrics[f"small_{op}_pg_cpu_ms"] = res["postgres_cpu_ms_per_request"]
         out.metrics[f"small_{op}_ops"] = res["ops"]
         out.metrics[f"small_{op}_p50"] = res["p50"] / 1000
         out.metrics[f"small_{op}_p99"] = res["p99"] / 1000
@@ -425,6 +430,8 @@ def mgmt(server: ThisServer, plan: Plan, workdir: Path) -> Outcome:
         out.metrics[f"{name}_rps"] = res["ops"]
         out.metrics[f"{name}_p99"] = res["p99"] / 1000
         out.metrics[f"{name}_cpu_ms"] = res["cpu_ms_per_request"]
+        if "postgres_cpu_s" in res:
+            out.metrics[f"{name}_pg_cpu_ms"] = res["postgres_cpu_ms_per_request"]
         out.details[name] = res
         if res["error_fraction"] > 0.001:
             out.notes.append(f"{name} ({path}): {100 * res['error_fraction']:.2f}% of "
@@ -438,7 +445,8 @@ def mgmt(server: ThisServer, plan: Plan, workdir: Path) -> Outcome:
 def warm_rss(server: Server, n: int = 256, conns: int = 16) -> dict[str, Any]:
     """A few requests first (4 KiB PUTs, then GETs of them, and management list calls for
     this server, ``conns`` connections at once so every worker gets some), then the idle
-    RSS of the process tree: the median of 3 samples 0.5 s apart, after 1 s of rest."""
+    RSS (and PSS) of the process tree: the median of 3 samples 0.5 s apart, after 1 s of
+    rest."""
     p = server.presigner(DATA_BUCKET)
     hosthdr = f"{HOST}:{server.port}"
     body = b"w" * 4096
@@ -454,11 +462,15 @@ def warm_rss(server: Server, n: int = 256, conns: int = 16) -> dict[str, Any]:
                f"Authorization: bearer {server.api_key}\r\n\r\n").encode()
         ok_api, _, _ = populate(HOST, server.api_port, [req] * n, conns, 60)
     time.sleep(1)
-    samples = []
+    samples, pss = [], []
     for _ in range(3):
         samples.append(server.rss())
+        with contextlib.suppress(Exception):  # smaps may be unreadable (another user)
+            pss.append(server.pss())
         time.sleep(0.5)
-    res = {"rss_mib": statistics.median(samples) / MiB, "processes": server.processes(),
+    res = {"rss_mib": statistics.median(samples) / MiB,
+           "pss_mib": statistics.median(pss) / MiB if pss else None,
+           "processes": server.processes(),
            "workers": server.workers(), "warm_requests_ok": ok_put + ok_get + ok_api}
     pg_rss = getattr(server, "pg_rss", None)
     if pg_rss:
