@@ -209,8 +209,8 @@ class Postgres:
 
     def _run(self, *args: str) -> None:
         user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*user, *args], check=True,  # noqa: S603 - PostgreSQL's own tools stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, cwd=self.root)
+        subprocess.run([*user, *args], check=True,  # noqa: S603 - PostgreSQL's own tools
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.root)
 
     def start(self) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
