@@ -73,12 +73,13 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         engine=engine,
         blobs=blobs,
         regions=RegionService(settings.region_list()),
-        accounts=AccountService(engine, settings.account_quota_gb),
+        accounts=AccountService(engine, settings.account_quota_gb, changes),
         credentials=creds,
         stores=ObjectStoreService(engine, creds, settings.default_store_gb, changes),
         objects=objects,
         multipart=MultipartService(engine, objects),
         configs=configs,
+        changes=changes,
     )
 
 

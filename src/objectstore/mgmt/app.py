@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..services.registry import Services
 from .errors import civo_error
-from .handler import Handler, civo_endpoint
+from .handler import Handler, civo_endpoint, listing_cache
 from .models import Health, Metrics, OpenApiDocument
 from .routes import account, credentials, keys, objectstores
 from .schema import Documented, build_openapi
@@ -107,6 +107,7 @@ def create_mgmt_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
                     exception_handlers={HTTPException: _http_error})
     app.router.redirect_slashes = False
     app.state.services = services
+    app.state.listings = listing_cache(services)
     for name, value in state.items():
         setattr(app.state, name, value)
     return app

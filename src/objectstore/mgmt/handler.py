@@ -1,11 +1,24 @@
-"""One wrapper for every management endpoint: body, auth, thread hop, error mapping."""
+"""One wrapper for every management endpoint: body, auth, thread hop, error mapping — and,
+for the listings marked ``@cached_listing``, their rendered responses cached per account.
+
+A listing's cache entry is the exact JSON body the handler rendered, keyed by the handler,
+the account and the request's parameters (query string, body, content type). It lives at
+most ``LISTING_TTL_S`` and is dropped by any change through any process or gateway (the
+deployment's change counter: services/cache.py, services/notify.py), like the S3 plane's
+caches. A hit needs the API key's account to be cached as well (AccountService.cached: the
+key is still checked against its stored hash), so a repeated listing is answered on the
+event loop, without a thread hop or a query. When an entry expires, the concurrent requests
+for it wait for one load instead of each running their own — but only requests that began
+before any change since that load started: a request never gets an answer read before a
+change it could have seen."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,12 +26,19 @@ from starlette.responses import JSONResponse, Response
 
 from ..domain.errors import DomainError
 from ..domain.models import Account
+from ..services.cache import MISS, SharedGeneration, TtlCache
 from ..services.registry import Services
+from ..services.secrets import hash_api_key
 from .auth import bearer_token
 from .errors import civo_error, domain_error_response
 from .params import BadBody, Params, parse_body, read_body
 
 log = logging.getLogger("objectstore.mgmt")
+
+LISTING_TTL_S = 1.0
+LISTING_MAX_ENTRIES = 512
+LISTING_MAX_BYTES = 64 * 1024  # a larger page (per_page goes up to 10000) is not kept
+_KEY_MAX_BYTES = 1024  # nor the answer to a request with a larger body
 
 
 @dataclass
@@ -30,9 +50,85 @@ class Call:
 
 
 Handler = Callable[[Call], Any]
+H = TypeVar("H", bound=Handler)
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+_CACHED_LISTINGS: set[Handler] = set()
+
+# (handler, account id, query items, body, content type)
+ListingKey = tuple[str, str, tuple[tuple[str, str], ...], bytes, str]
+
+
+def cached_listing(fn: H) -> H:
+    """Mark a read-only handler whose answer depends only on the account, the request's
+    parameters and rows whose every change is announced (services/cache.py) — not on usage
+    counters, which the S3 plane updates without announcing."""
+    _CACHED_LISTINGS.add(fn)
+    return fn
+
+
+class SingleFlight(Generic[K, V]):
+    """Concurrent loads of one key share one run, if no change happened since it began."""
+
+    def __init__(self) -> None:
+        self._running: dict[K, tuple[int, asyncio.Future[V | None]]] = {}
+
+    async def run(self, key: K, generation: int, load: Callable[[], Awaitable[V]]
+                  ) -> tuple[V | None, bool]:
+        """``(value, True)`` from a run of this caller's own, else ``(value, False)`` from
+        the run it joined, where None means that run failed (the caller runs its own)."""
+        running = self._running.get(key)
+        if running is not None and running[0] == generation:
+            return await asyncio.shield(running[1]), False
+        future: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
+        self._running[key] = (generation, future)
+        try:
+            value = await load()
+        except BaseException:
+            future.set_result(None)
+            raise
+        finally:
+            if self._running.get(key, (0, None))[1] is future:
+                del self._running[key]
+        future.set_result(value)
+        return value, True
+
+
+class ListingCache:
+    """Rendered listing bodies per (handler, account, parameters), and the single flights of
+    their loads and of the API key lookups they need."""
+
+    def __init__(self, shared: SharedGeneration) -> None:
+        self._cache: TtlCache[ListingKey, bytes] = TtlCache(
+            LISTING_TTL_S, LISTING_MAX_ENTRIES, shared=shared)
+        self.loads: SingleFlight[ListingKey, Response] = SingleFlight()
+        self.logins: SingleFlight[str, Account] = SingleFlight()
+
+    def get(self, key: ListingKey) -> bytes | None:
+        hit = self._cache.get(key)
+        return None if hit is MISS else hit
+
+    def generation(self) -> int:
+        """Moves with every change anywhere (the counter is shared by every cache)."""
+        return self._cache.generation()
+
+    def put(self, key: ListingKey, body: bytes, generation: int) -> None:
+        if len(body) <= LISTING_MAX_BYTES:
+            self._cache.put(key, body, generation)
+
+
+def listing_cache(services: Services) -> ListingCache | None:
+    """None (nothing cached) without a change counter: nothing would tell of changes."""
+    return ListingCache(services.changes) if services.changes is not None else None
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")  # the headers JSONResponse sends
 
 
 def civo_endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+    cacheable = fn in _CACHED_LISTINGS
+
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
         settings = services.settings
@@ -45,21 +141,66 @@ def civo_endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
         except BadBody as bad:  # oversize: refused before anything else, without buffering
             return civo_error(bad.status, bad.code, bad.reason)
         token = bearer_token(request)
-        try:
-            result = await run_in_threadpool(
-                _run, fn, services, token, dict(request.query_params), body,
-                request.headers.get("content-type", ""), dict(request.path_params))
-        except BadBody as bad:
-            return civo_error(bad.status, bad.code, bad.reason)
-        except DomainError as exc:
-            return domain_error_response(exc)
-        except Exception:
-            log.exception("unhandled error in %s %s", request.method, request.url.path)
-            return civo_error(500, "internal_server_error", "an internal error occurred")
-        return JSONResponse(result)
+        query = dict(request.query_params)
+        content_type = request.headers.get("content-type", "")
+        path = dict(request.path_params)
+
+        async def answer() -> Response:
+            try:
+                result = await run_in_threadpool(
+                    _run, fn, services, token, query, body, content_type, path)
+            except BadBody as bad:
+                return civo_error(bad.status, bad.code, bad.reason)
+            except DomainError as exc:
+                return domain_error_response(exc)
+            except Exception:
+                log.exception("unhandled error in %s %s", request.method, request.url.path)
+                return civo_error(500, "internal_server_error", "an internal error occurred")
+            return JSONResponse(result)
+
+        listings: ListingCache | None = request.app.state.listings
+        if not cacheable or listings is None or not token or len(body) > _KEY_MAX_BYTES:
+            return await answer()
+        return await _cached_answer(listings, services, fn, token, query, body, content_type,
+                                    answer)
 
     endpoint.__name__ = fn.__name__
     return endpoint
+
+
+async def _cached_answer(listings: ListingCache, services: Services, fn: Handler, token: str,
+                         query: dict[str, str], body: bytes, content_type: str,
+                         answer: Callable[[], Awaitable[Response]]) -> Response:
+    account = services.accounts.cached(token)
+    if account is MISS:
+        try:
+            found, _own = await listings.logins.run(
+                hash_api_key(token), listings.generation(),
+                lambda: run_in_threadpool(services.accounts.authenticate, token))
+        except Exception:  # e.g. a wrong key: answered (401) the usual way
+            return await answer()
+        if found is None:
+            return await answer()
+        account = found
+    key: ListingKey = (fn.__name__, account.id, tuple(sorted(query.items())), body,
+                       content_type)
+    hit = listings.get(key)
+    if hit is not None:
+        return _json(hit)
+    generation = listings.generation()  # before reading: a change meanwhile drops the result
+
+    async def load() -> Response:
+        response = await answer()
+        if response.status_code == 200:
+            listings.put(key, bytes(response.body), generation)
+        return response
+
+    response, own = await listings.loads.run(key, generation, load)
+    if own and response is not None:
+        return response
+    if response is None or response.status_code != 200:  # errors are not shared
+        return await answer()
+    return _json(bytes(response.body))
 
 
 def _run(fn: Handler, services: Services, token: str | None, query: dict[str, str],

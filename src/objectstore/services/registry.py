@@ -11,6 +11,7 @@ from ..config import Settings
 from ..storage.blobs import BlobStore
 from .accounts import AccountService
 from .bucket_configs import BucketConfigService
+from .cache import SharedGeneration
 from .credentials import CredentialService
 from .engine.multipart import MultipartService
 from .engine.objects import ObjectEngine
@@ -32,6 +33,8 @@ class Services:
     configs: BucketConfigService
     # run once when the process stops serving (listener threads, connection pools)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # the change counter every cache of this deployment shares (services/cache.py)
+    changes: SharedGeneration | None = None
 
     def close(self) -> None:
         while self.closers:

@@ -7,7 +7,7 @@ from typing import Any
 from ...domain.errors import InvalidInput
 from ...services.credentials import CredentialUpdate
 from .. import models
-from ..handler import Call
+from ..handler import Call, cached_listing
 from ..params import BODY_REGION, PAGING, REGION, Body, Flag, Integer, PathId, Text
 from ..render import credential_json, page_json
 from ..spec import operation
@@ -48,6 +48,7 @@ def _region(call: Call) -> str:
 
 @operation("listCredentials", "List the account's credentials", models.CredentialPage,
            "One page of credentials", query=(REGION, PAGING), errors=(404,))
+@cached_listing
 def list_credentials(call: Call) -> dict[str, Any]:
     page, per_page = PAGING.read(call.params)
     result = call.services.credentials.list(call.account.id, _region(call), page, per_page)

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...domain.errors import InvalidInput
 from .. import models
-from ..handler import Call
+from ..handler import Call, cached_listing
 from ..params import BODY_REGION, PAGING, REGION, Body, Integer, PathId, Text
 from ..render import page_json, store_json
 from ..spec import operation
@@ -48,6 +48,7 @@ def _region(call: Call) -> str:
 
 @operation("listObjectStores", "List the account's object stores", models.ObjectStorePage,
            "One page of object stores", query=(REGION, PAGING), errors=(404,))
+@cached_listing
 def list_stores(call: Call) -> dict[str, Any]:
     page, per_page = PAGING.read(call.params)
     result = call.services.stores.list(call.account.id, _region(call), page, per_page)
