@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-sqlite lint bench cluster clean
+.PHONY: run test test-long test-sqlite lint bench cluster clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,7 +29,8 @@ lint: $(TEST_STAMP)
 
 # The full suite: unit tests, API tests on SQLite and on a throwaway PostgreSQL, and real S3
 # clients (boto3, aws CLI, s3cmd, minio, rclone) against a real server; the web console in
-# Debian's chromium (scripts/ensure-chromium.sh installs it).
+# Debian's chromium (scripts/ensure-chromium.sh installs it). Long fault and crash runs (marked
+# `long`) are left to `make test-long`.
 test: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
@@ -38,11 +39,20 @@ test: $(TEST_STAMP)
 	bash scripts/ensure-chromium.sh
 	bash scripts/ensure-seaweedfs.sh >/dev/null
 	bash scripts/ensure-nginx.sh >/dev/null
-	. scripts/pg-env.sh && $(BIN)/pytest -q -p no:cacheprovider
+	. scripts/pg-env.sh && $(BIN)/pytest -q -p no:cacheprovider -m "not long"
 
-# The same without PostgreSQL: tests marked `postgres` (the PostgreSQL variants) are deselected.
+# Only the long fault and crash runs (marked `long`): gateways, volume servers and the
+# background leader SIGKILLed through many uploads, and crash loops with many kills.
+test-long: $(TEST_STAMP)
+	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-seaweedfs.sh >/dev/null
+	bash scripts/ensure-nginx.sh >/dev/null
+	. scripts/pg-env.sh && $(BIN)/pytest -q -p no:cacheprovider -m long -s
+
+# The same without PostgreSQL: tests marked `postgres` (the PostgreSQL variants) and `long`
+# are deselected.
 test-sqlite: $(TEST_STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -m "not postgres"
+	$(BIN)/pytest -q -p no:cacheprovider -m "not postgres and not long"
 
 # The scaled-out layout on loopback: PostgreSQL, a SeaweedFS master and three volume servers,
 # two gateways and nginx in front (S3 on :9000, API on :8000); Ctrl-C stops everything.

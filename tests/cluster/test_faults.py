@@ -1,7 +1,9 @@
 """Faults: a gateway, a volume server and the background-work leader SIGKILLed mid-run.
 
-Short versions run by default; ``OBJECTSTORE_FAULT_ROUNDS`` / ``-m slow`` style long runs:
-set OBJECTSTORE_FAULT_UPLOADS (default 60) for more uploads per run."""
+Each upload test runs short (``OBJECTSTORE_FAULT_UPLOADS``, default 60 uploads) in `make test`
+and long (``OBJECTSTORE_FAULT_LONG_UPLOADS``, default 600 uploads; marked ``long``) in
+`make test-long`; the leader test runs once short and ``OBJECTSTORE_FAULT_LONG_ROUNDS``
+(default 5) times in a row long."""
 
 from __future__ import annotations
 
@@ -18,12 +20,19 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from objectstore.cli.devcluster import WeedCluster
+from objectstore.cli.devcluster import Gateway, WeedCluster
 from tests.cluster.conftest import Cluster, new_cluster
 from tests.support.pg import PgCluster
 
 pytestmark = pytest.mark.postgres
 UPLOADS = int(os.environ.get("OBJECTSTORE_FAULT_UPLOADS", "60"))
+LONG_UPLOADS = int(os.environ.get("OBJECTSTORE_FAULT_LONG_UPLOADS", "600"))
+LONG_ROUNDS = int(os.environ.get("OBJECTSTORE_FAULT_LONG_ROUNDS", "5"))
+# the upload count of each upload test: the short run, and the long one (`make test-long`)
+RUNS = pytest.mark.parametrize("uploads", [
+    pytest.param(UPLOADS, id="short"),
+    pytest.param(LONG_UPLOADS, id="long", marks=[pytest.mark.long, pytest.mark.timeout(3600)]),
+])
 REPORT: dict[str, str] = {}
 
 
@@ -85,20 +94,21 @@ def cluster(tmp_path: Path, pg_cluster: PgCluster, weed: WeedCluster) -> Iterato
         c.stop()
 
 
-def test_sigkill_a_gateway_during_uploads(cluster: Cluster) -> None:
+@RUNS
+def test_sigkill_a_gateway_during_uploads(cluster: Cluster, uploads: int) -> None:
     a = cluster.add_gateway()
     cluster.add_gateway()
     store = cluster.create_store(a)
     fault = threading.Event()
 
     def killer() -> None:
-        fault.wait(120)
+        fault.wait(900)
         assert a.proc is not None
         a.proc.kill(signal.SIGKILL)
 
     t = threading.Thread(target=killer)
     t.start()
-    acked, failures = upload_until(cluster, 0, store, UPLOADS, fault, UPLOADS // 3)
+    acked, failures = upload_until(cluster, 0, store, uploads, fault, uploads // 3)
     t.join()
     assert failures > 0  # the kill did interrupt uploads
     found = check_all(cluster, 1, store, acked)
@@ -115,8 +125,9 @@ def own_weed(tmp_path: Path) -> Iterator[WeedCluster]:
         w.stop()
 
 
+@RUNS
 def test_sigkill_one_of_three_volume_servers_during_uploads(
-        tmp_path: Path, pg_cluster: PgCluster, own_weed: WeedCluster) -> None:
+        tmp_path: Path, pg_cluster: PgCluster, own_weed: WeedCluster, uploads: int) -> None:
     cluster = new_cluster(tmp_path, pg_cluster, own_weed)
     try:
         gw = cluster.add_gateway()
@@ -125,12 +136,12 @@ def test_sigkill_one_of_three_volume_servers_during_uploads(
         victim = own_weed.servers[1]
 
         def killer() -> None:
-            fault.wait(120)
+            fault.wait(900)
             victim.kill(signal.SIGKILL)
 
         t = threading.Thread(target=killer)
         t.start()
-        acked, failures = upload_until(cluster, 0, store, UPLOADS, fault, UPLOADS // 3)
+        acked, failures = upload_until(cluster, 0, store, uploads, fault, uploads // 3)
         t.join()
         assert not victim.alive()
         assert failures == 0, f"{failures} uploads failed with one of three volume servers down"
@@ -170,23 +181,28 @@ def _needle_gone(weed: WeedCluster, fid: str) -> bool:
     return True
 
 
-def test_sigkill_the_background_leader_another_takes_over(cluster: Cluster,
-                                                         weed: WeedCluster) -> None:
-    a = cluster.add_gateway()
+def _wait_for_leader(cluster: Cluster) -> None:
     deadline = time.monotonic() + 10
-    while _leader_pid(cluster) is None:  # A takes the role first (it is alone)
+    while _leader_pid(cluster) is None:
         assert time.monotonic() < deadline, "no gateway took the background role"
         time.sleep(0.1)
+
+
+def _leader_round(cluster: Cluster, weed: WeedCluster, leader: Gateway) -> tuple[Gateway, float]:
+    """``leader`` (the only live gateway, holding the background role) is SIGKILLed once a new
+    gateway is up; blobs doomed through the new one afterwards are still removed. Returns the
+    new gateway (now the leader) and how long the removal took after the kill."""
     b = cluster.add_gateway()
     store = cluster.create_store(b)
     sb = cluster.s3(b, store)
-    assert a.proc is not None
-    a.proc.kill(signal.SIGKILL)
+    before = {r[0] for r in cluster.sql("SELECT fid FROM blob_chunks")}
+    assert leader.proc is not None
+    leader.proc.kill(signal.SIGKILL)
     killed = time.monotonic()
     # doomed blobs queued after the leader died: overwrites and deletes through B
     for i in range(6):
         sb.put_object(Bucket=store["name"], Key=f"k{i}", Body=os.urandom(200_000))
-    fids = [r[0] for r in cluster.sql("SELECT fid FROM blob_chunks")]
+    fids = [r[0] for r in cluster.sql("SELECT fid FROM blob_chunks") if r[0] not in before]
     assert len(fids) == 6
     for i in range(3):
         sb.put_object(Bucket=store["name"], Key=f"k{i}", Body=os.urandom(100_000))
@@ -198,6 +214,23 @@ def test_sigkill_the_background_leader_another_takes_over(cluster: Cluster,
     took = time.monotonic() - killed
     assert _leader_pid(cluster) is not None  # B holds the role now
     assert all(_needle_gone(weed, fid) for fid in fids)
-    assert cluster.sql("SELECT count(*) FROM blob_chunks")[0][0] == 3  # the three live ones
-    REPORT["leader"] = f"doomed blobs removed {took:.1f} s after the leader's SIGKILL"
+    # what is left of this round: the three overwritten keys' new blobs
+    assert len({r[0] for r in cluster.sql("SELECT fid FROM blob_chunks")} - before) == 3
+    return b, took
+
+
+@pytest.mark.parametrize("rounds", [
+    pytest.param(1, id="short"),
+    pytest.param(LONG_ROUNDS, id="long", marks=[pytest.mark.long, pytest.mark.timeout(1800)]),
+])
+def test_sigkill_the_background_leader_another_takes_over(cluster: Cluster, weed: WeedCluster,
+                                                         rounds: int) -> None:
+    leader = cluster.add_gateway()
+    _wait_for_leader(cluster)  # A takes the role first (it is alone)
+    took: list[float] = []
+    for _ in range(rounds):  # each round kills the gateway that took over in the last one
+        leader, t = _leader_round(cluster, weed, leader)
+        took.append(t)
+    REPORT["leader"] = (f"{rounds} leader SIGKILL(s), doomed blobs removed at most "
+                        f"{max(took):.1f} s after each")
     print("leader SIGKILL:", REPORT["leader"])
