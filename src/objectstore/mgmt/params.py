@@ -29,6 +29,8 @@ async def read_body(request: Request, limit: int, timeout: float = 60.0) -> byte
     declared = request.headers.get("content-length", "")
     if declared and (not _INTEGER_RE.fullmatch(declared) or int(declared) > limit):
         raise BadBody(413, "request_body_too_large", f"request body is larger than {limit} bytes")
+    if declared in ("", "0") and "transfer-encoding" not in request.headers:
+        return b""  # neither length nor chunked: HTTP/1.1 says there is no body (RFC 9112 6.3)
     chunks: list[bytes] = []
     size = 0
     stream = request.stream().__aiter__()
