@@ -237,6 +237,19 @@ def test_a_listing_read_before_a_change_is_not_kept(tmp_path: Path) -> None:
     assert cache.get(key) is None
 
 
+class _Untrusted(SharedGeneration):
+    def usable(self) -> bool:  # a gateway whose notification connection is down
+        return False
+
+
+def test_nothing_is_kept_while_changes_may_go_unheard(tmp_path: Path) -> None:
+    cache = ListingCache(_Untrusted(tmp_path / "cache.generation"))
+    key = ("list_stores", "account", (), b"", "")
+    cache.put(key, b"body", cache.generation())
+    assert cache.get(key) is None
+    assert not cache.trusted()  # and the handler shares no load (join=False, below)
+
+
 def test_a_request_after_a_change_does_not_join_a_load_that_began_before() -> None:
     async def main() -> None:
         flights: SingleFlight[str, str] = SingleFlight()
@@ -275,5 +288,13 @@ def test_a_request_after_a_change_does_not_join_a_load_that_began_before() -> No
         with pytest.raises(RuntimeError):
             await leader
         assert await follower == (None, False)  # told to run its own, not given the error
+
+        release.clear()
+        first = asyncio.ensure_future(flights.run("u", 3, load))
+        await asyncio.sleep(0)
+        untrusted = asyncio.ensure_future(flights.run("u", 3, load, join=False))
+        await asyncio.sleep(0)
+        release.set()
+        assert (await first)[1] and (await untrusted)[1]  # each ran its own
 
     asyncio.run(main())

@@ -9,8 +9,9 @@ caches. A hit needs the API key's account to be cached as well (AccountService.c
 key is still checked against its stored hash), so a repeated listing is answered on the
 event loop, without a thread hop or a query. When an entry expires, the concurrent requests
 for it wait for one load instead of each running their own — but only requests that began
-before any change since that load started: a request never gets an answer read before a
-change it could have seen."""
+before any change since that load started (a request never gets an answer read before a
+change it could have seen), and only while the change counter is trusted (on PostgreSQL,
+while the gateway's notification connection is up: otherwise nothing is cached either)."""
 
 from __future__ import annotations
 
@@ -73,12 +74,13 @@ class SingleFlight(Generic[K, V]):
     def __init__(self) -> None:
         self._running: dict[K, tuple[int, asyncio.Future[V | None]]] = {}
 
-    async def run(self, key: K, generation: int, load: Callable[[], Awaitable[V]]
-                  ) -> tuple[V | None, bool]:
+    async def run(self, key: K, generation: int, load: Callable[[], Awaitable[V]], *,
+                  join: bool = True) -> tuple[V | None, bool]:
         """``(value, True)`` from a run of this caller's own, else ``(value, False)`` from
-        the run it joined, where None means that run failed (the caller runs its own)."""
+        the run it joined, where None means that run failed (the caller runs its own).
+        ``join=False``: run a load of its own in any case."""
         running = self._running.get(key)
-        if running is not None and running[0] == generation:
+        if join and running is not None and running[0] == generation:
             return await asyncio.shield(running[1]), False
         future: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
         self._running[key] = (generation, future)
@@ -99,6 +101,7 @@ class ListingCache:
     their loads and of the API key lookups they need."""
 
     def __init__(self, shared: SharedGeneration) -> None:
+        self._shared = shared
         self._cache: TtlCache[ListingKey, bytes] = TtlCache(
             LISTING_TTL_S, LISTING_MAX_ENTRIES, shared=shared)
         self.loads: SingleFlight[ListingKey, Response] = SingleFlight()
@@ -111,6 +114,11 @@ class ListingCache:
     def generation(self) -> int:
         """Moves with every change anywhere (the counter is shared by every cache)."""
         return self._cache.generation()
+
+    def trusted(self) -> bool:
+        """Whether the counter hears of every change now: while a gateway's notification
+        connection is down nothing is cached, and no load is shared either."""
+        return self._shared.usable()
 
     def put(self, key: ListingKey, body: bytes, generation: int) -> None:
         if len(body) <= LISTING_MAX_BYTES:
@@ -176,7 +184,8 @@ async def _cached_answer(listings: ListingCache, services: Services, fn: Handler
         try:
             found, _own = await listings.logins.run(
                 hash_api_key(token), listings.generation(),
-                lambda: run_in_threadpool(services.accounts.authenticate, token))
+                lambda: run_in_threadpool(services.accounts.authenticate, token),
+                join=listings.trusted())
         except Exception:  # e.g. a wrong key: answered (401) the usual way
             return await answer()
         if found is None:
@@ -195,7 +204,7 @@ async def _cached_answer(listings: ListingCache, services: Services, fn: Handler
             listings.put(key, bytes(response.body), generation)
         return response
 
-    response, own = await listings.loads.run(key, generation, load)
+    response, own = await listings.loads.run(key, generation, load, join=listings.trusted())
     if own and response is not None:
         return response
     if response is None or response.status_code != 200:  # errors are not shared
