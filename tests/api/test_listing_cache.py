@@ -298,3 +298,17 @@ def test_a_request_after_a_change_does_not_join_a_load_that_began_before() -> No
         assert (await first)[1] and (await untrusted)[1]  # each ran its own
 
     asyncio.run(main())
+
+
+def test_a_listing_page_names_each_stores_own_owner(tenant: Tenant) -> None:
+    shared = tenant.cred()
+    made = [tenant.store(access_key_id=shared["access_key_id"]) for _ in range(3)]
+    made += [tenant.store() for _ in range(3)]  # each with a credential of its own
+    expected = {s["id"]: s["owner_info"] for s in made}
+    seen: dict[str, dict[str, str]] = {}
+    for page in ("1", "2", "3"):
+        r = tenant.api.get(STORES, params={"per_page": "2", "page": page})
+        assert r.status_code == 200, r.text
+        seen.update({s["id"]: s["owner_info"] for s in r.json()["items"]})
+    assert seen == expected
+    assert {o["credential_id"] for o in seen.values()} >= {shared["id"]}

@@ -124,8 +124,16 @@ class ObjectStoreService:
                 .order_by(objectstores.c.created_at, objectstores.c.id)
                 .limit(per_page).offset((page - 1) * per_page)
             ).all()
-            items = [self._with_owner(conn, store_from_row(r)) for r in rows]
-        return Page(page, per_page, total, items)
+            stores = [store_from_row(r) for r in rows]
+            # the owners in a query per 500 stores, not one per store
+            ids = sorted({st.credential_id for st in stores})
+            owners = {r._mapping["id"]: self.creds.from_row(r)
+                      for i in range(0, len(ids), 500)
+                      for r in conn.execute(select(credentials)
+                                            .where(credentials.c.id.in_(ids[i:i + 500])))}
+        assert all(st.credential_id in owners for st in stores), "store without owner"
+        return Page(page, per_page, total,
+                    [StoreWithOwner(st, owners[st.credential_id]) for st in stores])
 
     def get_in(self, conn: Connection, account_id: str, store_id: str, region: str | None,
                *, lock: bool = False) -> ObjectStore:
