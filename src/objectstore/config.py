@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=0, ge=0, description="processes serving both planes (Linux): auto (or 0) = "
         "one per core this process may run on, 1 = a single process")
+    malloc_arena_max: int = Field(
+        default=2, ge=0, description="glibc malloc arenas per process (0 = glibc's default, 8 "
+        "per core): fewer arenas keep less freed memory (objectstore/malloc.py)")
+    malloc_trim_seconds: float = Field(
+        default=10.0, ge=0, description="every that many seconds give freed heap pages back "
+        "to the kernel (malloc_trim); 0 = never")
     tls_cert: Path | None = Field(default=None, description="PEM certificate: serve S3 over TLS")
     tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert")
     sse_master_key: str | None = Field(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from pydantic import ValidationError
 
+from .. import malloc
 from ..config import Settings, describe_errors
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def serve(**flags: Any) -> None:
     settings = _settings(**flags)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    malloc.configure(settings.malloc_arena_max, settings.malloc_trim_seconds)  # before threads
     workers = settings.resolved_workers()
     if workers > 1:
         services = build_services(settings)  # migrations, once
