@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 from prometheus_client import values as prometheus_values
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from .app import Apps, build_apps
 from .config import Settings
@@ -26,6 +27,7 @@ from .services.registry import Services
 T = TypeVar("T")
 log = logging.getLogger("objectstore")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_COALESCE_MAX = 64 * 1024  # a first body chunk up to this size is joined to the head
 
 
 class StartupError(RuntimeError):
@@ -59,6 +61,84 @@ class _Server(uvicorn.Server):
         pass
 
 
+class _HeldTransport:
+    """The transport as a response's cycle sees it: the status line and headers are held
+    until the body's first bytes go out, so a small response leaves in one write (one
+    ``send`` system call and one TCP segment instead of two). Anything else — a close, the
+    end of the response, an error — writes what is held first; order is kept."""
+
+    __slots__ = ("_real", "held", "holding")
+
+    def __init__(self, real: asyncio.Transport) -> None:
+        self._real = real
+        self.held: bytes | None = None
+        self.holding = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.holding:
+            self.holding = False
+            self.held = bytes(data)
+            return
+        held = self.held
+        if held is None:
+            self._real.write(data)
+        else:
+            self.held = None
+            if len(data) <= _COALESCE_MAX:
+                self._real.write(held + data)
+            else:  # a large first chunk: not copied, written after the head
+                self._real.write(held)
+                self._real.write(data)
+
+    def flush(self) -> None:
+        self.holding = False
+        held = self.held
+        if held is not None:
+            self.held = None
+            self._real.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._real.close()
+
+    def is_closing(self) -> bool:
+        return self._real.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class _Cycle(RequestResponseCycle):
+    """uvicorn's request/response cycle, writing the head of a response with its body."""
+
+    async def send(self, message: Any) -> None:
+        transport = self.transport
+        if not isinstance(transport, _HeldTransport):  # pragma: no cover - set at start
+            await super().send(message)
+            return
+        if not self.response_started and message["type"] == "http.response.start":
+            transport.holding = True
+            try:
+                await super().send(message)
+            finally:
+                transport.holding = False
+            return
+        try:
+            await super().send(message)
+        finally:
+            transport.flush()
+
+
+class _Protocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (keep-alive, pipelining, 100-continue, flow control and
+    disconnects all its own), with responses written by :class:`_Cycle`."""
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        cycle.__class__ = _Cycle
+        cycle.transport = _HeldTransport(cycle.transport)  # type: ignore[assignment]
+        super()._start_asgi_task(cycle, app)
+
+
 def _config(app: object, host: str, port: int, settings_log_level: str,
             max_header_bytes: int, **tls: object) -> uvicorn.Config:
     return uvicorn.Config(
@@ -66,7 +146,7 @@ def _config(app: object, host: str, port: int, settings_log_level: str,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=_Protocol,
         lifespan="off",
         log_level=settings_log_level,
         access_log=False,

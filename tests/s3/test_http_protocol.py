@@ -1,0 +1,216 @@
+"""The HTTP protocol both planes are served with (server._Protocol): uvicorn's httptools
+protocol whose responses leave with their head and first body bytes in one write. What a
+client sees must not change: complete responses, in order, on keep-alive and pipelined
+connections, HEAD and 304 without a body, large bodies, 100-continue."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from objectstore.server import _HeldTransport
+from tests.support.server import RunningServer, running_server
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str) -> Any:
+        return f"info:{name}"
+
+
+def _held() -> tuple[_HeldTransport, _Recorder]:
+    real = _Recorder()
+    return _HeldTransport(real), real  # type: ignore[arg-type]
+
+
+def test_head_and_small_body_leave_in_one_write() -> None:
+    t, real = _held()
+    t.holding = True
+    t.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert real.writes == []
+    t.write(b"body")
+    assert real.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
+    t.write(b"more")
+    assert real.writes[-1] == b"more"
+
+
+def test_large_first_chunk_is_not_copied_into_the_head() -> None:
+    t, real = _held()
+    t.holding = True
+    t.write(b"HEAD")
+    big = b"x" * (1 << 20)
+    t.write(big)
+    assert real.writes == [b"HEAD", big]
+
+
+def test_flush_and_close_write_what_is_held_first() -> None:
+    t, real = _held()
+    t.holding = True
+    t.write(b"HEAD")
+    t.flush()
+    assert real.writes == [b"HEAD"]
+    t.flush()
+    assert real.writes == [b"HEAD"]
+    t.holding = True
+    t.write(b"HEAD2")
+    t.close()
+    assert real.writes == [b"HEAD", b"HEAD2"] and real.closed
+    assert t.is_closing() and t.get_extra_info("peername") == "info:peername"
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(Path(tmp_path_factory.mktemp("proto")) / "data") as s:
+        yield s
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.settimeout(10)
+    return sock
+
+
+class _Reader(io.BufferedReader):
+    """One buffered reader for every response of a connection (http.client closes its
+    reader at the end of each response)."""
+
+    def close(self) -> None:
+        pass
+
+
+def _reader(sock: socket.socket) -> _Reader:
+    return _Reader(socket.SocketIO(sock, "rb"))  # type: ignore[arg-type]
+
+
+def _read(sock: socket.socket, reader: _Reader, method: str
+          ) -> tuple[http.client.HTTPResponse, bytes]:
+    resp = http.client.HTTPResponse(sock, method=method)
+    resp.fp = reader  # type: ignore[assignment]
+    resp.begin()
+    return resp, resp.read()
+
+
+def _request(method: str, path: str, extra: str = "") -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode()
+
+
+def test_keep_alive_head_then_get_then_head(srv: RunningServer) -> None:
+    """A HEAD answer has no body: its head must still go out (else the client waits)."""
+    sock = _connect(_port(srv.s3_url))
+    reader = _reader(sock)
+    try:
+        for method in ("HEAD", "GET", "HEAD", "GET"):
+            sock.sendall(_request(method, "/no-such-bucket/k"))
+            resp, body = _read(sock, reader, method)
+            assert resp.status == 403, (method, resp.status)  # anonymous: AccessDenied
+            assert resp.getheader("x-amz-request-id")
+            if method == "HEAD":
+                assert body == b""
+            else:
+                assert b"<Code>AccessDenied</Code>" in body
+                assert int(resp.getheader("content-length") or -1) == len(body)
+    finally:
+        sock.close()
+
+
+def test_pipelined_requests_answered_in_order(srv: RunningServer) -> None:
+    sock = _connect(_port(srv.s3_url))
+    reader = _reader(sock)
+    try:
+        methods = ["GET", "HEAD", "GET", "GET", "HEAD", "GET"]
+        paths = [f"/bucket-{i}/key" for i in range(len(methods))]
+        sock.sendall(b"".join(_request(m, p) for m, p in zip(methods, paths, strict=True)))
+        for method, path in zip(methods, paths, strict=True):
+            resp, body = _read(sock, reader, method)
+            assert resp.status == 403
+            if method == "GET":  # each answer is its own request's
+                assert f"<Resource>{path}</Resource>".encode() in body, body
+            else:
+                assert body == b""
+    finally:
+        sock.close()
+
+
+def test_management_plane_keep_alive(srv: RunningServer) -> None:
+    sock = _connect(_port(srv.api_url))
+    reader = _reader(sock)
+    try:
+        for _ in range(3):
+            sock.sendall(_request("GET", "/healthz"))
+            resp, body = _read(sock, reader, "GET")
+            assert resp.status == 200 and body
+    finally:
+        sock.close()
+
+
+def test_expect_100_continue_refused_early_closes(srv: RunningServer) -> None:
+    """An anonymous PUT that waits for 100 Continue gets its refusal, complete, at once."""
+    sock = _connect(_port(srv.s3_url))
+    reader = _reader(sock)
+    try:
+        sock.sendall(_request("PUT", "/no-such-bucket/k",
+                              "Content-Length: 5\r\nExpect: 100-continue\r\n"))
+        resp, body = _read(sock, reader, "PUT")
+        assert resp.status in (403, 404)
+        assert int(resp.getheader("content-length") or -1) == len(body) > 0
+    finally:
+        sock.close()
+
+
+def test_large_object_round_trip(srv: RunningServer) -> None:
+    """A body much larger than one write: streamed after its head, byte for byte."""
+    import boto3
+    from botocore.config import Config
+
+    api = srv.api()
+    r = api.post("/v2/objectstores", json={"name": "proto-large", "region": "LON1"})
+    r.raise_for_status()
+    cred = api.get(f"/v2/objectstore/credentials/{r.json()['owner_info']['credential_id']}"
+                   ).json()
+    s3 = boto3.client("s3", endpoint_url=srv.s3_url, region_name="us-east-1",
+                      aws_access_key_id=cred["access_key_id"],
+                      aws_secret_access_key=cred["secret_access_key_id"],
+                      config=Config(s3={"addressing_style": "path"}))
+    data = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB, not a multiple of any chunk size
+    s3.put_object(Bucket="proto-large", Key="big", Body=data)
+    got = s3.get_object(Bucket="proto-large", Key="big")
+    assert got["Body"].read() == data
+    small = s3.get_object(Bucket="proto-large", Key="big", Range="bytes=5-9")
+    assert small["Body"].read() == data[5:10]
+    head = s3.head_object(Bucket="proto-large", Key="big")
+    assert head["ContentLength"] == len(data)
+    etag = head["ETag"]
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="proto-large", Key="big", IfNoneMatch=etag)
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+
+
+def test_held_transport_used_by_the_served_protocol() -> None:
+    """The protocol class both planes are configured with is the one that holds heads."""
+    from objectstore.server import _config, _Protocol
+
+    config = _config(object(), "127.0.0.1", 1, "warning", 65536)
+    assert config.http is _Protocol
