@@ -167,7 +167,7 @@ class S3App:
                               "characters", 400)
             if k not in query:
                 query[k] = v if v.isascii() else _valid_text(v)
-        rule = resolve(scope["method"], target, set(query), headers)
+        rule = resolve(scope["method"], target, query, headers)
         if rule is None:
             raise S3Error("NotImplemented", "A header or query you provided implies "
                           "functionality that is not implemented.", 501)
@@ -352,9 +352,13 @@ async def _send(send: Send, response: S3Response, request_id: str, *, head: bool
         headers.append((b"content-type", response.content_type.encode()))
     has_length = False
     for k, v in response.headers:
-        if k.lower() == "content-length":
+        if not has_length and (k == "Content-Length" or k.lower() == "content-length"):
             has_length = True
-        headers.append((k.encode("latin-1"), _latin1(v)))
+        try:
+            value = v.encode("latin-1")
+        except UnicodeEncodeError:
+            value = _latin1(v)
+        headers.append((k.encode("latin-1"), value))
     if response.stream is None and not has_length:
         headers.append((b"content-length", str(len(response.body)).encode()))
     start: dict[str, Any] = {"type": "http.response.start", "status": response.status,

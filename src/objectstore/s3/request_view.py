@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from urllib.parse import quote, unquote, unquote_plus
 
 
@@ -26,15 +26,21 @@ class RequestView:
         """Decoded ``(name, value)`` query pairs in wire order (see :func:`decode_query`)."""
         return decode_query(self.raw_query)
 
+    @cached_property
+    def params(self) -> dict[str, str]:
+        """The first decoded value of each query parameter, by (exact) name."""
+        out: dict[str, str] = {}
+        for key, value in self.query:
+            if key not in out:
+                out[key] = value
+        return out
+
     def query_value(self, name: str) -> str | None:
         """First decoded value of query parameter ``name`` (exact, case-sensitive), or None."""
-        for key, value in self.query:
-            if key == name:
-                return value
-        return None
+        return self.params.get(name)
 
     def has_query(self, name: str) -> bool:
-        return any(key == name for key, _ in self.query)
+        return name in self.params
 
 
 def split_query(raw_query: str) -> list[tuple[str, str, bool]]:
@@ -54,6 +60,13 @@ def decode_component(raw: str) -> str:
     """Form-style decoding of one query component: ``+`` is a space, ``%XX`` is a byte (UTF-8)."""
     if "%" not in raw and "+" not in raw:
         return raw  # nothing to decode (most signature and date values)
+    if len(raw) <= 256:
+        return _decode_cached(raw)  # the X-Amz-Credential value repeats request after request
+    return unquote_plus(raw, encoding="utf-8", errors="surrogateescape")
+
+
+@lru_cache(maxsize=4096)
+def _decode_cached(raw: str) -> str:
     return unquote_plus(raw, encoding="utf-8", errors="surrogateescape")
 
 
@@ -63,6 +76,12 @@ def decode_query(raw_query: str) -> list[tuple[str, str]]:
 
 
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
+
+
+def is_unreserved_path(value: str) -> bool:
+    """Only unreserved characters and ``/``: every segment is its own AWS encoding."""
+    return _UNRESERVED_PATH.fullmatch(value) is not None
 
 
 def is_unreserved(value: str) -> bool:

@@ -6,8 +6,10 @@ sub-resource that no rule names answers 501 NotImplemented, never a wrong operat
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from ..services.access import Access
 
@@ -119,10 +121,21 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def resolve(method: str, target: Target, query_keys: set[str], headers: dict[str, str]
+_HEADERS = frozenset(r.header for r in RULES if r.header)
+_SELECTORS = SUBRESOURCES | _ALWAYS_OK
+
+
+def resolve(method: str, target: Target, query_keys: Iterable[str], headers: Mapping[str, str]
             ) -> Rule | None:
+    present = frozenset(k for k in query_keys if k in _SELECTORS)
+    return _resolve(method, target, present,
+                    frozenset(h for h in _HEADERS if h in headers) if _HEADERS else frozenset())
+
+
+@lru_cache(maxsize=1024)  # bounded: keys are sub-resource names and a header flag
+def _resolve(method: str, target: Target, present: frozenset[str], headers: frozenset[str]
+             ) -> Rule | None:
     method = "GET" if method == "HEAD" and target is Target.SERVICE else method
-    present = {k for k in query_keys if k in SUBRESOURCES or k in {"versionId"}}
     for rule in RULES:
         if rule.method != method or rule.target is not target:
             continue

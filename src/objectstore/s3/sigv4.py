@@ -21,6 +21,7 @@ from objectstore.s3.request_view import (
     aws_quote,
     decode_component,
     is_unreserved,
+    is_unreserved_path,
     split_query,
 )
 
@@ -85,8 +86,7 @@ def detect_sigv4(req: RequestView) -> bool:
 
 
 def _has_query_algorithm(req: RequestView) -> bool:
-    return "X-Amz-Algorithm" in req.raw_query and any(
-        name == "X-Amz-Algorithm" for name, _ in req.query)
+    return "X-Amz-Algorithm" in req.raw_query and "X-Amz-Algorithm" in req.params
 
 
 def _parse_amz_date(value: str) -> datetime | None:
@@ -100,10 +100,15 @@ def _parse_amz_date(value: str) -> datetime | None:
 
 
 def _utc(now: datetime) -> datetime:
+    if now.tzinfo is UTC:
+        return now
     return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
 
+@lru_cache(maxsize=1024)
 def _parse_credential(credential: str, code: str) -> tuple[str, str, str, str]:
+    """(access key, date, region, service) of a credential scope (cached: one credential
+    signs many requests; a malformed one raises, which is not cached)."""
     parts = credential.rsplit("/", 4)
     if len(parts) != 5 or not parts[0] or parts[4] != "aws4_request" or not parts[2]:
         raise s3_error(code, f"Error parsing the X-Amz-Credential parameter: {credential!r}")
@@ -115,6 +120,7 @@ def _parse_credential(credential: str, code: str) -> tuple[str, str, str, str]:
     return access_key, date, region, service
 
 
+@lru_cache(maxsize=1024)
 def _parse_signed_headers(value: str, code: str) -> tuple[str, ...]:
     names = tuple(h.strip().lower() for h in value.split(";"))
     if not value or any(not n for n in names):
@@ -190,9 +196,7 @@ def _parse_header_form(req: RequestView, now: datetime) -> SigV4Auth:
 
 def _parse_query_form(req: RequestView, now: datetime) -> SigV4Auth:
     code = "AuthorizationQueryParametersError"
-    params: dict[str, str] = {}
-    for name, value in req.query:
-        params.setdefault(name, value)
+    params = req.params
     if any(p not in params for p in _QUERY_PARAMS):
         raise s3_error(code, f"Query-string authentication version 4 requires {_QUERY_PARAMS}")
     if params["X-Amz-Algorithm"] != ALGORITHM:
@@ -255,6 +259,8 @@ def signing_key(secret: str, date: str, region: str, service: str = "s3") -> byt
 def canonical_uri(raw_path: str) -> str:
     """AWS form of the path: each segment percent-decoded then re-encoded; "/" kept, no folding."""
     path = raw_path or "/"
+    if is_unreserved_path(path):
+        return path  # nothing to decode nor encode (one regex instead of one per segment)
     return "/".join(seg if is_unreserved(seg) else aws_quote(unquote_to_bytes(seg))
                     for seg in path.split("/"))
 

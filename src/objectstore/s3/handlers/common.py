@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from ...domain.models import Credential
 from ...services.access.acl import ALL_USERS, CANNED, canned_grants
@@ -30,8 +30,16 @@ def iso8601(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def http_date(dt: datetime) -> str:
-    return format_datetime(dt.astimezone(UTC).replace(microsecond=0), usegmt=True)
+    """RFC 7231 IMF-fixdate, as ``email.utils.format_datetime(..., usegmt=True)`` writes it
+    (formatted here: that one costs several µs, and every GET and HEAD pays it)."""
+    u = dt if dt.tzinfo is UTC else dt.astimezone(UTC)
+    return (f"{_DAYS[u.weekday()]}, {u.day:02d} {_MONTHS[u.month - 1]} {u.year:04d} "
+            f"{u.hour:02d}:{u.minute:02d}:{u.second:02d} GMT")
 
 
 def parse_http_date(value: str | None) -> datetime | None:
