@@ -1,9 +1,9 @@
 """Faults: a gateway, a volume server and the background-work leader SIGKILLed mid-run.
 
-Each upload test runs short (``OBJECTSTORE_FAULT_UPLOADS``, default 60 uploads) in `make test`
-and long (``OBJECTSTORE_FAULT_LONG_UPLOADS``, default 600 uploads; marked ``long``) in
-`make test-long`; the leader test runs once short and ``OBJECTSTORE_FAULT_LONG_ROUNDS``
-(default 5) times in a row long."""
+Each test runs short in `make test` (``OBJECTSTORE_FAULT_UPLOADS``, default 60 uploads; one
+SIGKILL) and long, marked ``long``, in `make test-long`: ``OBJECTSTORE_FAULT_LONG_UPLOADS``
+(default 600) uploads, and ``OBJECTSTORE_FAULT_LONG_ROUNDS`` (default 5) SIGKILLs in a row of
+a gateway (a new one each round, the uploads shared out) and of the background leader."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def body_for(key: str) -> bytes:
 
 
 def upload_until(cluster: Cluster, gw_index: int, store: dict[str, object], n: int,
-                 fault: threading.Event, after: int) -> tuple[set[str], int]:
+                 fault: threading.Event, after: int, prefix: str = "") -> tuple[set[str], int]:
     """``n`` uploads from 4 threads; ``fault`` is set once ``after`` were acknowledged.
     Returns (acknowledged keys, failures)."""
     s3 = cluster.s3(cluster.gateways[gw_index], store, read_timeout=60)
@@ -55,7 +55,7 @@ def upload_until(cluster: Cluster, gw_index: int, store: dict[str, object], n: i
 
     def put(i: int) -> None:
         nonlocal failures
-        key = f"obj-{i:05d}"
+        key = f"{prefix}obj-{i:05d}"
         try:
             s3.put_object(Bucket=store["name"], Key=key, Body=body_for(key))
         except (ClientError, BotoCoreError, OSError):
@@ -94,25 +94,39 @@ def cluster(tmp_path: Path, pg_cluster: PgCluster, weed: WeedCluster) -> Iterato
         c.stop()
 
 
-@RUNS
-def test_sigkill_a_gateway_during_uploads(cluster: Cluster, uploads: int) -> None:
-    a = cluster.add_gateway()
-    cluster.add_gateway()
-    store = cluster.create_store(a)
-    fault = threading.Event()
+@pytest.mark.parametrize("uploads,rounds", [
+    pytest.param(UPLOADS, 1, id="short"),
+    pytest.param(LONG_UPLOADS // LONG_ROUNDS, LONG_ROUNDS, id="long",
+                 marks=[pytest.mark.long, pytest.mark.timeout(3600)]),
+])
+def test_sigkill_a_gateway_during_uploads(cluster: Cluster, uploads: int, rounds: int) -> None:
+    """Each round: a new gateway takes ``uploads`` uploads and is SIGKILLed after a third
+    were acknowledged; everything acknowledged (in every round so far) reads back through
+    the surviving gateway, and nothing listed is partial."""
+    survivor = cluster.add_gateway()
+    store = cluster.create_store(survivor)
+    acked: set[str] = set()
+    failures = found = 0
+    for rnd in range(rounds):
+        victim = cluster.add_gateway()
+        fault = threading.Event()
 
-    def killer() -> None:
-        fault.wait(900)
-        assert a.proc is not None
-        a.proc.kill(signal.SIGKILL)
+        def killer(victim: Gateway = victim, fault: threading.Event = fault) -> None:
+            fault.wait(900)
+            assert victim.proc is not None
+            victim.proc.kill(signal.SIGKILL)
 
-    t = threading.Thread(target=killer)
-    t.start()
-    acked, failures = upload_until(cluster, 0, store, uploads, fault, uploads // 3)
-    t.join()
-    assert failures > 0  # the kill did interrupt uploads
-    found = check_all(cluster, 1, store, acked)
-    REPORT["gateway"] = f"{len(acked)} acknowledged, {failures} failed, {found} listed"
+        t = threading.Thread(target=killer)
+        t.start()
+        got, failed = upload_until(cluster, cluster.gateways.index(victim), store, uploads,
+                                   fault, uploads // 3, prefix=f"r{rnd}-")
+        t.join()
+        assert failed > 0  # the kill did interrupt uploads
+        acked |= got
+        failures += failed
+        found = check_all(cluster, 0, store, acked)
+    REPORT["gateway"] = (f"{rounds} gateway SIGKILL(s): {len(acked)} acknowledged, "
+                         f"{failures} failed, {found} listed")
     print("gateway SIGKILL:", REPORT["gateway"])
 
 

@@ -77,6 +77,20 @@ def _until_refused(call: object, budget_s: float = 2.0) -> float:
             raise AssertionError("still served after the change")
 
 
+def _until_served(call: object, budget_s: float = 2.0) -> None:
+    """A change that lifts a refusal (unsuspension) reaches B as promptly; the test must not
+    race it (B may refuse for the few ms its notification takes)."""
+    t0 = time.perf_counter()
+    while True:
+        try:
+            call()  # type: ignore[operator]
+            return
+        except ClientError:
+            if time.perf_counter() - t0 > budget_s:
+                raise
+            time.sleep(0.005)
+
+
 def test_changes_through_a_are_enforced_by_b_within_100_ms(two_gateways: Cluster) -> None:
     a, b = two_gateways.gateways
     store = two_gateways.create_store(a)
@@ -95,6 +109,7 @@ def test_changes_through_a_are_enforced_by_b_within_100_ms(two_gateways: Cluster
     with two_gateways.api(a) as api:
         api.patch(f"/v2/objectstore/credentials/{cred_id}",
                   json={"region": REGION, "suspended": False})
+    _until_served(lambda: sb.list_objects_v2(Bucket=store["name"]))
     for _ in range(3):
         sb.list_objects_v2(Bucket=store["name"])
     with two_gateways.api(a) as api:

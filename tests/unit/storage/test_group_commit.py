@@ -6,23 +6,67 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select, update
 
 from objectstore.storage.sql.engine import make_engine
-from objectstore.storage.sql.group_commit import GroupCommitter
+from objectstore.storage.sql.group_commit import GroupCommitter, deferred, make_writer
 
 meta = MetaData()
 items = Table("items", meta, Column("id", Integer, primary_key=True), Column("v", String(10)))
+counters = Table("counters", meta, Column("id", Integer, primary_key=True),
+                 Column("n", Integer, nullable=False), Column("cap", Integer, nullable=False))
 
 
 @pytest.fixture
-def committer(tmp_path: Path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
+def engine_url(tmp_path: Path, database_url: str | None) -> str:
+    return database_url or f"sqlite:///{tmp_path / 'g.db'}"
+
+
+@pytest.fixture
+def committer(engine_url: str):
+    """The committer ``make_writer`` picks: plain on SQLite, deferring on PostgreSQL."""
+    engine = make_engine(engine_url)
     meta.create_all(engine)
-    gc = GroupCommitter(engine)
+    gc = make_writer(engine)
+    assert isinstance(gc, GroupCommitter)
     yield gc, engine
     gc.close()
     engine.dispose()
+
+
+@pytest.fixture
+def deferring(engine_url: str):
+    """A deferring committer on either database (the mechanism does not depend on it)."""
+    engine = make_engine(engine_url)
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(counters.insert().values(id=1, n=0, cap=5))
+    gc = GroupCommitter(engine, defer=True)
+    yield gc, engine
+    gc.close()
+    engine.dispose()
+
+
+class _Adds:
+    """Deferred increments of counter 1, refused past its cap (as usage charges are)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def flush(self, conn: Connection) -> None:
+        add(conn, self.n)
+
+
+def add(conn: Connection, n: int) -> None:
+    pending = deferred(conn, "adds", _Adds)
+    if pending is not None:
+        pending.n += n
+        return
+    done = conn.execute(update(counters).where(counters.c.id == 1,
+                                               counters.c.n + n <= counters.c.cap)
+                        .values(n=counters.c.n + n)).rowcount
+    if done != 1:
+        raise OverflowError("over the cap")
 
 
 def test_concurrent_units_all_commit_and_failures_are_isolated(committer) -> None:
@@ -97,3 +141,111 @@ def test_a_failing_unit_in_a_batch_is_undone_and_the_others_commit_once(committe
     with engine.connect() as conn:
         rows = sorted(conn.execute(select(items.c.id, items.c.v)).all())
     assert rows == [(1, "first"), (2, "2"), (3, "3")]
+
+
+def test_deferred_work_runs_once_per_batch_and_a_refusal_is_met_by_each_unit(deferring) -> None:
+    """Eight units queued behind a blocker form one batch; their deferred increments sum
+    past the cap, so the batch is run again charging each at once: exactly five fit (the
+    cap), the other three get the refusal, and none of the refused units' rows stay."""
+    gc, engine = deferring
+    gate, entered = threading.Event(), threading.Event()
+
+    def blocker(conn):  # type: ignore[no-untyped-def]
+        entered.set()
+        gate.wait(10)
+        return "blocker"
+
+    def unit(i: int):  # type: ignore[no-untyped-def]
+        def work(conn):  # type: ignore[no-untyped-def]
+            conn.execute(items.insert().values(id=i, v=str(i)))
+            add(conn, 1)
+            return i
+        return work
+
+    first = gc.submit(blocker)
+    assert entered.wait(10)
+    futs = [gc.submit(unit(i)) for i in range(1, 9)]
+    gate.set()
+    assert first.result(10) == "blocker"
+    ok, refused = [], []
+    for f in futs:
+        try:
+            ok.append(f.result(10))
+        except OverflowError:
+            refused.append(f)
+    assert (len(ok), len(refused)) == (5, 3)
+    with engine.connect() as conn:
+        assert conn.execute(select(counters.c.n)).scalar() == 5
+        assert sorted(r[0] for r in conn.execute(select(items.c.id))) == sorted(ok)
+
+
+def test_deferred_work_that_fits_is_applied_in_one_flush(deferring) -> None:
+    gc, engine = deferring
+    flushes: list[int] = []
+    original = _Adds.flush
+
+    def counting(self: _Adds, conn: Connection) -> None:
+        flushes.append(self.n)
+        original(self, conn)
+
+    _Adds.flush = counting  # type: ignore[method-assign]
+    try:
+        gate, entered = threading.Event(), threading.Event()
+
+        def blocker(conn):  # type: ignore[no-untyped-def]
+            entered.set()
+            gate.wait(10)
+            add(conn, 1)
+
+        first = gc.submit(blocker)
+        assert entered.wait(10)
+        futs = [gc.submit(lambda conn: add(conn, 1)) for _ in range(3)]
+        gate.set()
+        first.result(10)
+        for f in futs:
+            f.result(10)
+    finally:
+        _Adds.flush = original  # type: ignore[method-assign]
+    assert flushes == [1, 3]  # the blocker's batch, then the three queued behind it together
+    with engine.connect() as conn:
+        assert conn.execute(select(counters.c.n)).scalar() == 4
+
+
+@pytest.mark.postgres
+def test_batches_of_two_processes_that_deadlock_are_run_again(pg_cluster) -> None:  # type: ignore[no-untyped-def]
+    """Two committers (two gateway processes) whose batches lock rows 1 and 2 in opposite
+    orders: PostgreSQL aborts one as a deadlock, and its unit is run again on its own and
+    succeeds — nobody sees the deadlock."""
+    url = pg_cluster.new_database()
+    engine_a, engine_b = make_engine(url), make_engine(url)
+    meta.create_all(engine_a)
+    with engine_a.begin() as conn:
+        conn.execute(items.insert(), [{"id": 1, "v": "-"}, {"id": 2, "v": "-"}])
+    a, b = GroupCommitter(engine_a, defer=True), GroupCommitter(engine_b, defer=True)
+    both = threading.Barrier(2, timeout=10)
+
+    def crossing(first: int, second: int, tag: str):  # type: ignore[no-untyped-def]
+        tries = []
+
+        def work(conn):  # type: ignore[no-untyped-def]
+            tries.append(1)
+            conn.execute(update(items).where(items.c.id == first).values(v=tag))
+            if len(tries) == 1:
+                both.wait()  # each holds its first row before asking for the second
+            conn.execute(update(items).where(items.c.id == second).values(v=tag))
+            return len(tries)
+        return work
+
+    try:
+        fa = a.submit(crossing(1, 2, "a"))
+        fb = b.submit(crossing(2, 1, "b"))
+        runs = sorted([fa.result(30), fb.result(30)])
+    finally:
+        a.close()
+        b.close()
+    assert runs == [1, 2]  # one went through, the deadlock victim ran a second time
+    with engine_a.connect() as conn:
+        vs = {r[0] for r in conn.execute(select(items.c.v))}
+    assert len(vs) == 1 and vs <= {"a", "b"}  # the later transaction wrote both rows
+    engine_a.dispose()
+    engine_b.dispose()

@@ -26,6 +26,7 @@ from ...domain.errors import (
 )
 from ...domain.models import GB, NULL_VERSION, ObjectStore, ObjectVersion
 from ...domain.object_lock import check_deletable
+from ...storage.sql import group_commit
 from ...storage.sql.prepared import Prepared
 from ...storage.sql.tables import credentials, doomed_blobs, object_versions, objects, objectstores
 from .rows import HEAD_COLUMNS, VERSION_COLUMNS, row_values, version_from, version_from_tuple
@@ -67,6 +68,7 @@ _CHARGE_CRED_LIMITED = Prepared(
         | (credentials.c.used_bytes + bindparam("delta", type_=BigInteger)
            <= credentials.c.max_size_gb * GB)).values(
         used_bytes=credentials.c.used_bytes + bindparam("delta", type_=BigInteger)))
+_LOCK_KEY = Prepared(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"))
 _INSERT = Prepared(objects.insert().values(
     store_id=bindparam("store_id"), key=bindparam("key"),
     **{c: bindparam(c, type_=objects.c[c].type) for c in VERSION_COLUMNS}))
@@ -102,8 +104,15 @@ def charge(conn: Connection, store_id: str, delta_bytes: int, delta_count: int) 
     """Apply a usage change to a store and its owner, refusing growth past either limit.
 
     One conditional UPDATE per row (no process lock): safe with several gateway processes.
+    In a PostgreSQL commit batch the change is summed with the batch's others and applied
+    just before COMMIT (``_Charges``; a refusal there re-runs the batch charging each write
+    at once, so each meets its own refusal).
     """
     if delta_bytes == 0 and delta_count == 0:
+        return
+    pending = group_commit.deferred(conn, "usage", _Charges)
+    if pending is not None:
+        pending.add(store_id, delta_bytes, delta_count)
         return
     growing = delta_bytes > 0
     changed = (_CHARGE_STORE_LIMITED if growing else _CHARGE_STORE).execute(
@@ -120,13 +129,29 @@ def charge(conn: Connection, store_id: str, delta_bytes: int, delta_count: int) 
         raise QuotaExceeded("The credential's size limit would be exceeded by this write")
 
 
+class _Charges:
+    """A commit batch's usage changes, summed per store: one UPDATE per row per batch, in
+    one lock order. (A net change is checked as one: writes that free x bytes and add y
+    need room for y - x, as they would in that order.)"""
+
+    def __init__(self) -> None:
+        self.deltas: dict[str, tuple[int, int]] = {}
+
+    def add(self, store_id: str, delta_bytes: int, delta_count: int) -> None:
+        b, c = self.deltas.get(store_id, (0, 0))
+        self.deltas[store_id] = (b + delta_bytes, c + delta_count)
+
+    def flush(self, conn: Connection) -> None:
+        for store_id, (b, c) in sorted(self.deltas.items()):
+            charge(conn, store_id, b, c)
+
+
 def lock_key(conn: Connection, store_id: str, key: str) -> None:
     """Serialise writers of one key until this transaction ends. SQLite has one writer at a
     time already; PostgreSQL gets a transaction-scoped advisory lock on the key's hash, so the
     read of the current version and the write that replaces it cannot interleave."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                     {"k": f"{store_id}\x1f{key}"})
+        _LOCK_KEY.execute(conn, k=f"{store_id}\x1f{key}")
 
 
 def doom(conn: Connection, blob_ids: list[str]) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -108,8 +109,36 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
 
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url, pool_size=24, max_overflow=24, pool_pre_ping=True)
+        return _postgresql_engine(url)
     return create_engine(url, poolclass=NullPool)
+
+
+# A pooled PostgreSQL connection idle longer than this is pinged before use. One in steady
+# use is not: a ping per checkout was a round trip (and a transaction) per request. A
+# connection psycopg has seen fail (``broken``) is replaced whatever its age.
+PING_IDLE_SECONDS = 1.0
+
+
+def _postgresql_engine(url: str) -> Engine:
+    # LIFO: the connections in use stay warm (and unpinged); idle ones age and get pinged.
+    engine = create_engine(url, pool_size=24, max_overflow=24, pool_use_lifo=True)
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if getattr(dbapi_conn, "broken", False) or dbapi_conn.closed:
+            raise exc.DisconnectionError("connection lost")
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since > PING_IDLE_SECONDS:
+            try:
+                engine.dialect.do_ping(dbapi_conn)
+            except Exception as err:
+                raise exc.DisconnectionError(str(err)) from err
+
+    return engine
 
 
 def migrate(engine: Engine) -> None:

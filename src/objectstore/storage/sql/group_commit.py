@@ -9,7 +9,15 @@ again, each in its own SAVEPOINT (units are database work only, so running one a
 safe). Savepoints are not used up front: each SQL statement releases and retakes the GIL,
 and with a busy event loop that handover, not SQLite, is what a batch costs.
 
-PostgreSQL runs concurrent transactions itself: ``DirectWriter`` just opens one per call.
+PostgreSQL gets the same batching (``GroupCommitter(engine, defer=True)``). There every
+write of a store updates the same usage rows, and a row lock is held until the commit's WAL
+flush: one transaction per write serialised a store's writers at one fsync each, however many
+connections or gateways. A batch pays that once for all its writes, and the usage changes
+(``deferred``) are summed and applied last, just before COMMIT, so another process's batch
+waits for those rows only while this one commits. Two batches can still deadlock on key locks
+(two processes writing the same keys in opposite orders), and PostgreSQL then aborts one: its
+units run again, each in a transaction of its own, retried a few times (``_run_alone``).
+``DirectWriter`` (one transaction per call) remains for tools that write without a committer.
 """
 
 from __future__ import annotations
@@ -17,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
@@ -28,6 +38,48 @@ from .engine import writing
 
 T = TypeVar("T")
 Work = Callable[[Connection], Any]
+DEFER_KEY = "objectstore_deferred"
+# PostgreSQL's "try again" errors: deadlock_detected, serialization_failure,
+# lock_not_available (the transaction is aborted; running it again is the remedy)
+RETRIABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+ALONE_ATTEMPTS = 5
+
+
+class Deferred(Protocol):
+    def flush(self, conn: Connection) -> None:
+        """Run the gathered work (raises as the work would have, had it run at once)."""
+
+
+D = TypeVar("D", bound=Deferred)
+
+
+def deferred(conn: Connection, key: str, factory: Callable[[], D]) -> D | None:
+    """The batch's gathered work under ``key`` (made by ``factory`` the first time), flushed
+    once just before COMMIT — or None when ``conn`` is not in a deferring batch (the caller
+    then does its work at once). A flush that raises sends the batch down the careful path,
+    where nothing is deferred and each unit meets its own error."""
+    pending: dict[str, Deferred] | None = conn.info.get(DEFER_KEY)
+    if pending is None:
+        return None
+    got = pending.get(key)
+    if got is None:
+        got = pending[key] = factory()
+    return got  # type: ignore[return-value]
+
+
+def retriable(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL asking for the transaction to be run again."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        orig = getattr(cur, "orig", None)
+        for err in (cur, orig):
+            code = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
+            if code in RETRIABLE_SQLSTATES:
+                return True
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 class Writer(Protocol):
@@ -49,9 +101,10 @@ class DirectWriter:
 
 
 class GroupCommitter:
-    def __init__(self, engine: Engine, max_batch: int = 128) -> None:
+    def __init__(self, engine: Engine, max_batch: int = 128, *, defer: bool = False) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        self.defer = defer
         self._queue: queue.SimpleQueue[tuple[Work, Future[Any]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="objectstore-commit",
                                         daemon=True)
@@ -98,22 +151,50 @@ class GroupCommitter:
         failed: tuple[Future[Any], BaseException] | None = None
         try:
             with writing(self.engine) as conn:
-                for work, fut in batch:
-                    try:
-                        results.append((fut, work(conn)))
-                    except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                        failed = (fut, exc)
-                        raise _UnitFailed from exc
+                if self.defer:
+                    conn.info[DEFER_KEY] = {}
+                try:
+                    for work, fut in batch:
+                        try:
+                            results.append((fut, work(conn)))
+                        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                            if retriable(exc):
+                                raise
+                            failed = (fut, exc)
+                            raise _UnitFailed from exc
+                    self._flush_deferred(conn)
+                finally:
+                    conn.info.pop(DEFER_KEY, None)
         except _UnitFailed:
             assert failed is not None
+            if self.defer:  # its error may depend on what was deferred: run it again too
+                self._run_isolated(batch)
+                return
             failed[0].set_exception(failed[1])
             self._run_isolated([(w, f) for w, f in batch if f is not failed[0]])
             return
+        except _DeferredFailed:
+            self._run_isolated(batch)  # charged one by one: each unit meets its own refusal
+            return
         except BaseException as exc:  # noqa: BLE001 - the commit failed: nobody is durable
+            if retriable(exc):
+                self._run_alone(batch)
+                return
             self._fail(batch, exc)
             return
         for fut, value in results:
             fut.set_result(value)
+
+    @staticmethod
+    def _flush_deferred(conn: Connection) -> None:
+        pending: dict[str, Deferred] | None = conn.info.pop(DEFER_KEY, None)
+        for work in (pending or {}).values():
+            try:
+                work.flush(conn)
+            except BaseException as exc:  # noqa: BLE001 - re-raised (retriable) or retried
+                if retriable(exc):
+                    raise
+                raise _DeferredFailed from exc
 
     def _run_isolated(self, batch: list[tuple[Work, Future[Any]]]) -> None:
         """The careful path: each unit in a SAVEPOINT, so a failing one is undone alone."""
@@ -127,12 +208,17 @@ class GroupCommitter:
                     try:
                         result = work(conn)
                     except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                        if retriable(exc):
+                            raise
                         savepoint.rollback()
                         outcomes.append((fut, False, exc))
                     else:
                         savepoint.commit()
                         outcomes.append((fut, True, result))
         except BaseException as exc:  # noqa: BLE001 - the commit failed: nobody is durable
+            if retriable(exc):
+                self._run_alone(batch)
+                return
             self._fail(batch, exc)
             return
         for fut, ok, value in outcomes:
@@ -140,6 +226,23 @@ class GroupCommitter:
                 fut.set_result(value)
             else:
                 fut.set_exception(value)
+
+    def _run_alone(self, batch: list[tuple[Work, Future[Any]]]) -> None:
+        """After a deadlock: each unit in a transaction of its own (so it holds its locks
+        only for itself), run again after a short random pause while PostgreSQL says so."""
+        for work, fut in batch:
+            for attempt in range(ALONE_ATTEMPTS):
+                try:
+                    with writing(self.engine) as conn:
+                        value = work(conn)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    if retriable(exc) and attempt + 1 < ALONE_ATTEMPTS:
+                        time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))  # noqa: S311
+                        continue
+                    fut.set_exception(exc)
+                else:
+                    fut.set_result(value)
+                break
 
     @staticmethod
     def _fail(batch: list[tuple[Work, Future[Any]]], exc: BaseException) -> None:
@@ -150,6 +253,10 @@ class GroupCommitter:
 
 class _UnitFailed(Exception):
     """One unit of a batch raised: roll the batch back and run the others again."""
+
+
+class _DeferredFailed(Exception):
+    """The batch's deferred work was refused: roll back, run every unit on its own."""
 
 
 def _quietly(clean_up: Callable[[], None]) -> None:
@@ -169,7 +276,7 @@ async def run_async(writer: Writer, work: Callable[[Connection], T],
     commit — including when the caller is cancelled before its batch began (a batch already
     under way is never interrupted: the work then commits, or fails, on its own)."""
     submit = getattr(writer, "submit", None)
-    if submit is None:  # PostgreSQL: each write is its own transaction, in a worker thread
+    if submit is None:  # a DirectWriter: each write its own transaction, in a worker thread
         from anyio.to_thread import run_sync
 
         try:
@@ -191,4 +298,6 @@ async def run_async(writer: Writer, work: Callable[[Connection], T],
 def make_writer(engine: Engine) -> Writer:
     if engine.dialect.name == "sqlite":
         return GroupCommitter(engine)
+    if engine.dialect.name == "postgresql":
+        return GroupCommitter(engine, defer=True)
     return DirectWriter(engine)

@@ -158,9 +158,17 @@ class Prepared:
         dbapi_conn = reads.take()
         ok = False
         try:
-            rows = self._fetch(dbapi_conn, engine.dialect, values, one=one)
-            if reads.commit_reads:
-                dbapi_conn.commit()  # psycopg opened a transaction for the SELECT: end it
+            if reads.autocommit:  # PostgreSQL: the SELECT alone (no BEGIN, no COMMIT)
+                raw = dbapi_conn.dbapi_connection  # (the pool's proxy does not pass setattr)
+                raw.autocommit = True
+                try:
+                    rows = self._fetch(raw, engine.dialect, values, one=one)
+                finally:
+                    raw.autocommit = False
+            else:
+                rows = self._fetch(dbapi_conn, engine.dialect, values, one=one)
+                if not reads.keep:
+                    dbapi_conn.commit()  # the driver opened a transaction for the SELECT
             ok = True
         finally:
             reads.give_back(dbapi_conn, ok)
@@ -178,7 +186,9 @@ class _ReadConnections:
         # Only SQLite connections are kept here: a PostgreSQL connection can die with the
         # server, and the pool (which pings before reuse) is the place for those.
         self.keep = engine.dialect.name == "sqlite"
-        self.commit_reads = not self.keep
+        # A single SELECT is its own snapshot in autocommit: one round trip instead of three.
+        self.autocommit = engine.dialect.name == "postgresql" \
+            and engine.dialect.driver == "psycopg"
         self._idle: list[Any] = []
         self._pid = os.getpid()
 
