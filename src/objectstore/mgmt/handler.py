@@ -7,7 +7,10 @@ most ``LISTING_TTL_S`` and is dropped by any change through any process or gatew
 deployment's change counter: services/cache.py, services/notify.py), like the S3 plane's
 caches. A hit needs the API key's account to be cached as well (AccountService.cached: the
 key is still checked against its stored hash), so a repeated listing is answered on the
-event loop, without a thread hop or a query. When an entry expires, the concurrent requests
+event loop, without a thread hop or a query — and, for a GET without a body, straight from
+the ASGI scope, before the router (``cached_listing_body``, used by mgmt/app.py
+ManagementApp; it also joins a load already running for it, and anything else it leaves to
+the full way). When an entry expires, the concurrent requests
 for it wait for one load instead of each running their own — but only requests that began
 before any change since that load started (a request never gets an answer read before a
 change it could have seen), and only while the change counter is trusted (on PostgreSQL,
@@ -22,15 +25,17 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Scope, Send
 
 from ..domain.errors import DomainError
 from ..domain.models import Account
 from ..services.cache import MISS, SharedGeneration, TtlCache
 from ..services.registry import Services
 from ..services.secrets import hash_api_key
-from .auth import bearer_token
+from .auth import bearer_of, bearer_token
 from .errors import civo_error, domain_error_response
 from .params import BadBody, Params, parse_body, read_body
 
@@ -73,6 +78,11 @@ class SingleFlight(Generic[K, V]):
 
     def __init__(self) -> None:
         self._running: dict[K, tuple[int, asyncio.Future[V | None]]] = {}
+
+    def running(self, key: K, generation: int) -> asyncio.Future[V | None] | None:
+        """The run of ``key`` begun under ``generation`` (still going), if there is one."""
+        running = self._running.get(key)
+        return running[1] if running is not None and running[0] == generation else None
 
     async def run(self, key: K, generation: int, load: Callable[[], Awaitable[V]], *,
                   join: bool = True) -> tuple[V | None, bool]:
@@ -191,8 +201,7 @@ async def _cached_answer(listings: ListingCache, services: Services, fn: Handler
         if found is None:
             return await answer()
         account = found
-    key: ListingKey = (fn.__name__, account.id, tuple(sorted(query.items())), body,
-                       content_type)
+    key = _listing_key(fn, account, query, body, content_type)
     hit = listings.get(key)
     if hit is not None:
         return _json(hit)
@@ -210,6 +219,68 @@ async def _cached_answer(listings: ListingCache, services: Services, fn: Handler
     if response is None or response.status_code != 200:  # errors are not shared
         return await answer()
     return _json(bytes(response.body))
+
+
+def _listing_key(fn: Handler, account: Account, query: dict[str, str], body: bytes,
+                 content_type: str) -> ListingKey:
+    return (fn.__name__, account.id, tuple(sorted(query.items())), body, content_type)
+
+
+async def send_json(send: Send, body: bytes) -> None:
+    """Send ``body`` as ``_json(body)`` does (the same messages and headers, in that order)
+    without building a Response."""
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"content-length", str(len(body)).encode("latin-1")),
+        (b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def cached_listing_body(scope: Scope, fn: Handler, services: Services,
+                              listings: ListingCache | None) -> bytes | None:
+    """The body that ``civo_endpoint(fn)`` would answer this GET with from the cache — a
+    cached one, or the one a load already running for it (begun since the last change) is
+    getting — read straight from the ASGI scope (no Request, no routing, no thread hop), or
+    None: then the request takes the full path, which answers it in every case (errors and
+    loads of its own included) as before. Only a request without a body qualifies (no
+    Content-Length or Transfer-Encoding: RFC 9112 6.3), under the header size limit, whose
+    bearer key matches a cached account (still compared with its stored hash in constant
+    time): the full path's checks, in effect, for such a request."""
+    if listings is None or fn not in _CACHED_LISTINGS:
+        return None
+    size = 0
+    authorization = content_type = None
+    for name, value in scope["headers"]:
+        size += len(name) + len(value)
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value
+        elif name == b"content-type":
+            if content_type is None:
+                content_type = value
+        elif name in (b"content-length", b"transfer-encoding"):
+            return None
+    if size > services.settings.max_header_bytes or authorization is None:
+        return None
+    token = bearer_of(authorization.decode("latin-1"))
+    if not token:
+        return None
+    account = services.accounts.cached(token)
+    if account is MISS:
+        return None
+    raw_query: bytes = scope["query_string"]
+    query = dict(QueryParams(raw_query)) if raw_query else {}
+    ctype = content_type.decode("latin-1") if content_type is not None else ""
+    key = _listing_key(fn, account, query, b"", ctype)
+    hit = listings.get(key)
+    if hit is not None or not listings.trusted():
+        return hit
+    running = listings.loads.running(key, listings.generation())
+    if running is None:
+        return None
+    response = await asyncio.shield(running)
+    if response is None or response.status_code != 200:  # errors are not shared
+        return None
+    return bytes(response.body)
 
 
 def _run(fn: Handler, services: Services, token: str | None, query: dict[str, str],
