@@ -29,6 +29,7 @@ from ...domain.errors import (
 from ...domain.models import GB, Credential, ObjectStore, ObjectVersion
 from ...domain.object_lock import LockConfig, Retention, check_retention_change, retention_for
 from ...storage.blobs import BlobStore
+from ...storage.sql import async_reads
 from ...storage.sql.group_commit import DirectWriter, Writer, run_async
 from ...storage.sql.tables import credentials, objectstores
 from ..bucket_configs import BucketConfigService
@@ -106,6 +107,17 @@ class Deleted:
     delete_marker: bool = False
 
 
+def _latest(store_id: str, row: tuple[Any, ...] | None) -> ObjectVersion:
+    """The latest version from its ``md._HEAD`` row: ObjectNotFound, or DeleteMarker when
+    it is one."""
+    if row is None:
+        raise ObjectNotFound("The specified key does not exist.")
+    found = version_from_tuple(store_id, HEAD_COLUMNS, row, is_latest=True)
+    if found.delete_marker:
+        raise DeleteMarker(found.version_id, found.last_modified, addressed=False)
+    return found
+
+
 class ObjectEngine:
     sse: SseCodec = SseCodec()  # encryption at rest; app.py gives it the key service
 
@@ -124,6 +136,8 @@ class ObjectEngine:
         # Embedded SQLite: a point read is a ~30 µs in-process B-tree lookup that never waits
         # for a writer (WAL), cheaper than a hop to a worker thread and back.
         self.inline_reads = engine.dialect.name == "sqlite"
+        # PostgreSQL: the latest-version lookup of a GET/HEAD runs on the event loop
+        self.async_reads = async_reads.for_engine(engine)
 
     def wake_gc(self) -> None:
         self.gc_wakeup.set()
@@ -147,25 +161,22 @@ class ObjectEngine:
         """The latest version (or the one named): ObjectNotFound, NoSuchVersion, or
         DeleteMarker when it is one."""
         if version_id is None:
-            row = md._HEAD.first_on(self.engine, store_id=store_id, key=key)
-            if row is None:
-                raise ObjectNotFound("The specified key does not exist.")
-            found = version_from_tuple(store_id, HEAD_COLUMNS, row, is_latest=True)
-        else:
-            if not is_valid_version_id(version_id):
-                raise InvalidVersion("Invalid version id specified")
-            with self.engine.connect() as conn:
-                maybe = md.find_version(conn, store_id, key, version_id)
-            if maybe is None:
-                raise NoSuchVersion("The specified version does not exist.")
-            found = maybe
+            return _latest(store_id, md._HEAD.first_on(self.engine, store_id=store_id, key=key))
+        if not is_valid_version_id(version_id):
+            raise InvalidVersion("Invalid version id specified")
+        with self.engine.connect() as conn:
+            found = md.find_version(conn, store_id, key, version_id)
+        if found is None:
+            raise NoSuchVersion("The specified version does not exist.")
         if found.delete_marker:
-            raise DeleteMarker(found.version_id, found.last_modified,
-                               addressed=version_id is not None)
+            raise DeleteMarker(found.version_id, found.last_modified, addressed=True)
         return found
 
     async def head(self, store: ObjectStore, key: str, version_id: str | None = None
                    ) -> ObjectVersion:
+        if version_id is None and self.async_reads is not None:  # PostgreSQL: no thread hop
+            return _latest(store.id, await self.async_reads.first(
+                md._HEAD, store_id=store.id, key=key))
         return await self._read_hop(self.head_sync, store.id, key, version_id)
 
     def _digest(self, version: ObjectVersion, whole: bool) -> Digest | None:
