@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from objectstore.mgmt.handler import ListingCache, SingleFlight
+from objectstore.mgmt.handler import ListingCache
+from objectstore.services.cache import SingleFlight
 from objectstore.services.cache import SharedGeneration
 from tests.support.server import RunningServer, running_server
 

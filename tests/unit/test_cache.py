@@ -57,3 +57,78 @@ def test_a_change_in_another_process_clears_this_cache(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=60,
                    env={**os.environ})
     assert cache.get("k") is MISS
+
+
+def test_concurrent_misses_share_one_load() -> None:
+    """Every request of a busy store misses together when its entry expires: one load."""
+    import asyncio
+    import threading
+
+    cache: TtlCache[str, str | None] = TtlCache(ttl=60)
+    calls: list[str] = []
+    gate = threading.Event()
+
+    def load() -> str | None:
+        calls.append("load")
+        gate.wait(5)
+        return None  # a cached "not found" is a value like any other
+
+    async def main() -> list[str | None]:
+        tasks = [asyncio.create_task(cache.get_or_load_async("k", load)) for _ in range(20)]
+        await asyncio.sleep(0.05)
+        gate.set()
+        return list(await asyncio.gather(*tasks))
+
+    assert asyncio.run(main()) == [None] * 20
+    assert calls == ["load"]
+    assert cache.get("k") is None  # kept
+
+
+def test_a_miss_after_a_change_does_not_join_the_older_load() -> None:
+    import asyncio
+    import threading
+
+    cache: TtlCache[str, int] = TtlCache(ttl=60)
+    gate = threading.Event()
+    values = iter([1, 2])
+
+    def load() -> int:
+        gate.wait(5)
+        return next(values)
+
+    async def main() -> tuple[int, int]:
+        first = asyncio.create_task(cache.get_or_load_async("k", load))
+        await asyncio.sleep(0.05)
+        cache.clear()  # a change while the first load runs
+        second = asyncio.create_task(cache.get_or_load_async("k", load))
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await first, await second
+
+    assert asyncio.run(main()) == (1, 2)
+    assert cache.get("k") == 2  # the load begun before the change was not kept
+
+
+def test_callers_that_joined_a_failed_load_load_again() -> None:
+    import asyncio
+    import threading
+
+    cache: TtlCache[str, int] = TtlCache(ttl=60)
+    gate = threading.Event()
+    attempts: list[int] = []
+
+    def load() -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            gate.wait(5)
+            raise OSError("database gone")
+        return 7
+
+    async def main() -> list[object]:
+        tasks = [asyncio.create_task(cache.get_or_load_async("k", load)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        gate.set()
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    got = asyncio.run(main())
+    assert isinstance(got[0], OSError) and got[1:] == [7, 7]

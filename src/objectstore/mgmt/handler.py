@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
@@ -32,7 +32,7 @@ from starlette.types import Scope, Send
 
 from ..domain.errors import DomainError
 from ..domain.models import Account
-from ..services.cache import MISS, SharedGeneration, TtlCache
+from ..services.cache import MISS, SharedGeneration, SingleFlight, TtlCache
 from ..services.registry import Services
 from ..services.secrets import hash_api_key
 from .auth import bearer_of, bearer_token
@@ -71,39 +71,6 @@ def cached_listing(fn: H) -> H:
     counters, which the S3 plane updates without announcing."""
     _CACHED_LISTINGS.add(fn)
     return fn
-
-
-class SingleFlight(Generic[K, V]):
-    """Concurrent loads of one key share one run, if no change happened since it began."""
-
-    def __init__(self) -> None:
-        self._running: dict[K, tuple[int, asyncio.Future[V | None]]] = {}
-
-    def running(self, key: K, generation: int) -> asyncio.Future[V | None] | None:
-        """The run of ``key`` begun under ``generation`` (still going), if there is one."""
-        running = self._running.get(key)
-        return running[1] if running is not None and running[0] == generation else None
-
-    async def run(self, key: K, generation: int, load: Callable[[], Awaitable[V]], *,
-                  join: bool = True) -> tuple[V | None, bool]:
-        """``(value, True)`` from a run of this caller's own, else ``(value, False)`` from
-        the run it joined, where None means that run failed (the caller runs its own).
-        ``join=False``: run a load of its own in any case."""
-        running = self._running.get(key)
-        if join and running is not None and running[0] == generation:
-            return await asyncio.shield(running[1]), False
-        future: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
-        self._running[key] = (generation, future)
-        try:
-            value = await load()
-        except BaseException:
-            future.set_result(None)
-            raise
-        finally:
-            if self._running.get(key, (0, None))[1] is future:
-                del self._running[key]
-        future.set_result(value)
-        return value, True
 
 
 class ListingCache:

@@ -8,6 +8,7 @@ the caches hold nothing, so no gateway serves a value older than the change it m
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import mmap
@@ -15,7 +16,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final, Generic, Literal, TypeVar
 
@@ -70,6 +71,39 @@ class SharedGeneration:
             self._map = None
 
 
+class SingleFlight(Generic[K, V]):
+    """Concurrent loads of one key share one run, if no change happened since it began."""
+
+    def __init__(self) -> None:
+        self._running: dict[K, tuple[int, asyncio.Future[V | None]]] = {}
+
+    def running(self, key: K, generation: int) -> asyncio.Future[V | None] | None:
+        """The run of ``key`` begun under ``generation`` (still going), if there is one."""
+        running = self._running.get(key)
+        return running[1] if running is not None and running[0] == generation else None
+
+    async def run(self, key: K, generation: int, load: Callable[[], Awaitable[V]], *,
+                  join: bool = True) -> tuple[V | None, bool]:
+        """``(value, True)`` from a run of this caller's own, else ``(value, False)`` from
+        the run it joined, where None means that run failed (the caller runs its own).
+        ``join=False``: run a load of its own in any case."""
+        running = self._running.get(key)
+        if join and running is not None and running[0] == generation:
+            return await asyncio.shield(running[1]), False
+        future: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
+        self._running[key] = (generation, future)
+        try:
+            value = await load()
+        except BaseException:
+            future.set_result(None)
+            raise
+        finally:
+            if self._running.get(key, (0, None))[1] is future:
+                del self._running[key]
+        future.set_result(value)
+        return value, True
+
+
 class TtlCache(Generic[K, V]):
     def __init__(self, ttl: float = 1.0, max_entries: int = 10000,
                  shared: SharedGeneration | None = None) -> None:
@@ -80,6 +114,9 @@ class TtlCache(Generic[K, V]):
         self._generation = 0
         self._shared = shared
         self._seen = shared.value() if shared is not None else 0
+        # concurrent misses of one key (every request of a busy store when its entry
+        # expires) share one load instead of each sending a thread to the database
+        self._flights: SingleFlight[tuple[int, K], tuple[V]] = SingleFlight()
 
     def _sync(self) -> None:
         """Drop everything if another process announced a change since we last looked."""
@@ -129,7 +166,19 @@ class TtlCache(Generic[K, V]):
         hit = self.get(key)
         if hit is not MISS:
             return hit
-        return await run_sync(self.get_or_load, key, load)
+        generation = self.generation()
+
+        def load_and_keep() -> tuple[V]:
+            value = load()
+            self.put(key, value, generation)
+            return (value,)
+
+        flight = (id(asyncio.get_running_loop()), key)
+        got, _own = await self._flights.run(flight, generation,
+                                            lambda: run_sync(load_and_keep))
+        if got is None:  # the load this call joined failed: one of its own
+            return await run_sync(self.get_or_load, key, load)
+        return got[0]
 
     def clear(self) -> None:
         """A change happened: forget everything here, and tell the other processes."""
