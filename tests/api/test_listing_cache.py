@@ -18,8 +18,7 @@ import httpx
 import pytest
 
 from objectstore.mgmt.handler import ListingCache
-from objectstore.services.cache import SingleFlight
-from objectstore.services.cache import SharedGeneration
+from objectstore.services.cache import SharedGeneration, SingleFlight
 from tests.support.server import RunningServer, running_server
 
 from .conftest import Tenant, assert_error, uniq
