@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from objectstore.services.cache import MISS, SharedGeneration, TtlCache
+from tests.support.aio import in_own_loop
 
 
 def test_local_clear_and_ttl() -> None:
@@ -79,7 +80,7 @@ def test_concurrent_misses_share_one_load() -> None:
         gate.set()
         return list(await asyncio.gather(*tasks))
 
-    assert asyncio.run(main()) == [None] * 20
+    assert in_own_loop(main()) == [None] * 20
     assert calls == ["load"]
     assert cache.get("k") is None  # kept
 
@@ -89,23 +90,25 @@ def test_a_miss_after_a_change_does_not_join_the_older_load() -> None:
     import threading
 
     cache: TtlCache[str, int] = TtlCache(ttl=60)
-    gate = threading.Event()
+    gate, started = threading.Event(), threading.Event()
     values = iter([1, 2])
 
     def load() -> int:
+        started.set()
         gate.wait(5)
         return next(values)
 
     async def main() -> tuple[int, int]:
         first = asyncio.create_task(cache.get_or_load_async("k", load))
-        await asyncio.sleep(0.05)
-        cache.clear()  # a change while the first load runs
+        while not started.is_set():  # the first load is under way
+            await asyncio.sleep(0.005)
+        cache.clear()  # a change while it runs
         second = asyncio.create_task(cache.get_or_load_async("k", load))
         await asyncio.sleep(0.05)
         gate.set()
         return await first, await second
 
-    assert asyncio.run(main()) == (1, 2)
+    assert in_own_loop(main()) == (1, 2)
     assert cache.get("k") == 2  # the load begun before the change was not kept
 
 
@@ -130,5 +133,5 @@ def test_callers_that_joined_a_failed_load_load_again() -> None:
         gate.set()
         return list(await asyncio.gather(*tasks, return_exceptions=True))
 
-    got = asyncio.run(main())
+    got = in_own_loop(main())
     assert isinstance(got[0], OSError) and got[1:] == [7, 7]

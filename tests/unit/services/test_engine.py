@@ -3,11 +3,9 @@ handling and reads. Runs on the embedded SQLite with a real blob store in a temp
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import random
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from objectstore.services.engine.objects import Attributes, Conditions
 from objectstore.services.engine.vseq import next_vseq
 from objectstore.services.registry import Services
 from objectstore.storage.sql.tables import object_versions, objects, objectstores
+from tests.support.aio import in_own_loop
 
 
 class FakePayload:
@@ -86,11 +85,7 @@ def fresh(svc: Services, store: ObjectStore) -> ObjectStore:
     return next(s for s in svc.stores.by_name(store.name) if s.id == store.id)
 
 
-def run(coro: Any) -> Any:
-    """Run a coroutine on a loop of its own, in a thread of its own (other suites, e.g. the
-    browser tests' sync Playwright, may leave an event loop running in this thread)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+run = in_own_loop
 
 
 def put(svc: Services, store: ObjectStore, key: str, data: bytes,

@@ -3,7 +3,6 @@ threaded read, and a kept connection that died with the server is replaced unsee
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -23,6 +22,7 @@ from sqlalchemy import (
 from objectstore.storage.sql import async_reads
 from objectstore.storage.sql.engine import make_engine
 from objectstore.storage.sql.prepared import Prepared
+from tests.support.aio import in_own_loop
 
 pytestmark = pytest.mark.postgres
 
@@ -54,7 +54,7 @@ def test_async_rows_are_the_threaded_rows(engine) -> None:  # type: ignore[no-un
     async def main() -> list[object]:
         return [await reads.first(BY_ID, id=i) for i in (1, 2, 3)]
 
-    got = asyncio.run(main())
+    got = in_own_loop(main())
     assert got == [BY_ID.first_on(engine, id=i) for i in (1, 2, 3)]
     assert got[0] == ("one", {"a": [1, 2]}, WHEN)  # JSON and aware datetimes processed
     assert got[2] is None
@@ -72,7 +72,7 @@ def test_a_kept_connection_killed_by_the_server_is_replaced(engine) -> None:  # 
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
         return first, await reads.first(BY_ID, id=1), int(killed or 0)
 
-    first, again, killed = asyncio.run(main())
+    first, again, killed = in_own_loop(main())
     assert killed >= 1  # the kept connection was among them
     assert first == again == ("one", {"a": [1, 2]}, WHEN)
 
