@@ -135,3 +135,35 @@ def test_callers_that_joined_a_failed_load_load_again() -> None:
 
     got = in_own_loop(main())
     assert isinstance(got[0], OSError) and got[1:] == [7, 7]
+
+
+def test_misses_do_not_share_a_load_while_the_change_counter_is_untrusted() -> None:
+    """With the cluster-wide counter down (a lost notification connection) a change made
+    elsewhere cannot be told apart: each miss loads for itself, as nothing is kept."""
+    import asyncio
+    import threading
+
+    class Untrusted(SharedGeneration):
+        def usable(self) -> bool:
+            return False
+
+    cache: TtlCache[str, int] = TtlCache(ttl=60, shared=Untrusted(None))
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def load() -> int:
+        calls.append(1)
+        gate.wait(5)
+        return len(calls)
+
+    async def main() -> list[int]:
+        tasks = [asyncio.create_task(cache.get_or_load_async("k", load)) for _ in range(3)]
+        for _ in range(400):  # until every one is loading on its own (at most 2 s)
+            if len(calls) >= 3:
+                break
+            await asyncio.sleep(0.005)
+        gate.set()
+        return list(await asyncio.gather(*tasks))
+
+    assert sorted(in_own_loop(main())) == [3, 3, 3] and len(calls) == 3
+    assert cache.get("k") is MISS

@@ -174,8 +174,11 @@ class TtlCache(Generic[K, V]):
             return (value,)
 
         flight = (id(asyncio.get_running_loop()), key)
+        # joined only while the change counter is trusted (as the management listings'
+        # loads): with it down, a change made meanwhile elsewhere could not be told
+        trusted = self._shared is None or self._shared.usable()
         got, _own = await self._flights.run(flight, generation,
-                                            lambda: run_sync(load_and_keep))
+                                            lambda: run_sync(load_and_keep), join=trusted)
         if got is None:  # the load this call joined failed: one of its own
             return await run_sync(self.get_or_load, key, load)
         return got[0]
