@@ -128,8 +128,7 @@ _SELECTORS = SUBRESOURCES | _ALWAYS_OK
 def resolve(method: str, target: Target, query_keys: Iterable[str], headers: Mapping[str, str]
             ) -> Rule | None:
     present = frozenset(k for k in query_keys if k in _SELECTORS)
-    return _resolve(method, target, present,
-                    frozenset(h for h in _HEADERS if h in headers) if _HEADERS else frozenset())
+    return _resolve(method, target, present, frozenset(h for h in _HEADERS if h in headers))
 
 
 @lru_cache(maxsize=1024)  # bounded: keys are sub-resource names and a header flag
