@@ -5,6 +5,7 @@ connections, HEAD and 304 without a body, large bodies, 100-continue."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import socket
@@ -86,10 +87,15 @@ def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
-def _connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+@contextlib.contextmanager
+def _connection(url: str) -> Iterator[tuple[socket.socket, _Reader]]:
+    """A keep-alive connection to the server at ``url`` and its one buffered reader."""
+    sock = socket.create_connection(("127.0.0.1", _port(url)), timeout=10)
     sock.settimeout(10)
-    return sock
+    try:
+        yield sock, _Reader(socket.SocketIO(sock, "rb"))  # type: ignore[arg-type]
+    finally:
+        sock.close()
 
 
 class _Reader(io.BufferedReader):
@@ -98,10 +104,6 @@ class _Reader(io.BufferedReader):
 
     def close(self) -> None:
         pass
-
-
-def _reader(sock: socket.socket) -> _Reader:
-    return _Reader(socket.SocketIO(sock, "rb"))  # type: ignore[arg-type]
 
 
 def _read(sock: socket.socket, reader: _Reader, method: str
@@ -118,9 +120,7 @@ def _request(method: str, path: str, extra: str = "") -> bytes:
 
 def test_keep_alive_head_then_get_then_head(srv: RunningServer) -> None:
     """A HEAD answer has no body: its head must still go out (else the client waits)."""
-    sock = _connect(_port(srv.s3_url))
-    reader = _reader(sock)
-    try:
+    with _connection(srv.s3_url) as (sock, reader):
         for method in ("HEAD", "GET", "HEAD", "GET"):
             sock.sendall(_request(method, "/no-such-bucket/k"))
             resp, body = _read(sock, reader, method)
@@ -131,14 +131,10 @@ def test_keep_alive_head_then_get_then_head(srv: RunningServer) -> None:
             else:
                 assert b"<Code>AccessDenied</Code>" in body
                 assert int(resp.getheader("content-length") or -1) == len(body)
-    finally:
-        sock.close()
 
 
 def test_pipelined_requests_answered_in_order(srv: RunningServer) -> None:
-    sock = _connect(_port(srv.s3_url))
-    reader = _reader(sock)
-    try:
+    with _connection(srv.s3_url) as (sock, reader):
         methods = ["GET", "HEAD", "GET", "GET", "HEAD", "GET"]
         paths = [f"/bucket-{i}/key" for i in range(len(methods))]
         sock.sendall(b"".join(_request(m, p) for m, p in zip(methods, paths, strict=True)))
@@ -149,34 +145,24 @@ def test_pipelined_requests_answered_in_order(srv: RunningServer) -> None:
                 assert f"<Resource>{path}</Resource>".encode() in body, body
             else:
                 assert body == b""
-    finally:
-        sock.close()
 
 
 def test_management_plane_keep_alive(srv: RunningServer) -> None:
-    sock = _connect(_port(srv.api_url))
-    reader = _reader(sock)
-    try:
+    with _connection(srv.api_url) as (sock, reader):
         for _ in range(3):
             sock.sendall(_request("GET", "/healthz"))
             resp, body = _read(sock, reader, "GET")
             assert resp.status == 200 and body
-    finally:
-        sock.close()
 
 
 def test_expect_100_continue_refused_early_closes(srv: RunningServer) -> None:
     """An anonymous PUT that waits for 100 Continue gets its refusal, complete, at once."""
-    sock = _connect(_port(srv.s3_url))
-    reader = _reader(sock)
-    try:
+    with _connection(srv.s3_url) as (sock, reader):
         sock.sendall(_request("PUT", "/no-such-bucket/k",
                               "Content-Length: 5\r\nExpect: 100-continue\r\n"))
         resp, body = _read(sock, reader, "PUT")
         assert resp.status in (403, 404)
         assert int(resp.getheader("content-length") or -1) == len(body) > 0
-    finally:
-        sock.close()
 
 
 def test_large_object_round_trip(srv: RunningServer) -> None:
