@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,12 @@ import pytest
 
 from tests.support.pg import PgCluster
 from tests.support.server import RunningServer, running_server
+
+# Test clients make one attempt: a retry would hide a transient 5xx (issue 21). botocore reads
+# AWS_MAX_ATTEMPTS as `total_max_attempts` in every boto3 client and in the aws CLI the tests
+# start; a client built with its own Config(retries=...) sets total_max_attempts: 1 itself.
+os.environ["AWS_MAX_ATTEMPTS"] = "1"
+os.environ["AWS_RETRY_MODE"] = "standard"
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ XSS_NAME = "<img src=x onerror=alert(1)>.txt"
 def s3_client(srv_s3: str, ak: str, sk: str):  # type: ignore[no-untyped-def]
     return boto3.client("s3", endpoint_url=srv_s3, aws_access_key_id=ak,
                         aws_secret_access_key=sk, region_name="LON1",
-                        config=Config(retries={"max_attempts": 1}))
+                        config=Config(retries={"total_max_attempts": 1}))
 
 
 def test_wrong_key_gets_a_clear_message(console: Console) -> None:

@@ -27,7 +27,7 @@ def _s3(srv: RunningServer, sw: StoreWithOwner):  # type: ignore[no-untyped-def]
     return boto3.client("s3", endpoint_url=srv.s3_url, region_name="LON1",
                         aws_access_key_id=sw.owner.access_key_id,
                         aws_secret_access_key=sw.owner.secret_access_key,
-                        config=Config(retries={"max_attempts": 1}))
+                        config=Config(retries={"total_max_attempts": 1}))
 
 
 def _new_store(srv: RunningServer, account: Account, stem: str) -> StoreWithOwner:

@@ -23,7 +23,7 @@ def _store(server, name: str):  # type: ignore[no-untyped-def]
     s3 = boto3.client("s3", endpoint_url=server.s3_url, aws_access_key_id=c["access_key_id"],
                       aws_secret_access_key=c["secret_access_key_id"], region_name="LON1",
                       config=Config(request_checksum_calculation="when_required",
-                                    retries={"max_attempts": 1}, max_pool_connections=32))
+                                    retries={"total_max_attempts": 1}, max_pool_connections=32))
     return store, s3
 
 

@@ -41,7 +41,7 @@ def boto_client(endpoint: str, access_key: str | None, secret_key: str | None, *
         config.setdefault("request_checksum_calculation", "when_required")
         config.setdefault("response_checksum_validation", "when_required")
     cfg = Config(s3={"addressing_style": addressing, **(s3_config or {})},
-                 retries={"max_attempts": 1},
+                 retries={"total_max_attempts": 1},
                  connect_timeout=10, read_timeout=read_timeout, **config)
     session = boto3.session.Session(aws_access_key_id=access_key,
                                     aws_secret_access_key=secret_key, region_name=region)
@@ -70,7 +70,7 @@ def aws_cli_env(tmp_path: Path, access_key: str, secret_key: str) -> dict[str, s
     env.update(AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret_key,
                AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=str(cfg),
                AWS_SHARED_CREDENTIALS_FILE=str(creds), AWS_EC2_METADATA_DISABLED="true",
-               AWS_PAGER="")
+               AWS_PAGER="", AWS_MAX_ATTEMPTS="1", AWS_RETRY_MODE="standard")
     return env
 
 

@@ -94,7 +94,7 @@ class Harness:
         return boto3.client(
             "s3", endpoint_url=self.server.s3_url, aws_access_key_id=self.ak,
             aws_secret_access_key=self.sk, region_name="LON1",
-            config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30))
+            config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30))
 
     def _next_version(self) -> int:
         with self.lock:

@@ -134,7 +134,7 @@ def main() -> None:
                               aws_access_key_id=cred["access_key_id"],
                               aws_secret_access_key=cred["secret_access_key_id"],
                               region_name="LON1",
-                              config=Config(retries={"max_attempts": 1},
+                              config=Config(retries={"total_max_attempts": 1},
                                             max_pool_connections=2))
             bucket = "soak-versioned" if seed % 2 else "soak"
             while not stop.is_set():
