@@ -110,9 +110,9 @@ async def list_objects_v2(ctx: S3Context) -> S3Response:
     prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
     token = q.get("continuation-token")
     start_after = q.get("start-after", "")
+    # A continuation token carries on where the last page stopped; start-after then only
+    # echoes (AWS). minio's SDKs send both on every page after the first.
     after = _untoken(token) if token else (start_after or None)
-    if token and start_after and start_after > (after or ""):
-        after = start_after
     max_keys, enc = _max_keys(ctx), _encoder(ctx)
     result = await _list(ctx, prefix, delimiter, after, max_keys)
     fetch_owner = q.get("fetch-owner", "").lower() == "true"
