@@ -147,10 +147,15 @@ def test_versioning_configuration_errors(dual_store: Store) -> None:
                b"<Status>Maybe</Status></VersioningConfiguration>")
     assert r.status_code == 400 and b"MalformedXML" in r.content
     assert "Status" not in s3.get_bucket_versioning(Bucket=b)
-    # suspending a store that never had versioning leaves it unversioned
+    # suspending a store that never had versioning makes it Suspended (AWS; Terraform's
+    # aws_s3_bucket_versioning reads it back): PUTs write the null version, a DELETE leaves a
+    # null delete marker
     s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
-    assert "Status" not in s3.get_bucket_versioning(Bucket=b)
-    assert "VersionId" not in s3.put_object(Bucket=b, Key="plain", Body=b"x")
+    assert s3.get_bucket_versioning(Bucket=b)["Status"] == "Suspended"
+    assert s3.put_object(Bucket=b, Key="plain", Body=b"x").get("VersionId") in (None, "null")
+    s3.delete_object(Bucket=b, Key="plain")
+    markers = s3.list_object_versions(Bucket=b, Prefix="plain").get("DeleteMarkers", [])
+    assert [(m["Key"], m["VersionId"]) for m in markers] == [("plain", "null")]
 
 
 def test_list_object_versions_pages_prefixes_and_markers(dual_store: Store) -> None:

@@ -368,8 +368,9 @@ class ObjectStoreService:
         await run_sync(self.set_acl, store_id, acl)
 
     def set_versioning(self, store_id: str, status: str) -> None:
-        """Enable or suspend versioning (a store never versioned stays so when suspended,
-        as on S3)."""
+        """Enable or suspend versioning. Suspending a store that was never versioned makes it
+        Suspended, as on S3 (GetBucketVersioning then says so, and a DELETE leaves a null
+        delete marker)."""
         if status not in ("Enabled", "Suspended"):
             raise InvalidInput("versioning status must be Enabled or Suspended", "Status")
         with writing(self.engine) as conn:
@@ -380,9 +381,8 @@ class ObjectStoreService:
             if status == "Suspended" and _lock_enabled(conn, store_id):
                 raise StoreConflict("An Object Lock configuration is present on this bucket, "
                                     "so the versioning state cannot be changed.")
-            if row[0] is not None or status == "Enabled":
-                conn.execute(objectstores.update().where(objectstores.c.id == store_id)
-                             .values(versioning=status))
+            conn.execute(objectstores.update().where(objectstores.c.id == store_id)
+                         .values(versioning=status))
         self.changed()
 
     def set_acl(self, store_id: str, acl: str) -> None:

@@ -88,7 +88,7 @@ objectstores = Table(
     Column("object_count", BigInteger, nullable=False, default=0),
     Column("acl", String(32), nullable=False, default="private"),
     Column("created_at", UTCDateTime(), nullable=False),
-    # None: versioning never enabled; "Enabled" or "Suspended" once it was.
+    # None: versioning never configured; "Enabled" or "Suspended" once it was set.
     Column("versioning", String(16), nullable=True),
     UniqueConstraint("region", "name", name="uq_objectstores_region_name"),
     Index("ix_objectstores_account_region", "account_id", "region"),
