@@ -195,6 +195,12 @@ class AccessDenied(DomainError):
     kind = "access_denied"
 
 
+class NotOwnerAccount(AccessDenied):
+    """The operation is the store's own account's alone (S3: 405 MethodNotAllowed)."""
+
+    kind = "access_denied"
+
+
 class KeyTooLong(InvalidInput):
     """Your key is too long."""
 

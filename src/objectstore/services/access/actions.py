@@ -108,6 +108,19 @@ KNOWN_ACTIONS = frozenset(
 # owner's root user can always read, replace and delete a policy that locked it out).
 OWNER_ALWAYS = frozenset({"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"})
 
+# Operations only the store's own account may do (its owner, or another credential of that
+# account the policy allows), whatever a policy or ACL grants anyone else: the documents that
+# decide who gets in. On AWS, Get/Put/DeleteBucketPolicy from outside the bucket owner's
+# account answer 405 MethodNotAllowed to a caller the policy allows (403 to one it does not);
+# the bucket ACL, the public access block and the ownership controls are kept to the account
+# here too (AccessDenied), so a policy naming another account (``s3:*``, a broad
+# ``NotAction``) can never let it replace the policy, open the store to the public, or
+# re-enable ACLs. Every other configuration operation follows the policy, as on AWS.
+POLICY_OPS = frozenset({"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"})
+OWNER_ACCOUNT_ONLY = POLICY_OPS | frozenset({
+    "PutBucketAcl", "PutPublicAccessBlock", "DeletePublicAccessBlock",
+    "PutBucketOwnershipControls", "DeleteBucketOwnershipControls"})
+
 
 def info_for(op: str, fallback_access: str) -> ActionInfo:
     """The access meaning of ``op``; an operation not in the table (a newer one) needs the

@@ -8,6 +8,10 @@ then the owner may do anything; then an Allow from the policy, or from the ACL o
 (bucket operations) or of the object (object reads and ACL operations) unless ownership
 controls disable ACLs; else ``AccessDenied``. A public-access block makes public ACL grants
 and public policies count for nothing (``IgnorePublicAcls``, ``RestrictPublicBuckets``).
+The documents that decide who gets in (the policy, the store's ACL, public access block and
+ownership controls) are changed, and the policy read, only from the store's own account,
+whatever the policy grants others (``actions.OWNER_ACCOUNT_ONLY``; AWS answers 405
+``MethodNotAllowed`` for the policy).
 
 Two rules of this server: a policy Allow gives write access to a credential of another
 account (or to anonymous callers) only if the statement names that caller explicitly (not
@@ -22,10 +26,18 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from ...domain.errors import AccessDenied
+from ...domain.errors import AccessDenied, NotOwnerAccount
 from ...domain.models import Credential, ObjectStore, ObjectVersion
 from . import acl as acls
-from .actions import OWNER_ALWAYS, READ, ActionInfo, info_for, is_write
+from .actions import (
+    OWNER_ACCOUNT_ONLY,
+    OWNER_ALWAYS,
+    POLICY_OPS,
+    READ,
+    ActionInfo,
+    info_for,
+    is_write,
+)
 from .evaluate import Decision, Request, evaluate
 from .policy import Policy, PolicyError, cached_policy
 from .principals import principal_names
@@ -159,7 +171,24 @@ def authorize(principal: Credential | None, access: Access, store: ObjectStore |
               bucket: BucketAccess = NO_DOCUMENTS) -> None:
     """Raise ``AccessDenied`` unless ``principal`` (None: anonymous) may do ``request``'s
     operation on ``store`` (None: the service itself, e.g. ListBuckets, CreateBucket) and
-    ``obj`` (the object, when ``needs_object`` said so)."""
+    ``obj`` (the object, when ``needs_object`` said so). An operation of the store's own
+    account (``actions.OWNER_ACCOUNT_ONLY``) that the rules would allow a caller from outside
+    it is refused all the same: ``NotOwnerAccount`` (405) for the policy's, else
+    ``AccessDenied``."""
+    _decide(principal, access, store, obj, request, bucket)
+    op = (request or _default_request(access)).op
+    if store is None or op not in OWNER_ACCOUNT_ONLY:
+        return
+    if principal is None or principal.account_id != store.account_id:
+        if op in POLICY_OPS:
+            raise NotOwnerAccount("The specified method is not allowed against this "
+                                  "resource.")
+        raise AccessDenied("Access Denied")
+
+
+def _decide(principal: Credential | None, access: Access, store: ObjectStore | None,
+            obj: ObjectVersion | None, request: RequestContext | None,
+            bucket: BucketAccess) -> None:
     if principal is not None and principal.suspended:
         raise AccessDenied("Access Denied")
     if store is None:
