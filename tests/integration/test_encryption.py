@@ -243,6 +243,40 @@ def test_bad_encryption_headers_are_refused_and_store_nothing(enc_store: Store) 
     assert error_code(e.value) == "InvalidRequest"
 
 
+def test_object_attributes_of_sse_c_objects_need_the_key(enc_store: Store) -> None:
+    """Issue 20.6: GetObjectAttributes said an SSE-C object's size, ETag and plaintext
+    checksum to a caller without its key; like HEAD, it needs the key now."""
+    s3, b = enc_store.boto(), enc_store.name
+    body = b"customer secret " * 100
+    s3.put_object(Bucket=b, Key="c", Body=body, ChecksumAlgorithm="SHA256", **ssec())
+    wanted = ["ETag", "Checksum", "ObjectSize", "StorageClass", "ObjectParts"]
+    refusals = []
+    for args in ({}, ssec(CKEY2)):
+        for call in (lambda a: s3.head_object(Bucket=b, Key="c", **a),
+                     lambda a: s3.get_object_attributes(Bucket=b, Key="c",
+                                                        ObjectAttributes=wanted, **a)):
+            with pytest.raises(ClientError) as e:
+                call(args)
+            refusals.append((e.value.response["ResponseMetadata"]["HTTPStatusCode"],
+                             e.value.response.get("ObjectSize"),
+                             e.value.response.get("ETag")))
+    # without the key: 400 as HEAD; with another key: 403 as HEAD; nothing said either way
+    assert refusals == [(400, None, None), (400, None, None),
+                        (403, None, None), (403, None, None)]
+    got = s3.get_object_attributes(Bucket=b, Key="c", ObjectAttributes=wanted, **ssec())
+    assert got["ObjectSize"] == len(body)
+    assert got["Checksum"]["ChecksumSHA256"] == base64.b64encode(
+        hashlib.sha256(body).digest()).decode()
+    # a plaintext object's attributes need no key, and refuse one, as GET does
+    s3.put_object(Bucket=b, Key="plain", Body=b"x")
+    assert s3.get_object_attributes(Bucket=b, Key="plain",
+                                    ObjectAttributes=["ObjectSize"])["ObjectSize"] == 1
+    with pytest.raises(ClientError) as e:
+        s3.get_object_attributes(Bucket=b, Key="plain", ObjectAttributes=["ObjectSize"],
+                                 **ssec())
+    assert error_code(e.value) == "InvalidRequest"
+
+
 def test_sse_c_over_plain_http_is_refused_by_default(tmp_path: Path) -> None:
     with running_server(tmp_path / "data") as srv:
         store = create_store(srv)

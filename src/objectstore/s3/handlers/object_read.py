@@ -200,6 +200,7 @@ async def get_object_attributes(ctx: S3Context) -> S3Response:
         raise S3Error("InvalidArgument", "Invalid attribute name specified: expected some of "
                       + ", ".join(ATTRIBUTES), 400)
     meta = await load_version(ctx)
+    sse.read_key(ctx, meta)  # SSE-C: the key is required, as for HEAD, before anything is said
     children: list[str] = []
     if "Checksum" in wanted and meta.checksums:
         children.append(xml.node("Checksum", **{f"Checksum{a}": v
