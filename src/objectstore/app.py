@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 
 from .config import Settings
 from .domain.errors import Unauthenticated
+from .forwarded import ClientView, TrustedProxies, parse_trusted_proxies
 from .observability import Metrics, Observed, WithMetricsEndpoint
 from .services.accounts import AccountService
 from .services.bucket_configs import BucketConfigService
@@ -123,8 +124,12 @@ def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
     metrics = Metrics(services.engine)
     console = create_console(services, OPENAPI)  # the web console: /, /console/..., /docs
     mgmt_app = create_mgmt_app(services, console.routes(), console=console)
-    mgmt = WithMetricsEndpoint(Observed(mgmt_app, "mgmt", metrics), metrics)
-    s3 = Observed(create_s3_app(services), "s3", metrics)
+    # one view of the client (address, scheme, host) for both planes: forwarded headers
+    # count only from the proxies the operator lists
+    proxies = TrustedProxies(parse_trusted_proxies(settings.trusted_proxies))
+    mgmt = ClientView(WithMetricsEndpoint(Observed(mgmt_app, "mgmt", metrics), metrics),
+                      proxies)
+    s3 = ClientView(Observed(create_s3_app(services), "s3", metrics), proxies)
     lifecycle = LifecycleWorker(services.engine, services.objects, services.multipart,
                                 services.configs,
                                 Leader(services.engine, "lifecycle", settings.data_dir),

@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     sse_c_allow_http: bool = Field(
         default=False, description="accept SSE-C (customer keys) over plain HTTP: for local "
         "use only, the key crosses the network in clear")
+    trusted_proxies: str = Field(
+        default="", description="proxies whose forwarded headers (X-Forwarded-For, "
+        "X-Real-IP, Forwarded, X-Forwarded-Proto/Host) are believed: comma-separated IPs and "
+        "CIDR blocks; none by default (a client's own forwarded headers are ignored)")
+    metrics_token: str | None = Field(
+        default=None, description="bearer token that unlocks per-store series on /metrics "
+        "(the operator's API key does too); without it /metrics shows aggregates only")
     blob_store: str = Field(
         default="file", description="where object bytes live: file (the data dir) or "
         "seaweedfs://MASTER:PORT[,MASTER:PORT...][?replication=001&collection=objectstore]")
@@ -159,7 +166,7 @@ class Settings(BaseSettings):
         return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("database_url", "public_s3_url", "s3_domain", "default_region",
-                     "api_key", "server_key", mode="before")
+                     "api_key", "server_key", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -218,6 +225,18 @@ class Settings(BaseSettings):
                              "`python -c 'from cryptography.fernet import Fernet; "
                              "print(Fernet.generate_key().decode())'`)")
         return value.strip()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            from .forwarded import parse_trusted_proxies
+
+            parse_trusted_proxies(value)  # raises ValueError naming the bad entry
+            return ",".join(p.strip() for p in value.split(",") if p.strip())
+        return value
 
     @field_validator("blob_store", mode="before")
     @classmethod

@@ -154,6 +154,9 @@ def _config(app: object, host: str, port: int, settings_log_level: str,
         timeout_graceful_shutdown=30,
         h11_max_incomplete_event_size=max_header_bytes,
         server_header=False,
+        # forwarded headers are read by objectstore.forwarded, from the listed proxies only
+        # (OBJECTSTORE_TRUSTED_PROXIES); uvicorn's own handling trusted 127.0.0.1 by default
+        proxy_headers=False,
         **tls,  # type: ignore[arg-type]
     )
 

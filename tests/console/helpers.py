@@ -13,10 +13,15 @@ FORM_CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 class ConsoleClient:
-    def __init__(self, srv: RunningServer, **headers: str) -> None:
+    def __init__(self, srv: RunningServer, *, local_address: str | None = None,
+                 **headers: str) -> None:
+        """``local_address``: connect from this loopback address (127.0.0.0/8): a client
+        of its own as the server's sign-in throttle sees it."""
         self.srv = srv
+        transport = httpx.HTTPTransport(local_address=local_address) if local_address \
+            else None
         self.http = httpx.Client(base_url=srv.api_url, follow_redirects=False, timeout=30,
-                                 headers=headers)
+                                 headers=headers, transport=transport)
         self.csrf = ""
 
     def sign_in(self, key: str) -> httpx.Response:

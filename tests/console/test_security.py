@@ -143,7 +143,7 @@ def test_session_cookie_flags_and_sign_out(client: ConsoleClient) -> None:
 def test_failed_sign_ins_are_slowed_then_refused_with_429(console_srv: RunningServer) -> None:
     import time
 
-    c = ConsoleClient(console_srv, **{"X-Forwarded-For": "198.51.100.7"})
+    c = ConsoleClient(console_srv, local_address="127.0.0.7")
     try:
         started = time.monotonic()
         codes = [c.sign_in("wrong-key-000").status_code for _ in range(5)]
@@ -153,7 +153,7 @@ def test_failed_sign_ins_are_slowed_then_refused_with_429(console_srv: RunningSe
         r = c.sign_in(console_srv.api_key)  # even the right key, while locked out
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
         assert "Too many failed sign-ins" in r.text
-        other = ConsoleClient(console_srv, **{"X-Forwarded-For": "198.51.100.8"})
+        other = ConsoleClient(console_srv, local_address="127.0.0.8")
         assert other.sign_in(console_srv.api_key).status_code == 303  # others unaffected
         other.close()
     finally:

@@ -310,6 +310,7 @@ http {{
     proxy_set_header Host $http_host;
     proxy_set_header Connection "";
     proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header X-Forwarded-Proto $scheme;
     proxy_next_upstream error timeout;
     proxy_read_timeout 300s;
     proxy_send_timeout 300s;
@@ -380,7 +381,10 @@ class DevCluster:
         s3_port = s3_port or free_port()
         self.api_key = self.api_key or ("dev-" + os.urandom(12).hex())
         env = {"OBJECTSTORE_SERVER_KEY": Fernet.generate_key().decode(),
-               "OBJECTSTORE_API_KEY": self.api_key}
+               "OBJECTSTORE_API_KEY": self.api_key,
+               # nginx (below, on loopback) sets X-Forwarded-For: the gateways believe it,
+               # and only it, so policies and the sign-in throttle see the real client
+               "OBJECTSTORE_TRUSTED_PROXIES": "127.0.0.1"}
         for i in range(self.gateways):
             self.gws.append(Gateway(f"gateway{i + 1}", self.root / "gateways", url,
                                     self.weed.url(), env,

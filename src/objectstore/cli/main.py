@@ -66,6 +66,8 @@ def main() -> None:
               help="PEM certificate: serve S3 over HTTPS")
 @click.option("--tls-key", type=click.Path(path_type=Path), default=None,
               help="PEM private key for --tls-cert")
+@click.option("--trusted-proxies", default=None, metavar="IP|CIDR,...",
+              help="Proxies whose X-Forwarded-For/Forwarded headers count [none]")
 def serve(**flags: Any) -> None:
     """Run the management API and the S3 endpoint."""
     from ..app import build_apps, build_services, ensure_default_account
