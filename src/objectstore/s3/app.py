@@ -29,14 +29,12 @@ from .context import CopySource, S3Context, S3Response
 from .errors import S3Error, from_domain, no_such_bucket
 from .handlers import HANDLERS
 from .handlers import cors as cors_rules
-from .handlers.acl import GRANT_HEADERS, apply_header_grants
 from .handlers.post import PostContext
 from .request_view import RequestView
 from .routing import Target, resolve
 
 COPY_SOURCE_OPS = frozenset({"CopyObject", "UploadPartCopy"})
 BYPASS_OPS = frozenset({"DeleteObject", "DeleteObjects", "PutObjectRetention"})
-GRANTED_WRITES = frozenset({"PutObject", "CopyObject"})  # x-amz-grant-* applied after
 MAX_DELETE_BODY = 2 * 1024 * 1024
 
 log = logging.getLogger("objectstore.s3")
@@ -184,12 +182,7 @@ class S3App:
         handler = HANDLERS.get(rule.op)
         if handler is None:
             raise S3Error("NotImplemented", f"{rule.op} is not implemented.", 501)
-        response = await handler(ctx)
-        if rule.op in GRANTED_WRITES and response.status == 200 and \
-                any(h in headers for h in GRANT_HEADERS):
-            version = dict((k.lower(), v) for k, v in response.headers).get("x-amz-version-id")
-            await apply_header_grants(ctx, version)
-        return response
+        return await handler(ctx)
 
     async def _authorize(self, ctx: S3Context, bucket: str | None, scope: Scope) -> None:
         """The one authorization decision of a request (and of its copy source)."""

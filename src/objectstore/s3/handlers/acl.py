@@ -294,15 +294,13 @@ async def put_object_acl(ctx: S3Context) -> S3Response:
     return S3Response(headers=announced_version(ctx, version.version_id))
 
 
-async def apply_header_grants(ctx: S3Context, version_id: str | None) -> None:
-    """After a PutObject / CopyObject with ``x-amz-grant-*`` headers: set the new version's
-    grants (the pipeline checked them before the write)."""
+async def header_grants(ctx: S3Context) -> list[dict[str, str]] | None:
+    """The ``x-amz-grant-*`` grants of a PutObject / CopyObject, resolved (an unknown email
+    refuses the request) before the write, which commits them with the new version's row."""
     grants = grants_from_headers(ctx)
     if grants is None:
-        return
-    grants = await resolve_emails(ctx, grants)
-    await ctx.services.objects.update(ctx.require_store(), ctx.require_key(), version_id,
-                                      grants=[g.to_json() for g in grants])
+        return None
+    return [g.to_json() for g in await resolve_emails(ctx, grants)]
 
 
 async def bucket_acl_on_create(ctx: S3Context, cred: Credential

@@ -54,7 +54,7 @@ def parse_http_date(value: str | None) -> datetime | None:
 
 def canned_acl(ctx: S3Context, default: str = "private") -> str:
     """The canned ACL a write asks for (``x-amz-acl``); explicit ``x-amz-grant-*`` headers
-    are applied by the pipeline after the write (``handlers/acl.apply_header_grants``)."""
+    are resolved by ``handlers/acl.header_grants`` and written with the object."""
     from .acl import canned_from_header
 
     return canned_from_header(ctx, default)

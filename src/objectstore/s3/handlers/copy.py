@@ -12,6 +12,7 @@ from ..checksums import new_checksummer
 from ..context import S3Context, S3Response
 from ..errors import S3Error
 from . import sse
+from .acl import header_grants
 from .common import (
     announced_version,
     canned_acl,
@@ -95,7 +96,7 @@ async def copy_object(ctx: S3Context) -> S3Response:
     attrs = with_lock_headers(ctx, Attributes(content_type=ctype, headers=headers,
                                               user_meta=meta, acl=canned_acl(ctx), tags=tags))
     src_key = sse.copy_source_key(ctx, src)
-    attrs = replace(attrs, encryption=await sse.for_write(ctx))
+    attrs = replace(attrs, encryption=await sse.for_write(ctx), grants=await header_grants(ctx))
     await ensure_room(ctx, src.size, key)
     result = await ctx.services.objects.copy(store, key, src, attrs, preconditions(ctx),
                                              src_key)

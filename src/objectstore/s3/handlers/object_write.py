@@ -14,6 +14,7 @@ from ..context import S3Context, S3Response
 from ..errors import S3Error, from_domain
 from ..payload import BodyPayload
 from . import sse
+from .acl import header_grants
 from .common import (
     announced_version,
     canned_acl,
@@ -70,7 +71,8 @@ async def put_object(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     key = ctx.require_key()
     length = require_length(ctx)
-    attrs = replace(attributes(ctx), encryption=await sse.for_write(ctx))
+    attrs = replace(attributes(ctx), encryption=await sse.for_write(ctx),
+                    grants=await header_grants(ctx))
     pre = preconditions(ctx)
     await ensure_room(ctx, length, key)
     payload = make_payload(ctx)

@@ -34,10 +34,14 @@ def _attributes(form: PostForm, acl: str) -> Attributes:
                       tags=tags)
 
 
-def _redirect(url: str, bucket: str, key: str, etag: str) -> str:
+def _check_redirect(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise S3Error("InvalidArgument", "success_action_redirect must be an http(s) URL", 400)
+
+
+def _redirect(url: str, bucket: str, key: str, etag: str) -> str:
+    parts = urlsplit(url)
     query = urlencode({"bucket": bucket, "key": key, "etag": quote_etag(etag)})
     return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
 
@@ -52,6 +56,8 @@ async def post_object(ctx: S3Context) -> S3Response:
     status_text = form.fields.get("success_action_status", "204")
     redirect = form.fields.get("success_action_redirect") or form.fields.get("redirect")
     status = int(status_text) if status_text in ("200", "201", "204") else 204
+    if redirect:
+        _check_redirect(redirect)  # refused before the write: a 4xx leaves no object
     owner = ctx.credential if ctx.credential and ctx.credential.id == store.credential_id \
         else None
     await ctx.services.objects.ensure_room(store, owner, form.upper_bound, key)

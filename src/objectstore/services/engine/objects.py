@@ -69,12 +69,15 @@ VERIFY_MODES = ("all", "crc", "off")
 
 @dataclass(frozen=True)
 class Attributes:
-    """What a writer says about a new object version."""
+    """What a writer says about a new object version: all of it is validated before the
+    write and committed with the version's row, in one transaction (a refused request leaves
+    no trace)."""
 
     content_type: str = "binary/octet-stream"
     headers: dict[str, str] = field(default_factory=dict)
     user_meta: dict[str, str] = field(default_factory=dict)
     acl: str = "private"
+    grants: list[dict[str, str]] | None = None  # explicit ACL grants (x-amz-grant-*)
     tags: dict[str, str] = field(default_factory=dict)
     encryption: SseRequest | None = None  # server-side encryption asked for (or default)
     lock_mode: str | None = None  # object lock retention asked for (x-amz-object-lock-*)
@@ -293,7 +296,7 @@ class ObjectEngine:
         return ObjectVersion(
             store_id=store.id, key=key, last_modified=datetime.now(UTC),
             content_type=attrs.content_type, headers=attrs.headers,
-            user_meta=attrs.user_meta, acl=attrs.acl, tags=attrs.tags,
+            user_meta=attrs.user_meta, acl=attrs.acl, grants=attrs.grants, tags=attrs.tags,
             lock_mode=attrs.lock_mode, lock_until=attrs.lock_until,
             legal_hold=attrs.legal_hold, **fields)
 
@@ -360,6 +363,7 @@ class ObjectEngine:
         is then a new version)."""
         changes = {"content_type": attrs.content_type, "headers": attrs.headers,
                    "user_meta": attrs.user_meta, "tags": attrs.tags, "acl": attrs.acl,
+                   "grants": attrs.grants,
                    "last_modified": datetime.now(UTC)}
 
         def work(conn: Connection) -> tuple[ObjectVersion | None, bool]:
