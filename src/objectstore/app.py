@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,7 +13,7 @@ from starlette.types import ASGIApp
 from .config import Settings
 from .domain.errors import Unauthenticated
 from .forwarded import ClientView, TrustedProxies, parse_trusted_proxies
-from .observability import Metrics, Observed, WithMetricsEndpoint
+from .observability import Metrics, MetricsView, Observed, WithMetricsEndpoint
 from .services.accounts import AccountService
 from .services.bucket_configs import BucketConfigService
 from .services.cache import SharedGeneration
@@ -99,6 +101,28 @@ def ensure_default_account(services: Services) -> str | None:
     return None
 
 
+def metrics_access(services: Services) -> Callable[[str | None], MetricsView]:
+    """Who sees what on ``/metrics``: per-store series (every tenant's store names and sizes)
+    need ``OBJECTSTORE_METRICS_TOKEN`` or the operator's API key as the bearer token; no token
+    sees the aggregates; any other token is refused."""
+    from .console.state import OPERATOR_ACCOUNT
+
+    wanted = services.settings.metrics_token
+
+    def access(token: str | None) -> MetricsView:
+        if token is None:
+            return MetricsView.AGGREGATE
+        if wanted and hmac.compare_digest(token.encode(), wanted.encode()):
+            return MetricsView.FULL
+        try:
+            account = services.accounts.authenticate(token)
+        except Unauthenticated:
+            return MetricsView.DENIED
+        return MetricsView.FULL if account.name == OPERATOR_ACCOUNT else MetricsView.DENIED
+
+    return access
+
+
 @dataclass
 class Apps:
     services: Services
@@ -127,8 +151,8 @@ def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
     # one view of the client (address, scheme, host) for both planes: forwarded headers
     # count only from the proxies the operator lists
     proxies = TrustedProxies(parse_trusted_proxies(settings.trusted_proxies))
-    mgmt = ClientView(WithMetricsEndpoint(Observed(mgmt_app, "mgmt", metrics), metrics),
-                      proxies)
+    mgmt = ClientView(WithMetricsEndpoint(Observed(mgmt_app, "mgmt", metrics), metrics,
+                                          metrics_access(services)), proxies)
     s3 = ClientView(Observed(create_s3_app(services), "s3", metrics), proxies)
     lifecycle = LifecycleWorker(services.engine, services.objects, services.multipart,
                                 services.configs,

@@ -6,19 +6,20 @@ Access log lines are JSON with a request id; they carry the path but never the q
 
 from __future__ import annotations
 
+import enum
 import itertools
 import json
 import logging
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .storage.sql.tables import objectstores
@@ -28,8 +29,35 @@ REQUEST_ID = "objectstore.request_id"
 OPERATION = "objectstore.operation"
 
 
+class UsageTotals(Collector):
+    """Usage summed over every store, per region (no tenant's names or sizes): what
+    ``/metrics`` shows to anyone."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stores = GaugeMetricFamily("objectstore_stores", "Stores per region", labels=["region"])
+        used = GaugeMetricFamily("objectstore_used_bytes", "Bytes stored, all stores of a "
+                                 "region", labels=["region"])
+        count = GaugeMetricFamily("objectstore_objects", "Objects, all stores of a region",
+                                  labels=["region"])
+        t = objectstores.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.region, func.count(), func.sum(t.used_bytes),
+                                       func.sum(t.object_count)).group_by(t.region)).all()
+        for region, n, used_bytes, objects in rows:
+            stores.add_metric([region], float(n))
+            used.add_metric([region], float(used_bytes or 0))
+            count.add_metric([region], float(objects or 0))
+        yield stores
+        yield used
+        yield count
+
+
 class StoreUsage(Collector):
-    """Usage per store, read from the metadata index at scrape time."""
+    """Usage per store, read from the metadata index at scrape time: every tenant's store
+    names and sizes, so shown only to a scrape with the metrics token or the operator's key."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -72,11 +100,15 @@ class Metrics:
                                 ["plane", "operation"], registry=own)
         self.bytes_out = Counter("objectstore_sent_bytes", "Response body bytes",
                                  ["plane", "operation"], registry=own)
+        self.per_store = CollectorRegistry()  # shown only to an authorized scrape
         if engine is not None:
-            self.registry.register(StoreUsage(engine))
+            self.registry.register(UsageTotals(engine))
+            self.per_store.register(StoreUsage(engine))
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, per_store: bool = False) -> bytes:
+        """The exposition; ``per_store``: with each store's series (names, sizes)."""
+        body = generate_latest(self.registry)
+        return body + generate_latest(self.per_store) if per_store else body
 
 
 class _RequestIds:
@@ -164,21 +196,49 @@ def _route_name(scope: Scope) -> str:
     return f"{scope['method']} {path}" if path else scope["method"]
 
 
-class WithMetricsEndpoint:
-    """Serve ``GET /metrics`` (Prometheus text format) in front of an app."""
+class MetricsView(enum.Enum):
+    AGGREGATE = "aggregate"  # no credentials: series with no tenant's names or sizes
+    FULL = "full"            # the metrics token or the operator's key: per-store series too
+    DENIED = "denied"        # a bearer token that unlocks nothing
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+
+class WithMetricsEndpoint:
+    """Serve ``GET /metrics`` (Prometheus text format) in front of an app. ``access`` tells
+    what a request's bearer token (None: no ``Authorization``) may see; it may block (a
+    database lookup), so it runs in a worker thread."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics,
+                 access: Callable[[str | None], MetricsView] | None = None) -> None:
         self.app, self.metrics = app, metrics
+        self.access = access or (lambda token: MetricsView.AGGREGATE)
+
+    def _answer(self, authorization: str | None) -> tuple[int, bytes, bytes]:
+        token = None
+        if authorization is not None:
+            scheme, _, value = authorization.strip().partition(" ")
+            token = value.strip() if scheme.lower() == "bearer" and value.strip() else ""
+        view = self.access(token)
+        if view is MetricsView.DENIED:
+            body = json.dumps({"code": "metrics_token_invalid", "reason": (
+                "The bearer token is neither the metrics token nor the operator's API key; "
+                "without one, /metrics shows aggregate series only")}).encode()
+            return 401, b"application/json", body
+        return 200, b"text/plain; version=0.0.4; charset=utf-8", \
+            self.metrics.render(per_store=view is MetricsView.FULL)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("path") == "/metrics" \
                 and scope["method"] == "GET":
             from starlette.concurrency import run_in_threadpool
 
-            body = await run_in_threadpool(self.metrics.render)
-            await send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
-                (b"content-length", str(len(body)).encode())]})
+            authorization = next((v.decode("latin-1") for k, v in scope.get("headers", [])
+                                  if k == b"authorization"), None)
+            status, media, body = await run_in_threadpool(self._answer, authorization)
+            headers = [(b"content-type", media), (b"content-length", str(len(body)).encode()),
+                       (b"cache-control", b"no-store")]
+            if status == 401:
+                headers.append((b"www-authenticate", b'Bearer realm="metrics"'))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)

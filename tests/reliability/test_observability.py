@@ -33,7 +33,8 @@ def test_metrics_access_log_and_no_secrets(sqlite_server, caplog) -> None:
         bad.get_object(Bucket="obs-b", Key="k")
     assert err.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
 
-    metrics = httpx.get(f"{srv.api_url}/metrics").text
+    metrics = httpx.get(f"{srv.api_url}/metrics",
+                        headers={"Authorization": f"bearer {srv.api_key}"}).text  # operator
     assert 'objectstore_requests_total{operation="PutObject",plane="s3",status="200"} 1.0' \
         in metrics
     assert 'objectstore_received_bytes_total{operation="PutObject",plane="s3"} 5.0' in metrics

@@ -77,7 +77,10 @@ async def openapi(request: Request) -> Response:
 
 
 # served by the metrics wrapper in front of this app (objectstore.observability)
-METRICS = Operation("metrics", "Prometheus metrics (no authentication)", Metrics,
+METRICS = Operation("metrics", "Prometheus metrics: aggregate series without "
+                    "authentication; per-store series with the metrics token "
+                    "(OBJECTSTORE_METRICS_TOKEN) or the operator's API key as the bearer "
+                    "token (any other token: 401 metrics_token_invalid)", Metrics,
                     "Prometheus text exposition format", query=(), authenticated=False,
                     media_type="text/plain")
 

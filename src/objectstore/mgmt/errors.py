@@ -38,6 +38,8 @@ OTHER_ERRORS: dict[str, tuple[int, str]] = {
     "request_body_too_large": (413, "the body is larger than the limit, before or after "
                                     "gunzip"),
     "request_header_too_large": (431, "the request headers are larger than the limit"),
+    "metrics_token_invalid": (401, "GET /metrics with a bearer token that is neither "
+                                   "OBJECTSTORE_METRICS_TOKEN nor the operator's API key"),
     "not_found": (404, "no such endpoint"),
     "method_not_allowed": (405, "the method is not served on the path"),
     "internal_server_error": (500, "an unexpected failure"),
