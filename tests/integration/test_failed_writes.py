@@ -95,3 +95,19 @@ def test_post_object_refused_after_reading_changes_nothing(dual_store: Store) ->
                       allow_redirects=False, timeout=30)
     assert r.status_code == 400, r.text
     assert s3.get_object(Bucket=name, Key="form")["Body"].read() == b"before"
+
+
+def test_multipart_grants_are_checked_first_and_set_with_the_object(dual_store: Store) -> None:
+    s3, name = dual_store.boto(), dual_store.name
+    assert _fails(lambda: s3.create_multipart_upload(Bucket=name, Key="mp",
+                                                     GrantRead=UNKNOWN)) == \
+        "UnresolvableGrantByEmailAddress"
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=name)
+    reader = canonical_id(dual_store.credential_id)
+    up = s3.create_multipart_upload(Bucket=name, Key="mp", GrantRead=f'id="{reader}"')
+    etag = s3.upload_part(Bucket=name, Key="mp", UploadId=up["UploadId"], PartNumber=1,
+                          Body=b"part")["ETag"]
+    s3.complete_multipart_upload(Bucket=name, Key="mp", UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert [(g["Grantee"].get("ID"), g["Permission"])
+            for g in s3.get_object_acl(Bucket=name, Key="mp")["Grants"]] == [(reader, "READ")]

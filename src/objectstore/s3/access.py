@@ -23,7 +23,6 @@ from ..services.access import (
 )
 from ..services.registry import Services
 from .context import S3Context
-from .errors import S3Error
 from .handlers.acl import (
     GRANT_HEADERS,
     canned_from_header,
@@ -90,8 +89,7 @@ async def decide(services: Services, principal: Credential | None, access: Acces
 
 def check_acl_headers(ctx: S3Context, bucket: BucketAccess) -> None:
     """Writes that set an ACL (x-amz-acl / x-amz-grant-*): refused when ownership controls
-    disable ACLs or the public access block refuses public ones; grants on a multipart
-    upload are not kept (501)."""
+    disable ACLs or the public access block refuses public ones."""
     if ctx.op not in ACL_WRITES:
         return
     if "x-amz-acl" not in ctx.headers and not any(h in ctx.headers for h in GRANT_HEADERS):
@@ -100,9 +98,6 @@ def check_acl_headers(ctx: S3Context, bucket: BucketAccess) -> None:
     acl = "private" if grants is not None else canned_from_header(ctx)
     check_ownership_allows(bucket, acl, grants)
     check_public_block(bucket, acl, grants)
-    if grants is not None and ctx.op == "CreateMultipartUpload":
-        raise S3Error("NotImplemented", "x-amz-grant-* headers on multipart uploads are not "
-                      "supported; set the grants with PutObjectAcl after completion", 501)
 
 
 async def check_delete_keys(ctx: S3Context, scope: Scope, bucket: BucketAccess,

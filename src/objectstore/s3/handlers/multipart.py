@@ -25,6 +25,7 @@ from ..checksums import (
 from ..context import S3Context, S3Response
 from ..errors import S3Error
 from . import sse
+from .acl import header_grants
 from .common import announced_version, iso8601, owner_xml, quote_etag
 from .object_write import attributes, ensure_room, make_payload, preconditions
 
@@ -64,7 +65,8 @@ def _checksum_request(ctx: S3Context) -> tuple[str | None, str | None]:
 async def create_multipart_upload(ctx: S3Context) -> S3Response:
     store, key = ctx.require_store(), ctx.require_key()
     alg, ctype = _checksum_request(ctx)
-    attrs = replace(attributes(ctx), encryption=await sse.for_write(ctx))
+    attrs = replace(attributes(ctx), encryption=await sse.for_write(ctx),
+                    grants=await header_grants(ctx))
     up = await ctx.services.multipart.create(store, key, attrs, alg, ctype)
     headers = sse.response_headers(ctx, up.options.get("sse"), context=True)
     if alg:

@@ -126,6 +126,8 @@ class MultipartService:
             options["lock"] = [attrs.lock_mode, attrs.lock_until.isoformat()]
         if attrs.legal_hold:
             options["legal_hold"] = True
+        if attrs.grants is not None:  # the object's ACL grants, set when it is completed
+            options["grants"] = attrs.grants
         if attrs.encryption is not None:  # one data key for every part
             options["sse"] = sealed_doc(self.objects.sse.new_sealing(store, key,
                                                                       attrs.encryption))
@@ -371,6 +373,7 @@ class MultipartService:
                 content_type=up.content_type, headers=up.headers, user_meta=up.user_meta,
                 checksums=checksums, checksum_type=checksum_type, acl=up.acl,
                 parts=tuple((p.blob_id, p.size) for p in used), tags=up.tags,
+                grants=up.options.get("grants"),
                 **_lock_of(up.options),
                 sse=_sse_of(up.options, [p.number for p in used]),
             )
