@@ -14,6 +14,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from objectstore.services.access.principals import canonical_id
+from objectstore.storage.sql.engine import writing
 
 from .conftest import Store, error_code
 
@@ -111,3 +112,47 @@ def test_multipart_grants_are_checked_first_and_set_with_the_object(dual_store: 
                                  MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
     assert [(g["Grantee"].get("ID"), g["Permission"])
             for g in s3.get_object_acl(Bucket=name, Key="mp")["Grants"]] == [(reader, "READ")]
+
+
+
+def test_create_bucket_and_bucket_acl_are_one_step(store: Store) -> None:
+    """A CreateBucket with grants, ownership and object lock, or a PutBucketAcl with grants,
+    that fails part-way (the database refuses one of its writes: a trigger) leaves nothing:
+    no store without its lock, no ACL half set."""
+    s3, srv = store.boto(), store.srv
+    reader = canonical_id(store.credential_id)
+    s3.put_bucket_acl(Bucket=store.name, ACL="public-read")
+    before = s3.get_bucket_acl(Bucket=store.name)["Grants"]
+    # the triggers fail as a database error (not a constraint): their table does not exist
+    with writing(srv.services.configs.engine) as conn:
+        conn.exec_driver_sql("CREATE TABLE injected_fault (x INTEGER)")
+        conn.exec_driver_sql("CREATE TRIGGER fail_lock BEFORE INSERT ON bucket_configs WHEN "
+                             "NEW.name = 'object-lock' BEGIN INSERT INTO injected_fault "
+                             "VALUES (1); END")
+        conn.exec_driver_sql("CREATE TRIGGER fail_acl BEFORE UPDATE OF acl ON objectstores "
+                             "BEGIN INSERT INTO injected_fault VALUES (1); END")
+        conn.exec_driver_sql("DROP TABLE injected_fault")
+    name = f"{store.name}-new"
+    with pytest.raises(ClientError) as err:
+        s3.create_bucket(Bucket=name, GrantRead=f'id="{reader}"',
+                         ObjectOwnership="BucketOwnerPreferred",
+                         ObjectLockEnabledForBucket=True)
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    with pytest.raises(ClientError) as err:
+        s3.put_bucket_acl(Bucket=store.name, GrantRead=f'id="{reader}"')
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    with writing(srv.services.configs.engine) as conn:
+        for trigger in ("fail_lock", "fail_acl"):
+            conn.exec_driver_sql(f"DROP TRIGGER {trigger}")
+    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert s3.get_bucket_acl(Bucket=store.name)["Grants"] == before
+    # and when nothing fails, all of it is there
+    s3.create_bucket(Bucket=name, GrantRead=f'id="{reader}"',
+                     ObjectOwnership="BucketOwnerPreferred", ObjectLockEnabledForBucket=True)
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    assert s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"][
+        "ObjectLockEnabled"] == "Enabled"
+    assert s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerPreferred"}]
+    assert (reader, "READ") in [(g["Grantee"].get("ID"), g["Permission"])
+                                for g in s3.get_bucket_acl(Bucket=name)["Grants"]]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from anyio.to_thread import run_sync
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import bucket_configs
@@ -39,6 +39,24 @@ class StoreDocuments:
         except KeyError:
             value = self._memo[what] = build(self.docs)
             return value
+
+
+def write_in(conn: Connection, store_id: str, name: str, document: Any) -> bool:
+    """Set (``document`` None: remove) one of a store's documents in the caller's
+    transaction, so it commits with the rest of the request's changes; whether a row
+    changed. The caller clears the caches once it has committed."""
+    if name not in NAMES:
+        raise ValueError(f"unknown bucket configuration {name!r}")
+    where = (bucket_configs.c.store_id == store_id, bucket_configs.c.name == name)
+    if document is None:
+        return bool(conn.execute(delete(bucket_configs).where(*where)).rowcount)
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True)
+    now = datetime.now(UTC)
+    if not conn.execute(bucket_configs.update().where(*where)
+                        .values(document=text, updated_at=now)).rowcount:
+        conn.execute(bucket_configs.insert().values(
+            store_id=store_id, name=name, document=text, updated_at=now))
+    return True
 
 
 class BucketConfigService:
@@ -75,28 +93,18 @@ class BucketConfigService:
         return (await self.documents_async(store_id)).docs.get(name)
 
     def put(self, store_id: str, name: str, document: Any) -> None:
-        self._check(name)
-        text = json.dumps(document, separators=(",", ":"), sort_keys=True)
-        now = datetime.now(UTC)
         with writing(self.engine) as conn:
-            changed = conn.execute(bucket_configs.update().where(
-                bucket_configs.c.store_id == store_id, bucket_configs.c.name == name)
-                .values(document=text, updated_at=now)).rowcount
-            if not changed:
-                conn.execute(bucket_configs.insert().values(
-                    store_id=store_id, name=name, document=text, updated_at=now))
+            write_in(conn, store_id, name, document)
         self._cache.clear()
 
     async def put_async(self, store_id: str, name: str, document: Any) -> None:
         await run_sync(self.put, store_id, name, document)
 
     def delete(self, store_id: str, name: str) -> bool:
-        self._check(name)
         with writing(self.engine) as conn:
-            gone = conn.execute(delete(bucket_configs).where(
-                bucket_configs.c.store_id == store_id, bucket_configs.c.name == name)).rowcount
+            gone = write_in(conn, store_id, name, None)
         self._cache.clear()
-        return bool(gone)
+        return gone
 
     async def delete_async(self, store_id: str, name: str) -> bool:
         return await run_sync(self.delete, store_id, name)

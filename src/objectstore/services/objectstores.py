@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,7 @@ from ..storage.sql.tables import (
     parts,
     uploads,
 )
+from .bucket_configs import write_in as write_config_in
 from .cache import SharedGeneration, TtlCache
 from .credentials import CredentialService
 
@@ -216,7 +218,10 @@ class ObjectStoreService:
 
     def create(self, account_id: str, region: str, name: object, size_gb: int | None,
                access_key_id: str | None, acl: str = "private",
-               owner: Credential | None = None) -> StoreWithOwner:
+               owner: Credential | None = None, versioning: str | None = None,
+               documents: Mapping[str, Any] | None = None) -> StoreWithOwner:
+        """A new store; ``versioning`` and its configuration ``documents`` (bucket_configs)
+        are written in the same transaction (all of it, or none)."""
         name = validate_store_name(name)
         size = self.default_size_gb if size_gb is None else size_gb
         if size <= 0:
@@ -239,12 +244,15 @@ class ObjectStoreService:
                     owner = self.creds.insert(conn, account_id, region, name)
                     own = True
                 store = ObjectStore(str(uuid.uuid4()), account_id, region, name, size, owner.id,
-                                    own, 0, 0, acl, now)
+                                    own, 0, 0, acl, now, versioning)
                 conn.execute(objectstores.insert().values(
                     id=store.id, account_id=account_id, region=region, name=name,
                     max_size_gb=size, credential_id=owner.id, owns_credential=own,
                     used_bytes=0, object_count=0, acl=acl, created_at=now,
+                    versioning=versioning,
                 ))
+                for doc_name, document in (documents or {}).items():
+                    write_config_in(conn, store.id, doc_name, document)
         except IntegrityError as exc:
             raise StoreExists(f"an object store named {name} already exists in {region}") from exc
         self.changed()
@@ -353,9 +361,11 @@ class ObjectStoreService:
         return await run_sync(self.by_name, name)
 
     async def create_async(self, account_id: str, region: str, name: str, *, acl: str,
-                           owner: Credential) -> StoreWithOwner:
+                           owner: Credential, versioning: str | None = None,
+                           documents: Mapping[str, Any] | None = None) -> StoreWithOwner:
         return await run_sync(lambda: self.create(account_id, region, name, None, None,
-                                                  acl=acl, owner=owner))
+                                                  acl=acl, owner=owner, versioning=versioning,
+                                                  documents=documents))
 
     async def delete_empty_async(self, store_id: str) -> None:
         """Delete a store that holds no version (its unfinished uploads are aborted)."""
@@ -364,8 +374,8 @@ class ObjectStoreService:
     async def set_versioning_async(self, store_id: str, status: str) -> None:
         await run_sync(self.set_versioning, store_id, status)
 
-    async def set_acl_async(self, store_id: str, acl: str) -> None:
-        await run_sync(self.set_acl, store_id, acl)
+    async def set_acl_async(self, store_id: str, acl: str, grants: list[Any] | None) -> None:
+        await run_sync(self.set_acl, store_id, acl, grants)
 
     def set_versioning(self, store_id: str, status: str) -> None:
         """Enable or suspend versioning. Suspending a store that was never versioned makes it
@@ -385,8 +395,10 @@ class ObjectStoreService:
                          .values(versioning=status))
         self.changed()
 
-    def set_acl(self, store_id: str, acl: str) -> None:
+    def set_acl(self, store_id: str, acl: str, grants: list[Any] | None) -> None:
+        """The store's canned ACL and its explicit grants (None: none), in one transaction."""
         with writing(self.engine) as conn:
             conn.execute(objectstores.update().where(objectstores.c.id == store_id)
                          .values(acl=acl))
+            write_config_in(conn, store_id, "acl-grants", grants)
         self.changed()

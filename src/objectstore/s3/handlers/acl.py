@@ -9,6 +9,7 @@ object's in its version's ``grants``.
 from __future__ import annotations
 
 import re
+from typing import Any
 from xml.etree.ElementTree import Element  # noqa: S405 - type only; parsing is defusedxml
 
 from anyio.to_thread import run_sync
@@ -262,12 +263,8 @@ async def put_bucket_acl(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     bucket = await bucket_documents(ctx, store)
     acl, grants = await requested_acl(ctx, store, bucket)
-    configs = ctx.services.configs
-    if grants is None:
-        await configs.delete_async(store.id, "acl-grants")
-    else:
-        await configs.put_async(store.id, "acl-grants", [g.to_json() for g in grants])
-    await ctx.services.stores.set_acl_async(store.id, acl)
+    await ctx.services.stores.set_acl_async(
+        store.id, acl, [g.to_json() for g in grants] if grants is not None else None)
     return S3Response()
 
 
@@ -323,12 +320,13 @@ async def bucket_acl_on_create(ctx: S3Context, cred: Credential
     return acl, grants, own
 
 
-async def store_bucket_acl_on_create(ctx: S3Context, store: ObjectStore,
-                                     grants: list[acls.Grant] | None, ownership: str | None
-                                     ) -> None:
+def bucket_documents_on_create(grants: list[acls.Grant] | None, ownership: str | None
+                               ) -> dict[str, Any]:
+    """The configuration documents CreateBucket's ACL headers give the new store (written
+    with it, in one transaction)."""
+    docs: dict[str, Any] = {}
     if grants is not None:
-        await ctx.services.configs.put_async(store.id, "acl-grants",
-                                             [g.to_json() for g in grants])
+        docs["acl-grants"] = [g.to_json() for g in grants]
     if ownership is not None:
-        await ctx.services.configs.put_async(store.id, "ownership",
-                                             {"ObjectOwnership": ownership})
+        docs["ownership"] = {"ObjectOwnership": ownership}
+    return docs

@@ -10,7 +10,7 @@ from .. import xml
 from ..body import read_small_body
 from ..context import S3Context, S3Response
 from ..errors import S3Error, access_denied
-from .acl import bucket_acl_on_create, store_bucket_acl_on_create
+from .acl import bucket_acl_on_create, bucket_documents_on_create
 from .common import iso8601, owner_xml
 
 XML = "application/xml"
@@ -60,17 +60,16 @@ async def create_bucket(ctx: S3Context) -> S3Response:
     if lock not in ("", "true", "false"):
         raise S3Error("InvalidArgument", "x-amz-bucket-object-lock-enabled must be true or "
                       "false", 400)
-    try:
-        created = await ctx.services.stores.create_async(cred.account_id, cred.region,
-                                                         ctx.bucket, acl=acl, owner=cred)
+    documents = bucket_documents_on_create(grants, ownership)
+    if lock == "true":  # object lock turns versioning on, for good
+        documents["object-lock"] = LockConfig().to_json()
+    try:  # the store, its versioning and documents: one transaction
+        await ctx.services.stores.create_async(
+            cred.account_id, cred.region, ctx.bucket, acl=acl, owner=cred,
+            versioning="Enabled" if lock == "true" else None, documents=documents)
     except StoreExists as exc:
         raise S3Error("BucketAlreadyExists", "The requested bucket name is not available.", 409,
                       {"BucketName": ctx.bucket or ""}) from exc
-    await store_bucket_acl_on_create(ctx, created.store, grants, ownership)
-    if lock == "true":  # object lock turns versioning on, for good
-        await ctx.services.stores.set_versioning_async(created.store.id, "Enabled")
-        await ctx.services.configs.put_async(created.store.id, "object-lock",
-                                             LockConfig().to_json())
     return S3Response(headers=[("Location", f"/{ctx.bucket}")])
 
 
