@@ -83,7 +83,8 @@ async def _call(app: Any, scope: Scope, body: bytes = b"") -> list[Message]:
 
 
 def _mgmt(apps: Apps) -> ManagementApp:
-    app = apps.mgmt.app.app  # type: ignore[attr-defined]  # WithMetricsEndpoint(Observed(..))
+    # ClientView(WithMetricsEndpoint(Observed(..)))
+    app = apps.mgmt.app.app.app  # type: ignore[attr-defined]
     assert isinstance(app, ManagementApp)
     return app
 
@@ -123,7 +124,7 @@ def test_the_short_way_answers_byte_for_byte_what_the_full_way_does(
                 assert short_scope["route"].endpoint.__name__ in ("list_stores",
                                                                    "list_credentials")
     asyncio.run(main())
-    metrics = apps.mgmt.metrics.render().decode()  # type: ignore[attr-defined]
+    metrics = apps.mgmt.app.metrics.render().decode()  # type: ignore[attr-defined]
     assert 'operation="GET /v2/objectstores"' in metrics
     assert 'operation="GET /v2/objectstore/credentials/"' in metrics
 

@@ -132,11 +132,11 @@ def test_usage_chart_from_the_sampler(mine: tuple[ConsoleClient, Account],
                                       console_srv: RunningServer) -> None:
     c, _ = mine
     sid = _store(c)
-    history = console_srv.apps.mgmt.app.app.state.console.state.history  # type: ignore[attr-defined]
+    history = console_srv.apps.mgmt.app.app.app.state.console.state.history  # type: ignore[attr-defined]
     now = time.time()
     history.record(now - 3 * 86400, [(sid, 1000, 1)])  # in the week, not the day
     _put(c, sid, "k", b"x" * 2000)
-    console_srv.apps.mgmt.app.app.state.console.state.sampler.sample_now()  # type: ignore[attr-defined]
+    console_srv.apps.mgmt.app.app.app.state.console.state.sampler.sample_now()  # type: ignore[attr-defined]
     day = c.get(f"/stores/{sid}").text
     week = c.get(f"/stores/{sid}", period="week").text
     # one sample per store per five-minute slot (the one taken at creation was replaced),

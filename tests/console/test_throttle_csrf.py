@@ -1,10 +1,16 @@
-"""Sign-in throttling (growing delay, then 429) and the CSRF checks, as pure functions."""
+"""Sign-in throttling (growing delay, then 429; kept in the database) and the CSRF checks."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
 from objectstore.console.csrf import same_origin, submitted_token, token_matches
 from objectstore.console.forms import Form
-from objectstore.console.throttle import SignInThrottle
+from objectstore.services.signin_throttle import SignInThrottle, throttle_key
+from objectstore.storage.sql.engine import make_engine, migrate
 
 
 class Clock:
@@ -15,46 +21,66 @@ class Clock:
         return self.now
 
 
-def test_each_failure_waits_longer_up_to_a_cap() -> None:
-    t = SignInThrottle(max_failures=10, base_delay_s=0.25, max_delay_s=2.0, clock=Clock())
-    delays = [t.failed("1.2.3.4") for _ in range(6)]
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    e = make_engine(f"sqlite:///{tmp_path / 'objectstore.db'}", sqlite_synchronous="NORMAL")
+    migrate(e)
+    return e
+
+
+def test_each_failure_waits_longer_up_to_a_cap(engine: Engine) -> None:
+    t = SignInThrottle(engine, max_failures=10, base_delay_s=0.25, max_delay_s=2.0,
+                       clock=Clock())
+    delays = [t.attempt("1.2.3.4").delay for _ in range(6)]
     assert delays == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
 
 
-def test_after_a_few_failures_the_address_must_wait() -> None:
+def test_after_a_few_failures_the_address_must_wait(engine: Engine) -> None:
     clock = Clock()
-    t = SignInThrottle(max_failures=3, window_s=60, clock=clock)
+    t = SignInThrottle(engine, max_failures=3, window_s=60, clock=clock)
     for _ in range(2):
-        t.failed("a")
-        assert t.retry_after("a") is None
-    t.failed("a")
-    wait = t.retry_after("a")
+        assert t.attempt("10.0.0.1").retry_after is None
+        assert t.retry_after("10.0.0.1") is None
+    assert t.attempt("10.0.0.1").retry_after is None
+    wait = t.retry_after("10.0.0.1")
     assert wait is not None and 59 <= wait <= 60
-    assert t.retry_after("b") is None  # other addresses are not affected
+    refused = t.attempt("10.0.0.1")  # refused, and not counted
+    assert refused.retry_after is not None and 59 <= refused.retry_after <= 60
+    assert t.retry_after("10.0.0.2") is None  # other addresses are not affected
     clock.now += 30
-    assert t.retry_after("a") is not None
+    assert t.retry_after("10.0.0.1") is not None
     clock.now += 31
-    assert t.retry_after("a") is None  # the window has passed
+    assert t.retry_after("10.0.0.1") is None  # the window has passed
+    assert t.attempt("10.0.0.1").retry_after is None
 
 
-def test_a_success_clears_the_failures() -> None:
+def test_a_success_clears_the_failures(engine: Engine) -> None:
     clock = Clock()
-    t = SignInThrottle(max_failures=3, clock=clock)
-    t.failed("a")
-    t.failed("a")
+    t = SignInThrottle(engine, max_failures=3, clock=clock)
+    t.attempt("a")
+    t.attempt("a")
     t.succeeded("a")
-    assert t.failed("a") == t.base_delay_s
+    assert t.attempt("a").delay == t.base_delay_s
     assert t.retry_after("a") is None
 
 
-def test_old_failures_stop_counting() -> None:
+def test_old_failures_stop_counting(engine: Engine) -> None:
     clock = Clock()
-    t = SignInThrottle(max_failures=3, window_s=60, clock=clock)
-    t.failed("a")
-    t.failed("a")
+    t = SignInThrottle(engine, max_failures=3, window_s=60, clock=clock)
+    t.attempt("a")
+    t.attempt("a")
     clock.now += 61
-    assert t.failed("a") == t.base_delay_s  # counted as the first again
+    assert t.attempt("a").delay == t.base_delay_s  # counted as the first again
     assert t.retry_after("a") is None
+
+
+def test_an_ipv6_client_is_its_64(engine: Engine) -> None:
+    t = SignInThrottle(engine, max_failures=2, clock=Clock())
+    t.attempt("2001:db8:1:2::1")
+    t.attempt("2001:db8:1:2:ffff::9")  # another address of the same /64
+    assert t.retry_after("2001:db8:1:2::77") is not None
+    assert t.retry_after("2001:db8:1:3::1") is None
+    assert throttle_key("::ffff:192.0.2.1") == "192.0.2.1"
 
 
 def test_csrf_token_comparison() -> None:

@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..services.registry import Services
+from ..services.signin_throttle import SignInThrottle
 from . import (
     accounts_page,
     credentials_page,
@@ -30,7 +31,6 @@ from .sessions import SessionStore
 from .signin_page import SignInPages, signout
 from .state import ConsoleState
 from .templating import PREFIX, make_environment
-from .throttle import SignInThrottle
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -139,6 +139,7 @@ def create_console(services: Services, openapi: dict[str, Any] | None = None) ->
     db = services.settings.data_dir / "console.db"
     history = UsageHistory(db)
     state = ConsoleState(
-        services=services, sessions=SessionStore(db), throttle=SignInThrottle(), history=history,
+        services=services, sessions=SessionStore(services.engine),
+        throttle=SignInThrottle(services.engine), history=history,
         sampler=Sampler(services, history), env=make_environment())
     return Console(state, openapi or {})

@@ -29,6 +29,8 @@ def _safe_next(target: str) -> str:
 
 
 def client_address(request: Request) -> str:
+    """The client as ``objectstore.forwarded`` decided (forwarded headers count only from
+    the proxies the operator lists)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -67,9 +69,11 @@ class SignInPages:
                               error="The sign-in form expired or came from another site: "
                                     "please try again.")
         addr = client_address(request)
-        wait = state.throttle.retry_after(addr)
-        if wait is not None:
-            seconds = max(1, math.ceil(wait))
+        # counted before the key is checked (forgotten if it is right): tries sent at once,
+        # or to other workers and gateways, count like tries sent one after another
+        attempt = await run_in_threadpool(state.throttle.attempt, addr)
+        if attempt.retry_after is not None:
+            seconds = max(1, math.ceil(attempt.retry_after))
             return _form_page(state, request, status=429, headers={"Retry-After": str(seconds)},
                               error=f"Too many failed sign-ins from your address. Try again "
                                     f"in {seconds} seconds.")
@@ -77,11 +81,11 @@ class SignInPages:
         try:
             account = await run_in_threadpool(state.services.accounts.authenticate, key)
         except Unauthenticated:
-            await asyncio.sleep(state.throttle.failed(addr))
+            await asyncio.sleep(attempt.delay)
             message = ("Enter your API key." if not key else
                        "That API key is not valid. Check it and try again.")
             return _form_page(state, request, status=401, error=message)
-        state.throttle.succeeded(addr)
+        await run_in_threadpool(state.throttle.succeeded, addr)
         token, _session = await run_in_threadpool(state.sessions.create, account.id)
         resp = RedirectResponse(_safe_next(form.get("next")), status_code=303)
         resp.set_cookie(COOKIE, token, max_age=int(state.sessions.absolute_s), httponly=True,

@@ -8,9 +8,9 @@ from jinja2 import Environment
 
 from ..domain.models import Account
 from ..services.registry import Services
+from ..services.signin_throttle import SignInThrottle
 from .sampler import Sampler, UsageHistory
 from .sessions import SessionStore
-from .throttle import SignInThrottle
 
 OPERATOR_ACCOUNT = "default"  # the account `make run` creates: it may manage accounts
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -229,4 +230,28 @@ kms_keys = Table(
     Column("master_key_id", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("account_id", "alias", name="uq_kms_keys_account_alias"),
+)
+
+
+# Console sessions, shared by every worker and gateway on the database. The cookie's token is
+# never stored: only its SHA-256 (``token_hash``). Times are epoch seconds.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(36), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("flash", Text, nullable=True),
+)
+
+# The console's sign-in throttle: recent failed (or in-flight) sign-ins per client (an IPv4
+# address or an IPv6 /64), as space-separated epoch seconds, newest last.
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("client", String(64), primary_key=True),
+    Column("failures", Text, nullable=False),
+    Column("last_at", Float, nullable=False, index=True),
 )
