@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from objectstore.domain.errors import AccessDenied
+from objectstore.domain.errors import AccessDenied, NotOwnerAccount
 from objectstore.domain.models import Credential, ObjectStore, ObjectVersion
 from objectstore.services.access import (
     Access,
@@ -21,6 +21,7 @@ from objectstore.services.access import (
     needs_object,
 )
 from objectstore.services.access import acl as acls
+from objectstore.services.access.actions import OWNER_ACCOUNT_ONLY, POLICY_OPS
 from objectstore.services.access.policy import parse_policy
 from objectstore.services.access.principals import canonical_id
 
@@ -121,3 +122,27 @@ def test_acls_never_grant_configuration(op: str) -> None:
 
 def test_suspended_credentials_are_refused() -> None:
     assert not allowed(replace(OWNER, suspended=True), "GetObject")
+
+
+@pytest.mark.parametrize("op", sorted(OWNER_ACCOUNT_ONLY))
+def test_access_documents_are_the_store_accounts_alone(op: str) -> None:
+    """A policy that names another account (``s3:*``) or everyone never lets it read or
+    change the policy (NotOwnerAccount: 405) or the ACL, public access block and ownership
+    controls (AccessDenied); a credential of the store's own account may, by policy."""
+    everything = policy({"Effect": "Allow", "Principal": {"AWS": ["acct-2", "AKmate"]},
+                         "Action": "s3:*", "Resource": ["arn:aws:s3:::bkt",
+                                                        "arn:aws:s3:::bkt/*"]},
+                        {"Effect": "Allow", "Principal": "*", "Action": "s3:Get*",
+                         "Resource": "arn:aws:s3:::bkt"})
+    request = RequestContext(op)
+    for caller in (STRANGER, None):
+        with pytest.raises(AccessDenied) as err:
+            authorize(caller, Access.OWNER, STORE, None, request, everything)
+        if caller is STRANGER or op == "GetBucketPolicy":
+            assert isinstance(err.value, NotOwnerAccount) == (op in POLICY_OPS), (op, caller)
+        # without the policy: a plain AccessDenied
+        with pytest.raises(AccessDenied) as err:
+            authorize(caller, Access.OWNER, STORE, None, request, BucketAccess())
+        assert not isinstance(err.value, NotOwnerAccount)
+    authorize(MATE, Access.OWNER, STORE, None, request, everything)
+    authorize(OWNER, Access.OWNER, STORE, None, request, BucketAccess())
