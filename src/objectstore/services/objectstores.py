@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -374,7 +374,8 @@ class ObjectStoreService:
     async def set_versioning_async(self, store_id: str, status: str) -> None:
         await run_sync(self.set_versioning, store_id, status)
 
-    async def set_acl_async(self, store_id: str, acl: str, grants: list[Any] | None) -> None:
+    async def set_acl_async(self, store_id: str, acl: str, grants: Sequence[Any] | None
+                            ) -> None:
         await run_sync(self.set_acl, store_id, acl, grants)
 
     def set_versioning(self, store_id: str, status: str) -> None:
@@ -395,7 +396,7 @@ class ObjectStoreService:
                          .values(versioning=status))
         self.changed()
 
-    def set_acl(self, store_id: str, acl: str, grants: list[Any] | None) -> None:
+    def set_acl(self, store_id: str, acl: str, grants: Sequence[Any] | None) -> None:
         """The store's canned ACL and its explicit grants (None: none), in one transaction."""
         with writing(self.engine) as conn:
             conn.execute(objectstores.update().where(objectstores.c.id == store_id)
