@@ -44,6 +44,7 @@ def test_dev_cluster_serves_through_nginx(tmp_path: Path) -> None:
         for gw in cluster.gws:
             direct = boto_client(gw.s3_url, cred["access_key_id"], cred["secret_access_key_id"])
             assert len(direct.list_objects_v2(Bucket="dev-a")["Contents"]) == 4
+        _console_through_nginx(api, cluster.api_key)
     finally:
         cluster.stop()
 
@@ -78,3 +79,20 @@ def test_dev_cluster_command_prints_urls_and_stops_on_ctrl_c(tmp_path: Path) -> 
     assert "stopping" in rest
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{api_port}/healthz")
+
+
+def _console_through_nginx(api: str, key: str) -> None:
+    """Behind nginx (listed in OBJECTSTORE_TRUSTED_PROXIES by dev-cluster): the gateways see
+    each client's own address, so one client's wrong keys lock out only that client; and a
+    console session works on whichever gateway nginx picks."""
+    from tests.security.test_shared_console_state import COOKIE, sign_in
+
+    codes = [sign_in(api, f"wrong-{i}", local_address="127.0.0.41").status_code
+             for i in range(5)]
+    assert codes == [401] * 5
+    assert sign_in(api, key, local_address="127.0.0.41").status_code == 429
+    r = sign_in(api, key, local_address="127.0.0.42")  # another client: not locked out
+    assert r.status_code == 303, r.text
+    for _ in range(6):  # new connections: nginx spreads them over both gateways
+        with httpx.Client(base_url=api, cookies={COOKIE: r.cookies[COOKIE]}) as c:
+            assert c.get("/console/").status_code == 200
