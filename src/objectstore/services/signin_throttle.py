@@ -24,6 +24,9 @@ from ..storage.sql.engine import writing
 from ..storage.sql.tables import signin_failures as t
 
 
+SWEEP_S = 60.0  # old clients' rows are removed at most this often (per process)
+
+
 def throttle_key(address: str) -> str:
     """The client a failure counts against: the IPv4 address, or the IPv6 /64."""
     try:
@@ -54,6 +57,7 @@ class SignInThrottle:
         self.max_failures, self.window_s = max_failures, window_s
         self.base_delay_s, self.max_delay_s = base_delay_s, max_delay_s
         self.clock = clock
+        self._swept_at = float("-inf")
 
     def _insert(self) -> Any:
         return (pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert)(t)
@@ -63,8 +67,11 @@ class SignInThrottle:
         otherwise), or refuse it when the client has had ``max_failures`` in the window."""
         key = throttle_key(address)
         now = self.clock()
+        if not self._swept_at <= now < self._swept_at + SWEEP_S:
+            self._swept_at = now
+            with writing(self.engine) as conn:  # clients whose window has passed
+                conn.execute(delete(t).where(t.c.last_at < now - self.window_s))
         with writing(self.engine) as conn:
-            conn.execute(delete(t).where(t.c.last_at < now - self.window_s))  # old clients
             stmt = self._insert().values(
                 client=key, failures="", last_at=now).on_conflict_do_nothing()
             conn.execute(stmt)
