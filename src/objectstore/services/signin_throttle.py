@@ -23,7 +23,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import signin_failures as t
 
-
 SWEEP_S = 60.0  # old clients' rows are removed at most this often (per process)
 
 
