@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .forwarded import PEER
 from .storage.sql.tables import objectstores
 
 access_log = logging.getLogger("objectstore.access")
@@ -181,13 +182,16 @@ class Observed:
             bytes_out.inc(state["out"])
             if access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client") or ("", 0)
-                access_log.info(json.dumps({
+                entry = {
                     "request_id": request_id, "plane": self.plane, "op": op,
                     "method": scope["method"], "path": scope.get("path", ""),
                     "status": state["status"], "bytes_in": state["in"],
                     "bytes_out": state["out"], "ms": round(elapsed * 1000, 2),
                     "client": client[0],
-                }))
+                }
+                if PEER in scope:  # a listed proxy named the client: which proxy
+                    entry["peer"] = scope[PEER]
+                access_log.info(json.dumps(entry))
 
 
 def _route_name(scope: Scope) -> str:

@@ -117,6 +117,15 @@ def test_behind_a_listed_proxy_the_forwarded_client_counts(proxied: RunningServe
     assert _anonymous_get(store, "open", {"X-Forwarded-For": "198.51.100.7, nonsense"}) == 403
 
 
+def test_access_log_names_the_client_and_the_proxy(
+        proxied: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="objectstore.access")
+    httpx.get(f"{proxied.api_url}/healthz", headers={"X-Forwarded-For": "198.51.100.9"})
+    lines = [json.loads(r.getMessage()) for r in caplog.records
+             if r.name == "objectstore.access"]
+    assert lines and (lines[-1]["client"], lines[-1]["peer"]) == ("198.51.100.9", "127.0.0.1")
+
+
 def test_behind_a_listed_proxy_the_forwarded_scheme_counts(proxied: RunningServer) -> None:
     store = create_store(proxied, prefix="fwd")
     store.boto().put_object(Bucket=store.name, Key="tls-only", Body=b"x")
