@@ -26,7 +26,7 @@ from .access import check_acl_headers, check_delete_keys, condition_keys, decide
 from .addressing import split_target
 from .authn import authenticate
 from .context import CopySource, S3Context, S3Response
-from .errors import S3Error, from_domain, no_such_bucket
+from .errors import S3Error, from_domain, from_unexpected, no_such_bucket
 from .handlers import HANDLERS
 from .handlers import cors as cors_rules
 from .handlers.post import PostContext
@@ -100,11 +100,13 @@ class S3App:
             response = _error_response(
                 S3Error("InternalError", "The stored object is damaged (checksum mismatch); it "
                         "cannot be served.", 500), resource, request_id)
-        except Exception:
-            log.exception("internal error in %s %s", method, resource)
-            response = _error_response(
-                S3Error("InternalError", "We encountered an internal error. Please try again.",
-                        500), resource, request_id)
+        except Exception as exc:
+            error = from_unexpected(exc)
+            if error.status == 503:
+                log.warning("%s in %s %s: %s", error.code, method, resource, exc)
+            else:
+                log.exception("internal error in %s %s", method, resource)
+            response = _error_response(error, resource, request_id)
         if body.unread:
             # Answered before the body was read (an early error, or a client that waits for
             # "100 Continue" and will now never send it): the rest of the connection's byte

@@ -12,6 +12,7 @@ from email.utils import format_datetime
 
 from ..domain import encryption as enc
 from ..domain import errors as e
+from ..services.availability import unavailable
 
 # The HTTP status of each S3 error code this server sends (AWS's "List of error codes").
 STATUS_BY_CODE: dict[str, int] = {
@@ -160,6 +161,18 @@ def from_domain(exc: e.DomainError) -> S3Error:
             err.headers.append(("Allow", "DELETE"))
         return err
     return S3Error(code, exc.message, status)
+
+
+def from_unexpected(exc: Exception) -> S3Error:
+    """The reply to an exception no table names: 503 when a backend cannot be reached right
+    now (the database down, restarting or cut off, the blob store unreachable: the client
+    retries), else 500 InternalError."""
+    code = unavailable(exc)
+    if code == "SlowDown":
+        return S3Error(code, "Please reduce your request rate.", 503)
+    if code == "ServiceUnavailable":
+        return S3Error(code, "The service is unavailable. Please retry.", 503)
+    return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
 
 
 def no_such_bucket(name: str) -> S3Error:

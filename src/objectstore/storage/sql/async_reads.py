@@ -56,8 +56,10 @@ class AsyncReads:
     async def _connect(self) -> Any:
         import psycopg
 
-        return await psycopg.AsyncConnection.connect(*self._args, autocommit=True,
-                                                     **self._kwargs)
+        from .engine import PG_CONNECT_ARGS
+
+        return await psycopg.AsyncConnection.connect(
+            *self._args, autocommit=True, **{**PG_CONNECT_ARGS, **self._kwargs})
 
     async def first(self, stmt: Prepared, **values: Any) -> tuple[Any, ...] | None:
         """``stmt``'s first row, processed as ``Prepared.first_on`` does."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -119,9 +119,22 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
 PING_IDLE_SECONDS = 1.0
 
 
+# libpq settings of every PostgreSQL connection (the pool's and the async reads'): a server
+# that stopped answering (the network cut, the host gone) fails a connection attempt in 10 s
+# and a query whose packets go unacknowledged in 10 s (``tcp_user_timeout``, ms), instead of
+# hanging in TCP retransmissions for ~15 minutes; idle connections are probed. The request
+# then answers 503 and the next one gets a fresh connection. A settings in the URL wins.
+PG_CONNECT_ARGS: dict[str, int] = {"connect_timeout": 10, "tcp_user_timeout": 10_000,
+                                   "keepalives": 1, "keepalives_idle": 10,
+                                   "keepalives_interval": 3, "keepalives_count": 3}
+
+
 def _postgresql_engine(url: str) -> Engine:
     # LIFO: the connections in use stay warm (and unpinged); idle ones age and get pinged.
-    engine = create_engine(url, pool_size=24, max_overflow=24, pool_use_lifo=True)
+    from_url = set(make_url(url).query)
+    engine = create_engine(url, pool_size=24, max_overflow=24, pool_use_lifo=True,
+                           connect_args={k: v for k, v in PG_CONNECT_ARGS.items()
+                                         if k not in from_url})
 
     @event.listens_for(engine, "checkin")
     def _checkin(_dbapi_conn: Any, record: Any) -> None:

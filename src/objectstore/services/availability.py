@@ -1,0 +1,41 @@
+"""Which failures mean "a backend cannot be reached right now", not "a bug": the metadata
+database down, restarting or unreachable (a connection refused, lost or timed out, the pool
+exhausted) or the blob store unreachable. The planes answer those with a retryable error
+(S3: 503 ServiceUnavailable / SlowDown) instead of 500 InternalError; the request changed
+nothing that was acknowledged, and the next one succeeds once the backend is back.
+
+A blob that is missing (``FileNotFoundError``, SeaweedFS's ``NotFound``) is not an outage:
+it stays a 500.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal
+
+from sqlalchemy import exc as sa
+
+from ..storage.seaweedfs.client import NotFound, SeaweedError
+
+Unavailable = Literal["ServiceUnavailable", "SlowDown"]
+
+
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """``SlowDown`` when the database's connection pool had no connection for the request,
+    ``ServiceUnavailable`` when a backend could not be reached, None for anything else."""
+    if isinstance(exc, sa.TimeoutError):  # the pool's checkout timeout: too many requests
+        return "SlowDown"
+    if isinstance(exc, sa.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, sa.OperationalError | sa.InterfaceError):
+            return "ServiceUnavailable"
+        return None
+    if isinstance(exc, sa.DisconnectionError):
+        return "ServiceUnavailable"
+    pg = sys.modules.get("psycopg")  # the async reads use psycopg directly (if loaded)
+    if pg is not None and isinstance(exc, pg.OperationalError | pg.InterfaceError):
+        return "ServiceUnavailable"
+    if isinstance(exc, NotFound | FileNotFoundError):
+        return None
+    if isinstance(exc, SeaweedError | ConnectionError):
+        return "ServiceUnavailable"
+    return None
