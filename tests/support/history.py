@@ -212,7 +212,7 @@ def check_key(ops: list[Op]) -> tuple[int, list[Anomaly], int]:
                 maybe_deletes.remove(oid)
             configs = _prune({(v, lin - {oid}) for v, lin in configs}, maybe)
             continue
-        reached = _closure(configs, pending, maybe_deletes, by_id, oid)
+        reached = _closure(configs, pending, maybe_deletes, by_id, maybe, oid)
         survivors = {(v, lin - {oid}) for v, lin in reached if oid in lin}
         pending.discard(oid)
         if not survivors:
@@ -232,10 +232,14 @@ def check_key(ops: list[Op]) -> tuple[int, list[Anomaly], int]:
 
 
 def _closure(configs: set[Config], pending: set[int], maybe_deletes: list[int],
-             by_id: dict[int, Op], target: int) -> set[Config]:
+             by_id: dict[int, Op], maybe: set[int], target: int) -> set[Config]:
     """Every configuration reachable by linearizing pending operations in any order; a
     configuration that has linearized ``target`` is not extended further (what follows it
-    is explored at later events)."""
+    is explored at later events).
+
+    A maybe-write is linearized only together with a read of its value right after it: in
+    any order that explains the history, a maybe-write followed by a write (or by nothing)
+    can be left out, and the read that follows it otherwise sees its value."""
     seen: set[Config] = set(configs)
     stack = list(configs)
     while stack:
@@ -244,14 +248,22 @@ def _closure(configs: set[Config], pending: set[int], maybe_deletes: list[int],
             continue
         # maybe-deletes are interchangeable: only the first unused one is tried
         first_delete = next((d for d in maybe_deletes if d not in lin), None)
-        for oid in [*(pending - lin), *([] if first_delete is None else [first_delete])]:
+        free = pending - lin
+        reads = [by_id[r] for r in free if by_id[r].kind == "read"]
+        steps: list[Config] = []
+        for oid in free:
             op = by_id[oid]
             if op.kind == "read":
-                if value not in op.observed:
-                    continue
-                nxt: Config = (value, lin | {oid})
+                if value in op.observed:
+                    steps.append((value, lin | {oid}))
+            elif oid not in maybe:
+                steps.append((op.value, lin | {oid}))
             else:
-                nxt = (op.value, lin | {oid})
+                steps += [(op.value, lin | {oid, r.id}) for r in reads
+                          if op.value in r.observed]
+        if first_delete is not None:
+            steps += [(None, lin | {first_delete, r.id}) for r in reads if None in r.observed]
+        for nxt in steps:
             if nxt not in seen:
                 seen.add(nxt)
                 stack.append(nxt)

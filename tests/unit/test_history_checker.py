@@ -228,3 +228,29 @@ def test_a_long_history_checks_in_seconds() -> None:
     assert result.ok, [str(a) for a in result.anomalies][:3]
     assert result.ops > 5_000
     assert took < 10, took
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(10, 150), clients=st.integers(1, 6),
+       pick=st.integers(0, 10**6))
+def test_a_read_made_stale_in_a_real_history_is_flagged(seed: int, n: int, clients: int,
+                                                        pick: int) -> None:
+    """A real register's history, with one read changed to a value that two later writes had
+    surely replaced before the read began: the checker must object."""
+    ops = _linearizable_history(seed, n, 1, clients, 0.1)
+    writes = [o for o in ops if o.kind == "write" and o.complete is not None]
+    candidates = []
+    for r in (o for o in ops if o.kind == "read"):
+        for old in writes:
+            if old.value in r.observed or old.value is None:
+                continue
+            if any(new.invoke > old.end and new.end < r.invoke and new.value != old.value
+                   for new in writes):
+                candidates.append((r, old))
+    if not candidates:
+        return
+    r, old = candidates[pick % len(candidates)]
+    changed = [Op(o.id, o.key, o.kind, o.invoke, o.complete, o.value,
+                  frozenset({old.value}) if o is r else o.observed, o.label, o.client)
+               for o in ops]
+    assert [a.op.id for a in check(changed).anomalies] == [r.id]
