@@ -207,7 +207,8 @@ async def get_object_attributes(ctx: S3Context) -> S3Response:
                                                 for a, v in meta.checksums.items()},
                                  ChecksumType=meta.checksum_type or "FULL_OBJECT"))
     if "ObjectParts" in wanted and meta.parts:
-        children.append(xml.node("ObjectParts", TotalPartsCount=len(meta.parts)))
+        # the SDKs' TotalPartsCount is <PartsCount> on the wire
+        children.append(xml.node("ObjectParts", PartsCount=len(meta.parts)))
     body = xml.document(
         "GetObjectAttributesResponse", *children,
         ETag=meta.etag if "ETag" in wanted else None,
