@@ -170,7 +170,19 @@ def _prepare(ctx: S3Context, meta: ObjectVersion) -> tuple[S3Response | None, in
     return None, start, end, headers, status
 
 
+# Headers that ask for encryption: meaningful on writes only; a read sending one is refused
+# (AWS: 400 InvalidArgument), not silently ignored.
+WRITE_ONLY_SSE = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+                  "x-amz-server-side-encryption-context",
+                  "x-amz-server-side-encryption-bucket-key-enabled")
+
+
 async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
+    for name in WRITE_ONLY_SSE:
+        if name in ctx.headers:
+            raise S3Error("InvalidArgument", "x-amz-server-side-encryption header is not "
+                          "supported for this operation.", 400,
+                          {"ArgumentName": name, "ArgumentValue": ctx.headers[name][:64]})
     meta = await load_version(ctx)
     ckey = sse.read_key(ctx, meta)  # SSE-C: required, checked before anything is said
     early, start, end, headers, status = _prepare(ctx, meta)
