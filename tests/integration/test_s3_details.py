@@ -53,3 +53,27 @@ def test_sse_request_headers_are_refused_on_reads(store: Store, method: str,
     assert r.status_code == 400, r.text
     if method == "GET":
         assert parse_error(r)["Code"] == "InvalidArgument"
+
+
+def test_object_retention_on_a_store_without_object_lock_is_an_invalid_request(
+        store: Store) -> None:
+    s3 = store.boto()
+    s3.put_object(Bucket=store.name, Key="k", Body=b"abc")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object_retention(Bucket=store.name, Key="k")
+    assert (status_of(exc.value), error_code(exc.value)) == (400, "InvalidRequest")
+
+
+@pytest.mark.parametrize("period", [{"Days": 0}, {"Years": -1}, {"Days": -5}])
+def test_default_retention_periods_must_be_positive(store: Store, period: dict[str, int]
+                                                   ) -> None:
+    s3 = store.boto()
+    s3.put_bucket_versioning(Bucket=store.name, VersioningConfiguration={"Status": "Enabled"})
+    conf = {"ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", **period}}}
+    with pytest.raises(ClientError) as exc:
+        s3.put_object_lock_configuration(Bucket=store.name, ObjectLockConfiguration=conf)
+    assert (status_of(exc.value), error_code(exc.value)) == (400, "InvalidRetentionPeriod")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object_lock_configuration(Bucket=store.name)
+    assert error_code(exc.value) == "ObjectLockConfigurationNotFoundError"

@@ -87,9 +87,14 @@ async def put_object_lock_configuration(ctx: S3Context) -> S3Response:
         if mode not in MODES or (d is None) == (y is None):
             raise _malformed("DefaultRetention needs a Mode and either Days or Years")
         raw = (d or y or "").strip()
-        if not raw.isascii() or not raw.isdigit() or int(raw) <= 0 or len(raw) > 6:
-            raise S3Error("InvalidArgument", "Default retention period must be a positive "
-                          "integer value", 400)
+        digits = raw.removeprefix("-")
+        if not digits.isascii() or not digits.isdigit():
+            raise _malformed("Days and Years are integers")
+        if int(raw) <= 0:  # AWS's code for a zero or negative period
+            raise S3Error("InvalidRetentionPeriod", "Default retention period must be a "
+                          "positive integer value", 400)
+        if len(raw) > 6:
+            raise S3Error("InvalidArgument", "Default retention period is too large", 400)
         days, years = (int(raw), None) if d is not None else (None, int(raw))
     if await ctx.services.objects.lock_config(store) is None \
             and store.versioning != "Enabled":  # (the cached store may be a second old)
@@ -133,7 +138,10 @@ async def put_object_retention(ctx: S3Context) -> S3Response:
 
 
 async def get_object_retention(ctx: S3Context) -> S3Response:
-    v = await ctx.services.objects.head(ctx.require_store(), ctx.require_key(), ctx.version_id)
+    store = ctx.require_store()
+    if await ctx.services.objects.lock_config(store) is None:
+        raise S3Error("InvalidRequest", "Bucket is missing Object Lock Configuration", 400)
+    v = await ctx.services.objects.head(store, ctx.require_key(), ctx.version_id)
     if not v.lock_mode or not v.lock_until:
         raise S3Error("NoSuchObjectLockConfiguration", "The specified object does not have a "
                       "ObjectLock configuration", 404)
