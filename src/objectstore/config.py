@@ -108,6 +108,17 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=64 * 1024, ge=1024)
     request_body_timeout_s: float = Field(
         default=60.0, gt=0, description="a request body that stalls this long is refused")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="a request head (request line and headers) "
+        "must be complete this long after the connection was accepted (or after its first "
+        "byte on a kept-alive connection), or the connection is closed")
+    keepalive_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=3600, description="a kept-alive connection with no new "
+        "request for this long is closed")
+    max_connections: int = Field(
+        default=0, ge=0, description="open connections per process (both ports); over it, "
+        "each new connection sheds the longest-idle one. 0 = as many as the open-file limit "
+        "allows (less a reserve); never more than that")
     multipart_max_age_hours: int = Field(default=24 * 7, ge=1)
     lifecycle_day_seconds: int = Field(
         default=86400, ge=1, description="the length of a lifecycle day (rules count days); "

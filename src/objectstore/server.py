@@ -14,7 +14,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import uvicorn
 from prometheus_client import values as prometheus_values
@@ -22,6 +22,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from .app import Apps, build_apps
 from .config import Settings
+from .conn_guard import (
+    LISTEN_BACKLOG,
+    ConnectionGuard,
+    accept_backlog,
+    connection_cap,
+    raise_fd_limit,
+)
 from .services.registry import Services
 
 T = TypeVar("T")
@@ -131,7 +138,52 @@ class _Cycle(RequestResponseCycle):
 
 class _Protocol(HttpToolsProtocol):
     """uvicorn's httptools protocol (keep-alive, pipelining, 100-continue, flow control and
-    disconnects all its own), with responses written by :class:`_Cycle`."""
+    disconnects all its own), with responses written by :class:`_Cycle`, and its idle time
+    watched by the process's :class:`ConnectionGuard` (head and keep-alive timeouts, the
+    connection cap) instead of uvicorn's keep-alive timer, which only ran after a response."""
+
+    guard: ClassVar[ConnectionGuard]  # set by _protocol_class
+    head_limit: ClassVar[int]  # bytes of an incomplete head before 431
+    _in_head = False  # part of a request head has come, not all of it
+    _head_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.guard.opened(self)
+
+    def shed(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.closed(self)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._in_head:  # the head is still not complete: bound what it may hold
+            self._head_bytes += len(data)
+            if self._head_bytes > self.head_limit and not self.transport.is_closing():
+                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                     b"content-length: 0\r\nconnection: close\r\n\r\n")
+                self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._head_bytes = 0
+        self.guard.head_started(self)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self.guard.busy(self)
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.timeout_keep_alive_task is not None:  # kept alive, nothing queued: idle
+            self._unset_keepalive_if_required()
+            self.guard.idle(self, self._in_head)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         cycle.__class__ = _Cycle
@@ -139,18 +191,31 @@ class _Protocol(HttpToolsProtocol):
         super()._start_asgi_task(cycle, app)
 
 
+def _protocol_class(guard: ConnectionGuard, head_limit: int) -> type[_Protocol]:
+    """The protocol of one process's listeners, sharing ``guard``."""
+
+    class _GuardedProtocol(_Protocol):
+        pass
+
+    _GuardedProtocol.guard = guard
+    _GuardedProtocol.head_limit = head_limit
+    return _GuardedProtocol
+
+
 def _config(app: object, host: str, port: int, settings_log_level: str,
-            max_header_bytes: int, **tls: object) -> uvicorn.Config:
+            max_header_bytes: int, protocol: type[_Protocol], keepalive_timeout: float,
+            **tls: object) -> uvicorn.Config:
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
         port=port,
         loop="uvloop",
-        http=_Protocol,
+        http=protocol,
         lifespan="off",
         log_level=settings_log_level,
         access_log=False,
-        timeout_keep_alive=30,
+        timeout_keep_alive=int(keepalive_timeout) or 1,  # the guard closes idle connections
+        backlog=LISTEN_BACKLOG,  # accept queue: as long as the kernel allows (somaxconn)
         timeout_graceful_shutdown=30,
         h11_max_incomplete_event_size=max_header_bytes,
         server_header=False,
@@ -167,13 +232,23 @@ async def serve(apps: Apps, *, install_signals: bool = True,
     """Serve both planes until a signal (or ``stop_event``). ``sockets``: listening sockets
     (management, S3) inherited from a parent process, for ``--workers``."""
     s = apps.services.settings
-    mgmt = _Server(_config(apps.mgmt, s.host, s.api_port, s.log_level, s.max_header_bytes))
+    fd_limit = raise_fd_limit()
+    cap = connection_cap(s.max_connections, fd_limit, accept_backlog())
+    if s.max_connections > cap:
+        log.warning("max_connections %d is more than the open-file limit (%d) allows: %d",
+                    s.max_connections, fd_limit, cap)
+    guard = ConnectionGuard(cap, s.header_timeout_seconds, s.keepalive_timeout_seconds)
+    protocol = _protocol_class(guard, 2 * s.max_header_bytes)
+    mgmt = _Server(_config(apps.mgmt, s.host, s.api_port, s.log_level, s.max_header_bytes,
+                           protocol, s.keepalive_timeout_seconds))
     tls = {}
     if s.tls_cert and s.tls_key:
         tls = {"ssl_certfile": str(s.tls_cert), "ssl_keyfile": str(s.tls_key)}
-    s3 = _Server(_config(apps.s3, s.host, s.s3_port, s.log_level, s.max_header_bytes, **tls))
+    s3 = _Server(_config(apps.s3, s.host, s.s3_port, s.log_level, s.max_header_bytes,
+                         protocol, s.keepalive_timeout_seconds, **tls))
     loop = asyncio.get_running_loop()
     check_shared_settings(apps.services)
+    guard.start(loop)
 
     def stop(*_: object) -> None:
         mgmt.should_exit = True
@@ -198,6 +273,7 @@ async def serve(apps: Apps, *, install_signals: bool = True,
             await asyncio.gather(mgmt.serve(sockets=[sockets[0]]),
                                  s3.serve(sockets=[sockets[1]]))
     finally:
+        guard.stop()
         if waiter is not None:
             waiter.cancel()
         apps.gc.stop()
@@ -212,7 +288,7 @@ def _listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(2048)
+    sock.listen(LISTEN_BACKLOG)  # clamped to somaxconn; a full queue refuses good clients
     sock.set_inheritable(True)
     return sock
 
