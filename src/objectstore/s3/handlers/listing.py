@@ -39,6 +39,8 @@ def _encoder(ctx: S3Context) -> Encoder:
 
 async def _list(ctx: S3Context, prefix: str, delimiter: str, after: str | None,
                 max_keys: int) -> Listing:
+    if max_keys == 0:  # nothing asked for: an empty page, not truncated (AWS)
+        return Listing()
     return await ctx.services.objects.list_objects(ctx.require_store(), prefix, delimiter,
                                                    after, max_keys)
 
