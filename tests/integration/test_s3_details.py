@@ -77,3 +77,26 @@ def test_default_retention_periods_must_be_positive(store: Store, period: dict[s
     with pytest.raises(ClientError) as exc:
         s3.get_object_lock_configuration(Bucket=store.name)
     assert error_code(exc.value) == "ObjectLockConfigurationNotFoundError"
+
+
+@pytest.mark.parametrize("v2", [False, True])
+def test_max_keys_zero_lists_nothing_and_is_not_truncated(store: Store, v2: bool) -> None:
+    s3 = store.boto()
+    for key in ("bar", "baz", "foo"):
+        s3.put_object(Bucket=store.name, Key=key, Body=b"")
+    got = (s3.list_objects_v2(Bucket=store.name, MaxKeys=0) if v2
+           else s3.list_objects(Bucket=store.name, MaxKeys=0))
+    assert got["IsTruncated"] is False
+    assert "Contents" not in got and "CommonPrefixes" not in got
+    assert "NextContinuationToken" not in got and "NextMarker" not in got
+
+
+@pytest.mark.parametrize("prefix", ["\n", "a b/é", "x%2F"])
+def test_list_objects_v1_echoes_the_prefix_as_sent(store: Store, prefix: str) -> None:
+    s3 = store.boto()
+    s3.put_object(Bucket=store.name, Key=f"{prefix}k", Body=b"")
+    # boto3 asks for encoding-type=url and, as AWS, decodes keys but not v1's Prefix
+    got = s3.list_objects(Bucket=store.name, Prefix=prefix)
+    assert got["Prefix"] == prefix
+    assert [o["Key"] for o in got["Contents"]] == [f"{prefix}k"]
+    assert s3.list_objects_v2(Bucket=store.name, Prefix=prefix)["Prefix"] == prefix

@@ -79,7 +79,9 @@ async def list_objects(ctx: S3Context) -> S3Response:
     next_marker = result.last if result.truncated and delimiter else None
     body = xml.document(
         "ListBucketResult",
-        xml.leaf("Name", ctx.bucket), xml.leaf("Prefix", enc(prefix)),
+        # v1 echoes Prefix as sent even with encoding-type=url (AWS; the SDKs decode it
+        # only in v2)
+        xml.leaf("Name", ctx.bucket), xml.leaf("Prefix", prefix),
         xml.leaf("Marker", enc(marker)), xml.leaf("NextMarker", enc(next_marker)
                                                   if next_marker else None),
         xml.leaf("MaxKeys", max_keys), xml.leaf("Delimiter", enc(delimiter) or None),
