@@ -300,13 +300,17 @@ def test_bucket_acl_public_read(store: Store) -> None:
                for g in acl["Grants"])
     listing = httpx.get(base, params={"list-type": "2"})
     assert listing.status_code == 200 and b"<Key>k</Key>" in listing.content
+    # the store's READ grant lists it; the object's own (private) ACL keeps it unread
+    assert httpx.get(f"{base}/k").status_code == 403
+    s3.put_object_acl(Bucket=store.name, Key="k", ACL="public-read")
     got = httpx.get(f"{base}/k")
     assert got.status_code == 200 and got.content == b"in a public bucket"
     assert httpx.put(f"{base}/new", content=b"x").status_code == 403
     assert httpx.delete(base).status_code == 403
     s3.put_bucket_acl(Bucket=store.name, ACL="private")
     assert httpx.get(base).status_code == 403
-    assert httpx.get(f"{base}/k").status_code == 403
+    assert httpx.get(f"{base}/k").status_code == 200  # by its own ACL
+    assert httpx.get(f"{base}/missing").status_code == 403  # no list: no 404 either
 
 
 def test_tagging(store: Store) -> None:

@@ -134,9 +134,12 @@ def test_public_access_block_refuses_public_policy_and_acls(dual_store: Store) -
     assert httpx.get(f"{dual_store.s3_url}/{name}/k").status_code == 403
     s3.delete_bucket_policy(Bucket=name)
     s3.put_bucket_acl(Bucket=name, ACL="public-read")
+    s3.put_object_acl(Bucket=name, Key="k", ACL="public-read")
     assert httpx.get(f"{dual_store.s3_url}/{name}/k").status_code == 403
+    assert httpx.get(f"{dual_store.s3_url}/{name}").status_code == 403
     s3.delete_public_access_block(Bucket=name)
     assert httpx.get(f"{dual_store.s3_url}/{name}/k").status_code == 200
+    assert httpx.get(f"{dual_store.s3_url}/{name}").status_code == 200
     assert fails(lambda: s3.get_public_access_block(Bucket=name)) == \
         "NoSuchPublicAccessBlockConfiguration"
 
@@ -179,6 +182,10 @@ def test_other_accounts_write_only_when_named(store: Store) -> None:
                                                 f"{canonical_id(foreign['id'])}"},
         "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{name}/*"}))
     f3.put_object(Bucket=name, Key="f", Body=b"f")
+    # the writer owns it (no ownership controls: ObjectWriter, as on S3) unless it gives
+    # the store's owner full control
+    assert fails(lambda: s3.get_object(Bucket=name, Key="f")) == "AccessDenied"
+    f3.put_object(Bucket=name, Key="f", Body=b"f", ACL="bucket-owner-full-control")
     assert s3.get_object(Bucket=name, Key="f")["Body"].read() == b"f"
     # copying out of the store needs read access to it as a source
     other = create_store(store.srv)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
+import httpx
 import pytest
+from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
 from .conftest import Store, error_code, parse_error, signed, status_of
@@ -100,3 +102,18 @@ def test_list_objects_v1_echoes_the_prefix_as_sent(store: Store, prefix: str) ->
     assert got["Prefix"] == prefix
     assert [o["Key"] for o in got["Contents"]] == [f"{prefix}k"]
     assert s3.list_objects_v2(Bucket=store.name, Prefix=prefix)["Prefix"] == prefix
+
+
+@pytest.mark.parametrize("path", ["/no-such-bucket-7f3a", "/no-such-bucket-7f3a/key"])
+def test_anonymous_requests_to_a_missing_bucket_say_no_such_bucket(store: Store,
+                                                                   path: str) -> None:
+    # (a PUT of the bucket itself is CreateBucket: AccessDenied to anonymous callers)
+    for method in ("GET", "PUT") if path.endswith("/key") else ("GET", "DELETE"):
+        r = httpx.request(method, f"{store.s3_url}{path}", content=b"x" if method == "PUT"
+                          else b"")
+        assert r.status_code == 404, r.text
+        assert parse_error(r)["Code"] == "NoSuchBucket"
+    anonymous = store.boto(signature_version=UNSIGNED)
+    with pytest.raises(ClientError) as exc:
+        anonymous.head_bucket(Bucket="no-such-bucket-7f3a")
+    assert status_of(exc.value) == 404

@@ -94,6 +94,7 @@ class ObjectVersion:
     legal_hold: bool = False
     grants: list[dict[str, str]] | None = None  # explicit ACL grants beyond the canned acl
     sse: dict[str, Any] | None = None  # how the bytes are encrypted (None: not encrypted)
+    owner: str | None = None  # the owning credential's id (None: the store's owner)
 
     def blob_ids(self) -> list[str]:
         """The blobs holding this version's bytes (none for inline objects and markers)."""
@@ -130,6 +131,7 @@ class ListedObject:
     is_latest: bool = True
     delete_marker: bool = False
     vseq: str = ""
+    owner: str | None = None  # the owning credential's id (None: the store's owner)
 
 
 @dataclass(frozen=True)

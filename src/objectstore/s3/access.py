@@ -20,6 +20,7 @@ from ..services.access import (
     authorize,
     load_bucket_access,
     needs_object,
+    reads_object,
 )
 from ..services.registry import Services
 from .context import S3Context
@@ -73,17 +74,22 @@ async def decide(services: Services, principal: Credential | None, access: Acces
                  ) -> tuple[BucketAccess, ObjectVersion | None]:
     """Authorize ``request`` on ``store`` (reading the object first when the decision
     depends on it); the store's access documents and that object. ``keys`` gives the
-    request's condition keys, computed only when the store has a policy to read them."""
+    request's condition keys, computed only when the store has a policy to read them.
+    An operation on an object that is missing answers that once the caller is allowed to
+    know it (the handler never reads it again: nothing written meanwhile escapes the
+    decision)."""
     bucket = await load_bucket_access(services.configs, store)
     if bucket.policy is not None and keys is not None:
         request = replace(request, keys={**keys(), **request.keys})
-    obj = None
+    obj, missing = None, None
     if request.key is not None and needs_object(principal, access, store, request, bucket):
         try:
             obj = await services.objects.head(store, request.key, request.version_id)
-        except DomainError:
-            obj = None  # a missing object is decided on the store's rules
+        except DomainError as exc:
+            missing = exc  # a missing object is decided on the store's rules
     authorize(principal, access, store, obj, request, bucket)
+    if missing is not None and reads_object(access, request):
+        raise missing
     return bucket, obj
 
 

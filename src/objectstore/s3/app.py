@@ -282,9 +282,7 @@ class S3App:
         """The store a bucket name means to this caller (the caller's own, where names repeat
         across regions; else the default region's)."""
         stores = await self.services.stores.resolve_bucket_async(bucket)
-        if not stores:
-            if ctx.credential is None:
-                raise AccessDenied("Access Denied")
+        if not stores:  # anonymous callers too (AWS: bucket names are public knowledge)
             raise no_such_bucket(bucket)
         cred = ctx.credential
         if cred is not None:

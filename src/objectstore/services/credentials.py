@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -166,6 +167,17 @@ class CredentialService:
     def get(self, account_id: str, cred_id: str, region: str | None = None) -> Credential:
         with self.engine.connect() as conn:
             return self.get_in(conn, account_id, cred_id, region)
+
+    def names(self, cred_ids: Sequence[str]) -> dict[str, str]:
+        """The names of these credentials, whatever their account (the display names of
+        owners in S3 listings and ACLs); an id that names none is left out."""
+        wanted = [i for i in cred_ids if is_id(i)]
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(credentials.c.id, credentials.c.name)
+                                .where(credentials.c.id.in_(wanted))).all()
+        return {row.id: row.name for row in rows}
 
     def find_by_access_key_in(self, conn: Connection, account_id: str, region: str,
                               access_key_id: str) -> Credential:

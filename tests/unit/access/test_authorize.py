@@ -19,6 +19,7 @@ from objectstore.services.access import (
     RequestContext,
     authorize,
     needs_object,
+    owner_on_write,
 )
 from objectstore.services.access import acl as acls
 from objectstore.services.access.actions import OWNER_ACCOUNT_ONLY, POLICY_OPS
@@ -88,7 +89,13 @@ def test_restrict_public_buckets() -> None:
 def test_acl_grants_and_ignore_public_acls() -> None:
     public = replace(STORE, acl="public-read")
     assert allowed(None, "ListObjects", store=public, access=Access.LIST)
+    # the store's READ grant lists it; its objects are read by their own ACL (as on S3)
+    assert not allowed(None, "GetObject", store=public, obj=OBJ, access=Access.READ)
+    assert allowed(None, "GetObject", store=public, obj=replace(OBJ, acl="public-read"),
+                   access=Access.READ)
+    # a missing object: a caller who may list learns so (the handler answers 404)
     assert allowed(None, "GetObject", store=public, access=Access.READ)
+    assert not allowed(None, "GetObject", access=Access.READ)
     assert not allowed(None, "PutObject", store=public)
     ignore = BucketAccess(block=PublicAccessBlock(ignore_public_acls=True))
     assert not allowed(None, "GetObject", ignore, store=public, access=Access.READ)
@@ -103,13 +110,61 @@ def test_acl_grants_and_ignore_public_acls() -> None:
 
 def test_object_acl_needs_the_object_and_bucket_owner_enforced_disables_acls() -> None:
     assert needs_object(None, Access.READ, STORE, RequestContext("GetObject", "k"))
-    assert not needs_object(OWNER, Access.READ, STORE, RequestContext("GetObject", "k"))
+    # the owner's too: the object may be another account's
+    assert needs_object(OWNER, Access.READ, STORE, RequestContext("GetObject", "k"))
+    assert not needs_object(OWNER, Access.WRITE, STORE, RequestContext("PutObject", "k"))
     public_obj = replace(OBJ, acl="public-read")
     assert allowed(None, "GetObject", obj=public_obj, access=Access.READ)
     assert not allowed(None, "GetObject", obj=OBJ, access=Access.READ)
     enforced = BucketAccess(ownership="BucketOwnerEnforced")
     assert not allowed(None, "GetObject", enforced, obj=public_obj, access=Access.READ)
     assert allowed(OWNER, "GetObject", enforced, obj=public_obj, access=Access.READ)
+    assert not needs_object(None, Access.READ, STORE, RequestContext("GetObject", "k"),
+                            enforced)
+
+
+def test_an_object_another_account_owns_is_its_owners() -> None:
+    theirs = replace(OBJ, owner=STRANGER.id)
+    reads = ("GetObject", "HeadObject", "GetObjectAcl", "PutObjectAcl", "GetObjectAttributes")
+    for op in reads:
+        assert allowed(STRANGER, op, obj=theirs, access=Access.READ)
+        assert not allowed(OWNER, op, obj=theirs, access=Access.READ)
+        assert not allowed(MATE, op, obj=theirs, access=Access.READ)
+    assert allowed(OWNER, "DeleteObject", obj=theirs)  # the store's owner may always delete
+    # bucket-owner-* canned ACLs grant the store's owner
+    assert allowed(OWNER, "GetObject", obj=replace(theirs, acl="bucket-owner-read"),
+                   access=Access.READ)
+    assert not allowed(OWNER, "GetObjectAcl", obj=replace(theirs, acl="bucket-owner-read"),
+                       access=Access.READ)
+    assert allowed(OWNER, "PutObjectAcl",
+                   obj=replace(theirs, acl="bucket-owner-full-control"), access=Access.READ)
+    # the store's policy: its Allows do not reach the object, its Denys do
+    p = policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::bkt/*"})
+    assert allowed(None, "GetObject", p, obj=OBJ, access=Access.READ)
+    assert not allowed(None, "GetObject", p, obj=theirs, access=Access.READ)
+    deny = policy({"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                   "Resource": "arn:aws:s3:::bkt/*"})
+    assert not allowed(STRANGER, "GetObject", deny, obj=theirs, access=Access.READ)
+    # BucketOwnerEnforced: the store's owner owns everything
+    enforced = BucketAccess(ownership="BucketOwnerEnforced")
+    assert allowed(OWNER, "GetObject", enforced, obj=theirs, access=Access.READ)
+    assert not allowed(STRANGER, "GetObject", enforced, obj=theirs, access=Access.READ)
+
+
+@pytest.mark.parametrize(("ownership", "writer", "acl", "owner"), [
+    (None, STRANGER, "private", "x"),
+    ("ObjectWriter", STRANGER, "bucket-owner-full-control", "x"),
+    ("BucketOwnerPreferred", STRANGER, "private", "x"),
+    ("BucketOwnerPreferred", STRANGER, "bucket-owner-full-control", None),
+    ("BucketOwnerEnforced", STRANGER, "private", None),
+    ("ObjectWriter", MATE, "private", None),
+    ("ObjectWriter", OWNER, "private", None),
+    ("ObjectWriter", None, "private", None),
+])
+def test_owner_on_write(ownership: str | None, writer: Credential | None, acl: str,
+                        owner: str | None) -> None:
+    assert owner_on_write(writer, STORE, BucketAccess(ownership=ownership), acl) == owner
 
 
 @pytest.mark.parametrize("op", ["PutObjectTagging", "PutBucketPolicy", "DeleteBucket",

@@ -17,7 +17,12 @@ from anyio.to_thread import run_sync
 from ...domain.errors import DomainError
 from ...domain.models import Credential, ObjectStore
 from ...services.access import acl as acls
-from ...services.access.authorize import BUCKET_OWNER_ENFORCED, OWNERSHIP_VALUES, BucketAccess
+from ...services.access.authorize import (
+    BUCKET_OWNER_ENFORCED,
+    OWNERSHIP_VALUES,
+    BucketAccess,
+    object_owner,
+)
 from ...services.access.principals import canonical_id
 from .. import xml
 from ..body import read_small_body
@@ -178,21 +183,23 @@ def stored_form(grants: list[acls.Grant], owner_credential_id: str
     return ("public-read" if public else "private"), grants
 
 
-async def requested_acl(ctx: S3Context, store: ObjectStore, bucket: BucketAccess
-                        ) -> tuple[str, list[acls.Grant] | None]:
+async def requested_acl(ctx: S3Context, store: ObjectStore, bucket: BucketAccess,
+                        owner_id: str | None = None) -> tuple[str, list[acls.Grant] | None]:
     """The ACL a Put*Acl request sets (XML body, else grant headers, else canned header),
-    checked against ownership controls and the public access block."""
+    checked against ownership controls and the public access block; ``owner_id``: the
+    credential owning the object (None: the store's owner), which the ACL cannot change."""
+    owner_id = owner_id or store.credential_id
     body = await read_small_body(ctx, 64 * 1024)
     if body.strip():
         if "x-amz-acl" in ctx.headers or any(h in ctx.headers for h in GRANT_HEADERS):
             raise S3Error("UnexpectedContent", "This request does not support content when "
                           "ACL headers are present", 400)
         owner, grants = parse_acl_xml(body)
-        if owner is not None and owner != canonical_id(store.credential_id):
+        if owner is not None and owner != canonical_id(owner_id):
             raise S3Error("AccessDenied", "Access Denied: the Owner of an ACL cannot be "
                           "changed", 403)
         grants = await resolve_emails(ctx, grants)
-        acl, explicit = stored_form(grants, store.credential_id)
+        acl, explicit = stored_form(grants, owner_id)
     else:
         header_grants = grants_from_headers(ctx)
         if header_grants is not None:
@@ -228,16 +235,13 @@ def acl_xml(owner_credential_id: str, owner_name: str, grants: list[acls.Grant])
                         xml.node("AccessControlList", *items))
 
 
-async def owner_name(ctx: S3Context, store: ObjectStore) -> str:
+async def owner_name(ctx: S3Context, store: ObjectStore, owner_id: str | None = None) -> str:
+    """The name of the store's owner (or of the credential ``owner_id``)."""
+    owner_id = owner_id or store.credential_id
     cred = ctx.credential
-    if cred is not None and cred.id == store.credential_id:
+    if cred is not None and cred.id == owner_id:
         return cred.name
-    try:
-        owner = await run_sync(ctx.services.credentials.get, store.account_id,
-                               store.credential_id)
-    except DomainError:
-        return ""
-    return owner.name
+    return (await run_sync(ctx.services.credentials.names, [owner_id])).get(owner_id, "")
 
 
 async def bucket_documents(ctx: S3Context, store: ObjectStore) -> BucketAccess:
@@ -270,21 +274,25 @@ async def put_bucket_acl(ctx: S3Context) -> S3Response:
 
 async def get_object_acl(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
-    meta = await ctx.services.objects.head(store, ctx.require_key(), ctx.version_id)
+    meta = ctx.version or await ctx.services.objects.head(store, ctx.require_key(),
+                                                          ctx.version_id)
     bucket = await bucket_documents(ctx, store)
+    owner = object_owner(store, bucket, meta)
     if bucket.acls_disabled:
-        grants = acls.canned_grants("private", store.credential_id)
+        grants = acls.canned_grants("private", owner)
     else:
-        grants = acls.effective(meta.acl, meta.grants, store.credential_id)
+        grants = acls.effective(meta.acl, meta.grants, owner, store.credential_id)
     return S3Response(headers=announced_version(ctx, meta.version_id),
-                      body=acl_xml(store.credential_id, await owner_name(ctx, store), grants),
+                      body=acl_xml(owner, await owner_name(ctx, store, owner), grants),
                       content_type=XML)
 
 
 async def put_object_acl(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     bucket = await bucket_documents(ctx, store)
-    acl, grants = await requested_acl(ctx, store, bucket)
+    # the object as authorization read it (with ACLs enabled it always does)
+    owner = object_owner(store, bucket, ctx.version) if ctx.version else None
+    acl, grants = await requested_acl(ctx, store, bucket, owner)
     version = await ctx.services.objects.update(
         store, ctx.require_key(), ctx.version_id, acl=acl,
         grants=[g.to_json() for g in grants] if grants is not None else None)

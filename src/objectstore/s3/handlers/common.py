@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from ...domain.models import Credential
+from anyio.to_thread import run_sync
+
+from ...domain.models import Credential, ObjectStore
 from ...services.access.acl import ALL_USERS, CANNED, canned_grants
 from ...services.access.principals import canonical_id
 from .. import xml
@@ -24,6 +27,26 @@ def owner_id(cred: Credential) -> str:
 
 def owner_xml(cred: Credential, tag: str = "Owner") -> str:
     return xml.node(tag, ID=owner_id(cred), DisplayName=cred.name)
+
+
+async def owner_names(ctx: S3Context, store: ObjectStore, ids: Iterable[str | None]
+                      ) -> dict[str, str]:
+    """The names of the credentials owning objects or uploads (None: the store's owner),
+    by credential id: read once per request (the caller's own name needs no read)."""
+    wanted = {i or store.credential_id for i in ids}
+    names: dict[str, str] = {}
+    cred = ctx.credential
+    if cred is not None and cred.id in wanted:
+        names[cred.id] = cred.name
+    rest = sorted(wanted - names.keys())
+    if rest:
+        names.update(await run_sync(ctx.services.credentials.names, rest))
+    return names
+
+
+def owner_node(cred_id: str, names: Mapping[str, str], tag: str = "Owner") -> str:
+    """``<Owner>`` (or ``tag``) of the credential ``cred_id``: its canonical ID and name."""
+    return xml.node(tag, ID=canonical_id(cred_id), DisplayName=names.get(cred_id))
 
 
 def iso8601(dt: datetime) -> str:

@@ -25,7 +25,7 @@ from .common import (
 from .multipart import ascii_int, part_number, upload_of
 from .object_lock import with_lock_headers
 from .object_read import _etag_matches
-from .object_write import ensure_room, preconditions
+from .object_write import ensure_room, owner_for, preconditions
 from .tagging import tags_from_header
 
 XML = "application/xml"
@@ -96,7 +96,8 @@ async def copy_object(ctx: S3Context) -> S3Response:
     attrs = with_lock_headers(ctx, Attributes(content_type=ctype, headers=headers,
                                               user_meta=meta, acl=canned_acl(ctx), tags=tags))
     src_key = sse.copy_source_key(ctx, src)
-    attrs = replace(attrs, encryption=await sse.for_write(ctx), grants=await header_grants(ctx))
+    attrs = replace(attrs, encryption=await sse.for_write(ctx), grants=await header_grants(ctx),
+                    owner=await owner_for(ctx, attrs.acl))
     await ensure_room(ctx, src.size, key)
     result = await ctx.services.objects.copy(store, key, src, attrs, preconditions(ctx),
                                              src_key)

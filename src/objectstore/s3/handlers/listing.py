@@ -13,7 +13,8 @@ from ...services.engine.listing import Listing
 from .. import xml
 from ..context import S3Context, S3Response
 from ..errors import S3Error
-from .common import iso8601, owner_xml, quote_etag
+from .acl import bucket_documents
+from .common import iso8601, owner_names, owner_node, quote_etag
 
 MAX_KEYS = 1000
 Encoder = Callable[[str], str]
@@ -45,15 +46,29 @@ async def _list(ctx: S3Context, prefix: str, delimiter: str, after: str | None,
                                                    after, max_keys)
 
 
-def _contents(ctx: S3Context, objs: list[ListedObject], enc: Encoder, owner: bool,
-              tag: str = "Contents", version: bool = False) -> list[str]:
-    """``Contents`` (or ``Version``) elements; ``version``: with VersionId and IsLatest."""
+async def _owners(ctx: S3Context, objs: list[ListedObject]) -> dict[str | None, str]:
+    """The ``<Owner>`` element of each owner among ``objs`` (key None: the store's owner;
+    under ``BucketOwnerEnforced`` the store's owner owns them all)."""
+    if not objs:
+        return {}
+    store = ctx.require_store()
+    enforced = (await bucket_documents(ctx, store)).acls_disabled
+    owners: set[str | None] = {None} if enforced else {o.owner for o in objs}
+    names = await owner_names(ctx, store, owners)
+    return {who: owner_node(who or store.credential_id, names) for who in owners}
+
+
+def _contents(objs: list[ListedObject], enc: Encoder,
+              owners: dict[str | None, str] | None, tag: str = "Contents",
+              version: bool = False) -> list[str]:
+    """``Contents`` (or ``Version``) elements; ``version``: with VersionId and IsLatest;
+    ``owners``: their ``<Owner>`` elements (from ``_owners``), None for none."""
     # Up to 1,000 entries a page: the same elements as xml.node would build, but only the
-    # key (the one free-form value) goes through escaping; the owner is the same for all.
-    head = f"<{tag}>" + (owner_xml(ctx.credential) if owner and ctx.credential is not None
-                         else "")
+    # key (the one free-form value) goes through escaping.
     items = []
     for o in objs:
+        head = f"<{tag}>" + (owners.get(o.owner) or owners[None] if owners is not None
+                             else "")
         versioned = (f"<VersionId>{xml.text(o.version_id)}</VersionId>"
                      f"<IsLatest>{'true' if o.is_latest else 'false'}</IsLatest>"
                      if version else "")
@@ -87,7 +102,8 @@ async def list_objects(ctx: S3Context) -> S3Response:
         xml.leaf("MaxKeys", max_keys), xml.leaf("Delimiter", enc(delimiter) or None),
         xml.leaf("EncodingType", q.get("encoding-type")),
         xml.leaf("IsTruncated", result.truncated),
-        *_contents(ctx, result.objects, enc, owner=True), *_prefixes(result, enc),
+        *_contents(result.objects, enc, await _owners(ctx, result.objects)),
+        *_prefixes(result, enc),
     )
     return S3Response(body=body, content_type="application/xml")
 
@@ -131,14 +147,17 @@ async def list_objects_v2(ctx: S3Context) -> S3Response:
         xml.leaf("MaxKeys", max_keys), xml.leaf("Delimiter", enc(delimiter) or None),
         xml.leaf("EncodingType", q.get("encoding-type")),
         xml.leaf("IsTruncated", result.truncated),
-        *_contents(ctx, result.objects, enc, owner=fetch_owner), *_prefixes(result, enc),
+        *_contents(result.objects, enc,
+                   await _owners(ctx, result.objects) if fetch_owner else None),
+        *_prefixes(result, enc),
     )
     return S3Response(body=body, content_type="application/xml")
 
 
-def _markers(ctx: S3Context, objs: list[ListedObject], enc: Encoder) -> list[str]:
-    owner = owner_xml(ctx.credential) if ctx.credential is not None else ""
-    return [f"<DeleteMarker>{owner}<Key>{xml.text(enc(o.key))}</Key>"
+def _markers(objs: list[ListedObject], enc: Encoder, owners: dict[str | None, str]
+             ) -> list[str]:
+    return [f"<DeleteMarker>{owners.get(o.owner) or owners[None]}"
+            f"<Key>{xml.text(enc(o.key))}</Key>"
             f"<VersionId>{xml.text(o.version_id)}</VersionId>"
             f"<IsLatest>{'true' if o.is_latest else 'false'}</IsLatest>"
             f"<LastModified>{iso8601(o.last_modified)}</LastModified></DeleteMarker>"
@@ -159,9 +178,10 @@ async def list_object_versions(ctx: S3Context) -> S3Response:
         ctx.require_store(), prefix, delimiter, key_marker, vid_marker, max_keys)
     # Versions and markers in one order (S3 interleaves them by key, newest first).
     entries: list[str] = []
+    owners = await _owners(ctx, result.versions)
     for o in result.versions:
-        entries += (_markers(ctx, [o], enc) if o.delete_marker
-                    else _contents(ctx, [o], enc, owner=True, tag="Version", version=True))
+        entries += (_markers([o], enc, owners) if o.delete_marker
+                    else _contents([o], enc, owners, tag="Version", version=True))
     truncated = result.truncated
     body = xml.document(
         "ListVersionsResult",

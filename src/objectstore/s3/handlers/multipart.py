@@ -26,8 +26,8 @@ from ..context import S3Context, S3Response
 from ..errors import S3Error
 from . import sse
 from .acl import header_grants
-from .common import announced_version, iso8601, owner_xml, quote_etag
-from .object_write import attributes, ensure_room, make_payload, preconditions
+from .common import announced_version, iso8601, owner_names, owner_node, quote_etag
+from .object_write import attributes, ensure_room, make_payload, owner_for, preconditions
 
 XML = "application/xml"
 CRCS = {"CRC32", "CRC32C", "CRC64NVME"}
@@ -65,9 +65,11 @@ def _checksum_request(ctx: S3Context) -> tuple[str | None, str | None]:
 async def create_multipart_upload(ctx: S3Context) -> S3Response:
     store, key = ctx.require_store(), ctx.require_key()
     alg, ctype = _checksum_request(ctx)
-    attrs = replace(attributes(ctx), encryption=await sse.for_write(ctx),
-                    grants=await header_grants(ctx))
-    up = await ctx.services.multipart.create(store, key, attrs, alg, ctype)
+    attrs = attributes(ctx)
+    attrs = replace(attrs, encryption=await sse.for_write(ctx),
+                    grants=await header_grants(ctx), owner=await owner_for(ctx, attrs.acl))
+    up = await ctx.services.multipart.create(
+        store, key, attrs, alg, ctype, ctx.credential.id if ctx.credential else None)
     headers = sse.response_headers(ctx, up.options.get("sse"), context=True)
     if alg:
         headers += [("x-amz-checksum-algorithm", alg), ("x-amz-checksum-type", ctype or "")]
@@ -219,14 +221,12 @@ async def list_parts(ctx: S3Context) -> S3Response:
     limit = _int_param(ctx, "max-parts", 1000, 1000)
     up, found, truncated = await ctx.services.multipart.list_parts_async(
         store, key, ctx.query.get("uploadId", ""), marker, limit)
-    cred = ctx.credential
-    assert cred is not None
     items = [xml.node("Part", PartNumber=p.number, LastModified=iso8601(p.last_modified),
                       ETag=quote_etag(p.etag), Size=p.size,
                       **{f"Checksum{a}": v for a, v in p.checksums.items()})
              for p in found]
     body = xml.document(
-        "ListPartsResult", owner_xml(cred, "Initiator"), owner_xml(cred),
+        "ListPartsResult", *await _initiator_and_owner(ctx, [up]),
         *items, Bucket=ctx.bucket, Key=key, UploadId=up.id, StorageClass="STANDARD",
         PartNumberMarker=marker,
         NextPartNumberMarker=found[-1].number if found else None, MaxParts=limit,
@@ -234,6 +234,20 @@ async def list_parts(ctx: S3Context) -> S3Response:
         ChecksumType=up.checksum_type,
     )
     return S3Response(body=body, content_type=XML)
+
+
+async def _initiator_and_owner(ctx: S3Context, ups: list[Upload]) -> list[str]:
+    """``<Initiator>`` and ``<Owner>`` of each upload, in turn: the credential that started
+    it and the owner its object will have (the store's owner for uploads that record none:
+    older ones, anonymous ones)."""
+    store = ctx.require_store()
+    people = [(u.options.get("initiator"), u.options.get("owner")) for u in ups]
+    names = await owner_names(ctx, store, (p for pair in people for p in pair))
+    out = []
+    for initiator, owner in people:
+        out += [owner_node(initiator or store.credential_id, names, "Initiator"),
+                owner_node(owner or store.credential_id, names)]
+    return out
 
 
 async def list_multipart_uploads(ctx: S3Context) -> S3Response:
@@ -244,12 +258,11 @@ async def list_multipart_uploads(ctx: S3Context) -> S3Response:
     limit = _int_param(ctx, "max-uploads", 1000, 1000)
     found, prefixes, truncated, last = await ctx.services.multipart.scan_uploads(
         store, prefix, delimiter, key_marker, id_marker, limit)
-    cred = ctx.credential
-    assert cred is not None
-    items = [xml.node("Upload", owner_xml(cred, "Initiator"), owner_xml(cred),
+    people = await _initiator_and_owner(ctx, found)
+    items = [xml.node("Upload", people[2 * i], people[2 * i + 1],
                       Key=u.key, UploadId=u.id, StorageClass="STANDARD",
                       Initiated=iso8601(u.initiated), ChecksumAlgorithm=u.checksum_algorithm)
-             for u in found]
+             for i, u in enumerate(found)]
     body = xml.document(
         "ListMultipartUploadsResult", *items,
         *[xml.node("CommonPrefixes", Prefix=p) for p in prefixes],

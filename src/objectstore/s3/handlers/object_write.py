@@ -6,6 +6,7 @@ import logging
 from dataclasses import replace
 
 from ...domain.errors import DomainError, InvalidVersion, NoSuchVersion
+from ...services.access import owner_on_write
 from ...services.engine.objects import Attributes, Conditions
 from .. import xml
 from ..body import Body, read_small_body, require_length
@@ -14,7 +15,7 @@ from ..context import S3Context, S3Response
 from ..errors import S3Error, from_domain
 from ..payload import BodyPayload
 from . import sse
-from .acl import header_grants
+from .acl import bucket_documents, header_grants
 from .common import (
     announced_version,
     canned_acl,
@@ -48,6 +49,15 @@ def attributes(ctx: S3Context) -> Attributes:
         tags=tags_from_header(ctx)))
 
 
+async def owner_for(ctx: S3Context, acl: str) -> str | None:
+    """The owner of the object this request writes with canned ``acl`` (None: the store's
+    owner): ``services.access.owner_on_write`` under the store's ownership controls."""
+    store, cred = ctx.require_store(), ctx.credential
+    if cred is None or cred.account_id == store.account_id:
+        return None  # the store's owner (no documents to read)
+    return owner_on_write(cred, store, await bucket_documents(ctx, store), acl)
+
+
 def make_payload(ctx: S3Context, extra_algorithm: str | None = None) -> BodyPayload:
     """The verified request body; ``extra_algorithm`` adds a checksum to compute even if the
     request names none (a multipart upload's algorithm, for its parts)."""
@@ -71,8 +81,9 @@ async def put_object(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     key = ctx.require_key()
     length = require_length(ctx)
-    attrs = replace(attributes(ctx), encryption=await sse.for_write(ctx),
-                    grants=await header_grants(ctx))
+    attrs = attributes(ctx)
+    attrs = replace(attrs, encryption=await sse.for_write(ctx),
+                    grants=await header_grants(ctx), owner=await owner_for(ctx, attrs.acl))
     pre = preconditions(ctx)
     await ensure_room(ctx, length, key)
     payload = make_payload(ctx)

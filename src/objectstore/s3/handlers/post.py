@@ -3,7 +3,7 @@ its signature and authorized the write (``s3/post.py``); this stores the file.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ...services.engine.objects import Attributes
@@ -13,6 +13,7 @@ from ..context import S3Context, S3Response
 from ..errors import S3Error
 from ..post import FormPayload, PostForm
 from .common import CONTENT_HEADERS, MAX_USER_META, quote_etag, version_header
+from .object_write import owner_for
 from .tagging import tags_from_xml
 
 
@@ -62,6 +63,7 @@ async def post_object(ctx: S3Context) -> S3Response:
         else None
     await ctx.services.objects.ensure_room(store, owner, form.upper_bound, key)
     payload: Payload = FormPayload(form)
+    attrs = replace(attrs, owner=await owner_for(ctx, acl))
     version = await ctx.services.objects.put(store, key, attrs, payload, form.upper_bound)
     headers = [("ETag", quote_etag(version.etag))]
     if store.versioning is not None:

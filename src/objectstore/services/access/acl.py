@@ -2,9 +2,9 @@
 caller a permission.
 
 A bucket's or object's ACL is either a canned name (the ``acl`` column, grants None) or a
-complete list of grants (kept as set, returned exactly as set). Objects are owned by their
-store's owner (as with ``BucketOwnerPreferred``), so ``bucket-owner-*`` canned ACLs give the
-owner nothing more than ``private`` does.
+complete list of grants (kept as set, returned exactly as set). A canned ACL's grants are
+relative to the owner of the bucket or object; ``bucket-owner-read`` /
+``bucket-owner-full-control`` also grant the store's owner, when it is not the object's.
 """
 
 from __future__ import annotations
@@ -55,9 +55,15 @@ class Grant:
         return self.kind == GROUP and self.value in PUBLIC_GROUPS
 
 
-def canned_grants(acl: str, owner_credential_id: str) -> list[Grant]:
-    """The grants a canned ACL stands for (owner FULL_CONTROL first, as S3 lists them)."""
+def canned_grants(acl: str, owner_credential_id: str, bucket_owner_id: str | None = None
+                  ) -> list[Grant]:
+    """The grants a canned ACL stands for (owner FULL_CONTROL first, as S3 lists them);
+    ``bucket_owner_id``: the store's owner, for an object another credential owns."""
     grants = [Grant(CANONICAL, canonical_id(owner_credential_id), FULL_CONTROL)]
+    if bucket_owner_id is not None and bucket_owner_id != owner_credential_id and acl in (
+            "bucket-owner-read", "bucket-owner-full-control"):
+        grants.append(Grant(CANONICAL, canonical_id(bucket_owner_id),
+                            READ if acl == "bucket-owner-read" else FULL_CONTROL))
     if acl in ("public-read", "public-read-write"):
         grants.append(Grant(GROUP, ALL_USERS, READ))
     if acl == "public-read-write":
@@ -74,9 +80,9 @@ def grants_from_json(doc: object) -> list[Grant] | None:
 
 
 def effective(acl: str, grants: list[dict[str, str]] | list[Grant] | None,
-              owner_credential_id: str) -> list[Grant]:
+              owner_credential_id: str, bucket_owner_id: str | None = None) -> list[Grant]:
     if grants is None:
-        return canned_grants(acl, owner_credential_id)
+        return canned_grants(acl, owner_credential_id, bucket_owner_id)
     return [g if isinstance(g, Grant) else Grant.from_json(g) for g in grants]
 
 

@@ -5,18 +5,27 @@ any handler runs.
 The order is AWS's: an explicit Deny in the store's policy wins (over the owner too, except
 for the owner's own Get/Put/DeleteBucketPolicy, so a policy can never lock its owner out);
 then the owner may do anything; then an Allow from the policy, or from the ACL of the store
-(bucket operations) or of the object (object reads and ACL operations) unless ownership
-controls disable ACLs; else ``AccessDenied``. A public-access block makes public ACL grants
-and public policies count for nothing (``IgnorePublicAcls``, ``RestrictPublicBuckets``).
+(bucket operations: READ lists, WRITE puts and deletes) or of the object (object reads and
+ACL operations) unless ownership controls disable ACLs; else ``AccessDenied``. A store's
+READ grant lists it, it does not read its objects (as on S3).
+
+Objects have owners: the store's owner, or (``ObjectWriter``, ``BucketOwnerPreferred``
+without ``bucket-owner-full-control``, or no ownership controls) the credential of another
+account that wrote them (``owner_on_write``). On an object another credential owns, the
+store's owner and its policy's Allows have no say (the policy's Denys do): that object's
+owner and its ACL decide, as on S3 ("a bucket policy applies to the objects the bucket owner
+owns"). ``BucketOwnerEnforced`` makes the store's owner own every object.
+
+A public-access block makes public ACL grants and public policies count for nothing
+(``IgnorePublicAcls``, ``RestrictPublicBuckets``).
 The documents that decide who gets in (the policy, the store's ACL, public access block and
 ownership controls) are changed, and the policy read, only from the store's own account,
 whatever the policy grants others (``actions.OWNER_ACCOUNT_ONLY``; AWS answers 405
 ``MethodNotAllowed`` for the policy).
 
-Two rules of this server: a policy Allow gives write access to a credential of another
+A rule of this server: a policy Allow gives write access to a credential of another
 account (or to anonymous callers) only if the statement names that caller explicitly (not
-only ``*``); and a store's READ grant also lets the grantee read the store's objects, as a
-``public-read`` store always did here.
+only ``*``).
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from .principals import principal_names
 
 PUBLIC_READ = "public-read"
 BUCKET_OWNER_ENFORCED = "BucketOwnerEnforced"
+BUCKET_OWNER_PREFERRED = "BucketOwnerPreferred"
 OWNERSHIP_VALUES = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
 
 
@@ -141,17 +151,41 @@ def _store_grants(store: ObjectStore, bucket: BucketAccess) -> list[acls.Grant]:
 def needs_object(principal: Credential | None, access: Access, store: ObjectStore,
                  request: RequestContext | None = None,
                  bucket: BucketAccess = NO_DOCUMENTS) -> bool:
-    """Whether the decision depends on the object itself (its ACL, or its tags for
-    ``s3:ExistingObjectTag`` conditions), so the caller should read it and pass ``obj``."""
+    """Whether the decision depends on the object itself (its owner and ACL, or its tags
+    for ``s3:ExistingObjectTag`` conditions), so the caller should read it and pass
+    ``obj``. When ``reads_object`` too, a missing object's error is the answer once the
+    caller is allowed (the operation would only read it again)."""
     request = request or _default_request(access)
     if bucket.policy is not None and bucket.policy.reads_object_tags:
         return True
+    return reads_object(access, request) and not bucket.acls_disabled
+
+
+def reads_object(access: Access, request: RequestContext) -> bool:
+    """Whether the operation is decided on the object's owner and ACL (reads, ACLs)."""
     info = _info(access, request)
-    if principal is not None and principal.id == store.credential_id:
-        return False
-    if not info.on_object or info.acl is None or bucket.acls_disabled:
-        return False
-    return not _store_permits(store, bucket, info.acl, principal)
+    return info.on_object and info.acl is not None
+
+
+def object_owner(store: ObjectStore, bucket: BucketAccess, obj: ObjectVersion) -> str:
+    """The credential that owns ``obj``: the store's owner unless another credential wrote
+    it for itself (and ownership controls do not enforce the store's owner)."""
+    if obj.owner is None or bucket.acls_disabled:
+        return store.credential_id
+    return obj.owner
+
+
+def owner_on_write(principal: Credential | None, store: ObjectStore, bucket: BucketAccess,
+                   acl: str) -> str | None:
+    """The owner a new object version written by ``principal`` with canned ``acl`` gets
+    (None: the store's owner): a credential of another account owns what it writes, except
+    under ``BucketOwnerEnforced``, or ``BucketOwnerPreferred`` when it sends
+    ``bucket-owner-full-control``. Anonymous writes are the store owner's."""
+    if principal is None or principal.account_id == store.account_id or bucket.acls_disabled:
+        return None
+    if bucket.ownership == BUCKET_OWNER_PREFERRED and acl == "bucket-owner-full-control":
+        return None
+    return principal.id
 
 
 def _store_permits(store: ObjectStore, bucket: BucketAccess, permission: str,
@@ -198,6 +232,13 @@ def _decide(principal: Credential | None, access: Access, store: ObjectStore | N
     request = request or _default_request(access)
     info = _info(access, request)
     owner = principal is not None and principal.id == store.credential_id
+    # An object another credential owns: that credential is its owner here, and the store's
+    # policy may deny but not allow (S3: the bucket owner cannot grant on what it does not own)
+    foreign = (info.on_object and obj is not None and not bucket.acls_disabled
+               and object_owner(store, bucket, obj) != store.credential_id)
+    if foreign:
+        assert obj is not None
+        owner = principal is not None and principal.id == obj.owner
     if bucket.policy is not None:
         context = dict(request.keys)
         if obj is not None:
@@ -210,7 +251,7 @@ def _decide(principal: Credential | None, access: Access, store: ObjectStore | N
             raise AccessDenied("Access Denied")
         if owner:
             return
-        if outcome.decision is Decision.ALLOW:
+        if outcome.decision is Decision.ALLOW and not foreign:
             same_account = principal is not None and principal.account_id == store.account_id
             restricted = bucket.block.restrict_public_buckets and bucket.policy.public
             if (same_account or outcome.explicit
@@ -222,12 +263,17 @@ def _decide(principal: Credential | None, access: Access, store: ObjectStore | N
     if info.acl is None or bucket.acls_disabled:
         raise AccessDenied("Access Denied")
     if info.on_object:
-        if obj is not None and acls.permits(
-                acls.effective(obj.acl, obj.grants, store.credential_id), info.acl,
-                credential_id=principal.id if principal else None,
-                account_id=principal.account_id if principal else None,
-                ignore_public=bucket.block.ignore_public_acls):
-            return
+        if obj is not None:
+            if acls.permits(
+                    acls.effective(obj.acl, obj.grants, object_owner(store, bucket, obj),
+                                   store.credential_id), info.acl,
+                    credential_id=principal.id if principal else None,
+                    account_id=principal.account_id if principal else None,
+                    ignore_public=bucket.block.ignore_public_acls):
+                return
+            raise AccessDenied("Access Denied")
+        # No such object (or version): a caller that may list the store learns that (404),
+        # any other gets AccessDenied, as on S3.
         if info.acl == READ and _store_permits(store, bucket, READ, principal):
             return
         raise AccessDenied("Access Denied")

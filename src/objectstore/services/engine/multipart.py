@@ -120,8 +120,15 @@ class MultipartService:
         self.objects = objects
 
     def create_sync(self, store: ObjectStore, key: str, attrs: Attributes,
-                    checksum_algorithm: str | None, checksum_type: str | None) -> Upload:
+                    checksum_algorithm: str | None, checksum_type: str | None,
+                    initiator: str | None = None) -> Upload:
+        """A new upload; ``initiator``: the credential that starts it (None: anonymous),
+        ``attrs.owner`` the completed object's owner (None: the store's owner)."""
         options: dict[str, Any] = {}
+        if initiator is not None:
+            options["initiator"] = initiator
+        if attrs.owner is not None:
+            options["owner"] = attrs.owner
         if attrs.lock_mode is not None and attrs.lock_until is not None:
             options["lock"] = [attrs.lock_mode, attrs.lock_until.isoformat()]
         if attrs.legal_hold:
@@ -143,10 +150,11 @@ class MultipartService:
         return up
 
     async def create(self, store: ObjectStore, key: str, attrs: Attributes,
-                     checksum_algorithm: str | None, checksum_type: str | None) -> Upload:
+                     checksum_algorithm: str | None, checksum_type: str | None,
+                     initiator: str | None = None) -> Upload:
         attrs = await self.objects.with_lock_defaults(store, attrs)
         return await run_sync(self.create_sync, store, key, attrs, checksum_algorithm,
-                              checksum_type)
+                              checksum_type, initiator)
 
     async def get_async(self, store: ObjectStore, key: str, upload_id: str) -> Upload:
         return await run_sync(self.get, store.id, key, upload_id)
@@ -373,7 +381,7 @@ class MultipartService:
                 content_type=up.content_type, headers=up.headers, user_meta=up.user_meta,
                 checksums=checksums, checksum_type=checksum_type, acl=up.acl,
                 parts=tuple((p.blob_id, p.size) for p in used), tags=up.tags,
-                grants=up.options.get("grants"),
+                grants=up.options.get("grants"), owner=up.options.get("owner"),
                 **_lock_of(up.options),
                 sse=_sse_of(up.options, [p.number for p in used]),
             )

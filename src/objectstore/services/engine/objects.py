@@ -83,6 +83,7 @@ class Attributes:
     lock_mode: str | None = None  # object lock retention asked for (x-amz-object-lock-*)
     lock_until: datetime | None = None
     legal_hold: bool = False
+    owner: str | None = None  # the credential that owns the version (None: the store's owner)
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ class ObjectEngine:
             content_type=attrs.content_type, headers=attrs.headers,
             user_meta=attrs.user_meta, acl=attrs.acl, grants=attrs.grants, tags=attrs.tags,
             lock_mode=attrs.lock_mode, lock_until=attrs.lock_until,
-            legal_hold=attrs.legal_hold, **fields)
+            legal_hold=attrs.legal_hold, owner=attrs.owner, **fields)
 
     # -- object lock ----------------------------------------------------------------------------
     async def lock_config(self, store: ObjectStore) -> LockConfig | None:
@@ -363,7 +364,7 @@ class ObjectEngine:
         is then a new version)."""
         changes = {"content_type": attrs.content_type, "headers": attrs.headers,
                    "user_meta": attrs.user_meta, "tags": attrs.tags, "acl": attrs.acl,
-                   "grants": attrs.grants,
+                   "grants": attrs.grants, "owner": attrs.owner,
                    "last_modified": datetime.now(UTC)}
 
         def work(conn: Connection) -> tuple[ObjectVersion | None, bool]:

@@ -126,6 +126,9 @@ def _object_columns() -> list[Column[Any]]:
         Column("grants", JSON, nullable=True),
         # Server-side encryption of this version's bytes (mode, wrapped data key, ...).
         Column("sse", JSON, nullable=True),
+        # The credential that owns this version when it is not the store's owner (an object
+        # another account wrote under ObjectWriter / BucketOwnerPreferred); null: the store's.
+        Column("owner", String(36), nullable=True),
     ]
 
 
