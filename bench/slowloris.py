@@ -19,8 +19,9 @@ within ``--within`` (30) s, and the probes answered in time (count, p50, p99, ma
 every idle connection was closed within ``--within`` s.
 
 The server is started here (``objectstore serve``, a fresh temp data dir, ``--workers``,
-``--env K=V`` for settings) unless ``--api-url``/``--s3-url`` name a running one (then
-``--api-key`` too). ``run()`` is the same as a function (tests/security uses it).
+``--env K=V`` for settings, ``--nofile N`` for its open-file limit) unless ``--api-url`` and
+``--s3-url`` name a running one (then ``--api-key`` too). ``run()`` is the same as a function
+(tests/security uses it).
 """
 
 from __future__ import annotations
@@ -284,7 +285,7 @@ def probe(kind: str, host: str, port: int, target: str, budget: float, t0: float
 class Server:
     """``objectstore serve`` in a fresh temp dir (its own session: stopped by its id)."""
 
-    def __init__(self, workers: str, env: dict[str, str]) -> None:
+    def __init__(self, workers: str, env: dict[str, str], nofile: int | None = None) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="slowloris-")
         self.api_port, self.s3_port = _free_port(), _free_port()
         self.log = Path(self.tmp.name) / "server.log"
@@ -294,10 +295,15 @@ class Server:
         full_env = {**os.environ, "OBJECTSTORE_API_KEY": API_KEY,
                     "OBJECTSTORE_LOG_LEVEL": "warning", "OBJECTSTORE_FSYNC": "false",
                     "OBJECTSTORE_SQLITE_SYNCHRONOUS": "NORMAL", **env}
+
+        def limit() -> None:  # in the child: an open-file limit it cannot raise
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, env=full_env, stdout=log,  # noqa: S603
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=limit)
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
@@ -456,12 +462,12 @@ def run(conns: int = 50_000, sources: tuple[str, ...] = DEFAULT_SOURCES, hold: f
         reconnect: bool = True, probe_timeout: float = 2.0, probe_every: float = 0.2,
         workers: str = "auto", env: dict[str, str] | None = None,
         api_url: str | None = None, s3_url: str | None = None,
-        api_key: str = API_KEY, log: Any = None) -> Figures:
+        api_key: str = API_KEY, log: Any = None, nofile: int | None = None) -> Figures:
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     server = None
     if api_url is None or s3_url is None:
         say(f"starting objectstore serve --workers {workers} {env or ''}")
-        server = Server(workers, env or {})
+        server = Server(workers, env or {}, nofile)
         api_url = f"http://127.0.0.1:{server.api_port}"
         s3_url = f"http://127.0.0.1:{server.s3_port}"
     api, s3 = urlsplit(api_url), urlsplit(s3_url)
@@ -582,6 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", default="auto")
     ap.add_argument("--env", action="append", default=[], metavar="K=V",
                     help="server setting (e.g. OBJECTSTORE_HEADER_TIMEOUT_SECONDS=10)")
+    ap.add_argument("--nofile", type=int, help="the server's open-file limit (soft and hard)")
     ap.add_argument("--api-url")
     ap.add_argument("--s3-url")
     ap.add_argument("--api-key", default=API_KEY)
@@ -594,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(kv.split("=", 1) for kv in a.env)
     figs = run(a.conns, tuple(s for s in a.sources.split(",") if s), a.hold, a.within,
                a.trickle, a.rate, not a.no_reconnect, a.probe_timeout, a.probe_every,
-               a.workers, env, a.api_url, a.s3_url, a.api_key)
+               a.workers, env, a.api_url, a.s3_url, a.api_key, nofile=a.nofile)
     print(figs.text())
     if a.json:
         a.json.write_text(json.dumps({**asdict(figs), "passed": figs.passed}, indent=2))
