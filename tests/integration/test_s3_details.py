@@ -117,3 +117,20 @@ def test_anonymous_requests_to_a_missing_bucket_say_no_such_bucket(store: Store,
     with pytest.raises(ClientError) as exc:
         anonymous.head_bucket(Bucket="no-such-bucket-7f3a")
     assert status_of(exc.value) == 404
+
+
+def test_bucket_notification_configuration_is_empty(store: Store) -> None:
+    s3 = store.boto()
+    got = s3.get_bucket_notification_configuration(Bucket=store.name)
+    assert {k for k in got if k != "ResponseMetadata"} == set()
+    r = signed(store, "GET", f"/{store.name}?notification")
+    assert r.status_code == 200 and ET.fromstring(r.content).tag == f"{NS}NotificationConfiguration"
+    # setting one is not implemented (nothing would deliver the events)
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_notification_configuration(
+            Bucket=store.name, NotificationConfiguration={"QueueConfigurations": [{
+                "QueueArn": "arn:aws:sqs:us-east-1:123456789012:q", "Events": ["s3:ObjectCreated:*"]}]})
+    assert status_of(exc.value) == 501
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_notification_configuration(Bucket="no-such-bucket-7f3a")
+    assert error_code(exc.value) == "NoSuchBucket"

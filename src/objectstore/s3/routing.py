@@ -87,6 +87,7 @@ RULES: tuple[Rule, ...] = (
     _r("PutBucketLifecycleConfiguration", "PUT", B, A, "lifecycle"),
     _r("DeleteBucketLifecycle", "DELETE", B, A, "lifecycle"),
     _r("GetBucketWebsite", "GET", B, A, "website"),
+    _r("GetBucketNotificationConfiguration", "GET", B, A, "notification"),
     _r("ListMultipartUploads", "GET", B, L, "uploads"),
     _r("ListObjectVersions", "GET", B, L, "versions"),
     _r("ListObjectsV2", "GET", B, L, "list-type"),

@@ -66,6 +66,7 @@ HANDLERS: dict[str, Handler] = {
     "PutObjectLegalHold": object_lock.put_object_legal_hold,
     "GetObjectLegalHold": object_lock.get_object_legal_hold,
     "GetBucketWebsite": bucket.get_bucket_website,
+    "GetBucketNotificationConfiguration": bucket.get_bucket_notification_configuration,
     "ListObjects": listing.list_objects,
     "ListObjectsV2": listing.list_objects_v2,
     "ListObjectVersions": listing.list_object_versions,

@@ -65,6 +65,7 @@ OPERATIONS: dict[str, ActionInfo] = {
     "GetObjectLockConfiguration": _a("GetBucketObjectLockConfiguration"),
     "PutObjectLockConfiguration": _a("PutBucketObjectLockConfiguration"),
     "GetBucketWebsite": _a("GetBucketWebsite"),
+    "GetBucketNotificationConfiguration": _a("GetBucketNotification"),
     "DeleteObjects": _a("DeleteObject", WRITE),
     "PostObject": _a("PutObject", WRITE),
     "PutObject": _a("PutObject", WRITE),
