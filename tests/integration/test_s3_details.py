@@ -134,3 +134,31 @@ def test_bucket_notification_configuration_is_empty(store: Store) -> None:
     with pytest.raises(ClientError) as exc:
         s3.get_bucket_notification_configuration(Bucket="no-such-bucket-7f3a")
     assert error_code(exc.value) == "NoSuchBucket"
+
+
+def test_list_buckets_pages_and_prefix(store: Store) -> None:
+    from .conftest import create_store
+
+    others = [create_store(store.srv, f"{store.name}-{n}", access_key_id=store.access_key)
+              for n in ("b", "c")]
+    s3 = store.boto()
+    names = sorted([store.name] + [o.name for o in others])
+    everything = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert everything == sorted(everything) and set(names) <= set(everything)
+    got = s3.list_buckets(Prefix=store.name)
+    assert [b["Name"] for b in got["Buckets"]] == names and got["Prefix"] == store.name
+    assert "ContinuationToken" not in got
+    seen, token = [], None
+    while True:
+        page = s3.list_buckets(Prefix=store.name, MaxBuckets=1,
+                               **({"ContinuationToken": token} if token else {}))
+        seen += [b["Name"] for b in page["Buckets"]]
+        assert len(page["Buckets"]) == 1
+        token = page.get("ContinuationToken")
+        if token is None:
+            break
+    assert seen == names
+    assert s3.list_buckets(Prefix=f"{store.name}-zzz")["Buckets"] == []
+    for bad in ("0", "10001", "x"):
+        r = signed(store, "GET", f"/?max-buckets={bad}")
+        assert r.status_code == 400 and parse_error(r)["Code"] == "InvalidArgument", r.text

@@ -3,6 +3,10 @@ ACLs, and the honest 'not configured' answers for bucket features this server la
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+
 from ...domain.errors import StoreExists
 from ...domain.names import validate_store_name
 from ...domain.object_lock import LockConfig
@@ -22,13 +26,51 @@ def _cred(ctx: S3Context):  # type: ignore[no-untyped-def]
     return ctx.credential
 
 
+MAX_BUCKETS = 10000
+
+
+def _max_buckets(ctx: S3Context) -> int | None:
+    """``max-buckets`` (1..10000); None when absent and no other paging parameter asks for
+    pages (then every bucket, as before AWS paged ListBuckets)."""
+    raw = ctx.query.get("max-buckets")
+    if raw is None:
+        paged = any(k in ctx.query for k in ("prefix", "continuation-token", "bucket-region"))
+        return MAX_BUCKETS if paged else None
+    if not re.fullmatch(r"[0-9]{1,5}", raw) or not 1 <= int(raw) <= MAX_BUCKETS:
+        raise S3Error("InvalidArgument", "max-buckets must be an integer between 1 and "
+                      f"{MAX_BUCKETS}", 400, {"ArgumentName": "max-buckets",
+                                              "ArgumentValue": raw[:64]})
+    return int(raw)
+
+
 async def list_buckets(ctx: S3Context) -> S3Response:
+    """The caller's stores by name; ``prefix``, ``bucket-region``, and pages of
+    ``max-buckets`` continued by an opaque ``continuation-token`` (the last name given)."""
     cred = _cred(ctx)
-    stores = await ctx.services.stores.for_credential_async(cred)
+    q = ctx.query
+    limit = _max_buckets(ctx)
+    prefix, region = q.get("prefix", ""), q.get("bucket-region")
+    token = q.get("continuation-token")
+    after = ""
+    if token:
+        try:
+            after = base64.urlsafe_b64decode(token.encode()).decode()
+        except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+            raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                          400, {"ArgumentName": "continuation-token"}) from exc
+    stores = sorted((s for s in await ctx.services.stores.for_credential_async(cred)
+                     if s.name.startswith(prefix) and s.name > after
+                     and (region is None or s.region.lower() == region.lower())),
+                    key=lambda s: s.name)
+    more = limit is not None and len(stores) > limit
+    stores = stores[:limit] if limit is not None else stores
     buckets = [xml.node("Bucket", Name=s.name, CreationDate=iso8601(s.created_at),
                         BucketRegion=s.region) for s in stores]
-    body = xml.document("ListAllMyBucketsResult", owner_xml(cred),
-                        xml.node("Buckets", *buckets))
+    next_token = (base64.urlsafe_b64encode(stores[-1].name.encode()).decode()
+                  if more and stores else None)
+    body = xml.document("ListAllMyBucketsResult", xml.node("Buckets", *buckets),
+                        owner_xml(cred), xml.leaf("ContinuationToken", next_token),
+                        xml.leaf("Prefix", q.get("prefix")))
     return S3Response(body=body, content_type=XML)
 
 
