@@ -144,7 +144,9 @@ def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
                           expire_uploads=lambda: services.multipart.expire(max_age),
                           leader=Leader(services.engine, "gc", settings.data_dir),
                           # a shared blob store's queue is drained by the leader only
-                          drain_everywhere=isinstance(services.blobs, FsBlobStore))
+                          drain_everywhere=isinstance(services.blobs, FsBlobStore),
+                          grace_s=settings.blob_grace_seconds,
+                          orphan_age_s=settings.orphan_sweep_age_seconds)
     metrics = Metrics(services.engine)
     console = create_console(services, OPENAPI)  # the web console: /, /console/..., /docs
     mgmt_app = create_mgmt_app(services, console.routes(), console=console)

@@ -120,6 +120,13 @@ class Settings(BaseSettings):
         "each new connection sheds the longest-idle one. 0 = as many as the open-file limit "
         "allows (less a reserve); never more than that")
     multipart_max_age_hours: int = Field(default=24 * 7, ge=1)
+    blob_grace_seconds: float = Field(
+        default=600.0, ge=0, description="a replaced or deleted object's bytes are removed "
+        "this long after the change (a read that resolved the old version meanwhile still "
+        "opens them); 0 only for tests")
+    orphan_sweep_age_seconds: float = Field(
+        default=3600.0, gt=0, description="the orphan sweep removes unnamed blobs whose last "
+        "write (or in-flight heartbeat) is older than this; uploads in progress are never swept")
     lifecycle_day_seconds: int = Field(
         default=86400, ge=1, description="the length of a lifecycle day (rules count days); "
         "shorter only for tests")

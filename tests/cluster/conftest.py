@@ -82,7 +82,10 @@ def new_cluster(root: Path, pg: PgCluster, weed: WeedCluster) -> Cluster:
     url = pg.new_database()
     key = "cluster-" + os.urandom(8).hex()
     env = {"OBJECTSTORE_SERVER_KEY": Fernet.generate_key().decode(),
-           "OBJECTSTORE_API_KEY": key, "OBJECTSTORE_LOG_LEVEL": "warning"}
+           "OBJECTSTORE_API_KEY": key, "OBJECTSTORE_LOG_LEVEL": "warning",
+           # replaced blobs are removed 1 s after the change (not minutes): the fault tests
+           # watch the queue drain
+           "OBJECTSTORE_BLOB_GRACE_SECONDS": "1"}
     return Cluster(root, url, weed.url("c" + uuid.uuid4().hex[:8]), env, key)
 
 

@@ -4,14 +4,19 @@ Each runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import boto3
+import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from sqlalchemy import update
 
+from objectstore.config import Settings
 from objectstore.storage.sql.tables import objectstores
+from tests.support.server import RunningServer, running_server
 
 
 def _store(server, name: str):  # type: ignore[no-untyped-def]
@@ -110,3 +115,98 @@ def test_deleting_a_store_while_uploads_run(server) -> None:
     blobs = [p for p in (server.services.settings.data_dir / "blobs").rglob("*")
              if p.is_file()]
     assert blobs == []
+
+
+# -- reads and copies racing overwrites (issue 21.1) ---------------------------------------------
+# One writer overwrites a 1 MiB key (each version a different byte value) while readers GET it,
+# CopyObject it and UploadPartCopy from it. Each read must see one whole version (old or new),
+# never an error: the GC deletes a replaced blob only after a grace period, and the engine
+# resolves a version and opens its bytes as one step.
+
+RACE_SIZE = 1024 * 1024
+RACE_SECONDS = 3.0
+
+
+@pytest.fixture
+def graced_server(tmp_path: Path, database_url: str | None) -> Iterator[RunningServer]:
+    """A server with the production grace period before replaced blobs are deleted."""
+    grace = Settings.model_fields["blob_grace_seconds"].default
+    with running_server(tmp_path / "data", database_url, blob_grace_seconds=grace) as srv:
+        yield srv
+
+
+def _race(server, name: str, reader) -> tuple[int, list[str]]:  # type: ignore[no-untyped-def]
+    """Run one overwriting writer and three ``reader(s3, i)`` threads for RACE_SECONDS:
+    (successful reads, errors)."""
+    _store_json, s3 = _store(server, name)
+    s3.put_object(Bucket=name, Key="hot", Body=b"\x00" * RACE_SIZE)
+    stop = threading.Event()
+    errors: list[str] = []
+    done = [0]
+
+    def writer() -> None:
+        i = 1
+        while not stop.is_set():
+            s3.put_object(Bucket=name, Key="hot", Body=bytes([i % 256]) * RACE_SIZE)
+            i += 1
+
+    def read_loop(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                reader(s3, name, f"{n}-{i}")
+                done[0] += 1
+            except ClientError as exc:
+                errors.append(exc.response["Error"]["Code"])
+            except AssertionError as exc:
+                errors.append(f"wrong bytes: {exc}")
+            i += 1
+
+    threads = [threading.Thread(target=writer)] + [
+        threading.Thread(target=read_loop, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    stop.wait(RACE_SECONDS)
+    stop.set()
+    for t in threads:
+        t.join()
+    return done[0], errors
+
+
+def _whole(body: bytes) -> None:
+    assert len(body) == RACE_SIZE and body == body[:1] * RACE_SIZE, "a torn or short body"
+
+
+def test_gets_racing_an_overwrite_see_a_whole_version(graced_server) -> None:
+    def get(s3, bucket: str, _tag: str) -> None:  # type: ignore[no-untyped-def]
+        _whole(s3.get_object(Bucket=bucket, Key="hot")["Body"].read())
+
+    done, errors = _race(graced_server, "race-get", get)
+    assert done > 20
+    assert errors == [], f"{len(errors)} of {done + len(errors)} GETs failed: {errors[:5]}"
+
+
+def test_copies_racing_an_overwrite_copy_a_whole_version(graced_server) -> None:
+    def copy(s3, bucket: str, tag: str) -> None:  # type: ignore[no-untyped-def]
+        s3.copy_object(Bucket=bucket, Key=f"copy-{tag}",
+                       CopySource={"Bucket": bucket, "Key": "hot"})
+        _whole(s3.get_object(Bucket=bucket, Key=f"copy-{tag}")["Body"].read())
+        s3.delete_object(Bucket=bucket, Key=f"copy-{tag}")
+
+    done, errors = _race(graced_server, "race-copy", copy)
+    assert done > 10
+    assert errors == [], f"{len(errors)} of {done + len(errors)} copies failed: {errors[:5]}"
+
+
+def test_part_copies_racing_an_overwrite_copy_a_whole_version(graced_server) -> None:
+    def part_copy(s3, bucket: str, tag: str) -> None:  # type: ignore[no-untyped-def]
+        up = s3.create_multipart_upload(Bucket=bucket, Key=f"mp-{tag}")["UploadId"]
+        try:
+            s3.upload_part_copy(Bucket=bucket, Key=f"mp-{tag}", UploadId=up, PartNumber=1,
+                                CopySource={"Bucket": bucket, "Key": "hot"})
+        finally:
+            s3.abort_multipart_upload(Bucket=bucket, Key=f"mp-{tag}", UploadId=up)
+
+    done, errors = _race(graced_server, "race-part-copy", part_copy)
+    assert done > 10
+    assert errors == [], f"{len(errors)} of {done + len(errors)} part copies failed: {errors[:5]}"

@@ -326,7 +326,7 @@ class Harness:
     def check_no_leaks(self) -> None:
         """With the server stopped: GC with no age limit, then every blob file is named."""
         self.server.stop()
-        out = self.server.run_cli("gc", "--orphan-age", "0")
+        out = self.server.run_cli("gc", "--orphan-age", "0", "--grace", "0")
         if out.returncode != 0:
             self._fail(f"gc failed: {out.stderr[-500:]}")
         fsck = self.server.run_cli("fsck", "--quiet")

@@ -178,7 +178,8 @@ def account_delete(name: str, yes: bool, **flags: Any) -> None:
         except DomainError as exc:
             raise click.ClickException(f"store {store.name}: {exc.message}") from exc
     svc.accounts.delete_empty(acc.id)
-    GarbageCollector(svc.engine, svc.blobs, svc.objects.gc_wakeup).drain_doomed()
+    GarbageCollector(svc.engine, svc.blobs, svc.objects.gc_wakeup,
+                     grace_s=svc.settings.blob_grace_seconds).drain_doomed()
     click.echo(f"deleted account {name}")
 
 

@@ -43,12 +43,18 @@ def register_gc(main: click.Group, common: Common, services: MakeServices) -> No
     @click.option("--orphan-age", type=float, default=3600.0, show_default=True,
                   help="Remove unreferenced blobs older than this many seconds (use 0 only "
                   "while no server is running on this data dir)")
-    def gc(orphan_age: float, **flags: Any) -> None:
+    @click.option("--grace", type=float, default=None,
+                  help="Remove deleted objects' bytes queued at least this many seconds ago "
+                  "(default: OBJECTSTORE_BLOB_GRACE_SECONDS; 0 only while no server is "
+                  "running on this data dir)")
+    def gc(orphan_age: float, grace: float | None, **flags: Any) -> None:
         """Reclaim space: deleted objects' bytes, temp files and unreferenced blobs."""
         from ..services.maintenance import GarbageCollector
 
         svc = services(flags)
-        collector = GarbageCollector(svc.engine, svc.blobs, svc.objects.gc_wakeup)
+        collector = GarbageCollector(svc.engine, svc.blobs, svc.objects.gc_wakeup,
+                                     grace_s=svc.settings.blob_grace_seconds
+                                     if grace is None else grace)
         doomed = collector.drain_doomed()
         tmp = svc.blobs.sweep_incomplete(older_than_s=orphan_age)
         orphans = collector.sweep_orphans(min_age_s=orphan_age)

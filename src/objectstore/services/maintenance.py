@@ -7,6 +7,13 @@ does not hold the role asks for it every ``probe_s``, so when the holder dies an
 over within seconds. With a shared blob store (SeaweedFS), the queue of doomed blobs is
 drained by the leader only; with the local file store, any process drains it as soon as its
 own writes fill it (a wake-up), as before.
+
+A queued blob is deleted only ``grace_s`` after it was queued (OBJECTSTORE_BLOB_GRACE_SECONDS):
+a read that resolved the version just before it was replaced or deleted still finds its bytes
+(the engine resolves a version and opens its bytes as one step, ``ObjectEngine.open``; an open
+file survives its deletion, a SeaweedFS needle stays readable until its volume is compacted).
+The orphan sweep skips blobs whose last write or in-flight heartbeat is younger than
+``orphan_age_s``: a writer keeps its blob fresh however long the upload takes.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ class GarbageCollector:
     def __init__(self, engine: Engine, blobs: BlobStore, wakeup: threading.Event,
                  expire_uploads: Callable[[], int] | None = None,
                  leader: Leader | None = None, *, drain_everywhere: bool = True,
-                 probe_s: float = 2.0, drain_s: float = 1.0) -> None:
+                 probe_s: float = 2.0, drain_s: float = 1.0, grace_s: float = 0.0,
+                 orphan_age_s: float = 3600.0) -> None:
         self.engine = engine
         self.blobs = blobs
         self.wakeup = wakeup
@@ -48,21 +56,26 @@ class GarbageCollector:
         self.drain_everywhere = drain_everywhere
         self.probe_s = probe_s
         self.drain_s = drain_s
+        self.grace_s = grace_s
+        self.orphan_age_s = orphan_age_s
         self.failed_deletes = 0  # deletions that raised (retried later), for tests/metrics
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def drain_doomed(self, batch: int = 1000) -> int:
-        """Delete queued blobs that are due; metadata no longer names them, so nobody can
-        start a read of them. A deletion that fails stays queued: its ``attempts`` grows and
-        its ``queued_at`` moves to the time of the next try (exponential backoff)."""
+        """Delete queued blobs that are due: queued at least ``grace_s`` ago. Metadata no
+        longer names them, so no read can start on them, and one that resolved the version
+        before it was replaced had the grace period to open its bytes. A deletion that fails
+        stays queued: its ``attempts`` grows and it is due again after an exponential backoff
+        (``queued_at`` moves so that it is due then)."""
         removed = 0
+        grace = timedelta(seconds=self.grace_s)
         while True:
             now = datetime.now(UTC)
             with self.engine.connect() as conn:
                 rows = conn.execute(
                     select(doomed_blobs.c.blob_id, doomed_blobs.c.attempts)
-                    .where(doomed_blobs.c.queued_at <= now)
+                    .where(doomed_blobs.c.queued_at <= now - grace)
                     .order_by(doomed_blobs.c.queued_at).limit(batch)).all()
             if not rows:
                 return removed
@@ -85,8 +98,8 @@ class GarbageCollector:
                 for blob_id, attempts in failed:
                     conn.execute(update(doomed_blobs)
                                  .where(doomed_blobs.c.blob_id == blob_id)
-                                 .values(attempts=attempts + 1, queued_at=now + timedelta(
-                                     seconds=backoff_s(attempts + 1))))
+                                 .values(attempts=attempts + 1, queued_at=now - grace
+                                         + timedelta(seconds=backoff_s(attempts + 1))))
             removed += len(done)
             if failed:  # the rest of the queue waits for the next pass
                 return removed
@@ -101,11 +114,13 @@ class GarbageCollector:
             refs.update(r[0] for r in conn.execute(select(doomed_blobs.c.blob_id)))
         return refs
 
-    def sweep_orphans(self, min_age_s: float = 3600.0) -> int:
+    def sweep_orphans(self, min_age_s: float | None = None) -> int:
         """Remove blobs that no row names (a crash between the blob's write and the commit
-        that names it leaves them). Only blobs older than ``min_age_s`` are considered, so
-        uploads in flight are safe; queued (doomed) blobs are left to the queue."""
-        cutoff = time.time() - min_age_s
+        that names it leaves them). Only blobs untouched for ``min_age_s`` (default
+        ``orphan_age_s``) are considered: a blob being written is touched by its writer's
+        heartbeat however long the upload takes (``storage/heartbeat.py``), so uploads in
+        flight are safe; queued (doomed) blobs are left to the queue."""
+        cutoff = time.time() - (self.orphan_age_s if min_age_s is None else min_age_s)
         candidates = [b for b, mtime in self.blobs.iter_blob_ids() if mtime < cutoff]
         if not candidates:
             return 0
@@ -146,7 +161,7 @@ class GarbageCollector:
                     if lead:
                         if time.monotonic() >= next_full:
                             if not swept:  # once per leadership: leftovers of a crash
-                                self.blobs.sweep_incomplete(older_than_s=3600)
+                                self.blobs.sweep_incomplete(older_than_s=self.orphan_age_s)
                                 self.sweep_orphans()
                                 swept = True
                             self.run_once()

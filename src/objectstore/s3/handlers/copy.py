@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from ...domain.errors import DeleteMarker
 from ...domain.models import ObjectVersion
-from ...services.engine.objects import Attributes
+from ...services.engine.multipart import Upload
+from ...services.engine.objects import Attributes, OpenVersion
 from .. import xml
 from ..checksums import new_checksummer
 from ..context import S3Context, S3Response
@@ -32,20 +33,26 @@ XML = "application/xml"
 MAX_COPY = 5 * 1024**3
 
 
-async def _source(ctx: S3Context) -> ObjectVersion:
-    """The copy source version (authorized by the pipeline), its conditions checked."""
+async def _source(ctx: S3Context) -> OpenVersion:
+    """The copy source version (authorized by the pipeline) with its bytes open (the
+    engine resolves and opens it as one step: an overwrite meanwhile cannot take its bytes
+    away), its conditions checked. The caller closes it."""
     src = ctx.copy_source
     assert src is not None
     try:
-        meta = await ctx.services.objects.head(src.store, src.key, src.version_id)
+        opened = await ctx.services.objects.open(src.store, src.key, src.version_id)
     except DeleteMarker as exc:
         if src.version_id is not None:  # a copy of a delete marker itself
             raise S3Error("InvalidRequest", "The source of a copy request may not "
                           "specifically refer to a delete marker by version id.", 400) from exc
         raise S3Error("NoSuchKey", "The specified key does not exist.", 404,
                       {"Key": src.key}) from exc
-    _check_source_conditions(ctx, meta)
-    return meta
+    try:
+        _check_source_conditions(ctx, opened.version)
+    except BaseException:
+        opened.close()
+        raise
+    return opened
 
 
 def _source_headers(ctx: S3Context, src: ObjectVersion) -> list[tuple[str, str]]:
@@ -73,8 +80,13 @@ def _check_source_conditions(ctx: S3Context, meta: ObjectVersion) -> None:
 
 
 async def copy_object(ctx: S3Context) -> S3Response:
+    with await _source(ctx) as opened:
+        return await _copy_object(ctx, opened)
+
+
+async def _copy_object(ctx: S3Context, opened: OpenVersion) -> S3Response:
     store, key = ctx.require_store(), ctx.require_key()
-    src = await _source(ctx)
+    src = opened.version
     assert ctx.copy_source is not None
     directive = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
     tag_directive = ctx.headers.get("x-amz-tagging-directive", "COPY").upper()
@@ -99,7 +111,7 @@ async def copy_object(ctx: S3Context) -> S3Response:
     attrs = replace(attrs, encryption=await sse.for_write(ctx), grants=await header_grants(ctx),
                     owner=await owner_for(ctx, attrs.acl))
     await ensure_room(ctx, src.size, key)
-    result = await ctx.services.objects.copy(store, key, src, attrs, preconditions(ctx),
+    result = await ctx.services.objects.copy(store, key, opened, attrs, preconditions(ctx),
                                              src_key)
     fields = {"LastModified": iso8601(result.last_modified), "ETag": quote_etag(result.etag)}
     fields.update({f"Checksum{a}": v for a, v in result.checksums.items()})
@@ -126,10 +138,16 @@ def _copy_range(header: str | None, size: int) -> tuple[int, int]:
 
 
 async def upload_part_copy(ctx: S3Context) -> S3Response:
-    store, key = ctx.require_store(), ctx.require_key()
     number = part_number(ctx)
     up = await upload_of(ctx)
-    src = await _source(ctx)
+    with await _source(ctx) as opened:
+        return await _upload_part_copy(ctx, number, up, opened)
+
+
+async def _upload_part_copy(ctx: S3Context, number: int, up: Upload, opened: OpenVersion
+                            ) -> S3Response:
+    store, key = ctx.require_store(), ctx.require_key()
+    src = opened.version
     start, end = _copy_range(ctx.headers.get("x-amz-copy-source-range"), src.size)
     if end - start + 1 > MAX_COPY:
         raise S3Error("InvalidRequest", "The specified copy source is larger than the maximum "
@@ -140,7 +158,7 @@ async def upload_part_copy(ctx: S3Context) -> S3Response:
     summer = new_checksummer(alg) if alg else None
     src_key = sse.copy_source_key(ctx, src)
     part = await ctx.services.multipart.upload_part_copy(
-        store, key, up.id, number, src, start, end, alg, summer, src_key,
+        store, key, up.id, number, opened, start, end, alg, summer, src_key,
         sse.customer_key(ctx))
     body = xml.document("CopyPartResult", LastModified=iso8601(src.last_modified),
                         ETag=quote_etag(part.etag),

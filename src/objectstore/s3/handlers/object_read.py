@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from ...domain.models import ObjectVersion
+from ...services.engine.objects import ReadPlan
 from .. import xml
 from ..checksums import header_name
 from ..context import S3Context, S3Response
@@ -183,18 +184,29 @@ async def get_object(ctx: S3Context, *, head: bool = False) -> S3Response:
             raise S3Error("InvalidArgument", "x-amz-server-side-encryption header is not "
                           "supported for this operation.", 400,
                           {"ArgumentName": name, "ArgumentValue": ctx.headers[name][:64]})
-    meta = await load_version(ctx)
-    ckey = sse.read_key(ctx, meta)  # SSE-C: required, checked before anything is said
-    early, start, end, headers, status = _prepare(ctx, meta)
+    decided: list[tuple[S3Response | None, list[tuple[str, str]], int]] = []
+
+    def plan(meta: ObjectVersion) -> ReadPlan | None:
+        ckey = sse.read_key(ctx, meta)  # SSE-C: required, checked before anything is said
+        early, start, end, headers, status = _prepare(ctx, meta)
+        decided[:] = [(early, headers, status)]
+        return None if early is not None or head else ReadPlan(start, end, ckey)
+
+    if head:
+        meta, body = await load_version(ctx), None
+        plan(meta)
+    else:  # the engine resolves the version and opens its bytes as one step
+        meta, body = await ctx.services.objects.get(
+            ctx.require_store(), ctx.require_key(), ctx.version_id, plan, known=ctx.version)
+    early, headers, status = decided[0]
     if early is not None:
         return early
     headers += sse.response_headers(ctx, meta.sse)
     if meta.lock_mode or meta.legal_hold:
         headers += lock_headers(meta)
     headers += await expiration_header(ctx, ctx.require_store(), meta)
-    if head:
+    if body is None:
         return S3Response(status, headers)
-    body = await ctx.services.objects.read(meta, start, end, ckey)
     return S3Response(status, headers, body=body.data, stream=body.stream)
 
 

@@ -23,12 +23,14 @@ from ...domain.errors import (
     UploadNotFound,
 )
 from ...domain.models import ObjectStore, ObjectVersion
+from ...storage.blobs import BlobStore
 from ...storage.sql.engine import writing
 from ...storage.sql.tables import objectstores, parts, uploads
 from ..objectstores import store_from_row
 from .listing import common_prefix, skip_past
 from .metadata import charge, doom, install
 from .objects import Attributes, Conditions, ObjectEngine
+from .opening import OpenVersion
 from .sse import Sealing, copy_sealed, sealed_doc
 from .transfer import Payload, Summer, copy_into_blob, receive_blob
 
@@ -182,19 +184,21 @@ class MultipartService:
         return part
 
     async def upload_part_copy(self, store: ObjectStore, key: str, upload_id: str,
-                               number: int, source: ObjectVersion, start: int, end: int,
+                               number: int, opened: ObjectVersion | OpenVersion,
+                               start: int, end: int,
                                algorithm: str | None, summer: Summer | None,
                                source_key: bytes | None = None,
                                customer_key: bytes | None = None) -> Part:
-        """Copy bytes [start, end] of ``source`` into a part; ``summer`` digests them for the
-        upload's checksum algorithm."""
+        """Copy bytes [start, end] of ``opened`` (best an ``OpenVersion``: the engine's
+        ``open``) into a part; ``summer`` digests them for the upload's checksum algorithm."""
+        source, blobs = self.objects.source_of(opened)
         sealing = await self.part_sealing(store, key, upload_id, customer_key)
         if sealing is not None or source.sse or source_key is not None:
             blob_id, size, md5 = await self._copy_sealed_part(
-                source, source_key, start, end, sealing, number, summer)
+                source, source_key, start, end, sealing, number, summer, blobs)
         else:
-            blob_id, size, md5 = await run_sync(copy_into_blob, self.objects.blobs,
-                                                source, start, end, summer)
+            blob_id, size, md5 = await run_sync(copy_into_blob, blobs, source, start, end,
+                                                summer)
         checksums = {algorithm: summer.b64digest()} if algorithm and summer is not None else {}
         part = Part(number, blob_id, size, md5, checksums, datetime.now(UTC))
         await self._record(store, key, upload_id, part)
@@ -213,9 +217,10 @@ class MultipartService:
 
     async def _copy_sealed_part(self, source: ObjectVersion, source_key: bytes | None,
                                 start: int, end: int, sealing: Sealing | None, number: int,
-                                summer: Summer | None) -> tuple[str, int, str]:
+                                summer: Summer | None, blobs: BlobStore
+                                ) -> tuple[str, int, str]:
         src = await run_sync(self.objects.open_key, source, source_key)
-        blob_id, size, md5, _ = await run_sync(copy_sealed, self.objects.blobs, source, src,
+        blob_id, size, md5, _ = await run_sync(copy_sealed, blobs, source, src,
                                                start, end, sealing, number, summer)
         return blob_id, size, sealing.etag(md5) if sealing is not None else md5
 

@@ -4,6 +4,7 @@ thread hops. The planes call it with request values and render what it returns."
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,7 @@ from . import metadata as md
 from . import scans
 from .crypto import TamperedError
 from .listing import Listing, VersionListing
+from .opening import OpenVersion
 from .rows import HEAD_COLUMNS, version_from_tuple
 from .sse import (
     KMS,
@@ -62,6 +64,7 @@ from .transfer import (
 from .vseq import is_valid_version_id
 
 T = TypeVar("T")
+log = logging.getLogger("objectstore.engine")
 SMALL_BODY = 256 * 1024  # read whole into memory (one hop); larger bodies are streamed
 LOOP_READ_MAX = 64 * 1024  # with inline reads, bodies up to this are read on the event loop
 VERIFY_MODES = ("all", "crc", "off")
@@ -104,11 +107,30 @@ class ObjectBody:
 
 
 @dataclass(frozen=True)
+class ReadPlan:
+    """What a GET reads of the version it resolved: bytes [start, end] (SSE-C:
+    ``customer_key``)."""
+
+    start: int
+    end: int
+    customer_key: bytes | None = None
+
+
+@dataclass(frozen=True)
 class Deleted:
     """A delete's outcome: the version removed or the delete marker made."""
 
     version_id: str | None = None
     delete_marker: bool = False
+
+
+def _same_access(a: ObjectVersion, b: ObjectVersion) -> bool:
+    """Whether an authorization decision made on ``a`` holds for ``b`` (what it reads of an
+    object: its ACL, grants, owner and tags)."""
+    def seen(v: ObjectVersion) -> tuple[Any, ...]:
+        return v.acl, v.grants, getattr(v, "owner", None), v.tags
+
+    return seen(a) == seen(b)
 
 
 def _latest(store_id: str, row: tuple[Any, ...] | None) -> ObjectVersion:
@@ -224,6 +246,61 @@ class ObjectEngine:
             return ObjectBody(length, data=self._read_small(version, start, end, whole))
         return await run_sync(self._open_stream, version, start, end, whole)
 
+    # -- resolve and open as one step (services/engine/opening.py) -------------------------------
+    async def get(self, store: ObjectStore, key: str, version_id: str | None,
+                  plan: Callable[[ObjectVersion], ReadPlan | None], *,
+                  known: ObjectVersion | None = None) -> tuple[ObjectVersion, ObjectBody | None]:
+        """A GET: resolve the version (latest, or the one named; ``known``: already read),
+        let ``plan`` decide on it (conditions, range, SSE-C key: it may raise, or answer None
+        when no bytes are to be read) and open its bytes, as one step. If the bytes are gone
+        when opened (the version was replaced and collected meanwhile), the row is read once
+        more and planned again: the reader gets the version that replaced it (or the answer
+        for a deleted key). A ``known`` version (authorization read it) is replaced only by
+        one its decision also holds for."""
+        version = known if known is not None else await self.head(store, key, version_id)
+        for attempt in (1, 2):
+            p = plan(version)
+            if p is None:
+                return version, None
+            try:
+                return version, await self.read(version, p.start, p.end, p.customer_key)
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+                fresh = await self.head(store, key, version_id)
+                if OpenVersion(version, self.blobs).same_bytes(fresh) or (
+                        known is not None and not _same_access(known, fresh)):
+                    raise
+                log.info("bytes of %s/%s moved while it was read; read again", store.id, key)
+                version = fresh
+        raise AssertionError("unreachable")
+
+    async def open(self, store: ObjectStore, key: str, version_id: str | None = None
+                   ) -> OpenVersion:
+        """The version (latest, or the one named) with its bytes open, for a copy: they
+        stay readable until ``close`` whatever happens to the key meanwhile. If they are
+        gone when opened, the row is read once more (the version that replaced it, or the
+        key's absence)."""
+        opened = OpenVersion(await self.head(store, key, version_id), self.blobs)
+        if opened.version.data is not None or not opened.version.blob_ids():
+            return opened
+        try:
+            await run_sync(opened.pin)
+            return opened
+        except FileNotFoundError:
+            opened.close()
+            fresh = await self.head(store, key, version_id)
+            if opened.same_bytes(fresh):
+                raise
+            log.info("bytes of %s/%s moved while it was opened; open again", store.id, key)
+        opened = OpenVersion(fresh, self.blobs)
+        try:
+            await run_sync(opened.pin)
+        except BaseException:
+            opened.close()
+            raise
+        return opened
+
     # -- usage ----------------------------------------------------------------------------------
     def _room_sync(self, store_id: str, length: int, key: str | None) -> None:
         with self.engine.connect() as conn:
@@ -331,14 +408,24 @@ class ObjectEngine:
         return await self._commit(self._update_work(store, key, version_id,
                                                     {"legal_hold": on}))
 
-    async def copy(self, store: ObjectStore, key: str, source: ObjectVersion,
+    def source_of(self, source: ObjectVersion | OpenVersion
+                  ) -> tuple[ObjectVersion, BlobStore]:
+        """A copy source's version and where its bytes are read from (an ``OpenVersion``:
+        its open readers)."""
+        if isinstance(source, OpenVersion):
+            return source.version, source
+        return source, self.blobs
+
+    async def copy(self, store: ObjectStore, key: str, opened: ObjectVersion | OpenVersion,
                    attrs: Attributes, cond: Conditions | None = None,
                    source_key: bytes | None = None) -> ObjectVersion:
-        """A server-side copy of ``source`` as the key's latest version (a full-object
-        checksum still describes the copied bytes; a composite one does not)."""
+        """A server-side copy of ``opened`` (best an ``OpenVersion``: ``open``) as the key's
+        latest version (a full-object checksum still describes the copied bytes; a
+        composite one does not)."""
+        source, blobs = self.source_of(opened)
         attrs = await self.with_lock_defaults(store, attrs)
         if source.sse or attrs.encryption is not None or source_key is not None:
-            return await self._copy_sealed(store, key, source, attrs, cond, source_key)
+            return await self._copy_sealed(store, key, source, attrs, cond, source_key, blobs)
         if source.store_id == store.id and source.key == key and source.is_latest:
             updated = await self._copy_in_place(store, key, source, attrs)
             if updated is not None:
@@ -349,7 +436,7 @@ class ObjectEngine:
             blob_id, size, md5, data = "", source.size, source.etag, source.data
         else:
             data = None
-            blob_id, size, md5 = await run_sync(copy_into_blob, self.blobs, source, 0,
+            blob_id, size, md5 = await run_sync(copy_into_blob, blobs, source, 0,
                                                 source.size - 1)
         new = self._new_version(store, key, attrs, blob_id=blob_id, size=size, etag=md5,
                                 checksums=checksums,
@@ -483,7 +570,7 @@ class ObjectEngine:
 
     async def _copy_sealed(self, store: ObjectStore, key: str, source: ObjectVersion,
                            attrs: Attributes, cond: Conditions | None,
-                           source_key: bytes | None) -> ObjectVersion:
+                           source_key: bytes | None, blobs: BlobStore) -> ObjectVersion:
         """A copy from or to an encrypted object: the source is opened with its data key,
         the copy sealed with a new one (or stored plain)."""
         src = await run_sync(self.open_key, source, source_key)
@@ -493,7 +580,7 @@ class ObjectEngine:
         checksums = source.checksums if keep else {}
         try:
             blob_id, size, md5, data = await run_sync(
-                copy_sealed, self.blobs, source, src, 0, source.size - 1, dest, 0, None,
+                copy_sealed, blobs, source, src, 0, source.size - 1, dest, 0, None,
                 self.inline_max_bytes)
         except TamperedError as exc:
             raise DamagedObject("The stored object is damaged (authentication failed); it "
@@ -537,4 +624,4 @@ class DamagedObject(Exception):
 
 
 __all__ = ["Attributes", "Conditions", "DamagedObject", "Deleted", "ObjectBody",
-           "ObjectEngine"]
+           "ObjectEngine", "OpenVersion", "ReadPlan"]
