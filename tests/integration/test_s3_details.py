@@ -162,3 +162,39 @@ def test_list_buckets_pages_and_prefix(store: Store) -> None:
     for bad in ("0", "10001", "x"):
         r = signed(store, "GET", f"/?max-buckets={bad}")
         assert r.status_code == 400 and parse_error(r)["Code"] == "InvalidArgument", r.text
+
+
+def test_expected_bucket_owner_is_checked_on_every_operation(store: Store) -> None:
+    s3 = store.boto()
+    owner = s3.list_buckets()["Owner"]["ID"]
+    b = store.name
+    s3.put_object(Bucket=b, Key="k", Body=b"v")
+    # the right owner: every operation proceeds
+    s3.put_object(Bucket=b, Key="k2", Body=b"v", ExpectedBucketOwner=owner)
+    assert s3.get_object(Bucket=b, Key="k", ExpectedBucketOwner=owner)["Body"].read() == b"v"
+    s3.list_objects_v2(Bucket=b, ExpectedBucketOwner=owner)
+    s3.copy_object(Bucket=b, Key="k3", CopySource={"Bucket": b, "Key": "k"},
+                   ExpectedBucketOwner=owner, ExpectedSourceBucketOwner=owner)
+    wrong = "0" * 64
+    calls = [
+        lambda: s3.get_object(Bucket=b, Key="k", ExpectedBucketOwner=wrong),
+        lambda: s3.head_object(Bucket=b, Key="k", ExpectedBucketOwner=wrong),
+        lambda: s3.put_object(Bucket=b, Key="new", Body=b"x", ExpectedBucketOwner=wrong),
+        lambda: s3.delete_object(Bucket=b, Key="k", ExpectedBucketOwner=wrong),
+        lambda: s3.list_objects_v2(Bucket=b, ExpectedBucketOwner=wrong),
+        lambda: s3.get_bucket_versioning(Bucket=b, ExpectedBucketOwner=wrong),
+        lambda: s3.put_object_tagging(Bucket=b, Key="k", ExpectedBucketOwner=wrong,
+                                      Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}),
+        lambda: s3.copy_object(Bucket=b, Key="k4", CopySource={"Bucket": b, "Key": "k"},
+                               ExpectedSourceBucketOwner=wrong),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert status_of(exc.value) == 403
+        if exc.value.operation_name != "HeadObject":
+            assert error_code(exc.value) == "AccessDenied"
+    # nothing changed
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=b)["Contents"]) == \
+        ["k", "k2", "k3"]
+    assert s3.get_object_tagging(Bucket=b, Key="k")["TagSet"] == []

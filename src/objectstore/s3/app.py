@@ -18,6 +18,7 @@ from ..domain.names import validate_object_key
 from ..observability import OPERATION, REQUEST_ID
 from ..services.access import Access, RequestContext, authorize
 from ..services.access.acl import CANNED
+from ..services.access.principals import canonical_id
 from ..services.engine.objects import DamagedObject
 from ..services.registry import Services
 from . import post as form_post
@@ -193,6 +194,7 @@ class S3App:
             authorize(principal, access, None)
             return
         store = await self._store(ctx, bucket)
+        check_expected_owner(ctx.headers.get("x-amz-expected-bucket-owner"), store)
         acl, auth_type = None, None
         if isinstance(ctx, PostContext):
             await self._read_form(ctx, store)
@@ -228,6 +230,8 @@ class S3App:
             src_bucket, src_key, src_version = parse_copy_source(
                 ctx.headers.get("x-amz-copy-source", ""))
             src_store = await self._store(ctx, src_bucket)
+            check_expected_owner(ctx.headers.get("x-amz-source-expected-bucket-owner"),
+                                 src_store)
             await decide(self.services, principal, Access.READ, src_store, RequestContext(
                 "GetObject", src_key, src_version,
                 {"s3:versionid": src_version} if src_version else {}), keys)
@@ -317,6 +321,17 @@ class _State:
     bucket: str | None = None
     store: ObjectStore | None = None
     origin: str | None = None
+
+
+def check_expected_owner(expected: str | None, store: ObjectStore) -> None:
+    """``x-amz-expected-bucket-owner`` (or ``-source-`` for a copy source): a store owned by
+    someone else is refused with 403 AccessDenied, as AWS does. The owner is named by the
+    ID ListBuckets reports as ``Owner`` (its canonical ID) or by its account id."""
+    if expected is None:
+        return
+    expected = expected.strip()
+    if expected not in (canonical_id(store.credential_id), store.account_id):
+        raise S3Error("AccessDenied", "Access Denied", 403)
 
 
 def parse_copy_source(raw: str) -> tuple[str, str, str | None]:
