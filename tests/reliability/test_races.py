@@ -210,3 +210,40 @@ def test_part_copies_racing_an_overwrite_copy_a_whole_version(graced_server) -> 
     done, errors = _race(graced_server, "race-part-copy", part_copy)
     assert done > 10
     assert errors == [], f"{len(errors)} of {done + len(errors)} part copies failed: {errors[:5]}"
+
+
+# -- lifecycle expiry racing a write on another gateway (issue 21.5) ----------------------------
+
+@pytest.mark.postgres
+def test_lifecycle_expiry_never_removes_a_version_written_meanwhile(pg_cluster, tmp_path: Path
+                                                                    ) -> None:  # type: ignore[no-untyped-def]
+    """A PostgreSQL writer (another gateway) holds the key's lock and is about to install a
+    new version when the lifecycle worker expires the key's old one: the worker waits for the
+    lock and then sees that the version it examined is no longer the latest."""
+    import hashlib
+    import time
+
+    from objectstore.services.engine import metadata as md
+    from objectstore.services.engine.objects import Attributes, ObjectEngine
+
+    with running_server(tmp_path / "data", pg_cluster.new_database()) as srv:
+        _store_json, s3 = _store(srv, "race-expiry")
+        s3.put_object(Bucket="race-expiry", Key="k", Body=b"old")
+        store = srv.services.stores.by_name("race-expiry")[0]
+        old = srv.services.objects.head_sync(store.id, "k")
+        new = ObjectEngine._new_version(store, "k", Attributes(), blob_id="", size=3,
+                                        etag=hashlib.md5(b"new").hexdigest(),  # noqa: S324
+                                        checksums={}, checksum_type=None, data=b"new")
+        result: list[int] = []
+        with srv.services.engine.connect() as conn:
+            tx = conn.begin()
+            md.lock_key(conn, store.id, "k")  # the other gateway's write has begun
+            worker = threading.Thread(target=lambda: result.append(
+                srv.apps.lifecycle._expire_latest(store, [("k", old.vseq)])))
+            worker.start()
+            time.sleep(0.5)  # the worker examines the key meanwhile
+            md.install(conn, store, new)
+            tx.commit()
+        worker.join(timeout=30)
+        assert result == [0], "the expiry removed the version written meanwhile"
+        assert s3.get_object(Bucket="race-expiry", Key="k")["Body"].read() == b"new"

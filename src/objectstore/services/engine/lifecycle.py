@@ -180,6 +180,9 @@ class LifecycleWorker:
         def work(conn: Connection) -> tuple[int, bool]:
             expired, doomed = 0, False
             for key, vseq in due:
+                # the key's lock first, then the comparison: a writer (on any gateway) that
+                # holds it is about to replace the version examined
+                md.lock_key(conn, store.id, key)
                 current = md.current_in(conn, store.id, key)
                 if current is None or current.vseq != vseq or current.delete_marker:
                     continue  # changed since it was examined
