@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.security.canary import Canaries, Victim, make_victim, plant
 from tests.security.helpers import FUZZ_COUNTS, Store, create_store
 from tests.support.server import RunningServer, running_server
 
@@ -74,3 +75,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         with open(path, "w") as fh:
             json.dump({"property_examples": sum(groups["properties"].values()), **groups},
                       fh, indent=2)
+
+
+@pytest.fixture(scope="module")
+def victim(security_server: RunningServer) -> Victim:
+    """Another tenant: a store of an account no test's attacker belongs to."""
+    return make_victim(security_server)
+
+
+@pytest.fixture
+def canaries(victim: Victim) -> Iterator[Canaries]:
+    """Fresh canary objects in the victim's store before the test, re-checked after it
+    (bytes, ETag, object and bucket ACLs, bucket policy, listing): an attack test fails if
+    it changed another tenant's data, whatever it asserted itself."""
+    planted = plant(victim)
+    yield planted
+    planted.check()
+    planted.remove()

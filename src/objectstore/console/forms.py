@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from ..domain.errors import InvalidInput
+from ..domain.parsing import TooDeep, parse_form
 
 MAX_FORM_BYTES = 256 * 1024
 
@@ -21,7 +20,10 @@ class Form:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidInput("the form was not sent as UTF-8") from exc
-        return cls(parse_qsl(text, keep_blank_values=True))
+        try:
+            return cls(parse_form(text))
+        except TooDeep as exc:
+            raise InvalidInput(f"the form has more than {exc.limit} fields") from exc
 
     def get(self, name: str, default: str = "") -> str:
         for k, v in self.pairs:

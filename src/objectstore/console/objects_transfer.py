@@ -4,7 +4,6 @@ one named), delete (a key, or one version by id), new folder, ACL, share links."
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
@@ -14,6 +13,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ..domain.errors import InvalidInput
 from ..domain.models import StoreWithOwner
+from ..domain.parsing import load_json
 from .endpoint import Ctx
 from .objects_page import check_key, details, store_of
 from .s3_calls import S3Calls
@@ -80,7 +80,7 @@ async def multipart_complete(ctx: Ctx) -> Response:
     sw = await _store(ctx)
     body = await ctx.request.body()
     try:
-        raw = json.loads(body)
+        raw = load_json(body)
         parts = [(int(n), str(e)) for n, e in raw["parts"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidInput("the part list is malformed") from exc

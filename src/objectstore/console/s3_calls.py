@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 import httpx
-from defusedxml import ElementTree
 
 from ..config import Settings
 from ..domain.models import Credential
+from ..domain.parsing import parse_xml
 from .sigv4 import object_path, presign, sign_headers
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -51,7 +51,7 @@ def _find(root: object, name: str) -> str:
 def _failure(resp: httpx.Response, body: bytes) -> S3CallFailed:
     code, message = "", ""
     try:
-        root = ElementTree.fromstring(body)
+        root = parse_xml(body)
         code, message = _find(root, "Code"), _find(root, "Message")
     except Exception:  # noqa: S110 - not XML: fall back on the status line
         pass
@@ -124,7 +124,7 @@ class S3Calls:
     async def start_multipart(self, key: str, content_type: str) -> str:
         resp = await self._call("POST", key, {"uploads": ""},
                                 extra={"content-type": content_type})
-        upload_id = _find(ElementTree.fromstring(resp.content), "UploadId")
+        upload_id = _find(parse_xml(resp.content), "UploadId")
         if not upload_id:
             raise S3CallFailed(502, "InternalError", "S3 returned no upload id")
         return upload_id

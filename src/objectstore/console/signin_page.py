@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..domain.errors import Unauthenticated
+from ..domain.errors import InvalidInput, Unauthenticated
 from .csrf import FIELD, same_origin, token_matches
 from .endpoint import Ctx, own_origin
 from .forms import MAX_FORM_BYTES, Form
@@ -62,7 +62,10 @@ class SignInPages:
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
             return _form_page(state, request, status=413, error="The form is too large.")
-        form = Form.parse(body, request.headers.get("content-type", ""))
+        try:
+            form = Form.parse(body, request.headers.get("content-type", ""))
+        except InvalidInput as exc:
+            return _form_page(state, request, status=400, error=exc.message)
         if not same_origin(request.headers, own_origin(request)) or not token_matches(
                 request.cookies.get(PRE_COOKIE, ""), form.get(FIELD)):
             return _form_page(state, request, status=403,

@@ -8,11 +8,11 @@ import json
 import re
 import zlib
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
 from ..domain.errors import InvalidInput
+from ..domain.parsing import TooDeep, load_json, parse_form
 
 _INTEGER_RE = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII only: str.isdigit() admits "²" and "١"
 # NUL and lone surrogates (JSON "\u0000", "\ud800") cannot be stored by PostgreSQL / encoded
@@ -68,7 +68,10 @@ def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
     if ctype == "application/json" or (ctype != "application/x-www-form-urlencoded"
                                        and looks_json):
         try:
-            data = json.loads(text)
+            data = load_json(text)
+        except TooDeep as exc:
+            raise BadBody(400, "invalid_json",
+                          f"request body nests deeper than {exc.limit} levels") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             # A fixed message (and where it went wrong), never the parser's own text.
             where = (f" (line {exc.lineno}, column {exc.colno})"
@@ -78,7 +81,10 @@ def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
             raise BadBody(400, "invalid_json", "request body must be a JSON object")
         return data
     try:
-        pairs = parse_qsl(text.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        pairs = parse_form(text.decode("utf-8"), strict=True)
+    except TooDeep as exc:
+        raise BadBody(400, "invalid_request_body",
+                      f"request body has more than {exc.limit} fields") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadBody(400, "invalid_request_body",
                       "request body is neither JSON nor form-encoded") from exc

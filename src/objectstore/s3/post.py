@@ -23,6 +23,7 @@ from typing import Any
 from starlette.types import Receive
 
 from ..domain.models import Credential
+from ..domain.parsing import load_json
 from ..services.registry import Services
 from .checksums import PayloadVerifier
 from .context import S3Context
@@ -270,7 +271,7 @@ async def authenticate(services: Services, form: PostForm) -> Credential | None:
 def decode_policy(text: str) -> dict[str, Any]:
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
-        doc = json.loads(raw)
+        doc = load_json(raw)
     except (binascii.Error, ValueError, UnicodeError):
         raise S3Error("InvalidPolicyDocument", "Invalid Policy: Invalid JSON.", 400) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("conditions"), list):

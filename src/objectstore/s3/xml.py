@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from ..domain.parsing import TooDeep, parse_xml
 from .errors import s3_error
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -75,7 +76,10 @@ def parse(body: bytes) -> Element:
         raise s3_error("MalformedXML", "The XML you provided was not well-formed or did not "
                        "validate against our published schema")
     try:
-        root = SafeET.fromstring(body, forbid_dtd=True)
+        root = parse_xml(body)
+    except TooDeep as exc:
+        raise s3_error("MalformedXML", "The XML you provided was not well-formed or did not "
+                       "validate against our published schema (it nests too deep)") from exc
     except (SafeET.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise s3_error("MalformedXML", "The XML you provided was not well-formed or did not "
                        "validate against our published schema") from exc

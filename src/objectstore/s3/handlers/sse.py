@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from ...domain.models import ObjectVersion
+from ...domain.parsing import load_json
 from ...services.engine.sse import AES256, KMS, SSE_C, SseRequest
 from ..context import S3Context
 from ..errors import S3Error
@@ -74,7 +75,7 @@ def _context(raw: str | None) -> dict[str, str] | None:
     if raw is None:
         return None
     try:
-        doc = json.loads(base64.b64decode(raw.strip(), validate=True))
+        doc = load_json(base64.b64decode(raw.strip(), validate=True))
     except (ValueError, binascii.Error):
         doc = None
     if not isinstance(doc, dict) or not all(isinstance(k, str) and isinstance(v, str)

@@ -9,13 +9,13 @@ stored.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from ...domain.parsing import TooDeep, load_json
 from .actions import KNOWN_ACTIONS
 
 MAX_POLICY_BYTES = 20 * 1024  # S3's limit for a bucket policy
@@ -297,7 +297,9 @@ def parse_policy(text: str | bytes, bucket: str) -> Policy:
     if len(raw) > MAX_POLICY_BYTES:
         raise PolicyError("Policies must be no more than 20 KB")
     try:
-        doc = json.loads(raw)
+        doc = load_json(raw)
+    except TooDeep:
+        raise PolicyError("Policies must be valid JSON (nesting is too deep)") from None
     except (ValueError, UnicodeDecodeError):
         raise PolicyError("Policies must be valid JSON") from None
     if not isinstance(doc, dict):
