@@ -198,3 +198,34 @@ def test_expected_bucket_owner_is_checked_on_every_operation(store: Store) -> No
     assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=b)["Contents"]) == \
         ["k", "k2", "k3"]
     assert s3.get_object_tagging(Bucket=b, Key="k")["TagSet"] == []
+
+
+def test_bucket_owner_enforced_refuses_every_acl_but_bucket_owner_full_control(
+        store: Store) -> None:
+    s3 = store.boto()
+    b = store.name
+    s3.put_bucket_ownership_controls(Bucket=b, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    s3.put_object(Bucket=b, Key="plain", Body=b"x")
+    s3.put_object(Bucket=b, Key="bofc", Body=b"x", ACL="bucket-owner-full-control")
+    s3.create_multipart_upload(Bucket=b, Key="mp", ACL="bucket-owner-full-control")
+    s3.copy_object(Bucket=b, Key="copy", CopySource={"Bucket": b, "Key": "plain"},
+                   ACL="bucket-owner-full-control")
+    refused = [
+        lambda: s3.put_object(Bucket=b, Key="p", Body=b"x", ACL="private"),
+        lambda: s3.put_object(Bucket=b, Key="p", Body=b"x", ACL="public-read"),
+        lambda: s3.create_multipart_upload(Bucket=b, Key="p", ACL="private"),
+        lambda: s3.copy_object(Bucket=b, Key="p", CopySource={"Bucket": b, "Key": "plain"},
+                               ACL="private"),
+        lambda: s3.put_bucket_acl(Bucket=b, ACL="private"),
+        lambda: s3.put_object_acl(Bucket=b, Key="plain", ACL="private"),
+    ]
+    for call in refused:
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert (status_of(exc.value), error_code(exc.value)) == (
+            400, "AccessControlListNotSupported")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=b)["Contents"]}
+    assert keys == {"plain", "bofc", "copy"}
+    # reading ACLs still works
+    assert s3.get_object_acl(Bucket=b, Key="plain")["Grants"][0]["Permission"] == "FULL_CONTROL"

@@ -102,7 +102,7 @@ def check_acl_headers(ctx: S3Context, bucket: BucketAccess) -> None:
         return
     grants = grants_from_headers(ctx)
     acl = "private" if grants is not None else canned_from_header(ctx)
-    check_ownership_allows(bucket, acl, grants)
+    check_ownership_allows(bucket, acl, grants, ctx.require_store().credential_id)
     check_public_block(bucket, acl, grants)
 
 

@@ -156,13 +156,20 @@ async def resolve_emails(ctx: S3Context, grants: list[acls.Grant]) -> list[acls.
     return out
 
 
-def check_ownership_allows(bucket: BucketAccess, acl: str, grants: list[acls.Grant] | None
-                           ) -> None:
-    """BucketOwnerEnforced: ACLs are disabled; only ``bucket-owner-full-control`` (or
-    ``private``) may be sent, as on S3."""
-    if bucket.acls_disabled and (grants is not None or acl not in (
-            "private", "bucket-owner-full-control")):
-        raise S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
+def check_ownership_allows(bucket: BucketAccess, acl: str, grants: list[acls.Grant] | None,
+                           owner_credential_id: str | None = None) -> None:
+    """BucketOwnerEnforced: ACLs are disabled; a request may only send
+    ``bucket-owner-full-control`` or its equivalent as grants (full control to the owner
+    ``owner_credential_id`` alone), as on S3: any other ACL, ``private`` included, answers
+    400 AccessControlListNotSupported."""
+    if not bucket.acls_disabled:
+        return
+    if grants is None and acl == "bucket-owner-full-control":
+        return
+    if grants is not None and owner_credential_id is not None \
+            and acls.canned_equivalent(grants, owner_credential_id) == "private":
+        return
+    raise S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
 
 
 def check_public_block(bucket: BucketAccess, acl: str, grants: list[acls.Grant] | None) -> None:
@@ -200,6 +207,7 @@ async def requested_acl(ctx: S3Context, store: ObjectStore, bucket: BucketAccess
                           "changed", 403)
         grants = await resolve_emails(ctx, grants)
         acl, explicit = stored_form(grants, owner_id)
+        sent: list[acls.Grant] | None = grants
     else:
         header_grants = grants_from_headers(ctx)
         if header_grants is not None:
@@ -207,7 +215,8 @@ async def requested_acl(ctx: S3Context, store: ObjectStore, bucket: BucketAccess
             acl, explicit = "private", header_grants
         else:
             acl, explicit = canned_from_header(ctx), None
-    check_ownership_allows(bucket, acl, explicit)
+        sent = explicit
+    check_ownership_allows(bucket, acl, sent, owner_id)
     check_public_block(bucket, acl, explicit if explicit is not None else None)
     return acl, explicit
 
