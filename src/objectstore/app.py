@@ -38,12 +38,15 @@ from .storage.sql.group_commit import make_writer
 
 def make_blob_store(settings: Settings, engine: Engine) -> BlobStore:
     """``file`` (blobs under the data dir) or ``seaweedfs://MASTERS?...``."""
+    # writes in flight are touched well within the orphan sweep's age
+    heartbeat_s = min(60.0, settings.orphan_sweep_age_seconds / 4)
     if settings.blob_store == "file":
-        return FsBlobStore(settings.data_dir, fsync=settings.fsync)
+        return FsBlobStore(settings.data_dir, fsync=settings.fsync, heartbeat_s=heartbeat_s)
     from .storage.seaweedfs.client import SeaweedConfig
     from .storage.seaweedfs.store import SeaweedBlobStore
 
-    return SeaweedBlobStore(engine, SeaweedConfig.parse(settings.blob_store))
+    return SeaweedBlobStore(engine, SeaweedConfig.parse(settings.blob_store),
+                            heartbeat_s=heartbeat_s)
 
 
 def make_sse(settings: Settings, engine: Engine, changes: SharedGeneration | None

@@ -247,3 +247,67 @@ def test_lifecycle_expiry_never_removes_a_version_written_meanwhile(pg_cluster, 
         worker.join(timeout=30)
         assert result == [0], "the expiry removed the version written meanwhile"
         assert s3.get_object(Bucket="race-expiry", Key="k")["Body"].read() == b"new"
+
+
+# -- the orphan sweep and uploads in flight (issue 21.4) -----------------------------------------
+
+def _paused_put(url: str, first: bytes, rest: bytes, pause: threading.Event) -> int:
+    """PUT ``first + rest`` to a presigned URL, sending ``first``, then waiting for ``pause``
+    to be set before sending ``rest``: the status."""
+    import httpx
+
+    def body() -> Iterator[bytes]:
+        yield first
+        pause.wait(30)
+        yield rest
+
+    r = httpx.put(url, content=body(), timeout=60,
+                  headers={"Content-Length": str(len(first) + len(rest))})
+    return r.status_code
+
+
+@pytest.mark.parametrize("parts", [False, True], ids=["put", "upload-part"])
+def test_the_orphan_sweep_never_takes_an_upload_in_flight(tmp_path: Path, parts: bool) -> None:
+    """A client pauses mid-body for several times the sweep's age while the sweep runs: the
+    upload completes and its object reads back whole."""
+    import time
+
+    with running_server(tmp_path / "data", None, orphan_sweep_age_seconds=1.0) as srv:
+        _store_json, s3 = _store(srv, "race-sweep")
+        first, rest = b"a" * (3 * 1024 * 1024), b"b" * (2 * 1024 * 1024)
+        if parts:
+            up = s3.create_multipart_upload(Bucket="race-sweep", Key="slow")["UploadId"]
+            url = s3.generate_presigned_url("upload_part", Params={
+                "Bucket": "race-sweep", "Key": "slow", "UploadId": up, "PartNumber": 1})
+        else:
+            url = s3.generate_presigned_url("put_object", Params={"Bucket": "race-sweep",
+                                                                  "Key": "slow"})
+        pause = threading.Event()
+        status: list[int] = []
+        client = threading.Thread(target=lambda: status.append(
+            _paused_put(url, first, rest, pause)))
+        client.start()
+        swept = 0
+        deadline = time.monotonic() + 4  # four times the sweep's age, sweeping all along
+        while time.monotonic() < deadline:
+            swept += srv.apps.gc.sweep_orphans()
+            time.sleep(0.2)
+        pause.set()
+        client.join(timeout=60)
+        assert status == [200]
+        assert swept == 0, "the sweep removed the blob being written"
+        if parts:
+            etag = s3.list_parts(Bucket="race-sweep", Key="slow", UploadId=up)["Parts"][0]["ETag"]
+            s3.complete_multipart_upload(Bucket="race-sweep", Key="slow", UploadId=up,
+                                         MultipartUpload={"Parts": [
+                                             {"PartNumber": 1, "ETag": etag}]})
+        got = s3.get_object(Bucket="race-sweep", Key="slow")["Body"].read()
+        assert got == first + rest
+        # once written and named, a blob older than the sweep's age stays; a leftover goes
+        time.sleep(1.2)
+        orphan = srv.services.blobs.open_writer()
+        orphan.write(b"x")
+        orphan.commit()
+        time.sleep(1.2)
+        assert srv.apps.gc.sweep_orphans() == 1
+        assert s3.get_object(Bucket="race-sweep", Key="slow")["Body"].read() == first + rest

@@ -2,7 +2,10 @@
 
 Layout: ``<root>/blobs/ab/cd/<blob_id>`` (id is a random hex string). A blob being written is
 invisible because nothing names it yet; the metadata commit that names it comes after both
-fsyncs. ``<root>/tmp`` held writes in progress in earlier versions and is still swept.
+fsyncs. While it is written, its mtime is refreshed by a heartbeat (``storage/live.py``), so
+the orphan sweep, which takes only files untouched for its age, never takes a write in
+flight, however long the client pauses. ``<root>/tmp`` held writes in progress in earlier
+versions and is still swept.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from anyio.to_thread import run_sync
+
+from ..live import DEFAULT_HEARTBEAT_S, LiveWrites
 
 _BLOB_ID = re.compile(r"[0-9a-f]{4,64}")
 
@@ -40,6 +45,7 @@ class FsBlobWriter:
         self._path = store.path_of(self.blob_id)
         self._dir = os.path.dirname(self._path)
         self._fd: int | None = store.create_file(self._dir, self._path)
+        store.live.add(self.blob_id)
 
     def write(self, data: bytes | memoryview) -> None:
         assert self._fd is not None
@@ -59,11 +65,13 @@ class FsBlobWriter:
         finally:
             os.close(self._fd)
             self._fd = None
+            self._store.live.discard(self.blob_id)
         if self._store.fsync:
             _fsync_dir(Path(self._dir))
         return self.blob_id
 
     def abort(self) -> None:
+        self._store.live.discard(self.blob_id)
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -93,9 +101,11 @@ class FsBlobReader:
 
 
 class FsBlobStore:
-    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+    def __init__(self, root: Path, *, fsync: bool = True,
+                 heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> None:
         self.root = root
         self.fsync = fsync
+        self.live = LiveWrites(self._touch, heartbeat_s)  # blobs being written
         self.blob_dir = root / "blobs"
         self.tmp_dir = root / "tmp"  # writes in progress of older versions; swept at start
         self.blob_dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +137,11 @@ class FsBlobStore:
 
     def open_writer(self) -> FsBlobWriter:
         return FsBlobWriter(self)
+
+    def _touch(self, blob_ids: list[str]) -> None:
+        for blob_id in blob_ids:
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(self.path_of(blob_id))
 
     def path_of(self, blob_id: str) -> str:  # filesystem-only: tests and this module
         if not _BLOB_ID.fullmatch(blob_id):

@@ -13,6 +13,9 @@
   with ``readDeleted=true``, which works until SeaweedFS compacts its volume (``volume.vacuum``,
   by default when 30 % of a volume is garbage, at most every 15 minutes). A GET that outlives a
   compaction of its volume fails with an error instead of returning other bytes.
+- A blob being written is kept fresh for the orphan sweep: a heartbeat (``storage/live.py``)
+  moves its chunk rows' ``created_at`` on, and the sweep judges a blob by its newest row, so
+  an upload in progress is never swept however long it takes (nor at a gateway failover).
 - Delete: every needle on every replica, then the rows. If a volume server refuses (a replica
   is down), the error reaches the caller; the garbage collector keeps the blob in the durable
   queue (``doomed_blobs``) and retries with backoff.
@@ -31,8 +34,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from anyio.to_thread import run_sync
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Engine, delete, func, select, text, update
 
+from ..live import DEFAULT_HEARTBEAT_S, LiveWrites
 from ..sql.engine import writing
 from .client import Assignment, NotFound, SeaweedClient, SeaweedConfig, SeaweedError
 from .tables import blob_chunks
@@ -64,6 +68,7 @@ class SeaweedBlobWriter:
         self._pending: list[Future[Chunk]] = []
         self._done: list[Chunk] = []
         self._closed = False
+        store.live.add(self.blob_id)
 
     def write(self, data: bytes | memoryview) -> None:
         assert not self._closed
@@ -88,18 +93,22 @@ class SeaweedBlobWriter:
             self._done.append(self._pending.pop(0).result())
 
     def commit(self) -> str:
-        if self._buf:
-            self._flush()
-        while self._pending:
-            self._done.append(self._pending.pop(0).result())
-        if not self._done:  # an empty blob: one row, no needle
-            self._store.record_chunk(self.blob_id, 0, "", 0)
+        try:
+            if self._buf:
+                self._flush()
+            while self._pending:
+                self._done.append(self._pending.pop(0).result())
+            if not self._done:  # an empty blob: one row, no needle
+                self._store.record_chunk(self.blob_id, 0, "", 0)
+        finally:
+            self._store.live.discard(self.blob_id)
         self._closed = True
         self._store.remember(self.blob_id, sorted(self._done, key=lambda c: c.offset))
         return self.blob_id
 
     def abort(self) -> None:
         self._closed = True
+        self._store.live.discard(self.blob_id)
         for fut in self._pending:
             try:
                 fut.result()
@@ -140,8 +149,10 @@ class SeaweedBlobReader:
 
 class SeaweedBlobStore:
     def __init__(self, engine: Engine, config: SeaweedConfig,
-                 client: SeaweedClient | None = None) -> None:
+                 client: SeaweedClient | None = None, *,
+                 heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> None:
         self.engine = engine
+        self.live = LiveWrites(self._touch, heartbeat_s)  # blobs being written
         self.config = config
         self.client = client or SeaweedClient(config)
         self.uploads = ThreadPoolExecutor(max_workers=32, thread_name_prefix="seaweedfs-put")
@@ -180,6 +191,14 @@ class SeaweedBlobStore:
                 time.sleep(min(0.05 * 2 ** attempt, 1.0))
         raise SeaweedError(f"could not store a chunk after {attempt} attempts: "
                            f"{problem}")
+
+    def _touch(self, blob_ids: list[str]) -> None:
+        """The heartbeat of blobs being written: their rows look new to the orphan sweep."""
+        with writing(self.engine) as conn:
+            if self._postgres:
+                conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            conn.execute(update(blob_chunks).where(blob_chunks.c.blob_id.in_(blob_ids))
+                         .values(created_at=time.time()))
 
     def remember(self, blob_id: str, chunks: list[Chunk]) -> None:
         with self._lock:
@@ -247,7 +266,8 @@ class SeaweedBlobStore:
 
     def iter_blob_ids(self) -> Iterator[tuple[str, float]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(blob_chunks.c.blob_id, func.min(blob_chunks.c.created_at))
+            # a blob's newest row: a chunk written (or a heartbeat) that recently is in flight
+            rows = conn.execute(select(blob_chunks.c.blob_id, func.max(blob_chunks.c.created_at))
                                 .group_by(blob_chunks.c.blob_id)).all()
         for blob_id, created in rows:
             yield str(blob_id), float(created)
@@ -258,5 +278,6 @@ class SeaweedBlobStore:
         return 0
 
     def close(self) -> None:
+        self.live.stop()
         self.uploads.shutdown(wait=False)
         self.client.close()
