@@ -229,3 +229,16 @@ def test_bucket_owner_enforced_refuses_every_acl_but_bucket_owner_full_control(
     assert keys == {"plain", "bofc", "copy"}
     # reading ACLs still works
     assert s3.get_object_acl(Bucket=b, Key="plain")["Grants"][0]["Permission"] == "FULL_CONTROL"
+
+
+@pytest.mark.parametrize(("sent", "stored"), [
+    ("deflate, gzip", "deflate, gzip"), ("gzip,br", "gzip,br"), ("x-custom ;q=1", "x-custom ;q=1")])
+def test_content_encoding_is_returned_verbatim(store: Store, sent: str,
+                                               stored: str | None) -> None:
+    # (aws-chunked, the framing of a streaming upload, is never stored: test_roundtrip)
+    s3 = store.boto()
+    s3.put_object(Bucket=store.name, Key="k", Body=b"data", ContentEncoding=sent)
+    head = s3.head_object(Bucket=store.name, Key="k")
+    assert head.get("ContentEncoding") == stored
+    got = s3.get_object(Bucket=store.name, Key="k")
+    assert got.get("ContentEncoding") == stored and got["Body"].read() == b"data"

@@ -113,13 +113,16 @@ def user_metadata(ctx: S3Context) -> dict[str, str]:
 def content_headers(ctx: S3Context) -> dict[str, str]:
     headers = {h: ctx.headers[h] for h in CONTENT_HEADERS if h in ctx.headers}
     if "content-encoding" in headers:
-        # "aws-chunked" describes this request's framing, not the object: never store it.
-        codings = [c.strip() for c in headers["content-encoding"].split(",")]
-        kept = ",".join(c for c in codings if c and c.lower() != "aws-chunked")
-        if kept:
-            headers["content-encoding"] = kept
-        else:
-            del headers["content-encoding"]
+        # "aws-chunked" describes this request's framing, not the object: never store it;
+        # else the header is the object's, kept verbatim (AWS returns it as sent).
+        codings = headers["content-encoding"].split(",")
+        if any(c.strip().lower() == "aws-chunked" for c in codings):
+            kept = ",".join(c for c in codings
+                            if c.strip() and c.strip().lower() != "aws-chunked").strip()
+            if kept:
+                headers["content-encoding"] = kept
+            else:
+                del headers["content-encoding"]
     return headers
 
 
