@@ -242,3 +242,16 @@ def test_content_encoding_is_returned_verbatim(store: Store, sent: str,
     assert head.get("ContentEncoding") == stored
     got = s3.get_object(Bucket=store.name, Key="k")
     assert got.get("ContentEncoding") == stored and got["Body"].read() == b"data"
+
+
+def test_object_tag_sets_come_back_sorted_by_key(store: Store) -> None:
+    s3 = store.boto()
+    sent = [{"Key": k, "Value": v} for k, v in (("zeta", "1"), ("Alpha", "2"), ("10", "3"),
+                                                 ("2", "4"), ("alpha", "5"))]
+    s3.put_object(Bucket=store.name, Key="k", Body=b"")
+    s3.put_object_tagging(Bucket=store.name, Key="k", Tagging={"TagSet": sent})
+    got = s3.get_object_tagging(Bucket=store.name, Key="k")["TagSet"]
+    assert got == sorted(sent, key=lambda t: t["Key"])
+    s3.put_object(Bucket=store.name, Key="h", Body=b"", Tagging="b=1&a=2&C=3")
+    assert [t["Key"] for t in s3.get_object_tagging(Bucket=store.name, Key="h")["TagSet"]] \
+        == ["C", "a", "b"]

@@ -48,7 +48,9 @@ def tags_from_xml(body: bytes) -> dict[str, str]:
 
 
 def tagging_document(tags: dict[str, str]) -> bytes:
-    items = [xml.node("Tag", Key=k, Value=v) for k, v in tags.items()]
+    """``<Tagging>`` with the tags sorted by key (code point order), as S3 returns them
+    whatever order they were put in."""
+    items = [xml.node("Tag", Key=k, Value=v) for k, v in sorted(tags.items())]
     return xml.document("Tagging", xml.node("TagSet", *items))
 
 
