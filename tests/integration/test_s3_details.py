@@ -255,3 +255,42 @@ def test_object_tag_sets_come_back_sorted_by_key(store: Store) -> None:
     s3.put_object(Bucket=store.name, Key="h", Body=b"", Tagging="b=1&a=2&C=3")
     assert [t["Key"] for t in s3.get_object_tagging(Bucket=store.name, Key="h")["TagSet"]] \
         == ["C", "a", "b"]
+
+
+@pytest.mark.parametrize("size", [3, 300 * 1024])
+def test_transfer_encoding_chunked_bodies_are_accepted(store: Store, size: int) -> None:
+    from .conftest import sign_v4
+
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    url = f"{store.s3_url}/{store.name}/chunked"
+
+    def pieces() -> Any:
+        for i in range(0, len(data), 7000):
+            yield data[i:i + 7000]
+
+    for unsigned in (False, True):
+        headers = sign_v4("PUT", url, store.access_key, store.secret_key, body=data,
+                          headers={"Transfer-Encoding": "chunked"}, unsigned=unsigned)
+        assert (headers["X-Amz-Content-SHA256"] == "UNSIGNED-PAYLOAD") == unsigned
+        r = httpx.put(url, content=pieces(), headers=headers)
+        assert r.status_code == 200, r.text
+        got = store.boto().get_object(Bucket=store.name, Key="chunked")
+        assert got["ContentLength"] == size and got["Body"].read() == data
+    # a wrong payload hash still refuses the body, and nothing is stored
+    headers = sign_v4("PUT", url + "2", store.access_key, store.secret_key, body=data + b"!",
+                      headers={"Transfer-Encoding": "chunked"})
+    r = httpx.put(url + "2", content=pieces(), headers=headers)
+    assert r.status_code == 400, r.text
+    with pytest.raises(ClientError):
+        store.boto().head_object(Bucket=store.name, Key="chunked2")
+
+
+def test_transfer_encoding_chunked_encrypted_puts_need_a_length(store: Store) -> None:
+    from .conftest import sign_v4
+
+    url = f"{store.s3_url}/{store.name}/sealed"
+    headers = sign_v4("PUT", url, store.access_key, store.secret_key, body=b"abc",
+                      headers={"Transfer-Encoding": "chunked",
+                               "x-amz-server-side-encryption": "AES256"})
+    r = httpx.put(url, content=iter([b"a", b"bc"]), headers=headers)
+    assert r.status_code == 411 and parse_error(r)["Code"] == "MissingContentLength"

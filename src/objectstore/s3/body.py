@@ -37,11 +37,20 @@ def declared_length(ctx: S3Context) -> int | None:
 
 
 def require_length(ctx: S3Context, limit: int = MAX_PUT_SIZE) -> int:
+    length = body_length(ctx, limit)
+    if length is None:
+        raise s3_error("MissingContentLength", "You must provide the Content-Length HTTP "
+                       "header.")
+    return length
+
+
+def body_length(ctx: S3Context, limit: int = MAX_PUT_SIZE) -> int | None:
+    """The announced payload length; None for a ``Transfer-Encoding: chunked`` body that
+    announces none (its size is known once read: ``Body`` still caps it at ``limit``)."""
     length = declared_length(ctx)
     if length is None:
         if "chunked" in ctx.headers.get("transfer-encoding", "").lower():
-            raise s3_error("MissingContentLength", "You must provide the Content-Length HTTP "
-                           "header.")
+            return None
         length = 0
     if length > limit:
         raise s3_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
@@ -57,6 +66,7 @@ class Body:
         self.limit = limit
         self.verifier = verifier if verifier is not None else _verifier(ctx)
         self.size = 0
+        self.length_unknown = False  # set for a Transfer-Encoding: chunked body
         self._decoder: ChunkedDecoder | None = None
         if is_aws_chunked(ctx):
             auth = ctx.sigv4
@@ -105,6 +115,8 @@ class Body:
                 self.verifier.set_trailer(name, value)
 
     def finish(self, expected_length: int | None) -> None:
+        if self.length_unknown:
+            expected_length = None  # a chunked body: its size is what came
         if expected_length is not None and self.size != expected_length:
             raise s3_error("IncompleteBody", "You did not provide the number of bytes specified "
                            "by the Content-Length HTTP header")

@@ -9,7 +9,7 @@ from ...domain.errors import DomainError, InvalidVersion, NoSuchVersion
 from ...services.access import owner_on_write
 from ...services.engine.objects import Attributes, Conditions
 from .. import xml
-from ..body import Body, read_small_body, require_length
+from ..body import MAX_PUT_SIZE, Body, body_length, read_small_body
 from ..checksums import PayloadVerifier, header_name
 from ..context import S3Context, S3Response
 from ..errors import S3Error, from_domain
@@ -80,13 +80,21 @@ async def ensure_room(ctx: S3Context, length: int, key: str | None = None) -> No
 async def put_object(ctx: S3Context) -> S3Response:
     store = ctx.require_store()
     key = ctx.require_key()
-    length = require_length(ctx)
+    length = body_length(ctx)  # None: a Transfer-Encoding: chunked body of unknown size
     attrs = attributes(ctx)
     attrs = replace(attrs, encryption=await sse.for_write(ctx),
                     grants=await header_grants(ctx), owner=await owner_for(ctx, attrs.acl))
     pre = preconditions(ctx)
-    await ensure_room(ctx, length, key)
+    await ensure_room(ctx, length or 0, key)  # (the commit checks the size received)
+    if length is None and attrs.encryption is not None:
+        # sealed segments authenticate the object's size, which must be known up front
+        raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP "
+                      "header (an encrypted object's size must be known before its body).",
+                      411)
     payload = make_payload(ctx)
+    if length is None:
+        payload.body.length_unknown = True
+        length = MAX_PUT_SIZE  # no more than this is read; stored as a blob
     payload.body.verifier.default_checksum()
     version = await ctx.services.objects.put(store, key, attrs, payload, length, pre)
     checksums = version.checksums
