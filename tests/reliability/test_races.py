@@ -170,6 +170,7 @@ def _race(server, name: str, reader) -> tuple[int, list[str]]:  # type: ignore[n
     stop.set()
     for t in threads:
         t.join()
+    print(f"{name}: {len(errors)} errors in {done[0] + len(errors)} reads")  # -s shows it
     return done[0], errors
 
 
