@@ -312,3 +312,66 @@ def test_the_orphan_sweep_never_takes_an_upload_in_flight(tmp_path: Path, parts:
         time.sleep(1.2)
         assert srv.apps.gc.sweep_orphans() == 1
         assert s3.get_object(Bucket="race-sweep", Key="slow")["Body"].read() == first + rest
+
+
+def test_a_read_whose_bytes_moved_reads_the_row_again(sqlite_server) -> None:  # type: ignore[no-untyped-def]
+    """No grace period: the version a GET or a copy resolved is replaced and its blob
+    deleted before the bytes are opened. The engine reads the row once more and serves the
+    version that replaced it, whole."""
+    import asyncio
+
+    from objectstore.services.engine.objects import ReadPlan
+
+    srv = sqlite_server
+    _store_json, s3 = _store(srv, "race-moved")
+    engine = srv.services.objects
+    store = srv.services.stores.by_name("race-moved")[0]
+    real_head = engine.head
+    n = [0]
+
+    async def head_then_overwrite(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found = await real_head(*args, **kwargs)
+        n[0] += 1
+        if n[0] == 1:  # after the first resolution: overwritten and collected at once
+            await asyncio.to_thread(s3.put_object, Bucket="race-moved", Key="k",
+                                    Body=b"new" * 100_000)
+            await asyncio.to_thread(srv.apps.gc.drain_doomed)
+        return found
+
+    engine.head = head_then_overwrite  # type: ignore[method-assign]
+    try:
+        s3.put_object(Bucket="race-moved", Key="k", Body=b"old" * 100_000)
+        planned: list[str] = []
+
+        def plan(v):  # type: ignore[no-untyped-def]
+            planned.append(v.etag)
+            return ReadPlan(0, v.size - 1)
+
+        async def get() -> bytes:
+            _v, body = await engine.get(store, "k", None, plan)
+            assert body is not None
+            if body.stream is None:
+                return body.data
+            return b"".join([piece async for piece in body.stream])
+
+        assert asyncio.run(get()) == b"new" * 100_000
+        assert len(planned) == 2 and planned[0] != planned[1]
+
+        n[0] = 0
+        s3.put_object(Bucket="race-moved", Key="k", Body=b"old" * 100_000)
+
+        async def open_copy() -> bytes:
+            opened = await engine.open(store, "k")
+            with opened:
+                await engine.copy(store, "copy", opened, _attrs())
+            return s3.get_object(Bucket="race-moved", Key="copy")["Body"].read()
+
+        assert asyncio.run(open_copy()) == b"new" * 100_000
+    finally:
+        engine.head = real_head  # type: ignore[method-assign]
+
+
+def _attrs():  # type: ignore[no-untyped-def]
+    from objectstore.services.engine.objects import Attributes
+
+    return Attributes()
