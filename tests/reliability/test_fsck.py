@@ -110,8 +110,9 @@ def test_get_of_a_damaged_object_fails_loudly(blob_server) -> None:
 
 
 def test_verify_reads_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """`crc` still checks objects that carry a CRC (a plain PUT gets the server's CRC64NVME),
-    skips MD5-only ones (objects stored by earlier versions); `off` checks none."""
+    """`crc` still checks objects that carry a CRC (a plain PUT gets the server's CRC64NVME,
+    and block checksums), skips MD5-only ones (objects stored by earlier versions, without
+    block checksums either); `off` checks none."""
     import httpx
 
     from tests.support.server import running_server
@@ -124,8 +125,10 @@ def test_verify_reads_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
             s3.put_object(Bucket="fsck-b", Key="md5", Body=b"m" * 100)
             store = srv.services.stores.by_name("fsck-b")[0]
             assert set(srv.services.objects.head_sync(store.id, "crc").checksums) == {"CRC64NVME"}
-            # an object from before PUTs got a default CRC: only its MD5 ETag describes it
-            srv.services.objects.update_sync(store, "md5", None, checksums={}, checksum_type=None)
+            # an object from before PUTs got a default CRC (and before block checksums): only
+            # its MD5 ETag describes it
+            srv.services.objects.update_sync(store, "md5", None, checksums={}, checksum_type=None,
+                                             blocks=None)
             assert srv.services.objects.head_sync(store.id, "md5").checksums == {}
             _flip(_blob_path(srv, "crc"), 5)
             _flip(_blob_path(srv, "md5"), 5)

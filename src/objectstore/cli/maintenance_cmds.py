@@ -21,18 +21,22 @@ def register(main: click.Group, common: Common, services: MakeServices) -> None:
     @click.option("--quiet", is_flag=True, help="Print only damaged objects and the summary")
     def fsck(quiet: bool, **flags: Any) -> None:
         """Verify stored bytes; exit 1 if any object is damaged or missing."""
-        from ..services.integrity import scan
+        from ..services.integrity import block_note, scan
 
         svc = services(flags)
-        checked = damaged = 0
+        checked = damaged = unverifiable = 0
         for store, meta, problem in scan(svc.engine, svc.blobs, svc.objects.sse):
             checked += 1
+            note = block_note(meta)
+            unverifiable += note is not None
             if problem:
                 damaged += 1
                 click.echo(f"DAMAGED {store}/{meta.key}: {problem}")
             elif not quiet:
-                click.echo(f"ok      {store}/{meta.key}")
-        click.echo(f"fsck: {checked} object(s) checked, {damaged} damaged")
+                click.echo(f"ok      {store}/{meta.key}" + (f" ({note})" if note else ""))
+        click.echo(f"fsck: {checked} object(s) checked, {damaged} damaged"
+                   + (f", {unverifiable} with unverifiable blocks (written before block "
+                      "checksums: checked whole only)" if unverifiable else ""))
         if damaged:
             raise SystemExit(1)
 

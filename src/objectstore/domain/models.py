@@ -95,6 +95,9 @@ class ObjectVersion:
     grants: list[dict[str, str]] | None = None  # explicit ACL grants beyond the canned acl
     sse: dict[str, Any] | None = None  # how the bytes are encrypted (None: not encrypted)
     owner: str | None = None  # the owning credential's id (None: the store's owner)
+    # CRC32C of every 1 MiB block of each blob, packed (services/engine/blocks.py); None:
+    # written before block checksums, inline or encrypted
+    blocks: bytes | None = None
 
     def blob_ids(self) -> list[str]:
         """The blobs holding this version's bytes (none for inline objects and markers)."""

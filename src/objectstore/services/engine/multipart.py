@@ -27,9 +27,10 @@ from ...storage.blobs import BlobStore
 from ...storage.sql.engine import writing
 from ...storage.sql.tables import objectstores, parts, uploads
 from ..objectstores import store_from_row
+from .blocks import BlockSums, DamagedBlock
 from .listing import common_prefix, skip_past
 from .metadata import charge, doom, install
-from .objects import Attributes, Conditions, ObjectEngine
+from .objects import Attributes, Conditions, DamagedObject, ObjectEngine
 from .opening import OpenVersion
 from .sse import Sealing, copy_sealed, sealed_doc
 from .transfer import Payload, Summer, copy_into_blob, receive_blob
@@ -62,6 +63,7 @@ class Part:
     etag: str
     checksums: dict[str, str]
     last_modified: datetime
+    blocks: bytes | None = None  # the blob's block checksums (services/engine/blocks.py)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ def _upload(row: Any) -> Upload:
 def _part(row: Any) -> Part:
     m = row._mapping
     return Part(int(m["part_number"]), m["blob_id"], int(m["size"]), m["etag"],
-                dict(m["checksums"] or {}), _aware(m["last_modified"]))
+                dict(m["checksums"] or {}), _aware(m["last_modified"]),
+                bytes(m["blocks"]) if m.get("blocks") is not None else None)
 
 
 def _aware(dt: datetime) -> datetime:
@@ -175,11 +178,12 @@ class MultipartService:
         an encrypted upload's parts are sealed with its data key (SSE-C: ``customer_key``).
         """
         sealing = await self.part_sealing(store, key, upload_id, customer_key)
+        sums = None if sealing else BlockSums()  # sealed parts: their segments' tags
         blob_id = await receive_blob(payload, self.objects.blobs, length,
-                                     sealing.sealer(number, length) if sealing else None)
+                                     sealing.sealer(number, length) if sealing else None, sums)
         etag = sealing.etag(payload.md5_hex) if sealing else payload.md5_hex
         part = Part(number, blob_id, payload.size, etag, payload.checksums,
-                    datetime.now(UTC))
+                    datetime.now(UTC), sums.packed() if sums is not None else None)
         await self._record(store, key, upload_id, part)
         return part
 
@@ -193,14 +197,21 @@ class MultipartService:
         ``open``) into a part; ``summer`` digests them for the upload's checksum algorithm."""
         source, blobs = self.objects.source_of(opened)
         sealing = await self.part_sealing(store, key, upload_id, customer_key)
+        sums = None
         if sealing is not None or source.sse or source_key is not None:
             blob_id, size, md5 = await self._copy_sealed_part(
                 source, source_key, start, end, sealing, number, summer, blobs)
         else:
-            blob_id, size, md5 = await run_sync(copy_into_blob, blobs, source, start, end,
-                                                summer)
+            sums = BlockSums()
+            try:
+                blob_id, size, md5 = await run_sync(copy_into_blob, blobs, source, start, end,
+                                                    summer, sums)
+            except DamagedBlock as exc:
+                raise DamagedObject("The source object is damaged (a block does not match "
+                                    "its checksum); it cannot be copied.") from exc
         checksums = {algorithm: summer.b64digest()} if algorithm and summer is not None else {}
-        part = Part(number, blob_id, size, md5, checksums, datetime.now(UTC))
+        part = Part(number, blob_id, size, md5, checksums, datetime.now(UTC),
+                    sums.packed() if sums is not None else None)
         await self._record(store, key, upload_id, part)
         return part
 
@@ -256,7 +267,7 @@ class MultipartService:
             conn.execute(parts.insert().values(
                 upload_id=upload_id, part_number=part.number, blob_id=part.blob_id,
                 size=part.size, etag=part.etag, checksums=part.checksums,
-                last_modified=part.last_modified))
+                last_modified=part.last_modified, blocks=part.blocks))
 
         self.objects.writer.run(work)
         self.objects.wake_gc()
@@ -389,6 +400,9 @@ class MultipartService:
                 grants=up.options.get("grants"), owner=up.options.get("owner"),
                 **_lock_of(up.options),
                 sse=_sse_of(up.options, [p.number for p in used]),
+                # every part's block checksums, in order (none if a part has none)
+                blocks=b"".join(p.blocks or b"" for p in used)
+                if all(p.blocks is not None for p in used) else None,
             )
             conn.execute(delete(parts).where(parts.c.upload_id == upload_id))
             conn.execute(delete(uploads).where(uploads.c.id == upload_id))

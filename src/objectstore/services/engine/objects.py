@@ -37,6 +37,7 @@ from ..bucket_configs import BucketConfigService
 from ..integrity import Digest, full_object_digest
 from . import metadata as md
 from . import scans
+from .blocks import BlockSums, DamagedBlock
 from .crypto import TamperedError
 from .listing import Listing, VersionListing
 from .opening import OpenVersion
@@ -217,7 +218,12 @@ class ObjectEngine:
             if digest is not None:
                 digest.update(body)
         else:
-            body = read_all(open_segments(self.blobs, version, start, end), digest)
+            try:
+                body = read_all(open_segments(self.blobs, version, start, end,
+                                              self.verify_reads != "off"), digest)
+            except DamagedBlock as exc:
+                raise DamagedObject("The stored object is damaged (a block does not match its "
+                                    "checksum); it cannot be served.") from exc
         if digest is not None and not digest.matches():
             raise DamagedObject("The stored object is damaged (checksum mismatch); it cannot "
                                 "be served.")
@@ -228,7 +234,7 @@ class ObjectEngine:
         length = end - start + 1
         if length <= SMALL_BODY:
             return ObjectBody(length, data=self._read_small(version, start, end, whole))
-        opened = open_segments(self.blobs, version, start, end)
+        opened = open_segments(self.blobs, version, start, end, self.verify_reads != "off")
         return ObjectBody(length, stream=stream_segments(opened, self._digest(version, whole)))
 
     async def read(self, version: ObjectVersion, start: int, end: int,
@@ -242,7 +248,9 @@ class ObjectEngine:
         if length == 0:
             return ObjectBody(0)
         whole = start == 0 and end == version.size - 1
-        if version.data is not None or (self.inline_reads and length <= LOOP_READ_MAX):
+        # on the loop: small reads (a part of a block-checked blob reads its whole blocks)
+        if version.data is not None or (self.inline_reads and length <= LOOP_READ_MAX
+                                         and (whole or version.blocks is None)):
             return ObjectBody(length, data=self._read_small(version, start, end, whole))
         return await run_sync(self._open_stream, version, start, end, whole)
 
@@ -357,14 +365,17 @@ class ObjectEngine:
             return await self._put_sealed(store, key, attrs, payload, length, cond)
         data: bytes | None = None
         blob_id = ""
+        sums = None
         if length <= self.inline_max_bytes:
             data = await receive_inline(payload, length)  # bytes go into the row
         else:
-            blob_id = await receive_blob(payload, self.blobs, length)
+            sums = BlockSums()
+            blob_id = await receive_blob(payload, self.blobs, length, sums=sums)
         checksums = payload.checksums
         new = self._new_version(store, key, attrs, blob_id=blob_id, size=payload.size,
                                 etag=payload.md5_hex, checksums=checksums,
-                                checksum_type="FULL_OBJECT" if checksums else None, data=data)
+                                checksum_type="FULL_OBJECT" if checksums else None, data=data,
+                                blocks=sums.packed() if sums is not None else None)
         return await self._commit(self._install_work(store, new, cond),
                                   self._drop_blob(blob_id))
 
@@ -432,15 +443,21 @@ class ObjectEngine:
                 return updated
         keep = not source.parts or source.checksum_type == "FULL_OBJECT"
         checksums = source.checksums if keep else {}
+        sums = None
         if source.data is not None and source.size <= self.inline_max_bytes:
             blob_id, size, md5, data = "", source.size, source.etag, source.data
         else:
-            data = None
-            blob_id, size, md5 = await run_sync(copy_into_blob, blobs, source, 0,
-                                                source.size - 1)
+            data, sums = None, BlockSums()
+            try:
+                blob_id, size, md5 = await run_sync(copy_into_blob, blobs, source, 0,
+                                                    source.size - 1, None, sums)
+            except DamagedBlock as exc:
+                raise DamagedObject("The source object is damaged (a block does not match "
+                                    "its checksum); it cannot be copied.") from exc
         new = self._new_version(store, key, attrs, blob_id=blob_id, size=size, etag=md5,
                                 checksums=checksums,
-                                checksum_type="FULL_OBJECT" if checksums else None, data=data)
+                                checksum_type="FULL_OBJECT" if checksums else None, data=data,
+                                blocks=sums.packed() if sums is not None else None)
         return await self._commit(self._install_work(store, new, cond),
                                   self._drop_blob(blob_id))
 

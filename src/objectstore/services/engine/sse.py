@@ -39,6 +39,7 @@ from ...domain.encryption import (
 from ...domain.models import ObjectStore, ObjectVersion
 from ...storage.blobs import BlobReader, BlobStore
 from ..keys import KeyService
+from . import blocks as blk
 from . import crypto
 from .crypto import (
     DEFAULT_SEGMENT,
@@ -359,7 +360,8 @@ async def stream_sealed(jobs: list[Job], readers: list[BlobReader]) -> AsyncIter
 
 def plain_source(blobs: BlobStore, source: ObjectVersion, sealing: Sealing | None,
                  start: int, end: int, chunk: int = 4 * 1024 * 1024) -> Iterator[bytes]:
-    """Plaintext [start, end] of any version, sealed or not (blocking: copies)."""
+    """Plaintext [start, end] of any version, sealed or not (blocking: copies); a plain
+    version's blocks are checked as they are read (``blocks.DamagedBlock``)."""
     if end < start:
         return
     if sealing is not None:
@@ -368,11 +370,17 @@ def plain_source(blobs: BlobStore, source: ObjectVersion, sealing: Sealing | Non
     if source.data is not None:
         yield source.data[start:end + 1]
         return
-    for blob_id, offset, length in source.segments(start, end):
-        reader = blobs.open_reader(blob_id)
+    for seg in blk.segments(source, start, end):
+        reader = blobs.open_reader(seg.blob_id)
         try:
-            for pos in range(offset, offset + length, chunk):
-                yield reader.read_at(pos, min(chunk, offset + length - pos))
+            pos, stop = seg.offset, seg.offset + seg.length
+            while pos < stop:  # reads cut at multiples of ``chunk`` (block boundaries)
+                n = min(stop, (pos // chunk + 1) * chunk) - pos
+                if seg.crcs is None:
+                    yield reader.read_at(pos, n)
+                else:
+                    yield blk.read_verified(reader, pos, n, seg.size, seg.crcs, seg.blob_id)
+                pos += n
         finally:
             reader.close()
 

@@ -7,19 +7,21 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Iterator
+from typing import NamedTuple, Protocol
 
 from anyio.to_thread import run_sync
 
 from ...domain.models import ObjectVersion
 from ...storage.blobs import BlobReader, BlobStore, BlobWriter
 from ..integrity import Digest
+from . import blocks as blk
 
 log = logging.getLogger("objectstore.engine")
 WRITE_BATCH = 1024 * 1024
 READ_CHUNK = 4 * 1024 * 1024
 COPY_CHUNK = 4 * 1024 * 1024
+assert READ_CHUNK % blk.BLOCK == 0 and COPY_CHUNK % blk.BLOCK == 0  # reads cut at blocks
 
 
 class Payload(Protocol):
@@ -76,10 +78,12 @@ class Sealing(Protocol):
 
 
 async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
-                       sealer: Sealing | None = None) -> str:
+                       sealer: Sealing | None = None, sums: blk.BlockSums | None = None
+                       ) -> str:
     """Stream the verified payload into a new durable blob; its id. If anything fails the
     blob is removed; afterwards the caller owns it (and removes it if it is not named).
-    With a ``sealer`` the blob holds the sealed bytes (hashed as plaintext first).
+    With a ``sealer`` the blob holds the sealed bytes (hashed as plaintext first). ``sums``
+    gets the block checksums of the bytes written (``blocks.BlockSums``).
 
     Hashing and writing run in a worker thread on ~1 MiB batches while the next bytes
     arrive; the last batch, the checks and the fsync run in one final hop, so a small
@@ -92,13 +96,19 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
         writer = holder[0]
         for piece in pieces:
             payload.update(piece)
-            writer.write(piece if sealer is None else sealer.feed(piece))
+            stored = piece if sealer is None else sealer.feed(piece)
+            if sums is not None:
+                sums.update(stored)
+            writer.write(stored)
 
     def finish(pieces: list[bytes]) -> str:
         write(pieces)
         payload.finish(length)
         if sealer is not None:
-            holder[0].write(sealer.finish())
+            tail = sealer.finish()
+            if sums is not None:
+                sums.update(tail)
+            holder[0].write(tail)
         return holder[0].commit()
 
     pending: list[bytes] = []
@@ -126,16 +136,33 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
         raise
 
 
-Opened = list[tuple[BlobReader, int, int]]
+class Span(NamedTuple):
+    """An open blob segment to read: bytes [offset, offset + length) of a blob of ``size``
+    bytes, checked by block against ``crcs`` (None: by nothing)."""
+
+    reader: BlobReader
+    blob_id: str
+    offset: int
+    length: int
+    size: int
+    crcs: bytes | None
 
 
-def open_segments(blobs: BlobStore, version: ObjectVersion, start: int, end: int) -> Opened:
+Opened = list[Span]
+
+
+def open_segments(blobs: BlobStore, version: ObjectVersion, start: int, end: int,
+                  check_blocks: bool = True) -> Opened:
     """Open every blob before the response starts, so a missing blob is an error, not a
-    truncated body; an open blob stays readable even if the GC deletes it meanwhile."""
+    truncated body; an open blob stays readable even if the GC deletes it meanwhile. Each
+    segment carries its blob's block checksums, if the version has them: every read of it
+    is then checked block by block (``blocks.read_verified``) unless ``check_blocks`` is
+    false."""
     opened: Opened = []
     try:
-        for blob_id, offset, length in version.segments(start, end):
-            opened.append((blobs.open_reader(blob_id), offset, length))
+        for seg in blk.segments(version, start, end):
+            opened.append(Span(blobs.open_reader(seg.blob_id), seg.blob_id, seg.offset,
+                               seg.length, seg.size, seg.crcs if check_blocks else None))
     except BaseException:
         close_all(opened)
         raise
@@ -143,31 +170,48 @@ def open_segments(blobs: BlobStore, version: ObjectVersion, start: int, end: int
 
 
 def close_all(opened: Opened) -> None:
-    for reader, _, _ in opened:
-        reader.close()
+    for span in opened:
+        span.reader.close()
 
 
-def _read_chunk(reader: BlobReader, offset: int, n: int, digest: Digest | None) -> bytes:
-    data = reader.read_at(offset, n)
+def _read_chunk(span: Span, offset: int, n: int, digest: Digest | None) -> bytes:
+    """Bytes [offset, offset + n) of the span's blob: every block they touch checked first
+    when the blob has block checksums (``blocks.DamagedBlock`` if one does not match)."""
+    if span.crcs is not None:
+        data = blk.read_verified(span.reader, offset, n, span.size, span.crcs, span.blob_id)
+    else:
+        data = span.reader.read_at(offset, n)
     if digest is not None:
         digest.update(data)
     return data
 
 
+def _chunks(span: Span, step: int) -> Iterator[tuple[int, int]]:
+    """(offset, length) reads of at most ``step`` bytes covering the span, cut at multiples
+    of ``step`` in the blob (block boundaries: only a range's first and last block are read
+    for a part of it)."""
+    pos, end = span.offset, span.offset + span.length
+    while pos < end:
+        nxt = min(end, (pos // step + 1) * step)
+        yield pos, nxt - pos
+        pos = nxt
+
+
 def read_all(opened: Opened, digest: Digest | None) -> bytes:
     try:
-        return b"".join(_read_chunk(r, offset, length, digest) for r, offset, length in opened)
+        return b"".join(_read_chunk(span, pos, n, digest)
+                        for span in opened for pos, n in _chunks(span, READ_CHUNK))
     finally:
         close_all(opened)
 
 
 async def stream_segments(opened: Opened, digest: Digest | None = None) -> AsyncIterator[bytes]:
-    """Yield the bytes in ~4 MiB reads (one thread hop each, one read ahead). With a
-    ``digest`` of the whole object, a mismatch at the end aborts the response (the client
-    sees a broken transfer, never silently wrong bytes): the last chunk waits for it."""
-    jobs = [(r, pos, min(READ_CHUNK, offset + length - pos))
-            for r, offset, length in opened
-            for pos in range(offset, offset + length, READ_CHUNK)]
+    """Yield the bytes in ~4 MiB reads (one thread hop each, one read ahead). Blocks with
+    checksums are checked as they are read: a damaged one raises before its bytes are sent.
+    With a ``digest`` of the whole object, a mismatch at the end aborts the response (the
+    client sees a broken transfer, never silently wrong bytes): the last chunk waits for it.
+    """
+    jobs = [(span, pos, n) for span in opened for pos, n in _chunks(span, READ_CHUNK)]
     held: bytes | None = None
     ahead: asyncio.Future[bytes] | None = None
     try:
@@ -194,9 +238,11 @@ async def stream_segments(opened: Opened, digest: Digest | None = None) -> Async
 
 
 def copy_into_blob(blobs: BlobStore, source: ObjectVersion, start: int, end: int,
-                   summer: Summer | None = None) -> tuple[str, int, str]:
+                   summer: Summer | None = None, sums: blk.BlockSums | None = None
+                   ) -> tuple[str, int, str]:
     """Copy bytes [start, end] of ``source`` into a new durable blob (blocking: run in a
-    worker thread): (blob_id, size, md5 hex)."""
+    worker thread): (blob_id, size, md5 hex). The source's blocks are checked as they are
+    read (a damaged one raises ``blocks.DamagedBlock``); ``sums`` gets the copy's."""
     writer = blobs.open_writer()
     md5 = hashlib.md5()  # noqa: S324 - ETag
     total = 0
@@ -207,17 +253,21 @@ def copy_into_blob(blobs: BlobStore, source: ObjectVersion, start: int, end: int
                 md5.update(data)
                 if summer is not None:
                     summer.update(data)
+                if sums is not None:
+                    sums.update(data)
                 writer.write(data)
                 total += len(data)
         elif source.size:
             opened = open_segments(blobs, source, start, end)
             try:
-                for reader, offset, length in opened:
-                    for pos in range(offset, offset + length, COPY_CHUNK):
-                        data = reader.read_at(pos, min(COPY_CHUNK, offset + length - pos))
+                for span in opened:
+                    for pos, n in _chunks(span, COPY_CHUNK):
+                        data = _read_chunk(span, pos, n, None)
                         md5.update(data)
                         if summer is not None:
                             summer.update(data)
+                        if sums is not None:
+                            sums.update(data)
                         writer.write(data)
                         total += len(data)
             finally:

@@ -129,6 +129,9 @@ def _object_columns() -> list[Column[Any]]:
         # The credential that owns this version when it is not the store's owner (an object
         # another account wrote under ObjectWriter / BucketOwnerPreferred); null: the store's.
         Column("owner", String(36), nullable=True),
+        # CRC32C of every 1 MiB block of each blob, packed 4 bytes a block
+        # (services/engine/blocks.py); null: written before block checksums (or no blob).
+        Column("blocks", LargeBinary, nullable=True),
     ]
 
 
@@ -215,6 +218,9 @@ parts = Table(
     Column("etag", String(80), nullable=False),
     Column("checksums", JSON, nullable=False),
     Column("last_modified", UTCDateTime(), nullable=False),
+    # The part blob's block checksums (as ``objects.blocks``); null: unsealed parts written
+    # before block checksums, and sealed parts.
+    Column("blocks", LargeBinary, nullable=True),
 )
 
 
