@@ -31,6 +31,25 @@ def validate_store_name(name: object) -> str:
     return name
 
 
+_S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def validate_s3_bucket_name(name: str) -> str:
+    """AWS's general purpose bucket naming rules, for S3 CreateBucket: 3-63 characters of
+    lower-case letters, digits, '.' and '-', starting and ending with a letter or digit, no
+    '..', not an IPv4 address, none of AWS's reserved prefixes and suffixes. (The management
+    API keeps the wider rules of ``validate_store_name``: Civo's documented example is
+    "bucketA".)"""
+    if (not _S3_BUCKET_RE.match(name) or ".." in name or _IPV4_RE.match(name)
+            or name.startswith(_S3_RESERVED_PREFIXES) or name.endswith(_S3_RESERVED_SUFFIXES)):
+        raise InvalidInput(
+            "bucket names are 3-63 characters of lower-case letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit", "name")
+    return name
+
+
 def is_id(value: str) -> bool:
     """Store and credential ids are lower-case UUID strings; nothing else can name one."""
     return bool(_UUID_RE.fullmatch(value))

@@ -158,12 +158,25 @@ class ObjectStoreService:
             return self._with_owner(conn, self.get_in(conn, account_id, store_id, region))
 
     def by_name(self, name: str) -> Stores:
-        """All stores with this bucket name (one per region at most), read now."""
+        """All stores with this bucket name, case-insensitively (one per region at most: no
+        two stores of a region differ only by case), read now. Where an earlier release let
+        two in that differ only by case (``case_clash``), the exact spelling wins,
+        else the one that was there first."""
         if "\x00" in name:  # no store name has one, and PostgreSQL refuses to compare it
             return []
         with self.engine.connect() as conn:
-            rows = conn.execute(select(objectstores).where(objectstores.c.name == name)).all()
-        return [store_from_row(r) for r in rows]
+            rows = conn.execute(
+                select(objectstores).where(func.lower(objectstores.c.name) == name.lower())
+                .order_by(objectstores.c.case_clash, objectstores.c.created_at)).all()
+        found = [store_from_row(r) for r in rows]
+        if len(found) <= 1:
+            return found
+        by_region: dict[str, ObjectStore] = {}
+        for s in found:
+            cur = by_region.get(s.region)
+            if cur is None or (s.name == name and cur.name != name):
+                by_region[s.region] = s
+        return list(by_region.values())
 
     def resolve_bucket(self, name: str) -> Stores:
         """``by_name`` for the S3 request path: cached up to 1 s and cleared at once by any
@@ -232,9 +245,10 @@ class ObjectStoreService:
                 self._check_account_quota(conn, account_id, size)
                 if conn.execute(
                     select(objectstores.c.id).where(
-                        objectstores.c.region == region, objectstores.c.name == name
+                        objectstores.c.region == region,
+                        func.lower(objectstores.c.name) == name.lower(),
                     )
-                ).first():
+                ).first():  # names that differ only by case are the same name
                     raise StoreExists(f"an object store named {name} already exists in {region}")
                 own = False
                 if owner is None and access_key_id:

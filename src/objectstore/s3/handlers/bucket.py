@@ -8,7 +8,7 @@ import binascii
 import re
 
 from ...domain.errors import StoreExists
-from ...domain.names import validate_store_name
+from ...domain.names import validate_s3_bucket_name
 from ...domain.object_lock import LockConfig
 from .. import xml
 from ..body import read_small_body
@@ -78,7 +78,7 @@ async def create_bucket(ctx: S3Context) -> S3Response:
     cred = _cred(ctx)
     assert ctx.bucket is not None
     try:
-        validate_store_name(ctx.bucket)
+        validate_s3_bucket_name(ctx.bucket)  # AWS's rules (lower case only)
     except Exception as exc:
         raise S3Error("InvalidBucketName", "The specified bucket is not valid.", 400,
                       {"BucketName": ctx.bucket}) from exc

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData()
@@ -91,10 +92,18 @@ objectstores = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     # None: versioning never configured; "Enabled" or "Suspended" once it was set.
     Column("versioning", String(16), nullable=True),
+    # "" for every store, except one that an earlier release let in beside another of its
+    # region whose name differs only by case: its own id (migration c5e7a9b1d3f5), which
+    # keeps it out of the way of the case-insensitive unique index below.
+    Column("case_clash", String(36), nullable=False, default="", server_default=""),
     UniqueConstraint("region", "name", name="uq_objectstores_region_name"),
     Index("ix_objectstores_account_region", "account_id", "region"),
-    Index("ix_objectstores_name", "name"),
 )
+# No two stores of a region differ only by case (S3 clients lower-case virtual-hosted names,
+# and one tenant's "B-MAIN" beside another's "b-main" invites confusion); also the index of
+# the (case-insensitive) lookups by name.
+Index("uq_objectstores_lower_name", func.lower(objectstores.c.name), objectstores.c.region,
+      objectstores.c.case_clash, unique=True)
 
 
 def _object_columns() -> list[Column[Any]]:
