@@ -26,6 +26,8 @@ import threading
 import time
 from typing import Any
 
+from .backoff import Backoff
+
 log = logging.getLogger("objectstore")
 M_ARENA_MAX = -8  # <malloc.h>
 
@@ -59,12 +61,17 @@ def trim() -> bool:
 
 
 def _run(interval: float) -> None:
-    while not _stop.wait(interval):
+    backoff = Backoff("malloc trim", log)
+
+    def once() -> None:
         started = time.thread_time()  # the trim's own CPU, not the wait for the GIL after
         trim()
         took = (time.thread_time() - started) * 1000
         _state["last_trim_ms"] = took
         _state["max_trim_ms"] = max(_state["max_trim_ms"], took)
+
+    while not _stop.wait(backoff.wait(interval)):
+        backoff.run(once)
 
 
 def stats() -> dict[str, float]:

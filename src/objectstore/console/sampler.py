@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..backoff import Backoff
 from ..services.registry import Services
 from .localdb import LocalDb
 
@@ -106,9 +107,7 @@ class Sampler:
         self._stop.set()
 
     def _run(self) -> None:
+        backoff = Backoff("usage sampling", log)
         while not self._stop.is_set():
-            try:
-                self.sample_now()
-            except Exception:
-                log.exception("usage sampling failed")
-            self._stop.wait(self.history.interval_s)
+            backoff.run(self.sample_now)
+            self._stop.wait(backoff.wait(self.history.interval_s))

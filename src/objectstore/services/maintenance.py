@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, and_, delete, select, update
 
+from ..backoff import Backoff
 from ..domain.models import blobs_of
 from ..storage.blobs import BlobStore
 from ..storage.sql.engine import writing
@@ -61,6 +62,7 @@ class GarbageCollector:
         self.failed_deletes = 0  # deletions that raised (retried later), for tests/metrics
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.backoff = Backoff("garbage collection pass", log)
 
     def drain_doomed(self, batch: int = 1000) -> int:
         """Delete queued blobs that are due: queued at least ``grace_s`` ago. Metadata no
@@ -156,6 +158,7 @@ class GarbageCollector:
             next_full = 0.0
             while not self._stop.is_set():
                 lead = False
+                ok = True
                 try:
                     lead = self.leading()
                     if lead:
@@ -173,13 +176,19 @@ class GarbageCollector:
                         next_full = 0.0  # a new leadership starts with a full pass
                         if self.drain_everywhere:
                             self.drain_doomed()
-                except Exception:
-                    log.exception("garbage collection pass failed")
+                except Exception as exc:
+                    ok = False
+                    self.backoff.failed(exc)
+                else:
+                    self.backoff.succeeded()
                 if lead:
                     wait = min(self.drain_s, max(0.0, next_full - time.monotonic()))
                 else:
                     wait = self.probe_s
-                self.wakeup.wait(wait)
+                if ok:
+                    self.wakeup.wait(wait)
+                else:  # backing off: wake-ups (writes queueing blobs) do not cut it short
+                    self._stop.wait(self.backoff.wait(wait))
                 self.wakeup.clear()
 
         self._thread = threading.Thread(target=loop, name="objectstore-gc", daemon=True)

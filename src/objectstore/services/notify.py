@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from ..backoff import Backoff
 from .cache import SharedGeneration
 
 log = logging.getLogger("objectstore.notify")
@@ -87,7 +88,9 @@ class ClusterChanges(SharedGeneration):
             self._changed()
 
     def _listen(self) -> None:
-        delay = 0.1
+        # quick to retry (caches are off while it is down), slow to log
+        backoff = Backoff("the change-notification connection (caches are off until it is "
+                          "back)", log, base_s=0.1, cap_s=2.0)
         while not self._stop.is_set():
             try:
                 raw = self.engine.raw_connection()
@@ -101,7 +104,7 @@ class ClusterChanges(SharedGeneration):
                 self._check(cur)
                 self._changed()  # anything cached before (or while down) is dropped
                 self._healthy.set()
-                delay = 0.1
+                backoff.succeeded()
                 notifies = getattr(conn, "notifies", None)
                 assert notifies is not None, "psycopg 3 is required for LISTEN"
                 while not self._stop.is_set():
@@ -115,20 +118,16 @@ class ClusterChanges(SharedGeneration):
             except Exception as exc:
                 if self._stop.is_set():
                     break
-                was = self._healthy.is_set()
                 self._healthy.clear()
                 self._changed()
-                if was:
-                    log.warning("lost the change-notification connection (%s); caches are "
-                                "off until it is back", exc)
+                backoff.failed(exc)
             finally:
                 conn_ = self._conn
                 self._conn = None
                 if conn_ is not None:
                     with contextlib.suppress(Exception):
                         conn_.close()
-            self._stop.wait(delay)
-            delay = min(delay * 2, 2.0)
+            self._stop.wait(backoff.wait(0.0))
         self._healthy.clear()
 
 

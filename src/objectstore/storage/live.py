@@ -15,6 +15,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from ..backoff import Backoff
+
 log = logging.getLogger("objectstore.blobs")
 DEFAULT_HEARTBEAT_S = 60.0
 
@@ -52,11 +54,9 @@ class LiveWrites:
             self._touch(ids)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.beat()
-            except Exception:
-                log.warning("touching blobs being written failed; retrying", exc_info=True)
+        backoff = Backoff("touching blobs being written", log, cap_s=self.interval_s)
+        while not self._stop.wait(backoff.wait(self.interval_s)):
+            backoff.run(self.beat)
 
     def stop(self) -> None:
         self._stop.set()

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from ...backoff import Backoff
 from ...domain.errors import NoSuchVersion, ObjectLocked, StoreNotFound
 from ...domain.lifecycle import (
     Rule,
@@ -77,6 +78,7 @@ class LifecycleWorker:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.fault: Callable[[], None] | None = None  # tests: called before each deletion
         self._stop = threading.Event()
+        self.backoff = Backoff("lifecycle pass", log)
         self._thread: threading.Thread | None = None
         self.last = PassStats()
 
@@ -282,12 +284,9 @@ class LifecycleWorker:
 
         def loop() -> None:
             while not self._stop.is_set():
-                try:
-                    if self.configs.stores_with("lifecycle") and self.leader.try_acquire():
-                        self.run_pass()
-                except Exception:
-                    log.exception("lifecycle pass failed")
-                self._stop.wait(interval)
+                self.backoff.run(lambda: self.configs.stores_with("lifecycle")
+                                 and self.leader.try_acquire() and self.run_pass())
+                self._stop.wait(self.backoff.wait(interval))
 
         self._thread = threading.Thread(target=loop, name="objectstore-lifecycle", daemon=True)
         self._thread.start()
