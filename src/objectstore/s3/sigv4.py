@@ -289,19 +289,31 @@ def canonical_query(raw_query: str, *, as_sent: bool = False) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
-def _canonical_headers(req: RequestView, auth: SigV4Auth) -> str:
+def _canonical_headers(req: RequestView, auth: SigV4Auth, raw: bool = True) -> str:
+    """The signed headers' lines. Values are the bytes as sent (AWS signs those): a value
+    beyond ASCII (Latin-1 or UTF-8 bytes in x-amz-meta-*) is carried as the text whose
+    UTF-8 (surrogateescape) encoding gives those bytes back. ``raw=False``: the text as
+    decoded from Latin-1, encoded as UTF-8 (clients that sign text, not bytes)."""
     lines = []
     for name in auth.signed_headers:
         value = req.headers.get(name)
         if value is None and name == "host":
             value = req.host
-        lines.append(f"{name}:{' '.join((value or '').split())}\n")
+        value = " ".join((value or "").split())
+        if raw and not value.isascii():
+            value = value.encode("latin-1", "replace").decode("utf-8", "surrogateescape")
+        lines.append(f"{name}:{value}\n")
     return "".join(lines)
 
 
-def _build_canonical(req: RequestView, auth: SigV4Auth, uri: str, query: str) -> str:
-    headers, signed = _canonical_headers(req, auth), ";".join(auth.signed_headers)
+def _build_canonical(req: RequestView, auth: SigV4Auth, uri: str, query: str,
+                     raw: bool = True) -> str:
+    headers, signed = _canonical_headers(req, auth, raw), ";".join(auth.signed_headers)
     return f"{req.method.upper()}\n{uri}\n{query}\n{headers}\n{signed}\n{auth.payload_hash}"
+
+
+def _non_ascii_signed(req: RequestView, auth: SigV4Auth) -> bool:
+    return any(not req.headers.get(n, "").isascii() for n in auth.signed_headers)
 
 
 def canonical_request(req: RequestView, auth: SigV4Auth) -> str:
@@ -338,6 +350,9 @@ def verify_sigv4(req: RequestView, auth: SigV4Auth, secret: str) -> bytes:
             second = _as_sent(req, auth)
             if second != first:
                 candidates.append(second)
+            if _non_ascii_signed(req, auth):  # a client that signed text, not bytes
+                candidates.append(_build_canonical(req, auth, canonical_uri(req.raw_path),
+                                                   canonical_query(req.raw_query), raw=False))
     raise s3_error(
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. "
