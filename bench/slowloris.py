@@ -6,7 +6,9 @@ addresses (default 127.0.0.2..127.0.0.6, one attacker process each), spread over
 incomplete request head and then one more header line every ``--trickle`` seconds (slowloris),
 so a timer that restarts on every byte never fires. A connection the server closes is opened
 again (``--no-reconnect`` to hold only the first wave), at most ``--rate`` connects a second
-over all attackers, for ``--hold`` seconds.
+over all attackers, for ``--hold`` seconds. The attackers run at ``--attacker-nice`` (10): on
+one machine they would otherwise take CPU from the server, which a remote attacker does not
+(they still get all the CPU the server leaves).
 
 Meanwhile a well-behaved client from 127.0.0.1 alternates, every ``--probe-every`` seconds, a
 presigned S3 GET of a small object and ``GET /healthz``, each on a new connection with a
@@ -426,6 +428,7 @@ class Figures:
     probe_failures: list[dict[str, Any]] = field(default_factory=list)
     baseline_max_s: float = 0.0
     listen_overflows: int = 0
+    server_log_tail: str = ""
     probe_seconds: list[list[Any]] = field(default_factory=list)
 
     @property
@@ -462,7 +465,8 @@ def run(conns: int = 50_000, sources: tuple[str, ...] = DEFAULT_SOURCES, hold: f
         reconnect: bool = True, probe_timeout: float = 2.0, probe_every: float = 0.2,
         workers: str = "auto", env: dict[str, str] | None = None,
         api_url: str | None = None, s3_url: str | None = None,
-        api_key: str = API_KEY, log: Any = None, nofile: int | None = None) -> Figures:
+        api_key: str = API_KEY, log: Any = None, nofile: int | None = None,
+        attacker_nice: int = 10) -> Figures:
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     server = None
     if api_url is None or s3_url is None:
@@ -495,7 +499,8 @@ def run(conns: int = 50_000, sources: tuple[str, ...] = DEFAULT_SOURCES, hold: f
             procs.append(subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "bench.slowloris", "--attacker", json.dumps(args)],
                 stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                cwd=Path(__file__).resolve().parent.parent))
+                cwd=Path(__file__).resolve().parent.parent,
+                preexec_fn=lambda: os.nice(attacker_nice)))
         say(f"attack: {conns:,} connections from {len(sources)} sources, {hold:.0f} s")
         results: list[Probe] = []
         peak_sockets = [0]
@@ -560,6 +565,9 @@ def run(conns: int = 50_000, sources: tuple[str, ...] = DEFAULT_SOURCES, hold: f
         figs.probe_failures = [asdict(p) for p in results if not p.ok]
         figs.probe_seconds = [[round(p.at, 2), p.kind, round(p.seconds, 4)] for p in results]
         figs.listen_overflows = _listen_overflows() - overflows_before
+        if server is not None:
+            with contextlib.suppress(OSError):
+                figs.server_log_tail = server.log.read_text(errors="replace")[-3000:]
         return figs
     finally:
         for proc in procs:
@@ -588,6 +596,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", default="auto")
     ap.add_argument("--env", action="append", default=[], metavar="K=V",
                     help="server setting (e.g. OBJECTSTORE_HEADER_TIMEOUT_SECONDS=10)")
+    ap.add_argument("--attacker-nice", type=int, default=10,
+                    help="the attackers' nice value [10]: on one machine they would "
+                    "otherwise take the server's CPU, which a remote attacker does not")
     ap.add_argument("--nofile", type=int, help="the server's open-file limit (soft and hard)")
     ap.add_argument("--api-url")
     ap.add_argument("--s3-url")
@@ -601,7 +612,8 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(kv.split("=", 1) for kv in a.env)
     figs = run(a.conns, tuple(s for s in a.sources.split(",") if s), a.hold, a.within,
                a.trickle, a.rate, not a.no_reconnect, a.probe_timeout, a.probe_every,
-               a.workers, env, a.api_url, a.s3_url, a.api_key, nofile=a.nofile)
+               a.workers, env, a.api_url, a.s3_url, a.api_key, nofile=a.nofile,
+               attacker_nice=a.attacker_nice)
     print(figs.text())
     if a.json:
         a.json.write_text(json.dumps({**asdict(figs), "passed": figs.passed}, indent=2))

@@ -16,8 +16,10 @@ its last response went out) until the head of its next request is complete. Busy
   the newcomer, most likely a client about to send its request, is served. Only when no
   connection is idle is the newcomer itself closed.
 
-Both timeouts keep idle connections in insertion-ordered dicts (one per timeout, so the
-oldest is first) swept a few times a second: no timer per connection.
+Both timeouts keep idle connections in ``OrderedDict``s (one per timeout, so the oldest is
+first) swept a few times a second: no timer per connection. (A plain dict used as a queue is
+quadratic: each removal from its front leaves a slot that every later look at the first item
+walks over — 37 µs a connection at 30,000 measured, against 1.4 µs.)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import contextlib
 import logging
 import resource
 import time
+from collections import OrderedDict
 from typing import Protocol
 
 log = logging.getLogger("objectstore")
@@ -77,8 +80,9 @@ class ConnectionGuard:
         self.header_timeout = header_timeout
         self.keepalive_timeout = keepalive_timeout
         self._open: set[Guarded] = set()
-        self._heads: dict[Guarded, float] = {}  # waiting for (the rest of) a head, since
-        self._kept: dict[Guarded, float] = {}  # kept alive, no byte of a next request, since
+        # waiting for (the rest of) a head / kept alive with no byte of a next request: since
+        self._heads: OrderedDict[Guarded, float] = OrderedDict()
+        self._kept: OrderedDict[Guarded, float] = OrderedDict()
         self._timer: asyncio.TimerHandle | None = None
         self._period = max(0.05, min(1.0, header_timeout / 4, keepalive_timeout / 4))
         self.shed_count = 0
