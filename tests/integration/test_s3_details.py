@@ -345,3 +345,46 @@ def test_non_ascii_user_metadata_is_signed_and_returned_as_sent(store: Store,
                                       {k: v.decode("latin-1") for k, v in signed_get.items()})
         assert status == 200
         assert got["x-amz-meta-note"].encode("latin-1") == value
+
+
+def test_lifecycle_rules_round_trip_in_the_form_they_were_put(store: Store) -> None:
+    s3 = store.boto()
+    rules = [
+        {"ID": "legacy", "Prefix": "logs/", "Status": "Enabled",
+         "Expiration": {"Days": 3}},
+        {"ID": "filtered", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled",
+         "Expiration": {"Days": 1}},
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=store.name,
+                                          LifecycleConfiguration={"Rules": rules})
+    got = s3.get_bucket_lifecycle_configuration(Bucket=store.name)["Rules"]
+    assert got[0]["Prefix"] == "logs/" and "Filter" not in got[0]
+    assert got[1]["Filter"] == {"Prefix": "tmp/"} and "Prefix" not in got[1]
+
+
+@pytest.mark.parametrize(("transition", "code"), [
+    ({"Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]}, "NotImplemented"),
+    ({"Transitions": [{"Days": 30, "StorageClass": "BOGUS"}]}, "MalformedXML"),
+    ({"Transitions": [{"StorageClass": "GLACIER"}]}, "MalformedXML"),
+    ({"Transitions": [{"Days": -1, "StorageClass": "GLACIER"}]}, "InvalidArgument"),
+    ({"NoncurrentVersionTransitions": [{"NoncurrentDays": 0, "StorageClass": "GLACIER"}]},
+     "InvalidArgument"),
+    ({"Transitions": [{"Days": 30, "StorageClass": "GLACIER"}],
+      "Expiration": {"Days": 0}}, "InvalidArgument"),
+])
+def test_lifecycle_transitions_are_validated_before_not_implemented(
+        store: Store, transition: dict[str, Any], code: str) -> None:
+    s3 = store.boto()
+    rule = {"ID": "t", "Filter": {"Prefix": ""}, "Status": "Enabled", **transition}
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_lifecycle_configuration(Bucket=store.name,
+                                              LifecycleConfiguration={"Rules": [rule]})
+    assert error_code(exc.value) == code
+    # a later invalid rule is found before the 501 of an earlier valid transition
+    if code == "NotImplemented":
+        bad = {"ID": "u", "Filter": {"Prefix": "x"}, "Status": "Enabled",
+               "Expiration": {"Days": 0}}
+        with pytest.raises(ClientError) as exc:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=store.name, LifecycleConfiguration={"Rules": [rule, bad]})
+        assert error_code(exc.value) == "InvalidArgument"

@@ -44,9 +44,11 @@ class Rule:
     noncurrent_days: int | None = None
     newer_noncurrent_versions: int | None = None
     abort_days: int | None = None
+    legacy_prefix: bool = False  # put as a rule-level <Prefix> (returned in that form)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "legacy": self.legacy_prefix,
             "id": self.id, "enabled": self.enabled,
             "filter": {"prefix": self.filter.prefix, "tags": [list(t) for t in self.filter.tags],
                        "gt": self.filter.size_greater_than,
@@ -67,6 +69,7 @@ class Rule:
             expiration_date=datetime.fromisoformat(d["date"]) if d["date"] else None,
             expired_object_delete_marker=d["eodm"], noncurrent_days=d["nc_days"],
             newer_noncurrent_versions=d["nc_newer"], abort_days=d["abort_days"],
+            legacy_prefix=bool(d.get("legacy", False)),
         )
 
 

@@ -86,6 +86,37 @@ def _date(raw: str) -> datetime:
     return dt
 
 
+# The classes a transition may name (AWS's TransitionStorageClass values).
+TRANSITION_CLASSES = frozenset({"GLACIER", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+                                "DEEP_ARCHIVE", "GLACIER_IR"})
+
+
+def _check_transitions(el: Element) -> bool:
+    """Validate a rule's Transition / NoncurrentVersionTransition elements as AWS does
+    (they are refused with 501 only once the whole configuration is valid); whether any."""
+    found = False
+    for t in el.findall("Transition"):
+        found = True
+        days = _int(t, "Days", minimum=0)
+        raw_date = t.findtext("Date")
+        if (days is None) == (raw_date is None):
+            raise _malformed("a Transition needs exactly one of Days and Date")
+        if raw_date is not None:
+            _date(raw_date)
+        if (t.findtext("StorageClass") or "").strip() not in TRANSITION_CLASSES:
+            raise _malformed("a Transition needs a valid StorageClass")
+    for t in el.findall("NoncurrentVersionTransition"):
+        found = True
+        if _int(t, "NoncurrentDays") is None:
+            raise _malformed("NoncurrentVersionTransition needs NoncurrentDays")
+        newer = _int(t, "NewerNoncurrentVersions")
+        if newer is not None and newer > 100:
+            raise _invalid("NewerNoncurrentVersions must be at most 100")
+        if (t.findtext("StorageClass") or "").strip() not in TRANSITION_CLASSES:
+            raise _malformed("a NoncurrentVersionTransition needs a valid StorageClass")
+    return found
+
+
 def parse_rules(body: bytes) -> list[Rule]:
     root = xml.parse(body)
     if root.tag != "LifecycleConfiguration":
@@ -97,6 +128,7 @@ def parse_rules(body: bytes) -> list[Rule]:
         raise _invalid(f"A lifecycle configuration holds at most {MAX_RULES} rules")
     rules: list[Rule] = []
     ids: set[str] = set()
+    transitions = False
     for n, el in enumerate(elements, 1):
         rid = (el.findtext("ID") or "").strip() or f"rule-{n}"
         if len(rid) > 255:
@@ -107,11 +139,9 @@ def parse_rules(body: bytes) -> list[Rule]:
         status = (el.findtext("Status") or "").strip()
         if status not in ("Enabled", "Disabled"):
             raise _malformed("Status must be Enabled or Disabled")
-        if el.find("Transition") is not None or el.find("NoncurrentVersionTransition") \
-                is not None:
-            raise S3Error("NotImplemented", "Transitions to other storage classes are not "
-                          "supported: this server has one storage class", 501)
         flt = _filter(el)
+        moves = _check_transitions(el)
+        transitions = transitions or moves
         days = date = None
         marker = False
         exp = el.find("Expiration")
@@ -146,10 +176,13 @@ def parse_rules(body: bytes) -> list[Rule]:
             if flt.tags or flt.size_greater_than is not None or flt.size_less_than is not None:
                 raise _invalid("AbortIncompleteMultipartUpload cannot be specified with Tags "
                                "or object size filters")
-        if exp is None and nce is None and aimu is None:
+        if exp is None and nce is None and aimu is None and not moves:
             raise _invalid("At least one action needs to be specified in a rule")
         rules.append(Rule(rid, status == "Enabled", flt, days, date, marker, nc_days, nc_newer,
-                          abort))
+                          abort, legacy_prefix=el.find("Filter") is None))
+    if transitions:  # a valid configuration this server cannot carry out
+        raise S3Error("NotImplemented", "Transitions to other storage classes are not "
+                      "supported: this server has one storage class", 501)
     return rules
 
 
@@ -166,7 +199,9 @@ def _filter_xml(f: Filter) -> str:
 
 
 def _rule_xml(r: Rule) -> str:
-    children = [_filter_xml(r.filter)]
+    # the form it was put in: a rule-level <Prefix> stays one
+    children = [xml.leaf("Prefix", r.filter.prefix) if r.legacy_prefix
+                else _filter_xml(r.filter)]
     if r.expiration_days is not None or r.expiration_date is not None \
             or r.expired_object_delete_marker:
         children.append(xml.node(
