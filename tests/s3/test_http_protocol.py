@@ -196,7 +196,9 @@ def test_large_object_round_trip(srv: RunningServer) -> None:
 
 def test_held_transport_used_by_the_served_protocol() -> None:
     """The protocol class both planes are configured with is the one that holds heads."""
-    from objectstore.server import _config, _Protocol
+    from objectstore.conn_guard import ConnectionGuard
+    from objectstore.server import _config, _Protocol, _protocol_class
 
-    config = _config(object(), "127.0.0.1", 1, "warning", 65536)
-    assert config.http is _Protocol
+    protocol = _protocol_class(ConnectionGuard(100, 10, 20), 2 * 65536)
+    config = _config(object(), "127.0.0.1", 1, "warning", 65536, protocol, 20)
+    assert config.http is protocol and issubclass(protocol, _Protocol)
