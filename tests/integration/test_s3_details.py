@@ -388,3 +388,51 @@ def test_lifecycle_transitions_are_validated_before_not_implemented(
             s3.put_bucket_lifecycle_configuration(
                 Bucket=store.name, LifecycleConfiguration={"Rules": [rule, bad]})
         assert error_code(exc.value) == "InvalidArgument"
+
+
+def _v2_form(store: Store, expiration: str, **fields: str) -> dict[str, str]:
+    """POST form fields with a policy expiring at ``expiration`` (signed SigV2)."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    conditions: list[Any] = [{"bucket": store.name}, ["starts-with", "$key", ""]]
+    conditions += [{k: v} for k, v in fields.items()]
+    policy = base64.b64encode(json.dumps({"expiration": expiration,
+                                          "conditions": conditions}).encode()).decode()
+    sig = base64.b64encode(hmac.new(store.secret_key.encode(), policy.encode(),
+                                    hashlib.sha1).digest()).decode()
+    return {"key": "posted", "AWSAccessKeyId": store.access_key, "policy": policy,
+            "signature": sig, **fields}
+
+
+@pytest.mark.parametrize("expiration", ["{now} ", "{date}", "{now_space}", "tomorrow",
+                                        "{now_noz}"])
+def test_post_policy_expiration_must_be_iso8601(store: Store, expiration: str) -> None:
+    import datetime as dt
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    value = expiration.format(
+        now=later.strftime("%Y-%m-%dT%H:%M:%S.000Z"), date=later.strftime("%Y-%m-%d"),
+        now_space=str(later), now_noz=later.strftime("%Y-%m-%d %H:%M:%S"))
+    r = httpx.post(f"{store.s3_url}/{store.name}", data=_v2_form(store, value),
+                   files={"file": ("f.txt", b"data", "text/plain")})
+    assert r.status_code == 400, r.text
+    assert parse_error(r)["Code"] == "InvalidPolicyDocument"
+    with pytest.raises(ClientError):
+        store.boto().head_object(Bucket=store.name, Key="posted")
+
+
+def test_post_response_document_has_no_namespace(store: Store) -> None:
+    import datetime as dt
+
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for expiration in (later, later[:19] + "Z", later[:19] + "+00:00"):
+        r = httpx.post(f"{store.s3_url}/{store.name}",
+                       data=_v2_form(store, expiration, success_action_status="201"),
+                       files={"file": ("f.txt", b"data", "text/plain")})
+        assert r.status_code == 201, r.text
+        root = ET.fromstring(r.content)
+        assert root.tag == "PostResponse", r.text  # no xmlns, as AWS sends it
+        assert root.findtext("Key") == "posted" and root.findtext("Bucket") == store.name

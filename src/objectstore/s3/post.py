@@ -280,12 +280,20 @@ def decode_policy(text: str) -> dict[str, Any]:
     return doc
 
 
+# An ISO 8601 date and time, as AWS requires of a POST policy's expiration
+# ("2007-12-01T12:00:00.000Z"; an offset instead of Z is taken too).
+_ISO8601 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+                      r"(Z|[+-][0-9]{2}:[0-9]{2})?", re.ASCII)
+
+
 def _expiry(doc: dict[str, Any], now: datetime) -> None:
     exp = doc.get("expiration")
     if not isinstance(exp, str):
         raise S3Error("InvalidPolicyDocument", "Invalid Policy: Policy missing expiration.",
                       400)
     try:
+        if not _ISO8601.fullmatch(exp):  # fromisoformat also takes a space, a bare date...
+            raise ValueError(exp)
         when = datetime.fromisoformat(exp.replace("Z", "+00:00"))
     except ValueError:
         raise S3Error("InvalidPolicyDocument", "Invalid Policy: Invalid 'expiration' value: "
