@@ -56,8 +56,11 @@ def nodes(items: Iterable[str]) -> str:
     return "".join(items)
 
 
-def document(root: str, *children: str, **text: Any) -> bytes:
+def document(root: str, *children: str, xmlns: bool = True, **text: Any) -> bytes:
+    """A response document; ``xmlns=False``: without S3's namespace (PostResponse)."""
     body = node(root, *children, **text)
+    if not xmlns:
+        return (_XML_DECL + body).encode()
     return (_XML_DECL + body.replace(f"<{root}>", f'<{root} xmlns="{NS}">', 1)).encode()
 
 

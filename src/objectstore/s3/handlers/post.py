@@ -74,7 +74,8 @@ async def post_object(ctx: S3Context) -> S3Response:
         return S3Response(303, headers)
     headers.append(("Location", location))
     if status == 201:
+        # no xmlns on this one, as AWS sends it
         body = xml.document("PostResponse", Location=location, Bucket=store.name, Key=key,
-                            ETag=quote_etag(version.etag))
+                            ETag=quote_etag(version.etag), xmlns=False)
         return S3Response(201, headers, body, content_type="application/xml")
     return S3Response(status, headers)
