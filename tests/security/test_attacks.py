@@ -75,6 +75,8 @@ from tests.support.leftovers import assert_no_leftovers, leftover_blobs
 from tests.support.server import RunningServer, running_server
 
 KNOWN_ETAG = f'"{hashlib.md5(b"hello").hexdigest()}"'  # noqa: S324 - S3 ETag
+# every attack runs beside another tenant's canaries, re-checked after it (conftest.canaries)
+pytestmark = pytest.mark.usefixtures("canaries")
 
 
 def list_keys(st: Store, **params: str) -> list[str]:
