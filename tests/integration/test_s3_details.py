@@ -436,3 +436,31 @@ def test_post_response_document_has_no_namespace(store: Store) -> None:
         root = ET.fromstring(r.content)
         assert root.tag == "PostResponse", r.text  # no xmlns, as AWS sends it
         assert root.findtext("Key") == "posted" and root.findtext("Bucket") == store.name
+
+
+@pytest.mark.parametrize("versioned", [False, True])
+def test_completing_a_completed_upload_again_answers_the_same(store: Store,
+                                                              versioned: bool) -> None:
+    s3 = store.boto()
+    if versioned:
+        s3.put_bucket_versioning(Bucket=store.name,
+                                 VersioningConfiguration={"Status": "Enabled"})
+    done, parts, up = _multipart(s3, store.name, "mp", checksum="CRC32")
+    again = s3.complete_multipart_upload(Bucket=store.name, Key="mp", UploadId=up,
+                                         MultipartUpload={"Parts": parts})
+    assert again["ETag"] == done["ETag"]
+    assert again.get("ChecksumCRC32") == done["ChecksumCRC32"]
+    assert again.get("VersionId") == done.get("VersionId")
+    versions = s3.list_object_versions(Bucket=store.name)["Versions"]
+    assert len(versions) == 1  # nothing new was written
+    # other parts than the ones completed: the upload is gone
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=store.name, Key="mp", UploadId=up,
+                                     MultipartUpload={"Parts": parts[:1]})
+    assert error_code(exc.value) == "NoSuchUpload"
+    # once the key holds something else, the upload is gone too
+    s3.put_object(Bucket=store.name, Key="mp", Body=b"other")
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=store.name, Key="mp", UploadId=up,
+                                     MultipartUpload={"Parts": parts})
+    assert error_code(exc.value) == "NoSuchUpload"

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ...domain.errors import DomainError, UploadNotFound
+from ...domain.models import ObjectVersion
 from ...services.engine.multipart import (
     MAX_PARTS,
     Combine,
     CompletedPart,
     Part,
     Upload,
+    multipart_etag,
     validate_part_number,
 )
 from .. import xml
@@ -187,8 +190,13 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Response:
     body = await read_small_body(replace(ctx, headers=body_headers), 4 * 1024 * 1024)
     chosen = _parse_complete(body)
     pre = preconditions(ctx)
-    meta = await ctx.services.multipart.complete(store, key, ctx.query.get("uploadId", ""),
-                                                 chosen, pre, _checked_combine(ctx, wanted))
+    try:
+        meta = await ctx.services.multipart.complete(store, key, ctx.query.get("uploadId", ""),
+                                                     chosen, pre, _checked_combine(ctx, wanted))
+    except UploadNotFound:
+        meta = await _completed_before(ctx, chosen)
+        if meta is None:
+            raise
     fields: dict[str, Any] = {"Location": f"/{ctx.bucket}/{key}", "Bucket": ctx.bucket,
                               "Key": key, "ETag": quote_etag(meta.etag)}
     for alg, value in meta.checksums.items():
@@ -199,6 +207,20 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Response:
                       + sse.response_headers(ctx, meta.sse),
                       body=xml.document("CompleteMultipartUploadResult", **fields),
                       content_type=XML)
+
+
+async def _completed_before(ctx: S3Context, chosen: list[CompletedPart]
+                            ) -> ObjectVersion | None:
+    """A repeated CompleteMultipartUpload (a client retrying after a lost answer): the key's
+    latest version when it is the object those very parts made (its ETag is theirs), which
+    AWS answers again with 200; None otherwise."""
+    try:
+        etag = multipart_etag([c.etag.strip().strip('"') for c in chosen])
+        latest = await ctx.services.objects.head(ctx.require_store(), ctx.require_key())
+    except (ValueError, DomainError):  # a part ETag that is not hex; no such key
+        return None
+    return latest if latest.etag == etag and latest.parts \
+        and len(latest.parts) == len(chosen) else None
 
 
 async def abort_multipart_upload(ctx: S3Context) -> S3Response:
