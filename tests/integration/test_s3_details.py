@@ -129,7 +129,8 @@ def test_bucket_notification_configuration_is_empty(store: Store) -> None:
     with pytest.raises(ClientError) as exc:
         s3.put_bucket_notification_configuration(
             Bucket=store.name, NotificationConfiguration={"QueueConfigurations": [{
-                "QueueArn": "arn:aws:sqs:us-east-1:123456789012:q", "Events": ["s3:ObjectCreated:*"]}]})
+                "QueueArn": "arn:aws:sqs:us-east-1:123456789012:q",
+                "Events": ["s3:ObjectCreated:*"]}]})
     assert status_of(exc.value) == 501
     with pytest.raises(ClientError) as exc:
         s3.get_bucket_notification_configuration(Bucket="no-such-bucket-7f3a")

@@ -56,12 +56,14 @@ def nodes(items: Iterable[str]) -> str:
     return "".join(items)
 
 
-def document(root: str, *children: str, xmlns: bool = True, **text: Any) -> bytes:
-    """A response document; ``xmlns=False``: without S3's namespace (PostResponse)."""
+def document(root: str, *children: str, **text: Any) -> bytes:
     body = node(root, *children, **text)
-    if not xmlns:
-        return (_XML_DECL + body).encode()
     return (_XML_DECL + body.replace(f"<{root}>", f'<{root} xmlns="{NS}">', 1)).encode()
+
+
+def bare_document(root: str, *children: str, **text: Any) -> bytes:
+    """A response document without S3's namespace (AWS sends PostResponse so)."""
+    return (_XML_DECL + node(root, *children, **text)).encode()
 
 
 def error_document(code: str, message: str, resource: str, request_id: str,

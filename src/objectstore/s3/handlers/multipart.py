@@ -194,9 +194,10 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Response:
         meta = await ctx.services.multipart.complete(store, key, ctx.query.get("uploadId", ""),
                                                      chosen, pre, _checked_combine(ctx, wanted))
     except UploadNotFound:
-        meta = await _completed_before(ctx, chosen)
-        if meta is None:
+        before = await _completed_before(ctx, chosen)
+        if before is None:
             raise
+        meta = before
     fields: dict[str, Any] = {"Location": f"/{ctx.bucket}/{key}", "Bucket": ctx.bucket,
                               "Key": key, "ETag": quote_etag(meta.etag)}
     for alg, value in meta.checksums.items():

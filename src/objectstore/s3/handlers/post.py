@@ -75,7 +75,7 @@ async def post_object(ctx: S3Context) -> S3Response:
     headers.append(("Location", location))
     if status == 201:
         # no xmlns on this one, as AWS sends it
-        body = xml.document("PostResponse", Location=location, Bucket=store.name, Key=key,
-                            ETag=quote_etag(version.etag), xmlns=False)
+        body = xml.bare_document("PostResponse", Location=location, Bucket=store.name,
+                                 Key=key, ETag=quote_etag(version.etag))
         return S3Response(201, headers, body, content_type="application/xml")
     return S3Response(status, headers)
