@@ -109,3 +109,14 @@ def test_console_form_too_many_fields(security_server: RunningServer,
 def _md5(body: bytes) -> str:
     import hashlib
     return base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324
+
+
+def test_tagging_header_with_too_many_fields(store: Store, canaries: Canaries) -> None:
+    raw = store.raw()
+    for n in (11, 1500):
+        tags = "&".join(f"k{i}=" for i in range(n))
+        r = raw.send("PUT", f"/{store.name}/tagged", body=b"x",
+                     headers={"x-amz-tagging": tags})
+        assert r.status == 400 and r.code == "BadRequest", (n, r)
+    r = raw.send("GET", f"/{store.name}/tagged")
+    assert r.status == 404, r

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl
 
 from starlette.types import Scope
 
 from ..domain.errors import DomainError
 from ..domain.models import Credential, ObjectStore, ObjectVersion
+from ..domain.parsing import TooDeep, parse_form
 from ..services.access import (
     Access,
     BucketAccess,
@@ -24,6 +24,7 @@ from ..services.access import (
 )
 from ..services.registry import Services
 from .context import S3Context
+from .errors import S3Error
 from .handlers.acl import (
     GRANT_HEADERS,
     canned_from_header,
@@ -58,7 +59,11 @@ def condition_keys(ctx: S3Context, scope: Scope, *, acl: str | None = None,
             keys[f"s3:{name}"] = q[name]
     if ctx.version_id is not None:
         keys["s3:versionid"] = ctx.version_id
-    for k, v in parse_qsl(h.get("x-amz-tagging", ""), keep_blank_values=True):
+    try:
+        request_tags = parse_form(h.get("x-amz-tagging", ""))
+    except TooDeep:
+        raise S3Error("BadRequest", "Object tags cannot be greater than 10", 400) from None
+    for k, v in request_tags:
         keys[f"s3:requestobjecttag/{k.lower()}"] = v
     if ctx.credential is not None:
         keys["s3:signatureversion"] = "AWS4-HMAC-SHA256" if ctx.sigv4 else "AWS"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
+from ...domain.parsing import TooDeep, parse_form
 from .. import xml
 from ..body import read_small_body
 from ..context import S3Context, S3Response
@@ -34,7 +33,11 @@ def tags_from_header(ctx: S3Context) -> dict[str, str]:
     raw = ctx.headers.get("x-amz-tagging")
     if not raw:
         return {}
-    return validate_tags(parse_qsl(raw, keep_blank_values=True))
+    try:
+        pairs = parse_form(raw, MAX_TAGS)
+    except TooDeep:
+        raise S3Error("BadRequest", "Object tags cannot be greater than 10", 400) from None
+    return validate_tags(pairs)
 
 
 def tags_from_xml(body: bytes) -> dict[str, str]:
