@@ -17,8 +17,10 @@ ETag, which fits every write of that key with those bytes.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
+import math
 import random
 import signal
 import subprocess
@@ -36,6 +38,11 @@ from objectstore.cli.devcluster import Gateway, Postgres, WeedCluster, wait_unti
 from tests.cluster.conftest import Cluster
 from tests.support.history import History, Op, Result, Value, check
 
+# A request that got no answer takes effect within this many seconds of its invocation or
+# never: the clients give up after 10 s, a gateway gives up on PostgreSQL after 10-20 s
+# (tcp_user_timeout, connect_timeout), a SIGSTOP lasts seconds. A write applied later than
+# this shows up as an anomaly, to be looked at.
+MAYBE_WINDOW = 60.0
 PG_ADDR = "10.217.9.1"
 WEED_ADDR = "10.217.9.2"
 NET = "10.217.0.0/16"
@@ -92,6 +99,7 @@ class Recorder:
     raws: list[Raw] = field(default_factory=list)
     body_token: dict[str, str] = field(default_factory=dict)  # write id -> id of its bytes
     etag_token: dict[str, str] = field(default_factory=dict)  # ETag -> id of those bytes
+    copy_source: dict[str, str] = field(default_factory=dict)  # copy's write id -> source
     errors: Counter[str] = field(default_factory=Counter)  # "LABEL status Code" -> count
     corrupt: list[str] = field(default_factory=list)  # GETs whose bytes fit no write
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -116,33 +124,80 @@ class Recorder:
             self.errors[f"{label} no answer ({type(exc).__name__})"] += 1
         return "none"
 
-    def observations(self) -> list[Op]:
-        """The history with listing lines and copy sources turned into candidate writes."""
+    def observations(self, window: float) -> list[Op]:
+        """The history with listing lines and copy sources turned into candidate writes.
+
+        A listing line's ETag names bytes, and every write of the key with those bytes fits
+        it; so does a copy that got no answer (its bytes unknown) if it may have copied them:
+        its source held them (or may have, through another such copy) at some moment within
+        ``window`` seconds from the copy's invocation, and it was invoked before the listing
+        ended and at most ``window`` seconds before the listing began."""
+        ops = self.history.ops
+        writes: dict[str, list[Op]] = {}
+        for op in ops:
+            if op.kind == "write":
+                writes.setdefault(op.key, []).append(op)
+        superseded = {k: _superseded_at(ws, window) for k, ws in writes.items()}
         by_bytes: dict[str, dict[str, set[str]]] = {}  # key -> bytes id -> write ids
-        unknown: dict[str, set[str]] = {}  # key -> write ids whose bytes are unknown
-        for op in self.history.ops:
+        unknown: list[Op] = []  # copies whose bytes are unknown
+        for op in ops:
             if op.kind == "write" and op.value is not None:
                 t = self.body_token.get(op.value)
                 if t is None:
-                    unknown.setdefault(op.key, set()).add(op.value)
+                    unknown.append(op)
                 else:
                     by_bytes.setdefault(op.key, {}).setdefault(t, set()).add(op.value)
-        etag_token = self.etag_token
-        out = list(self.history.ops)
+        may_hold: dict[str, set[str]] = {c.value: set() for c in unknown if c.value}
+        for _ in range(6):  # copies of copies: until nothing changes
+            changed = False
+            for c in unknown:
+                assert c.value is not None
+                src = self.copy_source.get(c.value)
+                got: set[str] = set()
+                for w in writes.get(src or "", []):
+                    if w.value is None or w.invoke >= c.invoke + window \
+                            or superseded[src or ""][w.id] < c.invoke:
+                        continue
+                    t = self.body_token.get(w.value)
+                    got |= {t} if t is not None else may_hold.get(w.value, set())
+                if not got <= may_hold[c.value]:
+                    may_hold[c.value] |= got
+                    changed = True
+            if not changed:
+                break
+        out = list(ops)
         for raw in self.raws:
             observed: set[Value]
             if raw.etag is None:
                 observed = {None}
             else:
-                t = etag_token.get(raw.etag)
+                t = self.etag_token.get(raw.etag)
                 observed = set(by_bytes.get(raw.key, {}).get(t, set())) if t else set()
-                observed |= unknown.get(raw.key, set())
+                observed |= {c.value for c in unknown if c.key == raw.key and t is not None
+                             and t in may_hold[c.value or ""] and c.invoke < raw.complete
+                             and c.invoke + window > raw.invoke}
                 if not observed:
                     observed = {f"<no write has ETag {raw.etag}>"}
             out.append(Op(self.history.next_id(), raw.key, "read", raw.invoke, raw.complete,
                           observed=frozenset(observed), label=raw.label, client=raw.client,
                           note=raw.note))
         return out
+
+
+def _superseded_at(writes: list[Op], window: float) -> dict[int, float]:
+    """For each write of one key, the earliest moment a write invoked after it surely ended
+    (a maybe-write ends ``window`` after its invocation) had completed: from then on its
+    value is gone for good."""
+    done = sorted((w.invoke, w.complete) for w in writes if w.complete is not None)
+    starts = [i for i, _ in done]
+    suffix = [math.inf] * (len(done) + 1)
+    for i in range(len(done) - 1, -1, -1):
+        suffix[i] = min(suffix[i + 1], done[i][1])
+    out = {}
+    for w in writes:
+        end = w.complete if w.complete is not None else w.invoke + window
+        out[w.id] = suffix[bisect.bisect_right(starts, end)]
+    return out
 
 
 class Workload:
@@ -255,6 +310,7 @@ class Workload:
     def copy(self, client: int, gw: str, s3: Any, key: str, rng: random.Random) -> None:
         source = rng.choice([k for k in self.rec.keys if k != key])
         wid = self.new_id(client)
+        self.rec.copy_source[wid] = source
         t0 = time.monotonic()
         try:
             r = s3.copy_object(Bucket=self.bucket, Key=key,
@@ -399,21 +455,35 @@ class Nemesis:
     topo: Topology
     log: list[str] = field(default_factory=list)
     t0: float = field(default_factory=time.monotonic)
+    restarts: list[threading.Thread] = field(default_factory=list)
 
     def _note(self, what: str, began: float) -> None:
         self.log.append(f"{began - self.t0:6.1f}s +{time.monotonic() - began:4.1f}s {what}")
 
     def kill_gateway(self, i: int, down: float = 1.0) -> None:
+        """SIGKILL; the restart (seconds of start-up) goes on while the next fault begins."""
         began = time.monotonic()
         g = self.topo.gws[i]
         assert g.proc is not None
         g.proc.kill(signal.SIGKILL)
         time.sleep(down)
-        g.proc.stop()  # closes its log
-        g.start()
-        self._note(f"{g.name} SIGKILLed and restarted", began)
 
-    def pause_gateway(self, i: int, seconds: float = 3.0) -> None:
+        def restart() -> None:
+            assert g.proc is not None
+            g.proc.stop()  # closes its log
+            g.start()
+            self._note(f"{g.name} SIGKILLed, restarted after {down:.0f} s", began)
+
+        t = threading.Thread(target=restart, daemon=True)
+        t.start()
+        self.restarts.append(t)
+
+    def healed(self) -> None:
+        """Every restart begun is done."""
+        for t in self.restarts:
+            t.join(120)
+
+    def pause_gateway(self, i: int, seconds: float = 2.0) -> None:
         began = time.monotonic()
         g = self.topo.gws[i]
         assert g.proc is not None and g.proc.popen is not None
@@ -424,7 +494,7 @@ class Nemesis:
             g.proc.popen.send_signal(signal.SIGCONT)
         self._note(f"{g.name} SIGSTOPped for {seconds:.0f} s", began)
 
-    def restart_postgres(self, down: float = 2.0) -> None:
+    def restart_postgres(self, down: float = 1.0) -> None:
         """An immediate stop (a crash, as far as the data is concerned), then a start."""
         began = time.monotonic()
         self.stop_postgres()
@@ -454,7 +524,7 @@ class Nemesis:
         ip("netns", "exec", self.topo.namespaces[i], "ip", "route", "del", "blackhole",
            f"{addr}/32")
 
-    def kill_volume_server(self, i: int = 1, down: float = 3.0) -> None:
+    def kill_volume_server(self, i: int = 1, down: float = 2.0) -> None:
         began = time.monotonic()
         weed = self.topo.weed
         assert weed is not None
@@ -466,7 +536,7 @@ class Nemesis:
         self._note(f"SeaweedFS volume server {i} SIGKILLed, restarted after {down:.0f} s",
                    began)
 
-    def cut(self, i: int, addr: str, seconds: float = 4.0) -> None:
+    def cut(self, i: int, addr: str, seconds: float = 3.0) -> None:
         began = time.monotonic()
         self.cut_on(i, addr)
         try:
@@ -506,6 +576,7 @@ class Report:
     errors: Counter[str]
     corrupt: list[str]
     seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def internal_errors(self) -> dict[str, int]:
@@ -513,7 +584,9 @@ class Report:
         return {k: v for k, v in self.errors.items() if " 500 " in k}
 
     def text(self) -> str:
-        lines = [f"history run: {self.seconds:.0f} s, {self.result.summary()}",
+        lines = [f"history run: {self.seconds:.0f} s ("
+                 + ", ".join(f"{k} {v:.0f} s" for k, v in self.phases.items())
+                 + f"), {self.result.summary()}",
                  "operations recorded: " + ", ".join(f"{k} {v}" for k, v in
                                                      sorted(self.recorded.items())),
                  f"faults injected ({len(self.faults)}):", *("  " + f for f in self.faults),
@@ -525,8 +598,8 @@ class Report:
 
 
 def run(topo: Topology, seconds: float, *, clients: int = 6, keys: int = 4,
-        faults: list[str] | None = None, cycle: bool = False, warmup: float = 3.0,
-        gap: float = 2.0, seed: int = 0) -> Report:
+        faults: list[str] | None = None, cycle: bool = False, warmup: float = 2.0,
+        gap: float = 1.0, seed: int = 0) -> Report:
     """Clients for ``seconds``; the faults one after another (again and again with
     ``cycle``) from ``warmup`` on; then everything healed, every key read through every
     gateway once the requests succeed again, and the history checked."""
@@ -558,7 +631,9 @@ def run(topo: Topology, seconds: float, *, clients: int = 6, keys: int = 4,
     work.stop.set()
     for t in threads:
         t.join(60)
+    stopped = time.monotonic()
     # healed: each gateway answers again by itself; then every key read through each
+    nemesis.healed()
     for g in topo.gws:
         if g.proc is None or not g.proc.alive():
             g.start()
@@ -571,10 +646,37 @@ def run(topo: Topology, seconds: float, *, clients: int = 6, keys: int = 4,
                 99, gw, client, key, random.Random(0)), rec)
         _until_answered(lambda gw=gw, client=client: work.list(
             99, gw, client, rec.keys[0], random.Random(0)), rec)
-    ops = rec.observations()
+    ops = rec.observations(MAYBE_WINDOW)
+    import os
+
+    save(ops, Path(os.environ.get("OBJECTSTORE_HISTORY_OUT", topo.root / "history.jsonl")))
     recorded = Counter(op.label for op in ops)
-    return Report(check(ops), recorded, nemesis.log, rec.errors, rec.corrupt,
-                  time.monotonic() - started)
+    checking = time.monotonic()
+    result = check(ops, MAYBE_WINDOW)
+    phases = {"workload": stopped - started, "final reads": checking - stopped,
+              "check": time.monotonic() - checking}
+    return Report(result, recorded, nemesis.log, rec.errors, rec.corrupt,
+                  time.monotonic() - started, phases)
+
+
+def save(ops: list[Op], path: Path) -> None:
+    """The history as JSON lines (``load`` reads it back), for a look after the run."""
+    import dataclasses
+    import json
+
+    with open(path, "w") as f:
+        for op in ops:
+            doc = dataclasses.asdict(op)
+            doc["observed"] = sorted(op.observed, key=str)
+            f.write(json.dumps(doc) + "\n")
+
+
+def load(path: Path) -> list[Op]:
+    import json
+
+    with open(path) as f:
+        return [Op(**{**d, "observed": frozenset(d["observed"])})
+                for d in map(json.loads, f)]
 
 
 def _until_answered(read: Callable[[], None], rec: Recorder, timeout: float = 60) -> None:

@@ -33,7 +33,7 @@ from tests.support.clients import error_code, status_of
 
 pytestmark = pytest.mark.postgres
 
-SHORT_SECONDS = float(os.environ.get("OBJECTSTORE_LINEARIZABLE_SHORT_SECONDS", "35"))
+SHORT_SECONDS = float(os.environ.get("OBJECTSTORE_LINEARIZABLE_SHORT_SECONDS", "25"))
 LONG_SECONDS = float(os.environ.get("OBJECTSTORE_LINEARIZABLE_SECONDS", "600"))
 
 

@@ -23,7 +23,9 @@ explains the history so far; an operation's completion keeps only the configurat
 it has taken effect. A maybe-write may be applied at most once, or never; it stops mattering
 once the last read that could see its value has completed (it is then dropped), and a
 configuration that used fewer maybe-writes than another one with the same value and the same
-pending operations makes the other redundant.
+pending operations makes the other redundant. A maybe-write is only tried together with a read
+of its value right after it (any other placement can be left out). Optionally
+(``maybe_window``) a maybe-write takes effect within a bound after its invocation or never.
 
 When no configuration survives a read's completion, the read is an anomaly; the check goes on
 without it, so one history reports all of them (each wrong read once). Kinds:
@@ -39,6 +41,7 @@ without it, so one history reports all of them (each wrong read once). Kinds:
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import math
 from collections import Counter
@@ -142,21 +145,25 @@ Config = tuple[Value, frozenset[int]]
 MAX_CONFIGS = 50_000
 
 
-def check(ops: Iterable[Op]) -> Result:
-    """Check every key of a history; all anomalies, in time order per key."""
+def check(ops: Iterable[Op], maybe_window: float = INFINITY) -> Result:
+    """Check every key of a history; all anomalies, in time order per key. With
+    ``maybe_window``, a write that got no answer takes effect within that many seconds of its
+    invocation or never (the run's requests end by then: its timeouts say so); without, at
+    any time."""
     per_key: dict[str, list[Op]] = {}
     for op in ops:
         per_key.setdefault(op.key, []).append(op)
     result = Result(keys=len(per_key))
     for key in sorted(per_key):
-        n, anomalies, most = check_key(per_key[key])
+        n, anomalies, most = check_key(per_key[key], maybe_window)
         result.ops += n
         result.anomalies += anomalies
         result.max_configs = max(result.max_configs, most)
     return result
 
 
-def check_key(ops: list[Op]) -> tuple[int, list[Anomaly], int]:
+def check_key(ops: list[Op], maybe_window: float = INFINITY
+              ) -> tuple[int, list[Anomaly], int]:
     """(operations checked, anomalies, most configurations held at once) for one key."""
     for op in ops:
         if op.kind == "read" and op.complete is None:
@@ -180,8 +187,28 @@ def check_key(ops: list[Op]) -> tuple[int, list[Anomaly], int]:
         for v in r.observed:
             last_seen[v] = max(last_seen.get(v, -INFINITY), r.end)
     maybe = {w.id for w in writes if w.complete is None}
-    kept = [w for w in writes
-            if w.complete is not None or last_seen.get(w.value, -INFINITY) > w.invoke]
+    # maybe-writes seen by exactly the same reads are interchangeable: one value for them all
+    # (a multiset of writes of it, each usable once), as for maybe-deletes (all ``None``)
+    seen_by: dict[Value, set[int]] = {}
+    for r in reads:
+        for v in r.observed:
+            seen_by.setdefault(v, set()).add(r.id)
+    rep: dict[frozenset[int], Value] = {}
+    rename = {w.value: rep.setdefault(frozenset(seen_by.get(w.value, ())), w.value)
+              for w in sorted(writes, key=lambda w: w.id)
+              if w.complete is None and w.value is not None}
+    if any(k != v for k, v in rename.items()):
+        writes = [dataclasses.replace(w, value=rename.get(w.value, w.value)) for w in writes]
+        reads = [dataclasses.replace(r, observed=frozenset(rename.get(v, v) for v in r.observed))
+                 for r in reads]
+        original = {op.id: op for op in ops}
+        ops = writes + reads
+    else:
+        original = {}
+    # the moment a maybe-write stops mattering
+    until = {w.id: min(last_seen.get(w.value, -INFINITY), w.invoke + maybe_window)
+             for w in writes if w.complete is None}
+    kept = [w for w in writes if w.complete is not None or until[w.id] > w.invoke]
     live = kept + reads
     by_id = {op.id: op for op in live}
     # events: (time, order, op id); at equal times invocations first (operations that
@@ -192,31 +219,30 @@ def check_key(ops: list[Op]) -> tuple[int, list[Anomaly], int]:
         if op.complete is not None:
             events.append((op.complete, 1, op.id))
         elif op.id in maybe:
-            events.append((last_seen[op.value], 2, op.id))
+            events.append((until[op.id], 2, op.id))
     events.sort()
     configs: set[Config] = {(None, frozenset())}
-    pending: set[int] = set()
-    maybe_deletes: list[int] = []  # pending ones, by id: interchangeable, kept apart
+    pending: set[int] = set()  # definite operations invoked, not completed
+    classes: dict[Value, list[int]] = {}  # pending maybe-writes by value, by id
     most = 1
     for _, what, oid in events:
         op = by_id[oid]
         if what == 0:
-            if oid in maybe and op.value is None:
-                bisect.insort(maybe_deletes, oid)
+            if oid in maybe:
+                bisect.insort(classes.setdefault(op.value, []), oid)
             else:
                 pending.add(oid)
             continue
         if what == 2:
-            pending.discard(oid)
-            if oid in maybe_deletes:
-                maybe_deletes.remove(oid)
+            classes[op.value].remove(oid)
             configs = _prune({(v, lin - {oid}) for v, lin in configs}, maybe)
             continue
-        reached = _closure(configs, pending, maybe_deletes, by_id, maybe, oid)
+        reached = _closure(configs, pending, classes, by_id, oid)
         survivors = {(v, lin - {oid}) for v, lin in reached if oid in lin}
         pending.discard(oid)
         if not survivors:
-            anomalies.append(_classify(op, ops, writes))
+            found = _classify(op, ops, writes)
+            anomalies.append(dataclasses.replace(found, op=original.get(oid, op)))
             # go on without it (as if it had never been made): one wrong read is reported
             # once, not again through every later read that contradicts it
             survivors = {(v, lin) for v, lin in reached if oid not in lin}
@@ -231,8 +257,8 @@ def check_key(ops: list[Op]) -> tuple[int, list[Anomaly], int]:
     return len(kept) + len(reads), anomalies, most
 
 
-def _closure(configs: set[Config], pending: set[int], maybe_deletes: list[int],
-             by_id: dict[int, Op], maybe: set[int], target: int) -> set[Config]:
+def _closure(configs: set[Config], pending: set[int], classes: dict[Value, list[int]],
+             by_id: dict[int, Op], target: int) -> set[Config]:
     """Every configuration reachable by linearizing pending operations in any order; a
     configuration that has linearized ``target`` is not extended further (what follows it
     is explored at later events).
@@ -242,27 +268,27 @@ def _closure(configs: set[Config], pending: set[int], maybe_deletes: list[int],
     can be left out, and the read that follows it otherwise sees its value."""
     seen: set[Config] = set(configs)
     stack = list(configs)
+    pending_reads = [by_id[r] for r in pending if by_id[r].kind == "read"]
+    wanted = {v for r in pending_reads for v in r.observed}
+    usable = [(v, members) for v, members in classes.items() if members and v in wanted]
     while stack:
         value, lin = stack.pop()
         if target in lin:
             continue
-        # maybe-deletes are interchangeable: only the first unused one is tried
-        first_delete = next((d for d in maybe_deletes if d not in lin), None)
         free = pending - lin
-        reads = [by_id[r] for r in free if by_id[r].kind == "read"]
+        reads = [r for r in pending_reads if r.id in free]
         steps: list[Config] = []
         for oid in free:
             op = by_id[oid]
             if op.kind == "read":
                 if value in op.observed:
                     steps.append((value, lin | {oid}))
-            elif oid not in maybe:
-                steps.append((op.value, lin | {oid}))
             else:
-                steps += [(op.value, lin | {oid, r.id}) for r in reads
-                          if op.value in r.observed]
-        if first_delete is not None:
-            steps += [(None, lin | {first_delete, r.id}) for r in reads if None in r.observed]
+                steps.append((op.value, lin | {oid}))
+        for v, members in usable:  # the first unused write of each class will do
+            first = next((m for m in members if m not in lin), None)
+            if first is not None:
+                steps += [(v, lin | {first, r.id}) for r in reads if v in r.observed]
         for nxt in steps:
             if nxt not in seen:
                 seen.add(nxt)

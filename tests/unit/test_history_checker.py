@@ -137,6 +137,17 @@ def test_a_write_that_got_no_answer_takes_effect_at_most_once() -> None:
     assert kinds(h) == ["stale-read"]
 
 
+def test_a_write_that_got_no_answer_takes_effect_within_the_window_or_never() -> None:
+    h = History()
+    h.write("k", "a", 0, 1, label="PUT")
+    h.write("k", "m", 2, None, label="PUT")  # maybe
+    h.read("k", ["a"], 3, 4, label="GET")
+    h.read("k", ["m"], 50, 51, label="GET")
+    assert check(h.ops).ok
+    assert [a.op.label for a in check(h.ops, maybe_window=30).anomalies] == ["GET"]
+    assert check(h.ops, maybe_window=60).ok
+
+
 def test_a_maybe_delete_takes_effect_at_most_once() -> None:
     h = History()
     h.write("k", "a", 0, 1, label="PUT")
