@@ -69,7 +69,8 @@ class Captured:
             region_name=region_name,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret,
-            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}, **config),
+            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1},
+                          **config),
         )
         self.client.meta.events.register("before-send.s3", self._capture)
 
