@@ -132,8 +132,9 @@ class Settings(BaseSettings):
         "shorter only for tests")
     log_level: LogLevel = "info"
     verify_reads: VerifyReads = Field(
-        default="all", description="check whole-object GETs against the stored checksum: "
-        "all (CRC or MD5), crc (only objects with a stored CRC: no MD5 cost), off")
+        default="all", description="check every block a read touches against its block "
+        "checksum (CRC32C) and whole-object GETs against the stored checksum: all (CRC or "
+        "MD5), crc (only objects with a stored CRC: no MD5 cost), off (neither)")
     inline_max_bytes: int = Field(
         default=64 * 1024, ge=0, description="objects up to this size keep their bytes in the "
         "metadata row (one durable commit, no blob file); 0 = always a blob file")
