@@ -132,7 +132,10 @@ def test_ranged_reads_of_a_damaged_blob(store: Store, tmp_path: Path) -> None:
     assert f"/big: block 30 of blob {meta.blob_id}" in result.output, result.output
 
 
-def test_multipart_and_copies_are_checked_by_block(store: Store, tmp_path: Path) -> None:
+def test_multipart_and_copies_are_checked_by_block(dual_store: Store, tmp_path: Path) -> None:
+    """On SQLite and PostgreSQL (the block lists round-trip through both, and through the
+    event-loop read path of each)."""
+    store = dual_store
     s3 = store.boto()
     b = store.name
     parts = [_body(5 * MiB + 1000), _body(5 * MiB + 2000), _body(3 * MiB + 7)]
