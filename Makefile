@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-long test-sqlite lint bench cluster clean
+.PHONY: run test test-long test-sqlite lint bench cluster clean dist
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -81,5 +81,11 @@ bench: bench-deps
 bench-cluster: bench-deps
 	. scripts/pg-env.sh && $(BIN)/python -m bench.cluster $(BENCH_CLUSTER_ARGS)
 
+# `make dist`: the sdist and the wheel in dist/ (with the console's templates and static files);
+# install the wheel anywhere with `pip install dist/objectstore-*.whl` (docs/deploy.md).
+dist: $(TEST_STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache dist
