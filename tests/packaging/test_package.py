@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import time
 import venv
 import zipfile
@@ -28,12 +29,17 @@ def _version() -> str:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the wheel from this checkout the way `make dist` does (PEP 517, isolated)."""
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make dist`: the sdist, then the wheel built from that sdist (PEP 517, isolated)."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+    subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
                    check=True, capture_output=True, timeout=240)
-    [whl] = out.glob("objectstore-*.whl")
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
+    [whl] = dist.glob("objectstore-*.whl")
     return whl
 
 
@@ -42,13 +48,19 @@ def _package_files(directory: Path) -> set[str]:
             if p.is_file() and "__pycache__" not in p.parts}
 
 
-def test_wheel_carries_console_templates_static_migrations_and_license(wheel: Path) -> None:
+def test_sdist_and_wheel_carry_console_templates_static_migrations_and_license(
+        dist: Path, wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     wanted = (_package_files(SRC / "console" / "templates")
               | _package_files(SRC / "console" / "static")
               | _package_files(SRC / "storage" / "sql" / "migrations"))
     assert any(n.endswith(".html") for n in wanted) and any(n.endswith(".js") for n in wanted)
     assert wanted - names == set()
+    [sdist] = dist.glob("objectstore-*.tar.gz")
+    top = f"objectstore-{_version()}"
+    in_sdist = {n.removeprefix(f"{top}/src/") for n in tarfile.open(sdist).getnames()}
+    assert wanted - in_sdist == set()
+    assert f"{top}/LICENSE" in in_sdist
     assert f"objectstore-{_version()}.dist-info/licenses/LICENSE" in names
     metadata = zipfile.ZipFile(wheel).read(f"objectstore-{_version()}.dist-info/METADATA")
     assert b"License-Expression: Apache-2.0" in metadata
