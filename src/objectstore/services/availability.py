@@ -10,6 +10,7 @@ it stays a 500.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from typing import Literal
 
@@ -18,6 +19,7 @@ from sqlalchemy import exc as sa
 from ..storage.seaweedfs.client import NotFound, SeaweedError
 
 Unavailable = Literal["ServiceUnavailable", "SlowDown"]
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly database")
 
 
 def unavailable(exc: BaseException) -> Unavailable | None:
@@ -26,6 +28,12 @@ def unavailable(exc: BaseException) -> Unavailable | None:
     if isinstance(exc, sa.TimeoutError):  # the pool's checkout timeout: too many requests
         return "SlowDown"
     if isinstance(exc, sa.DBAPIError):
+        if isinstance(exc.orig, sqlite3.Error):
+            # SQLite's OperationalError also means a bug ("no such table"): only a busy or
+            # unreadable database file is an outage.
+            text = str(exc.orig).lower()
+            return ("ServiceUnavailable" if any(w in text for w in _SQLITE_TRANSIENT)
+                    else None)
         if exc.connection_invalidated or isinstance(exc, sa.OperationalError | sa.InterfaceError):
             return "ServiceUnavailable"
         return None
