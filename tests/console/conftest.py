@@ -82,6 +82,19 @@ class Console:
     def shot(self, name: str) -> None:
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
+    def confirm(self, word: str | None = None, *, cancel: bool = False) -> None:
+        """Answer the console's confirmation dialog (typing ``word`` first when the action
+        cannot be undone), or cancel it."""
+        dialog = self.page.get_by_role("dialog")
+        dialog.wait_for()
+        if cancel:
+            dialog.get_by_role("button", name="Cancel").click()
+        else:
+            if word is not None:
+                dialog.get_by_role("textbox").fill(word)
+            dialog.locator("#confirm-ok").click()
+        dialog.wait_for(state="detached")
+
     def flash(self) -> str:
         return self.page.locator(".flash").first.inner_text()
 

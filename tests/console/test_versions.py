@@ -92,6 +92,7 @@ def test_versions_enable_upload_twice_download_old_delete_old(
     # -- delete the old version for good ----------------------------------------------------
     page.goto(console.url(f"/stores/{sid}/objects?versions=1"))
     page.get_by_role("button", name=f"Delete version {old_id} of notes.txt").click()
+    console.confirm("delete")
     expect(page.get_by_role("status")).to_contain_text(f"Deleted version {old_id}")
     expect(rows).to_have_count(1)
     assert rows.nth(0).get_attribute("data-version-id") == new_id
@@ -102,6 +103,7 @@ def test_versions_enable_upload_twice_download_old_delete_old(
     page.get_by_role("link", name="Hide versions").click()
     page.get_by_label("Select notes.txt").check()
     page.get_by_role("button", name="Delete selected").click()
+    console.confirm()
     expect(page.get_by_text("This store is empty")).to_be_visible()
     page.get_by_role("link", name="Show versions").click()
     expect(rows).to_have_count(2)
@@ -193,6 +195,7 @@ def test_lock_enabled_store_refuses_suspension_and_locked_deletes(
     expect(page.locator("#object-retention")).to_contain_text("GOVERNANCE until")
     expect(page.locator("#object-legal-hold")).to_contain_text("On")
     page.get_by_role("button", name="Delete this version for good").click()
+    console.confirm("delete")
     expect(page.get_by_role("alert")).to_contain_text("legal hold")
     assert s3.head_object(Bucket=name, Key="kept.txt")["VersionId"] == put["VersionId"]
 

@@ -33,7 +33,137 @@
     if (!b) return;
     var el = document.getElementById(b.getAttribute("data-copy-from"));
     if (!el) return;
-    copyText(el.value !== undefined && el.tagName === "INPUT" ? el.value : el.textContent, b);
+    copyText(el.tagName === "INPUT" || el.tagName === "TEXTAREA" ? el.value : el.textContent, b);
+  });
+
+  // -- confirmations before destructive actions --------------------------------------------
+  // A form with data-confirm="message" opens a modal <dialog> before it is sent; with
+  // data-confirm-type="word" the person must type that word first (actions that cannot be
+  // undone). Cancel (or Escape) sends nothing. Runs in the capture phase, before htmx's boost.
+  var confirmed = null;
+  function selectedCount(form) {
+    return form.querySelectorAll('input[type="checkbox"][name="key"]:checked').length;
+  }
+  function askFirst(form, submitter) {
+    var n = selectedCount(form);
+    if (form.hasAttribute("data-confirm-count") && n === 0) {
+      return ask(form, submitter, "Select at least one object first.", null, null);
+    }
+    var msg = (form.getAttribute("data-confirm") || "").replace("{n}", String(n))
+      .replace("{s}", n === 1 ? "" : "s");
+    ask(form, submitter, msg, form.getAttribute("data-confirm-type"),
+        form.getAttribute("data-confirm-button") || "Delete");
+  }
+  function ask(form, submitter, msg, word, label) {
+    var old = document.getElementById("confirm-dialog");
+    if (old) old.parentNode.removeChild(old);
+    var d = document.createElement("dialog");
+    d.id = "confirm-dialog"; d.className = "confirm";
+    d.setAttribute("aria-labelledby", "confirm-title");
+    var f = document.createElement("form"); f.method = "dialog";
+    var h = document.createElement("h2"); h.id = "confirm-title";
+    h.textContent = label ? "Are you sure?" : "Nothing selected";
+    var p = document.createElement("p"); p.id = "confirm-message"; p.textContent = msg;
+    d.setAttribute("aria-describedby", "confirm-message");
+    f.appendChild(h); f.appendChild(p);
+    var input = null;
+    var actions = document.createElement("div"); actions.className = "row-actions end";
+    var cancel = document.createElement("button"); cancel.type = "submit"; cancel.value = "cancel";
+    cancel.textContent = label ? "Cancel" : "OK"; cancel.id = "confirm-cancel";
+    actions.appendChild(cancel);
+    var ok = null;
+    if (label) {
+      if (word) {
+        var l = document.createElement("label"); l.setAttribute("for", "confirm-word");
+        l.textContent = "This cannot be undone. Type " + word + " to confirm";
+        input = document.createElement("input"); input.id = "confirm-word";
+        input.autocomplete = "off"; input.setAttribute("spellcheck", "false");
+        f.appendChild(l); f.appendChild(input);
+      }
+      ok = document.createElement("button"); ok.type = "submit"; ok.value = "ok";
+      ok.className = "danger"; ok.textContent = label; ok.id = "confirm-ok";
+      if (input) {
+        ok.disabled = true;
+        input.addEventListener("input", function () { ok.disabled = input.value !== word; });
+      }
+      actions.appendChild(ok);
+    }
+    f.appendChild(actions); d.appendChild(f);
+    document.body.appendChild(d);
+    d.addEventListener("close", function () {
+      var go = ok && d.returnValue === "ok" && (!input || input.value === word);
+      d.parentNode && d.parentNode.removeChild(d);
+      if (!go) { (submitter || form.querySelector("button")).focus(); return; }
+      confirmed = form;
+      if (form.requestSubmit) form.requestSubmit(submitter || undefined); else form.submit();
+    });
+    d.showModal();
+    (input || cancel).focus();
+  }
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-confirm")) return;
+    if (confirmed === form) { confirmed = null; return; }
+    ev.preventDefault(); ev.stopImmediatePropagation();
+    askFirst(form, ev.submitter || null);
+  }, true);
+
+  // -- select all ---------------------------------------------------------------------------
+  function syncSelectAll(table) {
+    var all = table.querySelector("input.select-all");
+    if (!all) return;
+    var boxes = table.querySelectorAll('tbody input[type="checkbox"][name="key"]');
+    var on = 0;
+    Array.prototype.forEach.call(boxes, function (b) { if (b.checked) on++; });
+    all.checked = boxes.length > 0 && on === boxes.length;
+    all.indeterminate = on > 0 && on < boxes.length;
+    var out = document.getElementById("selected-count");
+    if (out) out.textContent = on + " selected";
+  }
+  document.addEventListener("change", function (ev) {
+    var t = ev.target, table = t.closest ? t.closest("table") : null;
+    if (!table) return;
+    if (t.classList.contains("select-all")) {
+      Array.prototype.forEach.call(
+        table.querySelectorAll('tbody input[type="checkbox"][name="key"]'),
+        function (b) { b.checked = t.checked; });
+    }
+    syncSelectAll(table);
+  });
+
+  // -- sortable columns ---------------------------------------------------------------------
+  // A header's <button class="sort" data-col="N" data-type="text|number"> sorts the rows
+  // of this page by that column (folders stay first); a second click reverses.
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest ? ev.target.closest("button.sort") : null;
+    if (!b) return;
+    var th = b.closest("th"), table = b.closest("table"), body = table.tBodies[0];
+    var col = Number(b.getAttribute("data-col")), numeric = b.getAttribute("data-type") === "number";
+    var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+    Array.prototype.forEach.call(table.querySelectorAll("th[aria-sort]"), function (h) {
+      h.removeAttribute("aria-sort");
+    });
+    th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+    var rows = Array.prototype.slice.call(body.rows);
+    function val(r) {
+      var c = r.cells[col], v = c ? (c.getAttribute("data-sort") || c.textContent.trim()) : "";
+      return numeric ? Number(v) || 0 : v.toLowerCase();
+    }
+    rows.sort(function (a, c) {
+      var fa = a.classList.contains("folder") ? 0 : 1, fc = c.classList.contains("folder") ? 0 : 1;
+      if (fa !== fc) return fa - fc;
+      var x = val(a), y = val(c);
+      return (x < y ? -1 : x > y ? 1 : 0) * dir;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+
+  // -- the upload button opens the file picker ---------------------------------------------
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest ? ev.target.closest("button[data-pick]") : null;
+    if (!b) return;
+    var input = document.getElementById(b.getAttribute("data-pick"));
+    if (input) input.click();
   });
 
   // -- uploads -----------------------------------------------------------------------------

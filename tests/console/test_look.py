@@ -1,0 +1,217 @@
+"""The console as a person sees it, in Chromium at a laptop's width (1366 px) and a phone's
+(375 px): destructive actions ask first (cancel keeps the object), tables keep their words
+whole and never push the page sideways, the object browser's tools, readable charts."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.client import Config
+from botocore.exceptions import ClientError
+from playwright.sync_api import Page, expect
+
+from objectstore.domain.models import Account, StoreWithOwner
+from tests.support.server import RunningServer
+
+from .conftest import Console
+
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 375, "height": 740}
+SIZES = pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1366px", "375px"])
+
+
+def _s3(srv: RunningServer, sw: StoreWithOwner):  # type: ignore[no-untyped-def]
+    return boto3.client("s3", endpoint_url=srv.s3_url, region_name="LON1",
+                        aws_access_key_id=sw.owner.access_key_id,
+                        aws_secret_access_key=sw.owner.secret_access_key,
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def _store(srv: RunningServer, account: Account, stem: str) -> StoreWithOwner:
+    return srv.services.stores.create(account.id, "LON1", f"{stem}-{uuid.uuid4().hex[:8]}", 1,
+                                      None)
+
+
+def _exists(srv: RunningServer, sw: StoreWithOwner, key: str) -> bool:
+    try:
+        _s3(srv, sw).head_object(Bucket=sw.store.name, Key=key)
+        return True
+    except ClientError:
+        return False
+
+
+@pytest.fixture
+def signed_in(console: Console, tenant: tuple[Account, str]) -> Iterator[tuple[Console, Account]]:
+    console.sign_in(tenant[1])
+    yield console, tenant[0]
+
+
+def no_sideways_overflow(page: Page) -> None:
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths} at {page.url}"
+
+
+def headers_on_one_line(page: Page) -> None:
+    """Every column header is one line high (its text never breaks)."""
+    bad = page.evaluate("""() => Array.from(document.querySelectorAll('thead th')).filter(th => {
+        const cs = getComputedStyle(th);
+        const line = parseFloat(cs.lineHeight) || parseFloat(cs.fontSize) * 1.45;
+        const inner = th.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
+        return th.textContent.trim() && inner > line * 1.5;
+      }).map(th => th.textContent.trim())""")
+    assert not bad, f"headers on more than one line: {bad} at {page.url}"
+
+
+def cells_not_one_char_wide(page: Page) -> None:
+    """No table cell with text is squeezed to a sliver (a character or two per line)."""
+    bad = page.evaluate("""() => Array.from(document.querySelectorAll('tbody td, tbody th'))
+      .filter(c => c.textContent.trim().length > 3 && c.clientWidth < 40)
+      .map(c => c.textContent.trim().slice(0, 20))""")
+    assert not bad, f"cells squeezed: {bad} at {page.url}"
+
+
+# -- 1. destructive actions ask first ----------------------------------------------------------
+
+def test_delete_object_asks_and_cancel_keeps_it(signed_in: tuple[Console, Account]) -> None:
+    console, account = signed_in
+    page, srv = console.page, console.srv
+    sw = _store(srv, account, "ask")
+    _s3(srv, sw).put_object(Bucket=sw.store.name, Key="keep.txt", Body=b"k")
+    page.goto(console.url(f"/stores/{sw.store.id}/object?key=keep.txt"))
+    page.get_by_role("button", name="Delete object").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("keep.txt")
+    console.confirm(cancel=True)
+    assert _exists(srv, sw, "keep.txt")
+    expect(page.locator("#object-key")).to_have_text("keep.txt")
+    # versioning off: gone for good, so the word must be typed first
+    page.get_by_role("button", name="Delete object").click()
+    ok = page.get_by_role("dialog").get_by_role("button", name="Delete object")
+    expect(ok).to_be_disabled()
+    page.get_by_role("dialog").get_by_role("textbox").fill("delet")
+    expect(ok).to_be_disabled()
+    console.confirm("delete")
+    expect(page.get_by_role("status")).to_contain_text("Deleted")
+    assert not _exists(srv, sw, "keep.txt")
+
+
+def test_delete_selection_asks_with_count_and_select_all(
+        signed_in: tuple[Console, Account]) -> None:
+    console, account = signed_in
+    page, srv = console.page, console.srv
+    sw = _store(srv, account, "sel")
+    s3 = _s3(srv, sw)
+    for k in ("a.txt", "b.txt", "c.txt"):
+        s3.put_object(Bucket=sw.store.name, Key=k, Body=k.encode())
+    page.goto(console.url(f"/stores/{sw.store.id}/objects"))
+    expect(page.locator("#object-counts")).to_contain_text("3 objects")
+    page.get_by_label("Select all objects on this page").check()
+    expect(page.locator("#selected-count")).to_have_text("3 selected")
+    page.get_by_label("Select b.txt").uncheck()
+    assert page.locator("#select-all").evaluate("b => b.indeterminate")
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.get_by_role("dialog")).to_contain_text("Delete 2 selected objects")
+    console.confirm(cancel=True)
+    assert all(_exists(srv, sw, k) for k in ("a.txt", "b.txt", "c.txt"))
+    page.get_by_role("button", name="Delete selected").click()
+    console.confirm("delete")
+    expect(page.locator("#objects tr.object")).to_have_count(1)
+    assert _exists(srv, sw, "b.txt") and not _exists(srv, sw, "a.txt")
+
+
+def test_delete_version_asks_typed(signed_in: tuple[Console, Account]) -> None:
+    console, account = signed_in
+    page, srv = console.page, console.srv
+    sw = _store(srv, account, "ver")
+    s3 = _s3(srv, sw)
+    s3.put_bucket_versioning(Bucket=sw.store.name,
+                             VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=sw.store.name, Key="v.txt", Body=b"1")
+    s3.put_object(Bucket=sw.store.name, Key="v.txt", Body=b"2")
+    page.goto(console.url(f"/stores/{sw.store.id}/objects?versions=1"))
+    rows = page.locator("#versions tr.version")
+    expect(rows).to_have_count(2)
+    rows.nth(1).get_by_role("button", name=re.compile("Delete version")).click()
+    expect(page.get_by_role("dialog")).to_contain_text("for good")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(rows).to_have_count(2)
+    rows.nth(1).get_by_role("button", name=re.compile("Delete version")).click()
+    console.confirm("delete")
+    expect(page.get_by_role("status")).to_contain_text("Deleted version")
+    expect(rows).to_have_count(1)
+
+
+def test_credential_delete_and_replace_keys_ask(signed_in: tuple[Console, Account]) -> None:
+    console, account = signed_in
+    page, srv = console.page, console.srv
+    sw = _store(srv, account, "own")
+    # a credential that owns stores: no delete button, a clear message instead
+    page.goto(console.url(f"/credentials/{sw.owner.id}"))
+    expect(page.locator("#cred-owns-stores")).to_contain_text("cannot be deleted")
+    expect(page.locator("#cred-owns-stores")).to_contain_text(sw.store.name)
+    expect(page.get_by_role("button", name="Delete credential")).to_have_count(0)
+
+    cred = srv.services.credentials.create(account.id, "LON1", f"spare-{uuid.uuid4().hex[:6]}",
+                                           None, None, None)
+    page.goto(console.url(f"/credentials/{cred.id}"))
+    page.get_by_role("button", name="Replace keys").click()
+    expect(page.get_by_role("dialog")).to_contain_text("stop working")
+    console.confirm(cancel=True)
+    now = srv.services.credentials.get(account.id, cred.id)
+    assert now.access_key_id == cred.access_key_id
+    page.get_by_role("button", name="Replace keys").click()
+    console.confirm("replace")
+    expect(page.get_by_role("status")).to_contain_text("new keys")
+    assert srv.services.credentials.get(account.id, cred.id).access_key_id \
+        != cred.access_key_id
+
+    page.get_by_role("button", name="Delete credential").click()
+    console.confirm(cancel=True)
+    assert srv.services.credentials.get(account.id, cred.id)
+    page.get_by_role("button", name="Delete credential").click()
+    console.confirm(cred.name)
+    expect(page.get_by_role("status")).to_contain_text(f"Credential {cred.name} deleted")
+
+
+# -- 2. tables keep their words; pages never scroll sideways; navigation stays put -------------
+
+@SIZES
+def test_pages_fit_and_tables_keep_words(signed_in: tuple[Console, Account],
+                                         size: dict[str, int]) -> None:
+    console, account = signed_in
+    page, srv = console.page, console.srv
+    sw = _store(srv, account, "layout-with-a-rather-long-store-name")
+    s3 = _s3(srv, sw)
+    s3.put_object(Bucket=sw.store.name, Key="photos/holiday-2026-a-very-long-file-name.jpeg",
+                  Body=b"x" * 2048)
+    s3.put_object(Bucket=sw.store.name, Key="readme.txt", Body=b"hello")
+    s3.put_bucket_versioning(Bucket=sw.store.name,
+                             VersioningConfiguration={"Status": "Enabled"})
+    page.set_viewport_size(size)
+    try:
+        for path in ("/", "/stores", f"/stores/{sw.store.id}", f"/stores/{sw.store.id}/objects",
+                     f"/stores/{sw.store.id}/objects?versions=1",
+                     f"/stores/{sw.store.id}/object?key=readme.txt", "/credentials",
+                     f"/credentials/{sw.owner.id}"):
+            page.goto(console.url(path))
+            no_sideways_overflow(page)
+            headers_on_one_line(page)
+            cells_not_one_char_wide(page)
+        page.goto("/docs".join([srv.api_url, ""]))
+        no_sideways_overflow(page)
+        # the navigation stays at the top while the page scrolls
+        page.goto(console.url(f"/stores/{sw.store.id}"))
+        page.mouse.wheel(0, 2000)
+        page.wait_for_function("() => window.scrollY > 100")
+        top = page.get_by_role("navigation", name="Main").evaluate(
+            "n => n.getBoundingClientRect().top")
+        assert 0 <= top < 100
+        expect(page.get_by_role("navigation", name="Main")).to_be_in_viewport()
+    finally:
+        page.set_viewport_size({"width": 1200, "height": 900})
