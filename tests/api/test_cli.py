@@ -444,3 +444,55 @@ def test_help_documents_the_defaults():
     assert r.exit_code == 0
     assert "http://127.0.0.1:8000" in r.stdout
     assert "OBJECTSTORE_API_URL" in r.stdout
+
+
+# -- names where IDs go ---------------------------------------------------------------------------
+def test_store_commands_take_a_name_for_the_id(cli, sdk):
+    store = sdk.create_store("cli-by-name", max_size_gb=3)
+    assert js(cli, "store", "show", "cli-by-name") == store.to_dict()
+    assert fields(cli("store", "show", "cli-by-name").stdout)["ID"] == store.id
+    assert js(cli, "store", "update", "cli-by-name", "--size", "4")["max_size_gb"] == 4
+    assert sdk.get_store(store.id).max_size_gb == 4
+    assert js(cli, "store", "stats", "cli-by-name")["max_size_kb"] == 4 * 10**6
+    # the ID still works, and an unknown name is the API's own not-found error
+    assert js(cli, "store", "show", store.id)["name"] == "cli-by-name"
+    r = cli("store", "show", "cli-no-such-store", code=1)
+    assert r.stderr.startswith("error: database_objectstore_not_found: ")
+    r = cli("store", "delete", "cli-by-name")
+    assert r.stdout == f"deleted object store {store.id}\n"
+    assert list(sdk.iter_stores()) == []
+
+
+def test_credential_commands_take_a_name_for_the_id(server, cli, sdk):
+    cred = sdk.create_credential("cli-cred-name")
+    assert js(cli, "credential", "show", "cli-cred-name")["id"] == cred.id
+    updated = js(cli, "credential", "update", "cli-cred-name", "--suspend")
+    assert (updated["id"], updated["suspended"]) == (cred.id, True)
+    store = sdk.create_store("cli-cred-store", access_key_id=cred.access_key_id)
+    out = cli("credential", "export", "cli-cred-name").stdout
+    assert f"export AWS_ACCESS_KEY_ID={cred.access_key_id}\n" in out
+    sdk.delete_store(store.id)
+    r = cli("credential", "delete", "cli-cred-name")
+    assert r.stdout == f"deleted credential {cred.id}\n"
+    r = cli("credential", "show", "cli-cred-name", code=1)
+    assert r.stderr.startswith("error: database_objectstore_credential_not_found: ")
+
+
+def test_an_ambiguous_credential_name_is_refused_with_the_ids(cli, sdk):
+    a = sdk.create_credential("cli-twin")
+    b = sdk.create_credential("cli-twin")
+    for args in (["show"], ["update", "--suspend"], ["delete"], ["export"]):
+        r = cli("credential", args[0], "cli-twin", *args[1:], code=1)
+        assert r.stdout == ""
+        assert r.stderr == (f"error: ambiguous_name: 2 credentials are named cli-twin "
+                            f"({a.id}, {b.id}); give the ID\n")
+    assert {c.id for c in sdk.iter_credentials()} == {a.id, b.id}
+    assert not any(c.suspended for c in sdk.iter_credentials())
+    assert js(cli, "credential", "show", a.id)["id"] == a.id
+
+
+def test_an_id_wins_over_a_name(cli, sdk):
+    first = sdk.create_credential("cli-first")
+    second = sdk.create_credential(first.id)  # a credential named like another's ID
+    assert js(cli, "credential", "show", first.id)["id"] == first.id
+    assert js(cli, "credential", "show", second.id)["name"] == first.id

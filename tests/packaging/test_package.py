@@ -50,7 +50,9 @@ def _package_files(directory: Path) -> set[str]:
 
 def test_sdist_and_wheel_carry_console_templates_static_migrations_and_license(
         dist: Path, wheel: Path) -> None:
-    names = set(zipfile.ZipFile(wheel).namelist())
+    with zipfile.ZipFile(wheel) as whl:
+        names = set(whl.namelist())
+        metadata = whl.read(f"objectstore-{_version()}.dist-info/METADATA")
     wanted = (_package_files(SRC / "console" / "templates")
               | _package_files(SRC / "console" / "static")
               | _package_files(SRC / "storage" / "sql" / "migrations"))
@@ -58,11 +60,11 @@ def test_sdist_and_wheel_carry_console_templates_static_migrations_and_license(
     assert wanted - names == set()
     [sdist] = dist.glob("objectstore-*.tar.gz")
     top = f"objectstore-{_version()}"
-    in_sdist = {n.removeprefix(f"{top}/src/") for n in tarfile.open(sdist).getnames()}
+    with tarfile.open(sdist) as tar:
+        in_sdist = {n.removeprefix(f"{top}/src/") for n in tar.getnames()}
     assert wanted - in_sdist == set()
     assert f"{top}/LICENSE" in in_sdist
     assert f"objectstore-{_version()}.dist-info/licenses/LICENSE" in names
-    metadata = zipfile.ZipFile(wheel).read(f"objectstore-{_version()}.dist-info/METADATA")
     assert b"License-Expression: Apache-2.0" in metadata
     assert b"Apache License" in (ROOT / "LICENSE").read_bytes()[:200]
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 import click
 
 from ..client import (
+    ApiError,
     Credential,
     ObjectStore,
     ObjectStoreClient,
@@ -23,6 +25,8 @@ from ..client import (
 )
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                     r"[0-9a-fA-F]{12}$")
 
 
 @dataclass
@@ -74,6 +78,43 @@ def with_client(*, output: bool = True) -> Callable[[Callable[..., Any]], Callab
         return run
 
     return decorate
+
+
+# -- names where IDs go ---------------------------------------------------------------------------
+class _Named(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def _resolve(kind: str, ref: str, get: Callable[[str], object],
+             items: Callable[[], Iterable[_Named]]) -> str:
+    """The ID of the store or credential that ``ref`` names: an existing ID as is, else the
+    one item called ``ref`` (several: an error listing their IDs). Nothing by that name: ``ref``
+    as is, so the API answers with its own not-found error."""
+    if UUID_RE.match(ref):
+        try:
+            get(ref)
+            return ref
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+    ids = [item.id for item in items() if item.name == ref]
+    if len(ids) > 1:
+        fail("ambiguous_name", f"{len(ids)} {kind}s are named {ref} ({', '.join(ids)}); "
+                               "give the ID")
+    return ids[0] if ids else ref
+
+
+def store_id(client: ObjectStoreClient, ref: str) -> str:
+    return _resolve("object store", ref, client.get_store, lambda: client.iter_stores())
+
+
+def credential_id(client: ObjectStoreClient, ref: str) -> str:
+    return _resolve("credential", ref, client.get_credential,
+                    lambda: client.iter_credentials())
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -163,39 +204,41 @@ def store_create(env: Env, name: str, size: int | None, access_key_id: str | Non
 
 @store.command("show")
 @with_client()
-@click.argument("id")
+@click.argument("id", metavar="NAME|ID")
 def store_show(env: Env, id: str) -> None:
-    """Show one object store."""
-    show_store(env, env.client.get_store(id))
+    """Show one object store (by name or ID)."""
+    show_store(env, env.client.get_store(store_id(env.client, id)))
 
 
 @store.command("update")
 @with_client()
-@click.argument("id")
+@click.argument("id", metavar="NAME|ID")
 @click.option("--size", type=click.IntRange(min=1), default=None, help="New size in GB")
 @click.option("--access-key-id", default=None, help="Move the store to this credential")
 def store_update(env: Env, id: str, size: int | None, access_key_id: str | None) -> None:
-    """Resize an object store or change its owner credential."""
+    """Resize an object store (by name or ID) or change its owner credential."""
     if size is None and access_key_id is None:
         fail("nothing_to_update", "give --size and/or --access-key-id")
-    show_store(env, env.client.update_store(id, max_size_gb=size, access_key_id=access_key_id))
+    show_store(env, env.client.update_store(store_id(env.client, id), max_size_gb=size,
+                                            access_key_id=access_key_id))
 
 
 @store.command("delete")
 @with_client()
-@click.argument("id")
+@click.argument("id", metavar="NAME|ID")
 def store_delete(env: Env, id: str) -> None:
-    """Delete an object store and all its objects (no confirmation)."""
+    """Delete an object store (by name or ID) and all its objects (no confirmation)."""
+    id = store_id(env.client, id)
     env.client.delete_store(id)
     show_deleted(env, "object store", id)
 
 
 @store.command("stats")
 @with_client()
-@click.argument("id")
+@click.argument("id", metavar="NAME|ID")
 def store_stats(env: Env, id: str) -> None:
-    """Show an object store's usage (decimal kilobytes)."""
-    st: StoreStats = env.client.store_stats(id)
+    """Show an object store's usage (decimal kilobytes; by name or ID)."""
+    st: StoreStats = env.client.store_stats(store_id(env.client, id))
     if env.json:
         echo_json(st.to_dict())
         return
@@ -239,15 +282,15 @@ def credential_create(env: Env, name: str, access_key_id: str | None,
 
 @credential.command("show")
 @with_client()
-@click.argument("id")
+@click.argument("id", metavar="NAME|ID")
 def credential_show(env: Env, id: str) -> None:
-    """Show one credential, with its secret key."""
-    show_credential(env, env.client.get_credential(id))
+    """Show one credential (by name or ID), with its secret key."""
+    show_credential(env, env.client.get_credential(credential_id(env.client, id)))
 
 
 @credential.command("update")
 @with_client()
-@click.argument("id")
+@click.argument("id", metavar="NAME|ID")
 @click.option("--name", default=None, help="New name")
 @click.option("--access-key-id", default=None, help="New access key")
 @click.option("--secret-access-key", default=None, help="New secret key")
@@ -257,19 +300,20 @@ def credential_show(env: Env, id: str) -> None:
 def credential_update(env: Env, id: str, name: str | None, access_key_id: str | None,
                       secret_access_key: str | None, size: int | None,
                       suspended: bool | None) -> None:
-    """Rename, re-key, cap, suspend or unsuspend a credential."""
+    """Rename, re-key, cap, suspend or unsuspend a credential (by name or ID)."""
     if all(v is None for v in (name, access_key_id, secret_access_key, size, suspended)):
         fail("nothing_to_update", "give at least one option to change")
     show_credential(env, env.client.update_credential(
-        id, name=name, access_key_id=access_key_id, secret_access_key=secret_access_key,
-        max_size_gb=size, suspended=suspended))
+        credential_id(env.client, id), name=name, access_key_id=access_key_id,
+        secret_access_key=secret_access_key, max_size_gb=size, suspended=suspended))
 
 
 @credential.command("delete")
 @with_client()
-@click.argument("id")
+@click.argument("id", metavar="NAME|ID")
 def credential_delete(env: Env, id: str) -> None:
-    """Delete a credential (it must own no object store)."""
+    """Delete a credential (by name or ID; it must own no object store)."""
+    id = credential_id(env.client, id)
     env.client.delete_credential(id)
     show_deleted(env, "credential", id)
 
@@ -306,16 +350,16 @@ def _export_region(client: ObjectStoreClient, cred: Credential) -> str:
 
 @credential.command("export")
 @with_client(output=False)
-@click.argument("id")
+@click.argument("id", metavar="NAME|ID")
 @click.option("--format", "fmt", type=click.Choice(["env", "s3cfg"]), default="env",
               show_default=True, help="Shell exports, or an s3cmd config file")
 @click.option("--endpoint", default=None,
               help="S3 endpoint URL (default: from a store the credential owns; "
                    "https is assumed without a scheme)")
 def credential_export(env: Env, id: str, fmt: str, endpoint: str | None) -> None:
-    """Print a credential's keys for AWS tools (env) or s3cmd (s3cfg)."""
+    """Print a credential's keys (by name or ID) for AWS tools (env) or s3cmd (s3cfg)."""
     client = env.client
-    cred = client.get_credential(id)
+    cred = client.get_credential(credential_id(client, id))
     base = endpoint_base(endpoint) if endpoint else _credential_endpoint(client, cred)
     region = _export_region(client, cred)
     if fmt == "env":
