@@ -147,24 +147,41 @@ class Recorder:
                     unknown.append(op)
                 else:
                     by_bytes.setdefault(op.key, {}).setdefault(t, set()).add(op.value)
+        # the writes of each key by invocation, and how long the longest-lived one lasted
+        alive = {k: sorted((w.invoke, superseded[k][w.id], w.id, w.value) for w in ws
+                           if w.value is not None) for k, ws in writes.items()}
+        starts = {k: [a[0] for a in v] for k, v in alive.items()}
+        longest = {k: max([end - start for start, end, _, _ in v if end < math.inf],
+                          default=0.0) for k, v in alive.items()}
+        forever = {k: [a for a in v if a[1] == math.inf] for k, v in alive.items()}
         may_hold: dict[str, set[str]] = {c.value: set() for c in unknown if c.value}
         for _ in range(6):  # copies of copies: until nothing changes
             changed = False
             for c in unknown:
                 assert c.value is not None
-                src = self.copy_source.get(c.value)
+                src = self.copy_source.get(c.value, "")
+                if src not in alive:
+                    continue
+                hi = bisect.bisect_left(starts[src], c.invoke + window)
+                lo = bisect.bisect_left(starts[src], c.invoke - longest[src])
                 got: set[str] = set()
-                for w in writes.get(src or "", []):
-                    if w.value is None or w.invoke >= c.invoke + window \
-                            or superseded[src or ""][w.id] < c.invoke:
+                for start, end, _, value in [*alive[src][lo:hi], *forever[src]]:
+                    if start >= c.invoke + window or end < c.invoke:
                         continue
-                    t = self.body_token.get(w.value)
-                    got |= {t} if t is not None else may_hold.get(w.value, set())
+                    t = self.body_token.get(value)
+                    got |= {t} if t is not None else may_hold.get(value, set())
                 if not got <= may_hold[c.value]:
                     may_hold[c.value] |= got
                     changed = True
             if not changed:
                 break
+        # unanswered copies by (key, bytes they may hold), by invocation
+        holding: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        for c in unknown:
+            for t in may_hold.get(c.value or "", set()):
+                holding.setdefault((c.key, t), []).append((c.invoke, c.value or ""))
+        for v in holding.values():
+            v.sort()
         out = list(ops)
         for raw in self.raws:
             observed: set[Value]
@@ -173,9 +190,11 @@ class Recorder:
             else:
                 t = self.etag_token.get(raw.etag)
                 observed = set(by_bytes.get(raw.key, {}).get(t, set())) if t else set()
-                observed |= {c.value for c in unknown if c.key == raw.key and t is not None
-                             and t in may_hold[c.value or ""] and c.invoke < raw.complete
-                             and c.invoke + window > raw.invoke}
+                if t is not None:
+                    near = holding.get((raw.key, t), [])
+                    lo = bisect.bisect_right(near, (raw.invoke - window, "\uffff"))
+                    hi = bisect.bisect_left(near, (raw.complete, ""))
+                    observed |= {value for _, value in near[lo:hi]}
                 if not observed:
                     observed = {f"<no write has ETag {raw.etag}>"}
             out.append(Op(self.history.next_id(), raw.key, "read", raw.invoke, raw.complete,
