@@ -147,8 +147,14 @@ class Settings(BaseSettings):
     malloc_trim_seconds: float = Field(
         default=10.0, ge=0, description="every that many seconds give freed heap pages back "
         "to the kernel (malloc_trim); 0 = never")
-    tls_cert: Path | None = Field(default=None, description="PEM certificate: serve S3 over TLS")
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain): serve the management API, the "
+        "console and S3 over HTTPS; a file replaced on disk is picked up without a restart")
     tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert")
+    tls_reload_seconds: float = Field(
+        default=10.0, ge=0, description="every that many seconds look whether tls_cert or "
+        "tls_key changed on disk and load them for new connections (SIGHUP does it at once); "
+        "0 = only on SIGHUP")
     sse_master_key: str | None = Field(
         default=None, description="SSE-S3 master key (32 bytes, base64) instead of the key "
         "ring file <data dir>/sse-keyring.json made at first start")

@@ -30,6 +30,7 @@ from .conn_guard import (
     raise_fd_limit,
 )
 from .services.registry import Services
+from .tls import HSTS, TlsReloader
 
 T = TypeVar("T")
 log = logging.getLogger("objectstore")
@@ -124,6 +125,8 @@ class _Cycle(RequestResponseCycle):
             await super().send(message)
             return
         if not self.response_started and message["type"] == "http.response.start":
+            if self.scope["scheme"] == "https":  # a TLS listener: browsers keep to HTTPS (tls.py)
+                message = {**message, "headers": [*message.get("headers", ()), HSTS]}
             transport.holding = True
             try:
                 await super().send(message)
@@ -239,11 +242,14 @@ async def serve(apps: Apps, *, install_signals: bool = True,
                     s.max_connections, fd_limit, cap)
     guard = ConnectionGuard(cap, s.header_timeout_seconds, s.keepalive_timeout_seconds)
     protocol = _protocol_class(guard, 2 * s.max_header_bytes)
+    tls: dict[str, object] = {}
+    reloader = None
+    if s.tls_cert and s.tls_key:  # both listeners share one context, reloaded in place
+        reloader = TlsReloader(s.tls_cert, s.tls_key)
+        context = reloader.context
+        tls = {"ssl_context_factory": lambda _config, _default: context}
     mgmt = _Server(_config(apps.mgmt, s.host, s.api_port, s.log_level, s.max_header_bytes,
-                           protocol, s.keepalive_timeout_seconds))
-    tls = {}
-    if s.tls_cert and s.tls_key:
-        tls = {"ssl_certfile": str(s.tls_cert), "ssl_keyfile": str(s.tls_key)}
+                           protocol, s.keepalive_timeout_seconds, **tls))
     s3 = _Server(_config(apps.s3, s.host, s.s3_port, s.log_level, s.max_header_bytes,
                          protocol, s.keepalive_timeout_seconds, **tls))
     loop = asyncio.get_running_loop()
@@ -257,6 +263,11 @@ async def serve(apps: Apps, *, install_signals: bool = True,
     if install_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
+        if reloader is not None:
+            loop.add_signal_handler(signal.SIGHUP, reloader.reload)
+    watcher = None
+    if reloader is not None and s.tls_reload_seconds > 0:
+        watcher = asyncio.ensure_future(_watch_tls(reloader, s.tls_reload_seconds))
     waiter = None
     if stop_event is not None:
         async def wait_stop() -> None:
@@ -276,11 +287,20 @@ async def serve(apps: Apps, *, install_signals: bool = True,
         guard.stop()
         if waiter is not None:
             waiter.cancel()
+        if watcher is not None:
+            watcher.cancel()
         apps.gc.stop()
         apps.lifecycle.stop()
         apps.services.objects.writer.close()
         apps.services.close()
         apps.services.engine.dispose()
+
+
+async def _watch_tls(reloader: TlsReloader, every: float) -> None:
+    """Pick up a certificate replaced on disk (tls.py), every ``every`` seconds."""
+    while True:
+        await asyncio.sleep(every)
+        reloader.check()
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -340,6 +360,7 @@ def serve_workers(settings: Settings, workers: int) -> int:
                 _die_with_parent(parent)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)  # serve() installs its own
                 apps = build_apps(settings, run_migrations=False)
                 run_event_loop(serve(apps, sockets=(mgmt_sock, s3_sock)))
             except BaseException:
@@ -356,8 +377,14 @@ def serve_workers(settings: Settings, workers: int) -> int:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGTERM)
 
+    def forward_hup(signum: int, _frame: object) -> None:  # reload TLS in every worker
+        for child in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGHUP, forward_hup)
     for index in range(workers):
         spawn(index)
     status = 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from .pg import free_port
+from .server import ssl_verify
 
 API_KEY = "crash-test-api-key-0123456789"
 
@@ -31,12 +32,21 @@ class ServerProcess:
         self.log = data_dir.parent / f"{data_dir.name}-server.log"
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.extra_env.get("OBJECTSTORE_TLS_CERT") else "http"
+
+    @property
+    def verify(self) -> str | bool:
+        """What a client verifies the server with: a self-signed certificate is its own CA."""
+        return self.extra_env.get("OBJECTSTORE_TLS_CERT") or True
+
+    @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"{self.scheme}://127.0.0.1:{self.api_port}"
 
     @property
     def s3_url(self) -> str:
-        return f"http://127.0.0.1:{self.s3_port}"
+        return f"{self.scheme}://127.0.0.1:{self.s3_port}"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ, OBJECTSTORE_API_KEY=self.api_key,
@@ -57,7 +67,8 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.api_url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.api_url}/healthz", timeout=1,
+                             verify=ssl_verify(self.verify)).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -29,10 +30,20 @@ class RunningServer:
     api_key: str
     services: Services
     apps: Apps
+    verify: str | bool = True  # with TLS: the (self-signed) certificate to verify against
+
+    def http_verify(self) -> ssl.SSLContext | bool:
+        """``verify`` as httpx takes it."""
+        return ssl_verify(self.verify)
 
     def api(self, key: str | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, timeout=30,
+        return httpx.Client(base_url=self.api_url, timeout=30, verify=self.http_verify(),
                             headers={"Authorization": f"bearer {key or self.api_key}"})
+
+
+def ssl_verify(verify: str | bool) -> ssl.SSLContext | bool:
+    """A CA file as the SSL context httpx wants (a path alone is deprecated there)."""
+    return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
 
 
 @contextmanager
@@ -58,11 +69,14 @@ def running_server(data_dir: Path, database_url: str | None = None, **overrides:
 
     thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
     thread.start()
-    api_url = f"http://127.0.0.1:{api_port}"
+    scheme = "https" if overrides.get("tls_cert") else "http"
+    verify = str(overrides["tls_cert"]) if scheme == "https" else True  # self-signed: its CA
+    api_url = f"{scheme}://127.0.0.1:{api_port}"
     deadline = time.time() + 20
     while True:
         try:
-            if httpx.get(f"{api_url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{api_url}/healthz", timeout=1,
+                         verify=ssl_verify(verify)).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
@@ -70,7 +84,8 @@ def running_server(data_dir: Path, database_url: str | None = None, **overrides:
             raise RuntimeError("server did not start")
         time.sleep(0.05)
     try:
-        yield RunningServer(api_url, f"http://127.0.0.1:{s3_port}", API_KEY, apps.services, apps)
+        yield RunningServer(api_url, f"{scheme}://127.0.0.1:{s3_port}", API_KEY, apps.services,
+                            apps, verify)
     finally:
         if stop is not None:
             loop.call_soon_threadsafe(stop.set)

@@ -63,7 +63,7 @@ def main() -> None:
 @click.option("--workers", default=None, metavar="N|auto",
               help="Worker processes sharing the listeners [auto: one per core]")
 @click.option("--tls-cert", type=click.Path(path_type=Path), default=None,
-              help="PEM certificate: serve S3 over HTTPS")
+              help="PEM certificate: serve the API, the console and S3 over HTTPS")
 @click.option("--tls-key", type=click.Path(path_type=Path), default=None,
               help="PEM private key for --tls-cert")
 @click.option("--trusted-proxies", default=None, metavar="IP|CIDR,...",
