@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -215,3 +216,82 @@ def test_pages_fit_and_tables_keep_words(signed_in: tuple[Console, Account],
         expect(page.get_by_role("navigation", name="Main")).to_be_in_viewport()
     finally:
         page.set_viewport_size({"width": 1200, "height": 900})
+
+
+# -- 3. the object browser's tools ---------------------------------------------------------------
+
+def test_objects_sort_search_upload_button_drop_and_share(
+        signed_in: tuple[Console, Account], tmp_path: Path) -> None:
+    console, account = signed_in
+    page, srv = console.page, console.srv
+    sw = _store(srv, account, "tools")
+    s3 = _s3(srv, sw)
+    for key, size in (("b-middle.txt", 20), ("a-small.txt", 1), ("c-large.txt", 3000),
+                      ("docs/inner.txt", 5)):
+        s3.put_object(Bucket=sw.store.name, Key=key, Body=b"x" * size)
+    base = f"/stores/{sw.store.id}/objects"
+    page.goto(console.url(base))
+    expect(page.locator("#object-counts")).to_contain_text("4 objects in this store")
+    expect(page.locator("#object-counts")).to_contain_text("1 folder, 3 objects")
+    names = page.locator("#objects tr.object a.object-link")
+    expect(names).to_have_text(["a-small.txt", "b-middle.txt", "c-large.txt"])
+    size_header = page.get_by_role("button", name="Size")
+    size_header.click()
+    expect(names).to_have_text(["a-small.txt", "b-middle.txt", "c-large.txt"])
+    size_header.click()
+    expect(names).to_have_text(["c-large.txt", "b-middle.txt", "a-small.txt"])
+    expect(page.locator("th[aria-sort=descending]")).to_contain_text("Size")
+    expect(page.locator("#objects tbody tr").first).to_have_class("folder")  # folders first
+    page.get_by_role("button", name="Name").click()
+    expect(names).to_have_text(["a-small.txt", "b-middle.txt", "c-large.txt"])
+
+    # search by name within the store
+    page.get_by_label("Search this store").fill("b-")
+    page.get_by_role("button", name="Search").click()
+    expect(names).to_have_text(["b-middle.txt"])
+    page.get_by_role("link", name="Clear search").click()
+    expect(names).to_have_count(3)
+
+    # the upload button opens the file picker; a drop on the drop zone uploads too
+    one = tmp_path / "picked.txt"
+    one.write_bytes(b"picked")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Upload", exact=True).click()
+    chooser.value.set_files(str(one))
+    expect(page.locator("#upload-list")).to_have_attribute("data-finished", "ok")
+    assert _exists(srv, sw, "picked.txt")
+    page.goto(console.url(base))
+    page.evaluate("""() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(["dropped bytes"], "dropped.txt", {type: "text/plain"}));
+        const zone = document.getElementById("dropzone");
+        zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true,
+                                                      cancelable: true}));
+        zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true,
+                                                  cancelable: true}));
+    }""")
+    expect(page.locator("#upload-list")).to_have_attribute("data-finished", "ok")
+    got = s3.get_object(Bucket=sw.store.name, Key="dropped.txt")["Body"].read()
+    assert got == b"dropped bytes"
+
+    # breadcrumbs lead back from a folder
+    page.goto(console.url(base + "?prefix=docs/"))
+    crumbs = page.get_by_role("navigation", name="Breadcrumbs")
+    expect(crumbs).to_contain_text("docs")
+    crumbs.get_by_role("link", name=sw.store.name).click()
+    expect(page.get_by_role("heading", name=sw.store.name, exact=True)).to_be_visible()
+
+    # the share link is shown whole (no hidden part) at both widths, with a copy button
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        page.goto(console.url(f"/stores/{sw.store.id}/object?key=a-small.txt"))
+        page.get_by_role("button", name="Create share link").click()
+        box = page.get_by_role("textbox", name="Share link")
+        expect(box).to_contain_text("X-Amz-Signature=")
+        hidden = box.evaluate("t => [t.scrollHeight - t.clientHeight, t.scrollWidth - t.clientWidth]")
+        assert hidden[0] <= 1 and hidden[1] <= 1, hidden
+        assert box.evaluate("t => t.getBoundingClientRect().right <= innerWidth")
+        no_sideways_overflow(page)
+        page.get_by_role("button", name="Copy share link").click()
+        expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    page.set_viewport_size({"width": 1200, "height": 900})

@@ -313,12 +313,19 @@
     if (!z) return;
     ev.preventDefault(); z.classList.remove("over");
     var items = ev.dataTransfer.items, out = [], waits = [];
+    var files = Array.prototype.slice.call(ev.dataTransfer.files || []);  // before it empties
+    var plain = function (list) {
+      return Array.prototype.map.call(list, function (f) { return { file: f, path: f.name }; });
+    };
     if (items && items.length && items[0].webkitGetAsEntry) {
       Array.prototype.forEach.call(items, function (it) {
         var entry = it.webkitGetAsEntry();
         if (entry) waits.push(walk(entry, "", out));
       });
-      Promise.all(waits).then(function () { uploadAll(out); });
+      Promise.all(waits).then(function () {
+        if (!out.length && files.length) out = plain(files);  // no entries (e.g. synthetic)
+        uploadAll(out);
+      });
     } else {
       uploadAll(Array.prototype.map.call(ev.dataTransfer.files, function (f) {
         return { file: f, path: f.name };
