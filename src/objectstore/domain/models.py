@@ -98,6 +98,7 @@ class ObjectVersion:
     # CRC32C of every 1 MiB block of each blob, packed (services/engine/blocks.py); None:
     # written before block checksums, inline or encrypted
     blocks: bytes | None = None
+    storage_class: str | None = None  # the S3 storage class (None: STANDARD)
 
     def blob_ids(self) -> list[str]:
         """The blobs holding this version's bytes (none for inline objects and markers)."""
@@ -135,6 +136,7 @@ class ListedObject:
     delete_marker: bool = False
     vseq: str = ""
     owner: str | None = None  # the owning credential's id (None: the store's owner)
+    storage_class: str | None = None  # None: STANDARD
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 from anyio.to_thread import run_sync
 
 from ...domain.models import Credential, ObjectStore
+from ...domain.storage_classes import STORAGE_CLASSES, stored
 from ...services.access.acl import ALL_USERS, CANNED, canned_grants
 from ...services.access.principals import canonical_id
 from .. import xml
@@ -141,3 +142,21 @@ def announced_version(ctx: S3Context, version_id: str) -> list[tuple[str, str]]:
     if store.versioning is None and version_id == "null":
         return []
     return version_header(version_id)
+
+
+def storage_class(value: str | None) -> str | None:
+    """The class an ``x-amz-storage-class`` header (or POST field) asks for, as a version
+    records it (None: STANDARD, also when absent); 400 InvalidStorageClass for a name AWS
+    does not define."""
+    if value is None:
+        return None
+    if value not in STORAGE_CLASSES:
+        raise S3Error("InvalidStorageClass", "The storage class you specified is not valid",
+                      400)
+    return stored(value)
+
+
+def storage_class_header(value: str | None) -> list[tuple[str, str]]:
+    """``x-amz-storage-class`` of a version, sent only for classes other than STANDARD
+    (as AWS does)."""
+    return [("x-amz-storage-class", value)] if value is not None else []

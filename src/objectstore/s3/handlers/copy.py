@@ -21,6 +21,7 @@ from .common import (
     iso8601,
     parse_http_date,
     quote_etag,
+    storage_class,
     user_metadata,
 )
 from .multipart import ascii_int, part_number, upload_of
@@ -92,10 +93,12 @@ async def _copy_object(ctx: S3Context, opened: OpenVersion) -> S3Response:
     tag_directive = ctx.headers.get("x-amz-tagging-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE") or tag_directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.", 400)
+    # the class asked for (AWS: STANDARD when none is, whatever the source's)
+    sclass = storage_class(ctx.headers.get("x-amz-storage-class"))
     same = ctx.copy_source.store.id == store.id and src.key == key
     if same and directive == "COPY" and tag_directive == "COPY" \
             and "x-amz-acl" not in ctx.headers and ctx.copy_source.version_id is None \
-            and not sse.has_headers(ctx):
+            and not sse.has_headers(ctx) and sclass == src.storage_class:
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to "
                       "copy an object to itself without changing the object's metadata, "
                       "storage class, website redirect location or encryption attributes.", 400)
@@ -106,7 +109,8 @@ async def _copy_object(ctx: S3Context, opened: OpenVersion) -> S3Response:
         ctype, headers, meta = src.content_type, src.headers, src.user_meta
     tags = tags_from_header(ctx) if tag_directive == "REPLACE" else src.tags
     attrs = with_lock_headers(ctx, Attributes(content_type=ctype, headers=headers,
-                                              user_meta=meta, acl=canned_acl(ctx), tags=tags))
+                                              user_meta=meta, acl=canned_acl(ctx), tags=tags,
+                                              storage_class=sclass))
     src_key = sse.copy_source_key(ctx, src)
     attrs = replace(attrs, encryption=await sse.for_write(ctx), grants=await header_grants(ctx),
                     owner=await owner_for(ctx, attrs.acl))

@@ -78,7 +78,7 @@ def _contents(objs: list[ListedObject], enc: Encoder,
             f"{head}<Key>{xml.text(enc(o.key))}</Key>{versioned}"
             f"<LastModified>{iso8601(o.last_modified)}</LastModified>"
             f"<ETag>{xml.text(quote_etag(o.etag))}</ETag>{checksum}<Size>{o.size}</Size>"
-            f"<StorageClass>STANDARD</StorageClass></{tag}>")
+            f"<StorageClass>{o.storage_class or 'STANDARD'}</StorageClass></{tag}>")
     return items
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ...domain.errors import DomainError, UploadNotFound
 from ...domain.models import ObjectVersion
+from ...domain.storage_classes import reported
 from ...services.engine.multipart import (
     MAX_PARTS,
     Combine,
@@ -250,7 +251,8 @@ async def list_parts(ctx: S3Context) -> S3Response:
              for p in found]
     body = xml.document(
         "ListPartsResult", *await _initiator_and_owner(ctx, [up]),
-        *items, Bucket=ctx.bucket, Key=key, UploadId=up.id, StorageClass="STANDARD",
+        *items, Bucket=ctx.bucket, Key=key, UploadId=up.id,
+        StorageClass=reported(up.options.get("storage_class")),
         PartNumberMarker=marker,
         NextPartNumberMarker=found[-1].number if found else None, MaxParts=limit,
         IsTruncated=truncated, ChecksumAlgorithm=up.checksum_algorithm,
@@ -283,7 +285,8 @@ async def list_multipart_uploads(ctx: S3Context) -> S3Response:
         store, prefix, delimiter, key_marker, id_marker, limit)
     people = await _initiator_and_owner(ctx, found)
     items = [xml.node("Upload", people[2 * i], people[2 * i + 1],
-                      Key=u.key, UploadId=u.id, StorageClass="STANDARD",
+                      Key=u.key, UploadId=u.id,
+                      StorageClass=reported(u.options.get("storage_class")),
                       Initiated=iso8601(u.initiated), ChecksumAlgorithm=u.checksum_algorithm)
              for i, u in enumerate(found)]
     body = xml.document(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from ...domain.models import ObjectVersion
+from ...domain.storage_classes import reported
 from ...services.engine.objects import ReadPlan
 from .. import xml
 from ..checksums import header_name
@@ -17,6 +18,7 @@ from .common import (
     http_date,
     parse_http_date,
     quote_etag,
+    storage_class_header,
 )
 from .lifecycle import expiration_header
 from .object_lock import lock_headers
@@ -118,6 +120,7 @@ def object_headers(ctx: S3Context, meta: ObjectVersion) -> list[tuple[str, str]]
     headers += [(f"x-amz-meta-{k}", v) for k, v in meta.user_meta.items()]
     if meta.tags:
         headers.append(("x-amz-tagging-count", str(len(meta.tags))))
+    headers += storage_class_header(meta.storage_class)
     headers += announced_version(ctx, meta.version_id)
     if ctx.credential is not None:  # AWS ignores overrides on anonymous requests
         overrides = {v: ctx.query[k] for k, v in OVERRIDES.items() if k in ctx.query}
@@ -236,7 +239,7 @@ async def get_object_attributes(ctx: S3Context) -> S3Response:
     body = xml.document(
         "GetObjectAttributesResponse", *children,
         ETag=meta.etag if "ETag" in wanted else None,
-        StorageClass="STANDARD" if "StorageClass" in wanted else None,
+        StorageClass=reported(meta.storage_class) if "StorageClass" in wanted else None,
         ObjectSize=meta.size if "ObjectSize" in wanted else None)
     headers = [("Last-Modified", http_date(meta.last_modified))]
     headers += announced_version(ctx, meta.version_id)

@@ -21,6 +21,7 @@ from .common import (
     canned_acl,
     content_headers,
     quote_etag,
+    storage_class,
     user_metadata,
 )
 from .lifecycle import expiration_header
@@ -46,7 +47,8 @@ def attributes(ctx: S3Context) -> Attributes:
     return with_lock_headers(ctx, Attributes(
         content_type=ctx.headers.get("content-type") or "binary/octet-stream",
         headers=content_headers(ctx), user_meta=user_metadata(ctx), acl=canned_acl(ctx),
-        tags=tags_from_header(ctx)))
+        tags=tags_from_header(ctx),
+        storage_class=storage_class(ctx.headers.get("x-amz-storage-class"))))
 
 
 async def owner_for(ctx: S3Context, acl: str) -> str | None:

@@ -12,7 +12,13 @@ from .. import xml
 from ..context import S3Context, S3Response
 from ..errors import S3Error
 from ..post import FormPayload, PostForm
-from .common import CONTENT_HEADERS, MAX_USER_META, quote_etag, version_header
+from .common import (
+    CONTENT_HEADERS,
+    MAX_USER_META,
+    quote_etag,
+    storage_class,
+    version_header,
+)
 from .object_write import owner_for
 from .tagging import tags_from_xml
 
@@ -32,7 +38,7 @@ def _attributes(form: PostForm, acl: str) -> Attributes:
     tags = tags_from_xml(f["tagging"].encode()) if f.get("tagging") else {}
     return Attributes(content_type=f.get("content-type") or form.file_type
                       or "binary/octet-stream", headers=headers, user_meta=meta, acl=acl,
-                      tags=tags)
+                      tags=tags, storage_class=storage_class(f.get("x-amz-storage-class")))
 
 
 def _check_redirect(url: str) -> None:

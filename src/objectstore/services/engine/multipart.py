@@ -138,6 +138,8 @@ class MultipartService:
             options["lock"] = [attrs.lock_mode, attrs.lock_until.isoformat()]
         if attrs.legal_hold:
             options["legal_hold"] = True
+        if attrs.storage_class is not None:  # the completed object's class (None: STANDARD)
+            options["storage_class"] = attrs.storage_class
         if attrs.grants is not None:  # the object's ACL grants, set when it is completed
             options["grants"] = attrs.grants
         if attrs.encryption is not None:  # one data key for every part
@@ -398,7 +400,7 @@ class MultipartService:
                 checksums=checksums, checksum_type=checksum_type, acl=up.acl,
                 parts=tuple((p.blob_id, p.size) for p in used), tags=up.tags,
                 grants=up.options.get("grants"), owner=up.options.get("owner"),
-                **_lock_of(up.options),
+                storage_class=up.options.get("storage_class"), **_lock_of(up.options),
                 sse=_sse_of(up.options, [p.number for p in used]),
                 # every part's block checksums, in order (none if a part has none)
                 blocks=b"".join(p.blocks or b"" for p in used)

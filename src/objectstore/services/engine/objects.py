@@ -88,6 +88,7 @@ class Attributes:
     lock_until: datetime | None = None
     legal_hold: bool = False
     owner: str | None = None  # the credential that owns the version (None: the store's owner)
+    storage_class: str | None = None  # x-amz-storage-class (None: STANDARD)
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,8 @@ class ObjectEngine:
             content_type=attrs.content_type, headers=attrs.headers,
             user_meta=attrs.user_meta, acl=attrs.acl, grants=attrs.grants, tags=attrs.tags,
             lock_mode=attrs.lock_mode, lock_until=attrs.lock_until,
-            legal_hold=attrs.legal_hold, owner=attrs.owner, **fields)
+            legal_hold=attrs.legal_hold, owner=attrs.owner,
+            storage_class=attrs.storage_class, **fields)
 
     # -- object lock ----------------------------------------------------------------------------
     async def lock_config(self, store: ObjectStore) -> LockConfig | None:
@@ -471,7 +473,7 @@ class ObjectEngine:
         changes = {"content_type": attrs.content_type, "headers": attrs.headers,
                    "user_meta": attrs.user_meta, "tags": attrs.tags, "acl": attrs.acl,
                    "grants": attrs.grants, "owner": attrs.owner,
-                   "last_modified": datetime.now(UTC)}
+                   "storage_class": attrs.storage_class, "last_modified": datetime.now(UTC)}
 
         def work(conn: Connection) -> tuple[ObjectVersion | None, bool]:
             state, current = md.state_and_current(conn, store.id, key)

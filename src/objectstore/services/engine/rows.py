@@ -16,7 +16,7 @@ VERSION_COLUMNS: tuple[str, ...] = (
     "blob_id", "size", "etag", "last_modified", "content_type", "headers", "user_meta",
     "checksums", "checksum_type", "acl", "parts", "tags", "data", "version_id",
     "delete_marker", "vseq", "lock_mode", "lock_until", "legal_hold", "grants", "sse",
-    "owner", "blocks",
+    "owner", "blocks", "storage_class",
 )
 # What a point read of the latest version selects (all of it, by name).
 HEAD_COLUMNS: tuple[str, ...] = ("key", *VERSION_COLUMNS)
@@ -45,6 +45,7 @@ def version_from(store_id: str, m: Mapping[str, Any] | RowMapping, *, is_latest:
         lock_until=aware(m["lock_until"]) if m["lock_until"] is not None else None,
         legal_hold=bool(m["legal_hold"]), grants=m["grants"], sse=m["sse"],
         owner=m.get("owner"), blocks=_bytes(m.get("blocks")),
+        storage_class=m.get("storage_class"),
     )
 
 
@@ -66,7 +67,7 @@ def version_from_tuple(store_id: str, names: tuple[str, ...], row: tuple[Any, ..
         row[at["version_id"]], row[at["vseq"]], bool(row[at["delete_marker"]]), is_latest,
         row[at["lock_mode"]], aware(until) if until is not None else None,
         bool(row[at["legal_hold"]]), row[at["grants"]], row[at["sse"]], row[at["owner"]],
-        _bytes(row[at["blocks"]]))
+        _bytes(row[at["blocks"]]), row[at["storage_class"]])
 
 
 _INDEXES: dict[tuple[str, ...], dict[str, int]] = {}
@@ -90,7 +91,7 @@ def row_values(v: ObjectVersion) -> dict[str, Any]:
         "data": v.data, "version_id": v.version_id, "delete_marker": v.delete_marker,
         "vseq": v.vseq, "lock_mode": v.lock_mode, "lock_until": v.lock_until,
         "legal_hold": v.legal_hold, "grants": v.grants, "sse": v.sse, "owner": v.owner,
-        "blocks": v.blocks,
+        "blocks": v.blocks, "storage_class": v.storage_class,
     }
 
 

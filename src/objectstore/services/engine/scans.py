@@ -18,8 +18,8 @@ from .vseq import is_valid_version_id
 
 # Listings need only these: a narrower row is decoded faster (a page is 1,000 rows).
 _SCAN = select(objects.c.key, objects.c.size, objects.c.etag, objects.c.last_modified,
-               objects.c.checksums, objects.c.owner).where(objects.c.store_id == bindparam("sid"),
-                                          objects.c.delete_marker == false())
+               objects.c.checksums, objects.c.owner, objects.c.storage_class).where(
+    objects.c.store_id == bindparam("sid"), objects.c.delete_marker == false())
 _LIMIT = bindparam("lim", type_=Integer)
 _SCAN_AFTER = Prepared(_SCAN.where(objects.c.key > bindparam("key"))
                        .order_by(objects.c.key).limit(_LIMIT))
@@ -42,8 +42,9 @@ def scan_latest(engine: Engine, store_id: str, after: str | None, prefix: str, l
         rows = _SCAN_FROM.all_on(engine, sid=store_id, key=prefix, lim=limit)
     else:
         rows = _SCAN_ALL.all_on(engine, sid=store_id, lim=limit)
-    return [ListedObject(key, int(size), etag, aware(modified), checksums or {}, owner=owner)
-            for key, size, etag, modified, checksums, owner in rows]
+    return [ListedObject(key, int(size), etag, aware(modified), checksums or {}, owner=owner,
+                         storage_class=sclass)
+            for key, size, etag, modified, checksums, owner, sclass in rows]
 
 
 def list_objects(engine: Engine, store_id: str, prefix: str, delimiter: str,
@@ -57,7 +58,7 @@ def _versions_select(table: Any, latest: bool, sid: str, key: str, vseq: str, pr
                      ) -> Any:
     return select(table.c.key, table.c.vseq, table.c.version_id, table.c.delete_marker,
                   table.c.size, table.c.etag, table.c.last_modified, table.c.checksums,
-                  table.c.owner, literal(latest).label("latest")).where(
+                  table.c.owner, table.c.storage_class, literal(latest).label("latest")).where(
         table.c.store_id == sid, table.c.key >= max(key, prefix),
         or_(table.c.key > key, and_(table.c.key == key, table.c.vseq > vseq)))
 
@@ -73,7 +74,8 @@ def scan_versions(engine: Engine, store_id: str, key: str, vseq: str, prefix: st
         rows = conn.execute(q).all()
     return [ListedObject(r.key, int(r.size), r.etag, aware(r.last_modified),
                          r.checksums or {}, r.version_id, bool(r.latest),
-                         bool(r.delete_marker), r.vseq, r.owner) for r in rows]
+                         bool(r.delete_marker), r.vseq, r.owner, r.storage_class)
+            for r in rows]
 
 
 def list_object_versions(engine: Engine, store_id: str, prefix: str, delimiter: str,

@@ -141,6 +141,9 @@ def _object_columns() -> list[Column[Any]]:
         # CRC32C of every 1 MiB block of each blob, packed 4 bytes a block
         # (services/engine/blocks.py); null: written before block checksums (or no blob).
         Column("blocks", LargeBinary, nullable=True),
+        # The S3 storage class the version was written with (domain/storage_classes.py);
+        # null: STANDARD (every version written before storage classes were recorded).
+        Column("storage_class", String(32), nullable=True),
     ]
 
 
