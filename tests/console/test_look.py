@@ -295,3 +295,39 @@ def test_objects_sort_search_upload_button_drop_and_share(
         page.get_by_role("button", name="Copy share link").click()
         expect(page.get_by_role("button", name="Copied")).to_be_visible()
     page.set_viewport_size({"width": 1200, "height": 900})
+
+
+# -- 4. charts a person can read; the overview's endpoints -------------------------------------
+
+@SIZES
+def test_chart_axes_one_sample_mark_tooltips_and_overview(
+        signed_in: tuple[Console, Account], size: dict[str, int]) -> None:
+    console, account = signed_in
+    page, srv = console.page, console.srv
+    sw = _store(srv, account, "chart")  # a new store: one sample, the usage of the moment
+    page.set_viewport_size(size)
+    try:
+        page.goto(console.url(f"/stores/{sw.store.id}"))
+        chart = page.locator("#usage-chart")
+        expect(chart).to_be_visible()
+        expect(chart.locator("#x-title")).to_have_text("Time (UTC)")
+        expect(chart.locator("#y-title-bytes")).to_have_text("Bytes stored")
+        expect(chart.locator("#y-title-objects")).to_have_text("Objects")
+        assert chart.locator("text.tick").count() >= 8  # values on both scales, and times
+        dots = chart.locator("circle.dot")
+        assert dots.count() == 2  # one sample: a mark for bytes and one for objects
+        box = dots.first.bounding_box()
+        assert box and box["width"] >= 3 and box["height"] >= 3
+        tip = chart.locator("g.sample > title").first.text_content() or ""
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC: 0 B, 0 objects", tip), tip
+        expect(page.get_by_text("One sample so far")).to_be_visible()
+        no_sideways_overflow(page)
+
+        page.goto(console.url("/"))
+        expect(page.locator("#s3-endpoint")).to_have_text(srv.s3_url)
+        expect(page.get_by_role("heading", name="Connect a client")).to_be_visible()
+        expect(page.locator("#connect-example")).to_contain_text(
+            f"--endpoint-url {srv.s3_url}")
+        no_sideways_overflow(page)
+    finally:
+        page.set_viewport_size({"width": 1200, "height": 900})

@@ -1,4 +1,5 @@
-"""The overview: quota used and left, and stores, bytes and objects per region."""
+"""The overview: the endpoints and how to connect a client, quota used and left, and
+stores, bytes and objects per region."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from .endpoint import Ctx
+from .endpoint import Ctx, own_origin
+from .stores_page import all_credentials
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,10 @@ def region_usage(ctx: Ctx) -> list[RegionUsage]:
 def overview(ctx: Ctx) -> Response:
     allocated, count = ctx.services.stores.allocation(ctx.account.id)
     quota = ctx.account.quota_gb
+    creds = all_credentials(ctx)
     return ctx.render("overview.html", quota_gb=quota, allocated_gb=allocated,
                       left_gb=max(0, quota - allocated), store_count=count,
-                      regions=region_usage(ctx))
+                      regions=region_usage(ctx),
+                      s3_endpoint=ctx.services.settings.resolved_public_s3_url(),
+                      api_endpoint=own_origin(ctx.request),
+                      first_credential=creds[0] if creds else None)
