@@ -4,6 +4,7 @@ whole and never push the page sideways, the object browser's tools, readable cha
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -329,5 +330,41 @@ def test_chart_axes_one_sample_mark_tooltips_and_overview(
         expect(page.locator("#connect-example")).to_contain_text(
             f"--endpoint-url {srv.s3_url}")
         no_sideways_overflow(page)
+    finally:
+        page.set_viewport_size({"width": 1200, "height": 900})
+
+
+# -- 5. /docs: examples for every endpoint, errors once, a way back ------------------------------
+
+@SIZES
+def test_docs_examples_errors_once_and_way_back(signed_in: tuple[Console, Account],
+                                                size: dict[str, int]) -> None:
+    console, _ = signed_in
+    page, srv = console.page, console.srv
+    page.set_viewport_size(size)
+    try:
+        page.goto(srv.api_url + "/docs")
+        ops = page.locator("section.op")
+        assert ops.count() >= 10
+        for i in range(ops.count()):
+            op = ops.nth(i)
+            title = op.locator("h2").inner_text()
+            request = op.locator("pre.example-request").inner_text()
+            method, path = title.split(" ", 1)
+            assert request.startswith("curl") and path.split("{")[0] in request, title
+            assert (f"-X {method}" in request) == (method != "GET"), title
+            if path.startswith("/v2/"):
+                assert "Authorization: bearer $API_KEY" in request, title
+                body = op.locator("pre.example-response").inner_text()
+                assert isinstance(json.loads(body), dict | list), title
+        # each error is described once, in one section; operations link to it
+        unknown_key = page.get_by_text("Missing or unknown API key")
+        expect(unknown_key).to_have_count(1)
+        expect(page.locator("#errors dt")).to_have_count(
+            len(set(page.locator("section.op .errors-line a").all_inner_texts())))
+        assert json.loads(page.locator("#error-example").inner_text())["code"]
+        no_sideways_overflow(page)
+        page.get_by_role("link", name="Back to the console").first.click()
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     finally:
         page.set_viewport_size({"width": 1200, "height": 900})
