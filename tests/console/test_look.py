@@ -368,3 +368,30 @@ def test_docs_examples_errors_once_and_way_back(signed_in: tuple[Console, Accoun
         expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     finally:
         page.set_viewport_size({"width": 1200, "height": 900})
+
+
+# -- 6. a favicon; buttons by weight, one height ----------------------------------------------
+
+def test_favicon_and_buttons_by_weight(signed_in: tuple[Console, Account]) -> None:
+    console, account = signed_in
+    page, srv = console.page, console.srv
+    sw = _store(srv, account, "look")
+    _s3(srv, sw).put_object(Bucket=sw.store.name, Key="f.txt", Body=b"f")
+    for path in ("/", "/stores", f"/stores/{sw.store.id}", f"/stores/{sw.store.id}/objects",
+                 f"/stores/{sw.store.id}/object?key=f.txt", "/credentials"):
+        page.goto(console.url(path))
+        href = page.locator('link[rel="icon"]').get_attribute("href")
+        assert href and href.endswith(".svg")
+        icon = page.request.get(srv.api_url + href)
+        assert icon.status == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+        heights = page.evaluate("""() => Array.from(document.querySelectorAll(
+            'main button:not(.sort), main a.button')).filter(b => b.offsetParent)
+            .map(b => Math.round(b.getBoundingClientRect().height))""")
+        assert heights and max(heights) - min(heights) <= 2, (path, heights)
+        if path != "/":
+            # the page's main action stands out; destructive ones are red
+            assert page.locator("main .primary").count() >= 1, path
+    page.goto(console.url(f"/stores/{sw.store.id}"))
+    red = page.get_by_role("button", name="Delete store").evaluate(
+        "b => getComputedStyle(b).backgroundColor")
+    assert red == "rgb(180, 35, 24)"
