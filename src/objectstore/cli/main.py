@@ -215,5 +215,9 @@ from .rules_cmds import register as register_rules  # noqa: E402
 
 register_rules(main, common, _services)
 
+from .backup_cmds import register as register_backup  # noqa: E402
+
+register_backup(main, common, _settings)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
