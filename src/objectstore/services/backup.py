@@ -146,7 +146,7 @@ def backup(data_dir: Path, out: Path, *, link: bool = True, keyring_configured: 
     while True:
         tries += 1
         shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        work.mkdir(parents=True, mode=0o700)  # sealed secrets, key files: owner only
         _snapshot(data_dir / DB_FILE, work / DB_FILE)
         wanted = sorted(named_blobs(work / DB_FILE))
         missing = []
