@@ -11,6 +11,8 @@ import re
 import signal
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,6 +106,12 @@ def test_every_port_serves_https_with_hsts(srv: RunningServer) -> None:
         assert got["ResponseMetadata"]["HTTPHeaders"]["strict-transport-security"] == HSTS
     finally:
         s3.close()
+    # the CLI (the Python SDK) over HTTPS, trusting a private CA the standard way
+    cli = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "objectstore.cli.main", "store", "list", "-o", "json",
+         "--api-url", srv.api_url, "--api-key", srv.api_key], capture_output=True, text=True,
+        timeout=60, env=dict(os.environ, SSL_CERT_FILE=str(srv.verify)))
+    assert cli.returncode == 0 and store.name in cli.stdout, cli.stdout + cli.stderr
     # nothing is served in clear on either port
     for url in (srv.api_url, srv.s3_url):
         with pytest.raises(httpx.HTTPError):
