@@ -496,3 +496,11 @@ def test_an_id_wins_over_a_name(cli, sdk):
     second = sdk.create_credential(first.id)  # a credential named like another's ID
     assert js(cli, "credential", "show", first.id)["id"] == first.id
     assert js(cli, "credential", "show", second.id)["name"] == first.id
+
+
+def test_version_is_the_installed_package_version():
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(main, ["--version"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert result.stdout == f"objectstore, version {version('objectstore')}\n"

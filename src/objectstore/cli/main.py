@@ -45,7 +45,7 @@ def common(fn: F) -> F:
 
 
 @click.group()
-@click.version_option(package_name="objectstore")
+@click.version_option(package_name="objectstore", prog_name="objectstore")
 def main() -> None:
     """Self-hosted object storage: Civo's Object Store API and S3."""
 
