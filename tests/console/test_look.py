@@ -274,6 +274,17 @@ def test_objects_sort_search_upload_button_drop_and_share(
     expect(page.locator("#upload-list")).to_have_attribute("data-finished", "ok")
     got = s3.get_object(Bucket=sw.store.name, Key="dropped.txt")["Body"].read()
     assert got == b"dropped bytes"
+    # the listing itself takes drops too
+    page.goto(console.url(base))
+    page.evaluate("""() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(["on the list"], "onlist.txt", {type: "text/plain"}));
+        const cell = document.querySelector("#objects tbody td.name");
+        cell.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true,
+                                                  cancelable: true}));
+    }""")
+    expect(page.locator("#upload-list")).to_have_attribute("data-finished", "ok")
+    expect(page.get_by_role("link", name="onlist.txt", exact=True)).to_be_visible()
 
     # breadcrumbs lead back from a folder
     page.goto(console.url(base + "?prefix=docs/"))
@@ -395,3 +406,79 @@ def test_favicon_and_buttons_by_weight(signed_in: tuple[Console, Account]) -> No
     red = page.get_by_role("button", name="Delete store").evaluate(
         "b => getComputedStyle(b).backgroundColor")
     assert red == "rgb(180, 35, 24)"
+
+
+# -- 7. the screenshots in README.md and docs/console.md come from here ------------------------
+
+SCREENSHOTS = ("overview", "objects", "object", "store", "credential", "confirm", "docs")
+
+
+def test_screenshots_desktop_and_phone(signed_in: tuple[Console, Account]) -> None:
+    """Pages of a lived-in account at 1366 px and 375 px, saved as desktop-<page>.png and
+    phone-<page>.png (``OBJECTSTORE_SCREENSHOTS_DIR=docs/screenshots`` refreshes the docs'
+    copies); each is checked for sideways overflow as it is taken."""
+    import time
+
+    console, account = signed_in
+    page, srv = console.page, console.srv
+    sw = _store(srv, account, "photos")
+    s3 = _s3(srv, sw)
+    for key, size in (("2026/holiday/beach.jpg", 2_400_000), ("2026/holiday/sunset.jpg",
+                      3_100_000), ("2026/receipts/march.pdf", 180_000),
+                      ("notes/ideas.md", 4_200), ("album-cover.png", 820_000),
+                      ("backup-2026-12-01.tar.gz", 7_300_000), ("readme.txt", 310)):
+        s3.put_object(Bucket=sw.store.name, Key=key, Body=b"\0" * size)
+    history = srv.apps.mgmt.app.app.app.state.console.state.history  # type: ignore[attr-defined]
+    now = time.time()
+    for i in range(24):
+        history.record(now - 86_000 + i * 3_500, [(sw.store.id, 600_000 * i, i // 3)])
+    sid = sw.store.id
+
+    def snap(name: str, prefix: str, *, full: bool = True) -> None:
+        no_sideways_overflow(page)
+        if full:
+            page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(console.shots / f"{prefix}-{name}.png"), full_page=full)
+
+    for prefix, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.goto(console.url("/"))
+        snap("overview", prefix)
+        page.goto(console.url(f"/stores/{sid}/objects"))
+        page.get_by_label("Select readme.txt").check()
+        snap("objects", prefix)
+        page.goto(console.url(f"/stores/{sid}/object?key=album-cover.png"))
+        page.get_by_role("button", name="Create share link").click()
+        expect(page.get_by_role("textbox", name="Share link")).to_contain_text("X-Amz")
+        snap("object", prefix)
+        page.goto(console.url(f"/stores/{sid}"))
+        expect(page.locator("#usage-chart circle.dot")).not_to_have_count(0)
+        snap("store", prefix)
+        page.goto(console.url(f"/credentials/{sw.owner.id}"))
+        snap("credential", prefix)
+        page.goto(console.url(f"/stores/{sid}/object?key=readme.txt"))
+        page.get_by_role("button", name="Delete object").click()
+        expect(page.get_by_role("dialog")).to_be_visible()
+        snap("confirm", prefix, full=False)
+        console.confirm(cancel=True)
+        page.goto(srv.api_url + "/docs#POST-v2-objectstores")
+        snap("docs", prefix, full=False)
+    page.set_viewport_size({"width": 1200, "height": 900})
+    assert _exists(srv, sw, "readme.txt")
+    for name in SCREENSHOTS:
+        for prefix in ("desktop", "phone"):
+            assert (console.shots / f"{prefix}-{name}.png").stat().st_size > 5_000
+
+
+def test_docs_show_only_screenshots_the_tests_make() -> None:
+    """README.md and docs/console.md show the screenshots above (so a refresh updates them
+    all) and nothing else from docs/screenshots."""
+    root = Path(__file__).resolve().parents[2]
+    made = {f"{p}-{n}.png" for n in SCREENSHOTS for p in ("desktop", "phone")}
+    shown: set[str] = set()
+    for doc in ("README.md", "docs/console.md"):
+        shown |= set(re.findall(r"screenshots/([\w.-]+\.png)", (root / doc).read_text()))
+    assert shown and shown <= made, shown - made
+    assert {"desktop-objects.png", "phone-objects.png"} <= shown
+    for name in shown:
+        assert (root / "docs" / "screenshots" / name).is_file(), name

@@ -300,16 +300,16 @@
   }
 
   document.addEventListener("dragover", function (ev) {
-    if (ev.target.closest && ev.target.closest("#dropzone")) {
-      ev.preventDefault(); ev.target.closest("#dropzone").classList.add("over");
+    if (ev.target.closest && ev.target.closest("[data-drop]")) {
+      ev.preventDefault(); ev.target.closest("[data-drop]").classList.add("over");
     }
   });
   document.addEventListener("dragleave", function (ev) {
-    var z = ev.target.closest ? ev.target.closest("#dropzone") : null;
+    var z = ev.target.closest ? ev.target.closest("[data-drop]") : null;
     if (z) z.classList.remove("over");
   });
   document.addEventListener("drop", function (ev) {
-    var z = ev.target.closest ? ev.target.closest("#dropzone") : null;
+    var z = ev.target.closest ? ev.target.closest("[data-drop]") : null;
     if (!z) return;
     ev.preventDefault(); z.classList.remove("over");
     var items = ev.dataTransfer.items, out = [], waits = [];
