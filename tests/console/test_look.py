@@ -300,7 +300,8 @@ def test_objects_sort_search_upload_button_drop_and_share(
         page.get_by_role("button", name="Create share link").click()
         box = page.get_by_role("textbox", name="Share link")
         expect(box).to_contain_text("X-Amz-Signature=")
-        hidden = box.evaluate("t => [t.scrollHeight - t.clientHeight, t.scrollWidth - t.clientWidth]")
+        hidden = box.evaluate(
+            "t => [t.scrollHeight - t.clientHeight, t.scrollWidth - t.clientWidth]")
         assert hidden[0] <= 1 and hidden[1] <= 1, hidden
         assert box.evaluate("t => t.getBoundingClientRect().right <= innerWidth")
         no_sideways_overflow(page)
