@@ -182,6 +182,7 @@ def backup(data_dir: Path, out: Path, *, link: bool = True, keyring_configured: 
     manifest = {"format": FORMAT, "taken_at": time.time(), "blobs": len(wanted),
                 "blob_bytes": size, "files": sorted(p.name for p in work.iterdir()),
                 "notes": notes}
+    os.sync()  # everything on disk before the manifest says the backup is complete
     (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     with contextlib.suppress(FileNotFoundError):
         out.rmdir()  # an empty directory given: replaced by the finished backup
@@ -222,4 +223,5 @@ def restore(backup_dir: Path, data_dir: Path, *, link: bool = False) -> RestoreR
         _link_or_copy(_blob_path(backup_dir, blob_id), _blob_path(data_dir, blob_id), link)
     with contextlib.suppress(OSError):
         os.chmod(data_dir / SERVER_KEY, 0o600)
+    os.sync()
     return RestoreResult(data_dir, len(wanted), list(manifest.get("notes", [])))
