@@ -254,6 +254,13 @@ def test_a_blob_gone_before_it_is_taken_means_a_fresh_snapshot(
         done = mod.backup(tmp_path / "d", tmp_path / "b1")
         assert done.tries == 2 and done.blobs == 1
         assert not (tmp_path / "b1.partial").exists()
+        assert oct((tmp_path / "b1").stat().st_mode & 0o777) == "0o700"
+        monkeypatch.setattr(mod, "_link_or_copy", real)
+        # restore --link: blob files shared with the backup (same file system), the rest copied
+        mod.restore(tmp_path / "b1", tmp_path / "linked", link=True)
+        blob_files = [p for p in (tmp_path / "linked" / "blobs").rglob("*") if p.is_file()]
+        assert len(blob_files) == 1 and blob_files[0].stat().st_nlink == 3  # data, b1, linked
+        assert (tmp_path / "linked" / "objectstore.db").stat().st_nlink == 1
 
         def always_gone(src: Path, dst: Path, link: bool) -> bool:
             raise FileNotFoundError(src)
