@@ -205,7 +205,7 @@ def test_pages_fit_and_tables_keep_words(signed_in: tuple[Console, Account],
             no_sideways_overflow(page)
             headers_on_one_line(page)
             cells_not_one_char_wide(page)
-        page.goto("/docs".join([srv.api_url, ""]))
+        page.goto(srv.api_url + "/docs")
         no_sideways_overflow(page)
         # the navigation stays at the top while the page scrolls
         page.goto(console.url(f"/stores/{sw.store.id}"))
@@ -215,6 +215,11 @@ def test_pages_fit_and_tables_keep_words(signed_in: tuple[Console, Account],
             "n => n.getBoundingClientRect().top")
         assert 0 <= top < 100
         expect(page.get_by_role("navigation", name="Main")).to_be_in_viewport()
+        console.sign_in(srv.api_key)  # the operator's accounts page too
+        page.goto(console.url("/accounts"))
+        no_sideways_overflow(page)
+        headers_on_one_line(page)
+        cells_not_one_char_wide(page)
     finally:
         page.set_viewport_size({"width": 1200, "height": 900})
 
