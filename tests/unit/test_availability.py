@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import psycopg
 import pytest
 from sqlalchemy import exc as sa
@@ -18,6 +20,13 @@ from objectstore.storage.seaweedfs.client import NotFound, SeaweedError
     (sa.TimeoutError("QueuePool limit reached"), "SlowDown"),
     (SeaweedError("no SeaweedFS master answered"), "ServiceUnavailable"),
     (ConnectionError("PUT http://volume/3,01: refused"), "ServiceUnavailable"),
+    # SQLite: a busy or unreadable file is an outage, a schema error a bug
+    (sa.OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked")),
+     "ServiceUnavailable"),
+    (sa.OperationalError("SELECT 1", {}, sqlite3.OperationalError("disk I/O error")),
+     "ServiceUnavailable"),
+    (sa.OperationalError("INSERT", {}, sqlite3.OperationalError("no such table: main.t")),
+     "InternalError"),
     # bugs and missing data stay 500
     (FileNotFoundError("blob sw1 does not exist"), "InternalError"),
     (NotFound("needle 3,01 not found"), "InternalError"),
