@@ -222,3 +222,22 @@ def test_objects_without_block_checksums_still_read(store: Store) -> None:
     assert "1 with unverifiable blocks" in result.output
     _flip(_blob(store, "old"), 100)
     assert _fails(_ranged(url, 0, len(data) - 1))  # the whole-object check still holds
+
+
+def test_ranged_reads_of_damaged_inline_bytes(store: Store) -> None:
+    """A small object's bytes live in its row (no blob, no block list): a ranged read of
+    them is checked against the whole object's checksum, as a whole read is."""
+    s3 = store.boto()
+    b = store.name
+    data = _body(4000)
+    s3.put_object(Bucket=b, Key="small", Body=data)
+    svc = store.srv.services
+    st = svc.stores.by_name(b)[0]
+    assert svc.objects.head_sync(store.id, "small").data == data
+    url = _url(s3, b, "small")
+    assert _ranged(url, 10, 99) == (206, data[10:100])
+    damaged = bytearray(data)
+    damaged[3000] ^= 0x01
+    svc.objects.update_sync(st, "small", None, data=bytes(damaged))
+    assert _fails(_ranged(url, 0, len(data) - 1))
+    assert _fails(_ranged(url, 10, 99))  # far from the damage: still refused
