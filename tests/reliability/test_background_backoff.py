@@ -101,7 +101,10 @@ def test_gc_backs_off_when_its_pass_fails(tmp_path: Path,
             time.sleep(0.01)
         lines = [r.getMessage() for r in logs.records if r.levelno >= logging.WARNING]
         print(f"GC passes in ~3 s while failing: {failing_calls}; log lines: {len(lines)}")
-        assert 1 <= failing_calls <= 6, failing_calls  # 0.5 + 1 + 2 s: four tries
+        # 0.5 + 1 + 2 s: four tries per failing loop (the drain and the full pass both call
+        # it; a slow start under load can add a round): a bound far below the spin it was
+        # (4,375 passes in 3 s)
+        assert 1 <= failing_calls <= 20, failing_calls
         assert len(logs.matching("failed (OSError: blob store unavailable)")) == 1, lines[:5]
         assert len(lines) == 1, lines[:5]
         failing[0] = False  # the blob store is back

@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from objectstore.config import Settings
 from objectstore.storage.sql.tables import objectstores
+from tests.support.aio import in_own_loop
 from tests.support.server import RunningServer, running_server
 
 
@@ -354,7 +355,7 @@ def test_a_read_whose_bytes_moved_reads_the_row_again(sqlite_server) -> None:  #
                 return body.data
             return b"".join([piece async for piece in body.stream])
 
-        assert asyncio.run(get()) == b"new" * 100_000
+        assert in_own_loop(get()) == b"new" * 100_000
         assert len(planned) == 2 and planned[0] != planned[1]
 
         n[0] = 0
@@ -366,7 +367,7 @@ def test_a_read_whose_bytes_moved_reads_the_row_again(sqlite_server) -> None:  #
                 await engine.copy(store, "copy", opened, _attrs())
             return s3.get_object(Bucket="race-moved", Key="copy")["Body"].read()
 
-        assert asyncio.run(open_copy()) == b"new" * 100_000
+        assert in_own_loop(open_copy()) == b"new" * 100_000
     finally:
         engine.head = real_head  # type: ignore[method-assign]
 

@@ -91,12 +91,14 @@ def test_a_miss_after_a_change_does_not_join_the_older_load() -> None:
 
     cache: TtlCache[str, int] = TtlCache(ttl=60)
     gate, started = threading.Event(), threading.Event()
-    values = iter([1, 2])
+    calls = [0]
 
-    def load() -> int:
+    def load() -> int:  # each load answers its own rank (not which thread wakes first)
+        calls[0] += 1
+        mine = calls[0]
         started.set()
         gate.wait(5)
-        return next(values)
+        return mine
 
     async def main() -> tuple[int, int]:
         first = asyncio.create_task(cache.get_or_load_async("k", load))
