@@ -9,8 +9,9 @@ for a single-blob version, ``parts.blocks`` for a multipart part (a completed ob
 A read expands the range it serves to block boundaries within each blob, checks every block
 it read and hands out only the bytes asked for (``read_verified``); a block that does not
 match raises ``DamagedBlock``. Versions written before block checksums existed
-(``blocks`` null), inline versions (their bytes are in the row: every read of them, ranged too, is checked
-against the whole object's checksum) and encrypted ones (their segments are authenticated) have none.
+(``blocks`` null), inline versions (their bytes are in the row: every read of them,
+ranged too, is checked against the whole object's checksum) and encrypted ones (their
+segments are authenticated) have none.
 """
 
 from __future__ import annotations
