@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 
 from .config import Settings
 from .domain.errors import Unauthenticated
-from .forwarded import ClientView, TrustedProxies, parse_trusted_proxies
+from .forwarded import ClientView, TrustedProxies, client_view, parse_trusted_proxies
 from .observability import Metrics, MetricsView, Observed, WithMetricsEndpoint
 from .services.accounts import AccountService
 from .services.bucket_configs import BucketConfigService
@@ -158,7 +158,7 @@ def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
     proxies = TrustedProxies(parse_trusted_proxies(settings.trusted_proxies))
     mgmt = ClientView(WithMetricsEndpoint(Observed(mgmt_app, "mgmt", metrics), metrics,
                                           metrics_access(services)), proxies)
-    s3 = ClientView(Observed(create_s3_app(services), "s3", metrics), proxies)
+    s3 = client_view(Observed(create_s3_app(services), "s3", metrics), proxies)
     lifecycle = LifecycleWorker(services.engine, services.objects, services.multipart,
                                 services.configs,
                                 Leader(services.engine, "lifecycle", settings.data_dir),

@@ -49,3 +49,14 @@ def test_bad_settings_are_named() -> None:
     with pytest.raises(ValueError, match="'10.0.0.300'"):
         parse_trusted_proxies("10.0.0.1,10.0.0.300")
     assert parse_trusted_proxies("") == ()
+
+
+def test_client_view_only_when_a_proxy_is_listed() -> None:
+    from objectstore.forwarded import ClientView, TrustedProxies, client_view, parse_trusted_proxies
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        pass
+
+    assert client_view(app, TrustedProxies()) is app  # nothing to trust: no layer at all
+    wrapped = client_view(app, TrustedProxies(parse_trusted_proxies("10.0.0.0/8")))
+    assert isinstance(wrapped, ClientView) and wrapped.app is app
