@@ -1,0 +1,1 @@
+"""Bucket event notifications: targets, the outbox and its deliverers (issue 25)."""
