@@ -12,12 +12,14 @@ checked, faults injected and anomalies found."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -113,17 +115,42 @@ def test_postgres_down_answers_503_and_recovers_by_itself(one_gateway: Topology)
     SlowDown (retryable), not 500 InternalError; once it is back, requests succeed again
     without a gateway restart and nothing acknowledged is lost."""
     s3, bucket, calls = _outage_calls(one_gateway)
+    assert one_gateway.cluster is not None
+    gw = one_gateway.gws[0]
+    console = _console_signed_in(gw.api_url, one_gateway.cluster.api_key)
     nemesis = Nemesis(one_gateway)
     seen: dict[str, tuple[int, str]] = {}
     nemesis.stop_postgres()
     try:
         for name, call in calls.items():
             seen[name] = _answer(call)
+        # the management API and the console say "try again" too, each in its own format
+        with one_gateway.cluster.api(gw) as api:
+            made = api.post("/v2/objectstores", json={"name": "during-outage",
+                                                      "region": "LON1"})
+            listed = api.get("/v2/objectstore/credentials", params={"region": "LON1"})
+        page = console.get("/console/")
     finally:
         nemesis.start_postgres()
     _until_ok(calls["GET"])
     assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"acknowledged"
     assert not _retryable(seen), f"expected 503 ServiceUnavailable/SlowDown: {seen}"
+    for r in (made, listed):
+        assert (r.status_code, r.json()["code"]) == (503, "service_unavailable"), r.text
+        assert r.headers["retry-after"] == "1"
+    assert page.status_code == 503 and "try again in a moment" in page.text, page.text[:500]
+    assert console.get("/console/").status_code == 200  # the session survived the outage
+
+
+def _console_signed_in(base: str, key: str) -> httpx.Client:
+    """A console session over plain HTTP (the sign-in form's double-submit token)."""
+    client = httpx.Client(base_url=base, timeout=30, headers={"Origin": base})
+    form = client.get("/console/signin")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert form.status_code == 200 and token, form.text[:300]
+    r = client.post("/console/signin", data={"csrf": token.group(1), "api_key": key})
+    assert r.status_code == 303, r.text[:300]
+    return client
 
 
 def test_a_gateway_cut_from_postgres_answers_503_and_recovers_by_itself(

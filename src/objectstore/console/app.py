@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -24,7 +25,7 @@ from . import (
     stores_page,
 )
 from .docs_page import api_reference
-from .endpoint import PageFn, error_page, page
+from .endpoint import OutagePages, PageFn, error_page, page
 from .headers import HEADERS
 from .sampler import Sampler, UsageHistory
 from .sessions import SessionStore
@@ -123,7 +124,8 @@ class Console:
             Route("/", _to_console, methods=["GET", "HEAD"]),
             Route(PREFIX, _to_console, methods=["GET", "HEAD"]),
             Route("/docs", docs, methods=["GET"]),
-            Mount(PREFIX, routes=inner),
+            Mount(PREFIX, routes=inner,
+                  middleware=[Middleware(OutagePages, state=self.state)]),
         ]
 
     async def not_found(self, request: Request) -> Response:

@@ -11,9 +11,11 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain.errors import DomainError, InvalidInput
 from ..domain.models import Account
+from ..services.availability import unavailable
 from ..services.registry import Services
 from .csrf import SAFE_METHODS, same_origin, submitted_token, token_matches
 from .errors import status_of
@@ -69,7 +71,7 @@ def _status_of(exc: Exception) -> int:
         return exc.status if 400 <= exc.status < 600 else 502
     if isinstance(exc, DomainError):
         return status_of(exc)
-    return 500
+    return 503 if unavailable(exc) else 500
 
 
 def message_of(exc: Exception) -> str:
@@ -78,7 +80,38 @@ def message_of(exc: Exception) -> str:
             else exc.message
     if isinstance(exc, DomainError):
         return exc.message
-    return "an internal error occurred"
+    return OUTAGE_MESSAGE if unavailable(exc) else "an internal error occurred"
+
+
+OUTAGE_MESSAGE = ("The service cannot reach its database or blob store right now. Nothing was "
+                  "changed: try again in a moment.")
+
+
+class OutagePages:
+    """ASGI middleware for the console's routes: a backend outage met outside a page's own
+    error handling (the session lookup, the sign-in throttle) is a 503 page with a readable
+    message, not a bare 500 (``services/availability.py`` says which failures are outages)."""
+
+    def __init__(self, app: ASGIApp, state: ConsoleState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started or scope["type"] != "http" or not unavailable(exc):
+                raise
+            log.warning("console: a backend cannot be reached (%s)", type(exc).__name__)
+            resp = error_page(self.state, 503, OUTAGE_MESSAGE)
+            resp.headers["Retry-After"] = "1"
+            await resp(scope, receive, send)
 
 
 def _local(target: str) -> bool:

@@ -42,6 +42,8 @@ OTHER_ERRORS: dict[str, tuple[int, str]] = {
                                    "OBJECTSTORE_METRICS_TOKEN nor the operator's API key"),
     "not_found": (404, "no such endpoint"),
     "method_not_allowed": (405, "the method is not served on the path"),
+    "service_unavailable": (503, "the metadata database or the blob store cannot be reached "
+                                 "right now (nothing was changed; retry after Retry-After)"),
     "internal_server_error": (500, "an unexpected failure"),
 }
 
@@ -51,6 +53,15 @@ def civo_error(status: int, code: str, reason: str, details: str | None = None) 
     if details:
         body["details"] = details
     return JSONResponse(body, status_code=status)
+
+
+def service_unavailable() -> JSONResponse:
+    """A backend outage (``services/availability.py``): retryable, nothing was changed."""
+    resp = civo_error(503, "service_unavailable",
+                      "the service cannot reach its database or blob store right now; "
+                      "nothing was changed: retry shortly")
+    resp.headers["Retry-After"] = "1"
+    return resp
 
 
 def domain_error_response(exc: e.DomainError) -> JSONResponse:

@@ -32,11 +32,12 @@ from starlette.types import Scope, Send
 
 from ..domain.errors import DomainError
 from ..domain.models import Account
+from ..services.availability import unavailable
 from ..services.cache import MISS, SharedGeneration, SingleFlight, TtlCache
 from ..services.registry import Services
 from ..services.secrets import hash_api_key
 from .auth import bearer_of, bearer_token
-from .errors import civo_error, domain_error_response
+from .errors import civo_error, domain_error_response, service_unavailable
 from .params import BadBody, Params, parse_body, read_body
 
 log = logging.getLogger("objectstore.mgmt")
@@ -138,7 +139,11 @@ def civo_endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
                 return civo_error(bad.status, bad.code, bad.reason)
             except DomainError as exc:
                 return domain_error_response(exc)
-            except Exception:
+            except Exception as exc:
+                if unavailable(exc):  # a backend outage, not a bug: retryable
+                    log.warning("%s %s: a backend cannot be reached (%s)", request.method,
+                                request.url.path, type(exc).__name__)
+                    return service_unavailable()
                 log.exception("unhandled error in %s %s", request.method, request.url.path)
                 return civo_error(500, "internal_server_error", "an internal error occurred")
             return JSONResponse(result)
