@@ -29,9 +29,12 @@ lint: $(TEST_STAMP)
 
 # The full suite: unit tests, API tests on SQLite and on a throwaway PostgreSQL, and real S3
 # clients (boto3, aws CLI, s3cmd, minio, rclone) against a real server; the web console in
-# Debian's chromium (scripts/ensure-chromium.sh installs it). Long fault and crash runs (marked
-# `long`) are left to `make test-long`.
+# Debian's chromium (scripts/ensure-chromium.sh installs it); event targets on throwaway RabbitMQ,
+# NATS and Redis instances (scripts/ensure-brokers.sh: started first, RabbitMQ boots while the
+# linters run, waited for before pytest). Long fault and crash runs (marked `long`) are left to
+# `make test-long`.
 test: $(TEST_STAMP)
+	bash scripts/ensure-brokers.sh --no-wait
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
@@ -39,7 +42,9 @@ test: $(TEST_STAMP)
 	bash scripts/ensure-chromium.sh
 	bash scripts/ensure-seaweedfs.sh >/dev/null
 	bash scripts/ensure-nginx.sh >/dev/null
-	. scripts/pg-env.sh && $(BIN)/pytest -q -p no:cacheprovider -m "not long"
+	bash scripts/ensure-brokers.sh
+	. scripts/pg-env.sh && . scripts/broker-env.sh && \
+	  $(BIN)/pytest -q -p no:cacheprovider -m "not long"
 
 # Only the long fault and crash runs (marked `long`): gateways, volume servers and the
 # background leader SIGKILLed through many uploads, and crash loops with many kills.
