@@ -99,6 +99,10 @@ class ObjectVersion:
     # written before block checksums, inline or encrypted
     blocks: bytes | None = None
     storage_class: str | None = None  # the S3 storage class (None: STANDARD)
+    # A multipart object's parts' own checksums (algorithm -> b64), in ``parts`` order, as
+    # UploadPart computed them (GET/HEAD with partNumber, GetObjectAttributes); None: not a
+    # multipart object, or completed before they were kept.
+    part_checksums: tuple[dict[str, str], ...] | None = None
 
     def blob_ids(self) -> list[str]:
         """The blobs holding this version's bytes (none for inline objects and markers)."""

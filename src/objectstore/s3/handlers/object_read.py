@@ -153,18 +153,23 @@ def _prepare(ctx: S3Context, meta: ObjectVersion) -> tuple[S3Response | None, in
         return S3Response(304, [h for h in headers if h[0] in keep]), 0, 0, headers, 304
     size = meta.size
     rng: tuple[int, int] | None = None
+    checksums: dict[str, str] | None = meta.checksums
     if "partNumber" in ctx.query:
         start, end, count = _part_range(meta, ctx.query["partNumber"])
         headers.append(("x-amz-mp-parts-count", str(count)))
         if meta.parts:
             rng = (start, end)
+            # a part of a multipart object: that part's own checksum (none if not kept)
+            n = int(ctx.query["partNumber"])
+            checksums = meta.part_checksums[n - 1] if meta.part_checksums else None
     else:
         rng = parse_range(ctx.headers.get("range"), size)
-    if rng is None and ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
-        for algorithm, value in meta.checksums.items():
+        if rng is not None:
+            checksums = None  # a range has no checksum of its own (AWS sends none)
+    if checksums and ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+        for algorithm, value in checksums.items():
             headers.append((header_name(algorithm), value))
-        if meta.checksums:
-            headers.append(("x-amz-checksum-type", meta.checksum_type or "FULL_OBJECT"))
+        headers.append(("x-amz-checksum-type", meta.checksum_type or "FULL_OBJECT"))
     if rng is None:
         status, start, end = 200, 0, size - 1
     else:
@@ -234,8 +239,7 @@ async def get_object_attributes(ctx: S3Context) -> S3Response:
                                                 for a, v in meta.checksums.items()},
                                  ChecksumType=meta.checksum_type or "FULL_OBJECT"))
     if "ObjectParts" in wanted and meta.parts:
-        # the SDKs' TotalPartsCount is <PartsCount> on the wire
-        children.append(xml.node("ObjectParts", PartsCount=len(meta.parts)))
+        children.append(_object_parts(ctx, meta))
     body = xml.document(
         "GetObjectAttributesResponse", *children,
         ETag=meta.etag if "ETag" in wanted else None,
@@ -244,3 +248,34 @@ async def get_object_attributes(ctx: S3Context) -> S3Response:
     headers = [("Last-Modified", http_date(meta.last_modified))]
     headers += announced_version(ctx, meta.version_id)
     return S3Response(headers=headers, body=body, content_type="application/xml")
+
+
+def _count_header(ctx: S3Context, name: str, default: int, limit: int) -> int:
+    raw = ctx.headers.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,9}", raw.strip()):
+        raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer "
+                      "range", 400, {"ArgumentName": name, "ArgumentValue": raw[:64]})
+    return min(int(raw.strip()), limit)
+
+
+def _object_parts(ctx: S3Context, meta: ObjectVersion) -> str:
+    """GetObjectAttributes' ObjectParts: the count (``PartsCount`` on the wire: the SDKs'
+    TotalPartsCount) and, when the parts' own checksums were kept, a page of the parts
+    (``x-amz-max-parts``, default 1,000; ``x-amz-part-number-marker``) with their checksums,
+    as AWS lists them only for objects uploaded with checksums."""
+    assert meta.parts is not None
+    count = len(meta.parts)
+    if not meta.part_checksums:
+        return xml.node("ObjectParts", PartsCount=count)
+    max_parts = _count_header(ctx, "x-amz-max-parts", 1000, 1000)
+    marker = _count_header(ctx, "x-amz-part-number-marker", 0, 10000)
+    numbers = list(range(marker + 1, min(count, marker + max_parts) + 1))
+    truncated = bool(numbers) and numbers[-1] < count
+    listed = [xml.node("Part", **{f"Checksum{a}": v
+                                  for a, v in meta.part_checksums[n - 1].items()},
+                       PartNumber=n, Size=meta.parts[n - 1][1]) for n in numbers]
+    return xml.node("ObjectParts", *listed, IsTruncated="true" if truncated else "false",
+                    MaxParts=max_parts, NextPartNumberMarker=numbers[-1] if numbers else None,
+                    PartNumberMarker=marker, PartsCount=count)

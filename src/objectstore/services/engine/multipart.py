@@ -399,6 +399,10 @@ class MultipartService:
                 content_type=up.content_type, headers=up.headers, user_meta=up.user_meta,
                 checksums=checksums, checksum_type=checksum_type, acl=up.acl,
                 parts=tuple((p.blob_id, p.size) for p in used), tags=up.tags,
+                # each part's own checksum of the object's algorithm, as UploadPart answered
+                part_checksums=tuple({a: p.checksums[a] for a in checksums
+                                      if a in p.checksums} for p in used)
+                if checksums else None,
                 grants=up.options.get("grants"), owner=up.options.get("owner"),
                 storage_class=up.options.get("storage_class"), **_lock_of(up.options),
                 sse=_sse_of(up.options, [p.number for p in used]),

@@ -45,7 +45,7 @@ def version_from(store_id: str, m: Mapping[str, Any] | RowMapping, *, is_latest:
         lock_until=aware(m["lock_until"]) if m["lock_until"] is not None else None,
         legal_hold=bool(m["legal_hold"]), grants=m["grants"], sse=m["sse"],
         owner=m.get("owner"), blocks=_bytes(m.get("blocks")),
-        storage_class=m.get("storage_class"),
+        storage_class=m.get("storage_class"), part_checksums=_part_checksums(parts),
     )
 
 
@@ -67,7 +67,7 @@ def version_from_tuple(store_id: str, names: tuple[str, ...], row: tuple[Any, ..
         row[at["version_id"]], row[at["vseq"]], bool(row[at["delete_marker"]]), is_latest,
         row[at["lock_mode"]], aware(until) if until is not None else None,
         bool(row[at["legal_hold"]]), row[at["grants"]], row[at["sse"]], row[at["owner"]],
-        _bytes(row[at["blocks"]]), row[at["storage_class"]])
+        _bytes(row[at["blocks"]]), row[at["storage_class"]], _part_checksums(parts))
 
 
 _INDEXES: dict[tuple[str, ...], dict[str, int]] = {}
@@ -87,12 +87,30 @@ def row_values(v: ObjectVersion) -> dict[str, Any]:
         "last_modified": v.last_modified, "content_type": v.content_type,
         "headers": v.headers, "user_meta": v.user_meta, "checksums": v.checksums,
         "checksum_type": v.checksum_type, "acl": v.acl,
-        "parts": [list(p) for p in v.parts] if v.parts else None, "tags": v.tags,
+        "parts": _manifest(v), "tags": v.tags,
         "data": v.data, "version_id": v.version_id, "delete_marker": v.delete_marker,
         "vseq": v.vseq, "lock_mode": v.lock_mode, "lock_until": v.lock_until,
         "legal_hold": v.legal_hold, "grants": v.grants, "sse": v.sse, "owner": v.owner,
         "blocks": v.blocks, "storage_class": v.storage_class,
     }
+
+
+def _manifest(v: ObjectVersion) -> list[list[Any]] | None:
+    """The ``parts`` column: ``[blob_id, size]`` per part, ``[blob_id, size, {algorithm:
+    b64}]`` when the part's own checksums are known (a third element older readers skip)."""
+    if not v.parts:
+        return None
+    if v.part_checksums is None or len(v.part_checksums) != len(v.parts):
+        return [list(p) for p in v.parts]
+    return [[b, s, dict(c)] if c else [b, s]
+            for (b, s), c in zip(v.parts, v.part_checksums, strict=True)]
+
+
+def _part_checksums(parts: Any) -> tuple[dict[str, str], ...] | None:
+    """The parts' own checksums from a ``parts`` column (None: none was kept)."""
+    if not parts or not any(len(p) > 2 for p in parts):
+        return None
+    return tuple(dict(p[2]) if len(p) > 2 and p[2] else {} for p in parts)
 
 
 def _bytes(value: Any) -> bytes | None:
