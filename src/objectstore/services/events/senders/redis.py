@@ -1,0 +1,105 @@
+"""Redis target: each event goes to the target's ``key``, by ``format``:
+
+- ``list`` (the default): ``RPUSH key <event JSON>`` — consumers BLPOP/LPOP in order;
+- ``stream``: ``XADD key * event <event JSON>`` — one entry with the JSON in the field
+  ``event``, for consumer groups (XREADGROUP).
+
+``send`` returns on Redis's reply (the command was applied; how durable that is depends on the
+server's appendonly/fsync settings). Failures (all ``DeliveryError``): not reachable,
+connection lost, no reply within the timeout, out of memory, read-only replica, still loading:
+retried. Authentication refused (NOAUTH, WRONGPASS), no ACL permission (NOPERM), the key
+holding another type (WRONGTYPE), a database number the server does not have: ``permanent``.
+One connection, opened at the first ``send``, without the client's own retries (the deliverer
+retries with backoff); any failure drops it and the next ``send`` connects again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import redis.asyncio
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from objectstore.services.events.senders.base import DeliveryError, TargetSpec
+from objectstore.services.events.senders.endpoints import (
+    credentials,
+    scrub,
+    with_password,
+    without_credentials,
+)
+from objectstore.services.events.senders.validation import validate_redis
+
+DEFAULT_TIMEOUT = 10.0
+STREAM_FIELD = "event"
+
+# Error replies a retry cannot fix, as redis-py words them (it drops a leading "ERR ").
+_PERMANENT_REPLIES = ("WRONGTYPE", "NOPERM", "NOAUTH", "WRONGPASS", "DB index",
+                      "invalid DB index", "unknown command")
+
+
+class RedisSender:
+    def __init__(self, spec: TargetSpec, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        validate_redis(spec)
+        self._url = with_password(spec.endpoint, spec.secret)
+        self._password = credentials(spec.endpoint, spec.secret).password
+        self._where = without_credentials(spec.endpoint)
+        self._key: str = spec.options["key"]
+        self._format: str = spec.options.get("format") or "list"
+        self._timeout = timeout
+        self._name = f"objectstore-events-{spec.id}"
+        self._client: redis.asyncio.Redis | None = None
+        self._lock = asyncio.Lock()
+
+    async def send(self, body: bytes, *, key: str) -> None:
+        async with self._lock:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    client = self._connected()
+                    if self._format == "stream":
+                        await client.xadd(self._key, {STREAM_FIELD: body})
+                    else:
+                        await client.rpush(self._key, body)
+            except TimeoutError:
+                await self._drop()
+                raise DeliveryError(f"Redis {self._where}: no reply within "
+                                    f"{self._timeout:g}s") from None
+            except Exception as exc:
+                await self._drop()
+                raise self._error(exc) from exc
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._drop()
+
+    def _connected(self) -> redis.asyncio.Redis:
+        if self._client is None:
+            # Connects lazily, at the first command.
+            self._client = redis.asyncio.Redis.from_url(
+                self._url,
+                single_connection_client=True,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+                retry=Retry(NoBackoff(), 0),
+                health_check_interval=0,
+                client_name=self._name,
+            )
+        return self._client
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        with contextlib.suppress(Exception, TimeoutError):
+            async with asyncio.timeout(min(1.0, self._timeout)):
+                await client.aclose()
+
+    def _error(self, exc: BaseException) -> DeliveryError:
+        cause = scrub(f"{type(exc).__name__}: {exc}", self._password)
+        permanent = isinstance(exc, redis.exceptions.AuthenticationError
+                               | redis.exceptions.AuthorizationError
+                               | redis.exceptions.NoPermissionError) or (
+            isinstance(exc, redis.exceptions.ResponseError)
+            and str(exc).startswith(_PERMANENT_REPLIES))
+        return DeliveryError(f"Redis {self._where}: {cause}", permanent=permanent)
