@@ -498,6 +498,37 @@ def test_an_id_wins_over_a_name(cli, sdk):
     assert js(cli, "credential", "show", second.id)["name"] == first.id
 
 
+def test_store_owner_option_takes_a_credential_name_id_or_access_key(cli, sdk):
+    owner = sdk.create_credential("cli-owner")
+    other = sdk.create_credential("cli-other")
+    by_name = js(cli, "store", "create", "cli-own-name", "--access-key-id", "cli-owner")
+    assert by_name["owner_info"]["credential_id"] == owner.id
+    by_id = js(cli, "store", "create", "cli-own-id", "--credential", owner.id)
+    assert by_id["owner_info"]["credential_id"] == owner.id
+    by_key = js(cli, "store", "create", "cli-own-key", "--access-key-id", owner.access_key_id)
+    assert by_key["owner_info"]["credential_id"] == owner.id
+    # update moves a store (given by name) to a credential given by name or ID
+    moved = js(cli, "store", "update", "cli-own-name", "--access-key-id", "cli-other")
+    assert (moved["id"], moved["owner_info"]["credential_id"]) == (by_name["id"], other.id)
+    moved = js(cli, "store", "update", "cli-own-name", "--credential", owner.id)
+    assert moved["owner_info"]["credential_id"] == owner.id
+    assert sdk.get_store(by_name["id"]).owner_info.credential_id == owner.id
+    # an access key wins over a credential named like it
+    decoy = sdk.create_credential(other.access_key_id)
+    moved = js(cli, "store", "update", "cli-own-id", "--credential", other.access_key_id)
+    assert moved["owner_info"]["credential_id"] == other.id
+    sdk.delete_credential(decoy.id)
+    # nothing by that name: the API's own error; two by that name: refused with their IDs
+    r = cli("store", "create", "cli-own-none", "--credential", "cli-no-such-cred", code=1)
+    assert r.stderr.startswith("error: database_objectstore_credential_not_found: "), r.stderr
+    twin = sdk.create_credential("cli-owner")
+    r = cli("store", "update", "cli-own-key", "--credential", "cli-owner", code=1)
+    assert r.stderr == (f"error: ambiguous_name: 2 credentials are named cli-owner "
+                        f"({owner.id}, {twin.id}); give the ID\n")
+    assert sorted(s.name for s in sdk.iter_stores()) == ["cli-own-id", "cli-own-key",
+                                                         "cli-own-name"]
+
+
 def test_version_is_the_installed_package_version():
     from importlib.metadata import version
 

@@ -267,3 +267,9 @@ def test_cli_shows_a_stores_rules(lc_store: Store, tmp_path: Path) -> None:
         [binary("objectstore"), "rules", b, "--output", "json"], env=env, capture_output=True,
         timeout=60, check=True).stdout)
     assert as_json["lifecycle"][0]["id"] == "logs" and as_json["object_lock"] is None
+    # the store's ID works too (issue 23: a name or an ID wherever one is taken)
+    store_id = lc_store.srv.services.stores.by_name(b)[0].id
+    by_id = json.loads(subprocess.run(
+        [binary("objectstore"), "rules", store_id, "--output", "json"], env=env,
+        capture_output=True, timeout=60, check=True).stdout)
+    assert by_id == as_json

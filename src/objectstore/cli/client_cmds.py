@@ -117,6 +117,23 @@ def credential_id(client: ObjectStoreClient, ref: str) -> str:
                     lambda: client.iter_credentials())
 
 
+def owner_access_key(client: ObjectStoreClient, ref: str | None) -> str | None:
+    """The access key the API takes for a store's owner, from ``ref``: a credential's access
+    key (as is), ID or name, in that order (several of that name: an error listing their
+    IDs). Nothing matches: ``ref`` as is, so the API answers with its own error."""
+    if ref is None:
+        return None
+    creds = list(client.iter_credentials())
+    if any(c.access_key_id == ref for c in creds):
+        return ref
+    by_id = [c for c in creds if c.id == ref]
+    named = by_id or [c for c in creds if c.name == ref]
+    if len(named) > 1:
+        fail("ambiguous_name", f"{len(named)} credentials are named {ref} "
+                               f"({', '.join(c.id for c in named)}); give the ID")
+    return named[0].access_key_id if named else ref
+
+
 # -- rendering ------------------------------------------------------------------------------------
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
@@ -195,11 +212,14 @@ def store_list(env: Env) -> None:
 @click.argument("name")
 @click.option("--size", type=click.IntRange(min=1), default=None,
               help="Size in GB [server default, 500]")
-@click.option("--access-key-id", default=None,
-              help="Owner credential's access key (default: a new credential for the store)")
+@click.option("--access-key-id", "--credential", "access_key_id", default=None,
+              metavar="KEY|NAME|ID",
+              help="Owner credential: its access key, name or ID (default: a new "
+                   "credential for the store)")
 def store_create(env: Env, name: str, size: int | None, access_key_id: str | None) -> None:
     """Create an object store NAME."""
-    show_store(env, env.client.create_store(name, max_size_gb=size, access_key_id=access_key_id))
+    owner = owner_access_key(env.client, access_key_id)
+    show_store(env, env.client.create_store(name, max_size_gb=size, access_key_id=owner))
 
 
 @store.command("show")
@@ -214,13 +234,16 @@ def store_show(env: Env, id: str) -> None:
 @with_client()
 @click.argument("id", metavar="NAME|ID")
 @click.option("--size", type=click.IntRange(min=1), default=None, help="New size in GB")
-@click.option("--access-key-id", default=None, help="Move the store to this credential")
+@click.option("--access-key-id", "--credential", "access_key_id", default=None,
+              metavar="KEY|NAME|ID",
+              help="Move the store to this credential (its access key, name or ID)")
 def store_update(env: Env, id: str, size: int | None, access_key_id: str | None) -> None:
     """Resize an object store (by name or ID) or change its owner credential."""
     if size is None and access_key_id is None:
         fail("nothing_to_update", "give --size and/or --access-key-id")
-    show_store(env, env.client.update_store(store_id(env.client, id), max_size_gb=size,
-                                            access_key_id=access_key_id))
+    target = store_id(env.client, id)
+    show_store(env, env.client.update_store(
+        target, max_size_gb=size, access_key_id=owner_access_key(env.client, access_key_id)))
 
 
 @store.command("delete")

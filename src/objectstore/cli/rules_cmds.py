@@ -19,12 +19,13 @@ def register(main: click.Group, common: Callable[[Command], Command],
              services: Callable[..., Any]) -> None:
     @main.command("rules")
     @common
-    @click.argument("store")
+    @click.argument("store", metavar="NAME|ID")
     @click.option("--output", type=click.Choice(["text", "json"]), default="text")
     def rules(store: str, output: str, **flags: Any) -> None:
-        """Show a store's lifecycle rules and object lock (by store name)."""
+        """Show a store's lifecycle rules and object lock (by store name or ID)."""
         svc = services(flags)
-        found = svc.stores.by_name(store)
+        by_id = svc.stores.by_id(store)
+        found = [by_id] if by_id is not None else svc.stores.by_name(store)
         if not found:
             raise click.ClickException(f"no object store named {store}")
         for s in found:

@@ -178,6 +178,14 @@ class ObjectStoreService:
                 by_region[s.region] = s
         return list(by_region.values())
 
+    def by_id(self, store_id: str) -> ObjectStore | None:
+        """The store with this ID, in any account and region (admin commands)."""
+        if not is_id(store_id):
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(select(objectstores).where(objectstores.c.id == store_id)).first()
+        return None if row is None else store_from_row(row)
+
     def resolve_bucket(self, name: str) -> Stores:
         """``by_name`` for the S3 request path: cached up to 1 s and cleared at once by any
         local change to stores. Usage figures in the result may be that old; every write
