@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from objectstore.services.access.principals import canonical_id
 
-from .conftest import REGION, Store, boto_client, create_store, error_code, uniq
+from .conftest import REGION, Store, boto_client, create_store, error_code, sign_v4, uniq
 
 
 def fails(call: Any) -> str:
@@ -224,3 +224,121 @@ def test_bucket_tagging(dual_store: Store) -> None:
     assert s3.get_bucket_tagging(Bucket=name)["TagSet"] == tags
     s3.delete_bucket_tagging(Bucket=name)
     assert fails(lambda: s3.get_bucket_tagging(Bucket=name)) == "NoSuchTagSet"
+
+
+def _v2(store: Store) -> Any:
+    return boto_client(store.s3_url, store.access_key, store.secret_key,
+                       signature_version="s3")
+
+
+def _presigned_get(store: Store, key: str) -> int:
+    url = store.boto().generate_presigned_url(
+        "get_object", Params={"Bucket": store.name, "Key": key})
+    return httpx.get(url, timeout=30).status_code
+
+
+def _put_signed(store: Store, key: str, *, unsigned: bool) -> int:
+    url = f"{store.s3_url}/{store.name}/{key}"
+    h = sign_v4("PUT", url, store.access_key, store.secret_key, body=b"b", unsigned=unsigned)
+    return httpx.put(url, content=b"b", headers=h, timeout=30).status_code
+
+
+# (condition of a Deny on every action, a request it denies, one it does not); each request
+# is made by the store's owner (an explicit Deny binds it too) and answers AccessDenied or
+# goes through. ``s`` is the store, ``n`` its name.
+CONDITION_CASES: dict[str, tuple[dict[str, Any], Any, Any]] = {
+    "s3:prefix": ({"StringEquals": {"s3:prefix": "secret/"}},
+                  lambda s, n: s.boto().list_objects_v2(Bucket=n, Prefix="secret/"),
+                  lambda s, n: s.boto().list_objects_v2(Bucket=n, Prefix="public/")),
+    "s3:delimiter": ({"StringEquals": {"s3:delimiter": "/"}},
+                     lambda s, n: s.boto().list_objects_v2(Bucket=n, Delimiter="/"),
+                     lambda s, n: s.boto().list_objects_v2(Bucket=n)),
+    "s3:max-keys": ({"NumericGreaterThan": {"s3:max-keys": "100"}},
+                    lambda s, n: s.boto().list_objects(Bucket=n, MaxKeys=500),
+                    lambda s, n: s.boto().list_objects(Bucket=n, MaxKeys=10)),
+    "s3:VersionId": ({"StringEquals": {"s3:VersionId": "null"}},
+                     lambda s, n: s.boto().get_object(Bucket=n, Key="public/a",
+                                                      VersionId="null"),
+                     lambda s, n: s.boto().get_object(Bucket=n, Key="public/a")),
+    "s3:RequestObjectTag": ({"StringEquals": {"s3:RequestObjectTag/team": "red"}},
+                            lambda s, n: s.boto().put_object(Bucket=n, Key="t", Body=b"t",
+                                                             Tagging="team=red"),
+                            lambda s, n: s.boto().put_object(Bucket=n, Key="t", Body=b"t",
+                                                             Tagging="team=blue")),
+    "s3:signatureversion": ({"StringEquals": {"s3:signatureversion": "AWS"}},
+                            lambda s, n: _v2(s).get_object(Bucket=n, Key="public/a"),
+                            lambda s, n: s.boto().get_object(Bucket=n, Key="public/a")),
+    "s3:authType": ({"StringEquals": {"s3:authType": "REST-QUERY-STRING"}},
+                    lambda s, n: _presigned_get(s, "public/a"),
+                    lambda s, n: s.boto().get_object(Bucket=n, Key="public/a")),
+    "aws:SecureTransport": ({"Bool": {"aws:SecureTransport": "false"},
+                             "StringEquals": {"s3:x-amz-acl": "public-read"}},
+                            lambda s, n: s.boto().put_object(Bucket=n, Key="p", Body=b"p",
+                                                             ACL="public-read"),
+                            lambda s, n: s.boto().put_object(Bucket=n, Key="p", Body=b"p")),
+    "s3:x-amz-server-side-encryption": (
+        {"StringEquals": {"s3:x-amz-server-side-encryption": "AES256"}},
+        lambda s, n: s.boto().put_object(Bucket=n, Key="e", Body=b"e",
+                                         ServerSideEncryption="AES256"),
+        lambda s, n: s.boto().put_object(Bucket=n, Key="e", Body=b"e")),
+    "s3:x-amz-copy-source": (
+        {"StringLike": {"s3:x-amz-copy-source": "BUCKET/secret/*"}},
+        lambda s, n: s.boto().copy_object(Bucket=n, Key="c",
+                                          CopySource={"Bucket": n, "Key": "secret/b"}),
+        lambda s, n: s.boto().copy_object(Bucket=n, Key="c",
+                                          CopySource={"Bucket": n, "Key": "public/a"})),
+    "s3:x-amz-metadata-directive": (
+        {"StringEquals": {"s3:x-amz-metadata-directive": "REPLACE"}},
+        lambda s, n: s.boto().copy_object(Bucket=n, Key="c", MetadataDirective="REPLACE",
+                                          CopySource={"Bucket": n, "Key": "public/a"}),
+        lambda s, n: s.boto().copy_object(Bucket=n, Key="c", MetadataDirective="COPY",
+                                          CopySource={"Bucket": n, "Key": "public/a"})),
+    "s3:x-amz-storage-class": (
+        {"StringEquals": {"s3:x-amz-storage-class": "STANDARD_IA"}},
+        lambda s, n: s.boto().put_object(Bucket=n, Key="s", Body=b"s",
+                                         StorageClass="STANDARD_IA"),
+        lambda s, n: s.boto().put_object(Bucket=n, Key="s", Body=b"s")),
+    "s3:x-amz-grant-read": (
+        {"Null": {"s3:x-amz-grant-read": "false"}},
+        lambda s, n: s.boto().put_object(
+            Bucket=n, Key="g", Body=b"g",
+            GrantRead='uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"'),
+        lambda s, n: s.boto().put_object(Bucket=n, Key="g", Body=b"g")),
+    "s3:x-amz-content-sha256": (
+        {"StringEquals": {"s3:x-amz-content-sha256": "UNSIGNED-PAYLOAD"}},
+        lambda s, n: _put_signed(s, "u", unsigned=True),
+        lambda s, n: _put_signed(s, "u", unsigned=False)),
+    "s3:ResourceAccount": (
+        {"StringNotEquals": {"s3:ResourceAccount": "no-such-account"}},
+        lambda s, n: s.boto().get_object(Bucket=n, Key="public/a"),
+        None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONDITION_CASES))
+def test_condition_keys_are_evaluated(store: Store, case: str) -> None:
+    """Each condition key AWS documents for S3 requests, from a real request: the Deny
+    applies to the request that supplies the value, not to one that does not."""
+    s3, name = store.boto(), store.name
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Suspended"})
+    s3.put_object(Bucket=name, Key="public/a", Body=b"a")
+    s3.put_object(Bucket=name, Key="secret/b", Body=b"b")
+    condition, denied, allowed = CONDITION_CASES[case]
+    condition = json.loads(json.dumps(condition).replace("BUCKET", name))
+    s3.put_bucket_policy(Bucket=name, Policy=policy(store, {
+        "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+        "Condition": condition}))
+
+    def outcome(call: Any) -> str:
+        try:
+            got = call(store, name)
+        except ClientError as exc:
+            return error_code(exc)
+        if isinstance(got, int):  # a hand-made request's status
+            return "AccessDenied" if got == 403 else str(got)
+        return "ok"
+
+    assert outcome(denied) == "AccessDenied"
+    if allowed is not None:
+        assert outcome(allowed) in ("ok", "200")

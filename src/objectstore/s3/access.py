@@ -4,9 +4,11 @@ of ACL-setting headers against ownership controls and the public access block.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from starlette.types import Scope
 
@@ -36,10 +38,32 @@ from .handlers.acl import (
 ACL_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
 
 
+# Request headers whose value is a condition key of the same name ("s3:<header>"), as AWS
+# defines them for S3 (a POST form's fields of these names count the same).
+HEADER_KEYS = (
+    "x-amz-acl", "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-customer-algorithm", "x-amz-storage-class",
+    "x-amz-metadata-directive", "x-amz-content-sha256", "x-amz-website-redirect-location",
+    "x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+)
+# Headers whose condition key has another name.
+RENAMED_KEYS = {
+    "referer": "aws:referer", "user-agent": "aws:useragent",
+    "x-amz-object-lock-mode": "s3:object-lock-mode",
+    "x-amz-object-lock-retain-until-date": "s3:object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold": "s3:object-lock-legal-hold",
+    "if-match": "s3:if-match", "if-none-match": "s3:if-none-match",
+}
+
+
 def condition_keys(ctx: S3Context, scope: Scope, *, acl: str | None = None,
-                   auth_type: str | None = None) -> dict[str, str]:
-    """The condition keys (lower case) the request supplies."""
-    h, q = ctx.headers, ctx.query
+                   auth_type: str | None = None,
+                   fields: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The condition keys (lower case) the request supplies: from its headers (and a POST
+    form's ``fields``), query and signature. The decision on them is ``authorize``'s."""
+    h: Mapping[str, str] = {**ctx.headers, **fields} if fields else ctx.headers
+    q = ctx.query
     now = datetime.now(UTC)
     keys = {"aws:currenttime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "aws:epochtime": str(int(now.timestamp())),
@@ -47,11 +71,22 @@ def condition_keys(ctx: S3Context, scope: Scope, *, acl: str | None = None,
     client = scope.get("client")
     if client:
         keys["aws:sourceip"] = str(client[0])
-    for header, key in (("referer", "aws:referer"), ("user-agent", "aws:useragent"),
-                        ("x-amz-acl", "s3:x-amz-acl"),
-                        ("x-amz-server-side-encryption", "s3:x-amz-server-side-encryption")):
+    for header in HEADER_KEYS:
         if header in h:
-            keys[key] = h[header]
+            keys[f"s3:{header}"] = h[header].strip()
+    for header, key in RENAMED_KEYS.items():
+        if header in h:
+            keys[key] = h[header].strip()
+    if "x-amz-copy-source" in h:  # as AWS's examples name it: "bucket/key", decoded
+        keys["s3:x-amz-copy-source"] = unquote(h["x-amz-copy-source"].strip()).lstrip("/")
+    until = keys.get("s3:object-lock-retain-until-date")
+    if until is not None:
+        try:
+            left = datetime.fromisoformat(until.replace("Z", "+00:00")) - now
+            keys["s3:object-lock-remaining-retention-days"] = str(max(0, math.ceil(
+                left.total_seconds() / 86400)))
+        except ValueError:
+            pass  # the handler refuses the date
     if acl is not None:
         keys["s3:x-amz-acl"] = acl
     for name in ("prefix", "delimiter", "max-keys"):
@@ -70,7 +105,18 @@ def condition_keys(ctx: S3Context, scope: Scope, *, acl: str | None = None,
         signed_query = any(k in q for k in ("X-Amz-Signature", "Signature"))
         keys["s3:authtype"] = auth_type or ("REST-QUERY-STRING" if signed_query
                                             else "REST-HEADER")
+        signed_at = _signed_at(h.get("x-amz-date") or q.get("X-Amz-Date"))
+        if signed_at is not None:
+            keys["s3:signatureage"] = str(max(0, int((now - signed_at).total_seconds()
+                                                     * 1000)))
     return keys
+
+
+def _signed_at(stamp: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(stamp or "", "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 async def decide(services: Services, principal: Credential | None, access: Access,

@@ -196,13 +196,15 @@ class S3App:
             return
         store = await self._store(ctx, bucket)
         check_expected_owner(ctx.headers.get("x-amz-expected-bucket-owner"), store)
-        acl, auth_type = None, None
+        acl, auth_type, fields = None, None, None
         if isinstance(ctx, PostContext):
             await self._read_form(ctx, store)
             principal = ctx.credential
-            acl, auth_type = (ctx.form.fields.get("acl") if ctx.form else None), "POST"
+            fields = ctx.form.fields if ctx.form else None
+            acl, auth_type = (fields.get("acl") if fields else None), "POST"
         request = RequestContext(ctx.rule.op, ctx.key, ctx.version_id)
-        keys = _Once(lambda: condition_keys(ctx, scope, acl=acl, auth_type=auth_type))
+        keys = _Once(lambda: condition_keys(ctx, scope, acl=acl, auth_type=auth_type,
+                                            fields=fields))
         bucket_docs, obj = await decide(self.services, principal, access, store, request, keys)
         ctx.store, ctx.version = store, obj
         check_acl_headers(ctx, bucket_docs)

@@ -241,6 +241,7 @@ def _decide(principal: Credential | None, access: Access, store: ObjectStore | N
         owner = principal is not None and principal.id == obj.owner
     if bucket.policy is not None:
         context = dict(request.keys)
+        context["s3:resourceaccount"] = store.account_id
         if obj is not None:
             for k, v in obj.tags.items():
                 context[f"s3:existingobjecttag/{k.lower()}"] = v

@@ -41,6 +41,14 @@ CONDITION_KEYS = frozenset({
     "aws:sourceip", "aws:securetransport", "aws:referer", "aws:useragent", "aws:currenttime",
     "aws:epochtime", "s3:prefix", "s3:delimiter", "s3:max-keys", "s3:x-amz-acl",
     "s3:versionid", "s3:x-amz-server-side-encryption", "s3:signatureversion", "s3:authtype",
+    "s3:signatureage", "s3:x-amz-content-sha256", "s3:x-amz-copy-source",
+    "s3:x-amz-metadata-directive", "s3:x-amz-storage-class", "s3:x-amz-website-redirect-location",
+    "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "s3:x-amz-server-side-encryption-customer-algorithm", "s3:x-amz-grant-read",
+    "s3:x-amz-grant-write", "s3:x-amz-grant-read-acp", "s3:x-amz-grant-write-acp",
+    "s3:x-amz-grant-full-control", "s3:object-lock-mode", "s3:object-lock-retain-until-date",
+    "s3:object-lock-remaining-retention-days", "s3:object-lock-legal-hold",
+    "s3:resourceaccount", "s3:if-match", "s3:if-none-match",
 })
 TAG_KEY_PREFIXES = ("s3:existingobjecttag/", "s3:requestobjecttag/")
 
