@@ -10,7 +10,6 @@ import hashlib
 import os
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 
 from objectstore.cli.main import main
@@ -18,6 +17,7 @@ from tests.upgrade.test_upgrade import (  # noqa: F401 - fixtures
     Upgrade,
     alembic_heads,
     db_revision,
+    db_rows,
     finish_uploads,
     postgres_upgrade,
     running,
@@ -30,15 +30,8 @@ MiB = 1024 * 1024
 
 
 def _blocks(up: Upgrade, key: str) -> bytes | None:
-    url = up.database_url or f"sqlite:///{up.data_dir / 'objectstore.db'}"
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with engine.connect() as conn:
-            value = conn.execute(sa.text("SELECT blocks FROM objects WHERE key = :k"),
-                                 {"k": key}).scalar_one()
-            return bytes(value) if value is not None else None
-    finally:
-        engine.dispose()
+    value = db_rows(up, "SELECT blocks FROM objects WHERE key = :k", k=key)[0][0]
+    return bytes(value) if value is not None else None
 
 
 def check_blocks(up: Upgrade) -> None:

@@ -8,13 +8,13 @@ import hashlib
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from tests.security.test_shared_console_state import COOKIE, sign_in
 from tests.upgrade.test_upgrade import (  # noqa: F401 - fixtures
     Upgrade,
     alembic_heads,
     db_revision,
+    db_rows,
     postgres_upgrade,
     running,
     sqlite_upgrade,
@@ -22,13 +22,7 @@ from tests.upgrade.test_upgrade import (  # noqa: F401 - fixtures
 
 
 def _rows(up: Upgrade, statement: str) -> list[tuple[object, ...]]:
-    url = up.database_url or f"sqlite:///{up.data_dir / 'objectstore.db'}"
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(statement))]
-    finally:
-        engine.dispose()
+    return db_rows(up, statement)
 
 
 def check_console_state(up: Upgrade) -> None:

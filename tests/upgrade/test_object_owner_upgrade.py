@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from tests.upgrade.test_upgrade import (  # noqa: F401 - fixtures
     Upgrade,
     alembic_heads,
     db_revision,
+    db_rows,
     postgres_upgrade,
     running,
     s3_for,
@@ -24,15 +24,8 @@ REVISION = "a1c3e5f7b9d2"
 
 
 def _null_owners(up: Upgrade) -> int:
-    url = up.database_url or f"sqlite:///{up.data_dir / 'objectstore.db'}"
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with engine.connect() as conn:
-            return sum(int(conn.execute(sa.text(
-                f"SELECT count(*) FROM {t} WHERE owner IS NULL")).scalar_one())  # noqa: S608
-                for t in ("objects", "object_versions"))
-    finally:
-        engine.dispose()
+    return sum(int(db_rows(up, f"SELECT count(*) FROM {t} WHERE owner IS NULL")[0][0])  # noqa: S608
+               for t in ("objects", "object_versions"))
 
 
 def _owners(s3: Any, bucket: str) -> set[str]:

@@ -7,12 +7,12 @@ completes as STANDARD; what is written afterwards records the class asked for.""
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from tests.upgrade.test_upgrade import (  # noqa: F401 - fixtures
     Upgrade,
     alembic_heads,
     db_revision,
+    db_rows,
     finish_uploads,
     postgres_upgrade,
     running,
@@ -24,14 +24,8 @@ REVISION = "d6f8a0c2e4b6"
 
 
 def _classes(up: Upgrade) -> list[str | None]:
-    url = up.database_url or f"sqlite:///{up.data_dir / 'objectstore.db'}"
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with engine.connect() as conn:
-            return [r[0] for t in ("objects", "object_versions") for r in conn.execute(
-                sa.text(f"SELECT storage_class FROM {t}"))]  # noqa: S608
-    finally:
-        engine.dispose()
+    return [r[0] for t in ("objects", "object_versions")
+            for r in db_rows(up, f"SELECT storage_class FROM {t}")]  # noqa: S608
 
 
 def check_classes(up: Upgrade) -> None:

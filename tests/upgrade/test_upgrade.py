@@ -362,17 +362,21 @@ def alembic_heads() -> set[str]:
     return set(ScriptDirectory(str(migrations)).get_heads())
 
 
-def db_revision(up: Upgrade) -> str:
+def db_rows(up: Upgrade, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """The rows ``sql`` selects in the upgraded database (SQLite or PostgreSQL)."""
     import sqlalchemy as sa
 
     url = up.database_url or f"sqlite:///{up.data_dir / 'objectstore.db'}"
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.connect() as conn:
-            return str(conn.execute(sa.text("SELECT version_num FROM alembic_version"))
-                       .scalar_one())
+            return [tuple(r) for r in conn.execute(sa.text(sql), params)]
     finally:
         engine.dispose()
+
+
+def db_revision(up: Upgrade) -> str:
+    return str(db_rows(up, "SELECT version_num FROM alembic_version")[0][0])
 
 
 def run_upgrade(up: Upgrade) -> None:
