@@ -20,7 +20,8 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/objectstore serve
+	OBJECTSTORE_WEB_PORT=$${OBJECTSTORE_WEB_PORT:-9001} \
+	OBJECTSTORE_WEB_DOMAIN=$${OBJECTSTORE_WEB_DOMAIN:-localhost} $(BIN)/objectstore serve
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -133,6 +133,8 @@ class Apps:
     s3: ASGIApp
     gc: GarbageCollector
     lifecycle: LifecycleWorker
+    # the website plane (OBJECTSTORE_WEB_PORT set; docs/website.md)
+    web: ASGIApp | None = field(default=None, kw_only=True)
 
 
 def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
@@ -159,8 +161,13 @@ def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
     mgmt = ClientView(WithMetricsEndpoint(Observed(mgmt_app, "mgmt", metrics), metrics,
                                           metrics_access(services)), proxies)
     s3 = client_view(Observed(create_s3_app(services), "s3", metrics), proxies)
+    web = None
+    if settings.web_port is not None:
+        from .website.app import create_website_app
+
+        web = client_view(Observed(create_website_app(services), "web", metrics), proxies)
     lifecycle = LifecycleWorker(services.engine, services.objects, services.multipart,
                                 services.configs,
                                 Leader(services.engine, "lifecycle", settings.data_dir),
                                 settings.lifecycle_day_seconds)
-    return Apps(services, mgmt, s3, gc, lifecycle)
+    return Apps(services, mgmt, s3, gc, lifecycle, web=web)

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     s3_domain: str | None = Field(
         default=None, description="virtual-hosted style: <bucket>.<s3_domain>"
     )
+    web_port: int | None = Field(
+        default=None, ge=1, le=65535, description="serve stores' static websites on this "
+        "port (docs/website.md); unset = no website listener")
+    web_domain: str | None = Field(
+        default=None, description="website host names: <store>.<web_domain> (a Host equal "
+        "to a store's name is served too)")
     regions: str = DEFAULT_REGIONS
     default_region: str | None = None
     api_key: str | None = None
@@ -190,7 +196,8 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("database_url", "public_s3_url", "s3_domain", "default_region",
+    @field_validator("database_url", "public_s3_url", "s3_domain", "web_domain", "web_port",
+                     "default_region",
                      "api_key", "server_key", "metrics_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -225,7 +232,7 @@ class Settings(BaseSettings):
             raise ValueError("must not have a query or fragment")
         return value.strip()
 
-    @field_validator("s3_domain")
+    @field_validator("s3_domain", "web_domain")
     @classmethod
     def _s3_domain(cls, value: str | None) -> str | None:
         if value is None:
@@ -297,6 +304,8 @@ class Settings(BaseSettings):
         self.region_list()  # raises ValueError naming what is wrong with the list
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: set both or neither")
+        if self.web_port is not None and self.web_port in (self.api_port, self.s3_port):
+            raise ValueError("web_port must differ from api_port and s3_port")
         return self
 
     def region_list(self) -> list[RegionConfig]:

@@ -231,9 +231,10 @@ def _config(app: object, host: str, port: int, settings_log_level: str,
 
 async def serve(apps: Apps, *, install_signals: bool = True,
                 stop_event: asyncio.Event | None = None,
-                sockets: tuple[socket.socket, socket.socket] | None = None) -> None:
-    """Serve both planes until a signal (or ``stop_event``). ``sockets``: listening sockets
-    (management, S3) inherited from a parent process, for ``--workers``."""
+                sockets: tuple[socket.socket, ...] | None = None) -> None:
+    """Serve both planes (and the website plane, when ``web_port`` is set) until a signal
+    (or ``stop_event``). ``sockets``: listening sockets (management, S3[, website])
+    inherited from a parent process, for ``--workers``."""
     s = apps.services.settings
     fd_limit = raise_fd_limit()
     cap = connection_cap(s.max_connections, fd_limit, accept_backlog())
@@ -252,13 +253,18 @@ async def serve(apps: Apps, *, install_signals: bool = True,
                            protocol, s.keepalive_timeout_seconds, **tls))
     s3 = _Server(_config(apps.s3, s.host, s.s3_port, s.log_level, s.max_header_bytes,
                          protocol, s.keepalive_timeout_seconds, **tls))
+    servers = [mgmt, s3]
+    if apps.web is not None and s.web_port is not None:  # the website plane, same guard
+        servers.append(_Server(_config(apps.web, s.host, s.web_port, s.log_level,
+                                       s.max_header_bytes, protocol,
+                                       s.keepalive_timeout_seconds, **tls)))
     loop = asyncio.get_running_loop()
     check_shared_settings(apps.services)
     guard.start(loop)
 
     def stop(*_: object) -> None:
-        mgmt.should_exit = True
-        s3.should_exit = True
+        for server in servers:
+            server.should_exit = True
 
     if install_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -279,10 +285,10 @@ async def serve(apps: Apps, *, install_signals: bool = True,
     apps.lifecycle.start()
     try:
         if sockets is None:
-            await asyncio.gather(mgmt.serve(), s3.serve())
+            await asyncio.gather(*(server.serve() for server in servers))
         else:
-            await asyncio.gather(mgmt.serve(sockets=[sockets[0]]),
-                                 s3.serve(sockets=[sockets[1]]))
+            await asyncio.gather(*(server.serve(sockets=[sock])
+                                   for server, sock in zip(servers, sockets, strict=True)))
     finally:
         guard.stop()
         if waiter is not None:
@@ -345,6 +351,9 @@ def serve_workers(settings: Settings, workers: int) -> int:
     workers (prometheus_client's multiprocess mode, in a directory of this run)."""
     mgmt_sock = _listen(settings.host, settings.api_port)
     s3_sock = _listen(settings.host, settings.s3_port)
+    socks: tuple[socket.socket, ...] = (mgmt_sock, s3_sock)
+    if settings.web_port is not None:
+        socks += (_listen(settings.host, settings.web_port),)
     metrics_dir = tempfile.mkdtemp(prefix="objectstore-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     prometheus_values.ValueClass = prometheus_values.get_value_class()  # type: ignore[no-untyped-call]
@@ -362,7 +371,7 @@ def serve_workers(settings: Settings, workers: int) -> int:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)  # serve() installs its own
                 apps = build_apps(settings, run_migrations=False)
-                run_event_loop(serve(apps, sockets=(mgmt_sock, s3_sock)))
+                run_event_loop(serve(apps, sockets=socks))
             except BaseException:
                 log.exception("worker %d failed", index)
                 code = 1

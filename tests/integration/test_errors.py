@@ -82,8 +82,7 @@ def test_unimplemented_operations_answer_501(seeded: Store) -> None:
     before = snapshot(store)
     s3 = store.boto()
     calls: list[Any] = [
-        lambda: s3.put_bucket_website(Bucket=store.name, WebsiteConfiguration={
-            "IndexDocument": {"Suffix": "index.html"}}),
+        lambda: s3.put_bucket_logging(Bucket=store.name, BucketLoggingStatus={}),
         lambda: s3.get_bucket_replication(Bucket=store.name),
         lambda: s3.put_bucket_lifecycle_configuration(
             Bucket=store.name, LifecycleConfiguration={"Rules": [{
@@ -97,7 +96,7 @@ def test_unimplemented_operations_answer_501(seeded: Store) -> None:
             call()
         assert status_of(ei.value) == 501 and error_code(ei.value) == "NotImplemented", \
             ei.value.response
-    for method, path in (("PUT", f"/{store.name}?website"), ("GET", f"/{store.name}?replication"),
+    for method, path in (("PUT", f"/{store.name}?logging"), ("GET", f"/{store.name}?replication"),
                          ("GET", f"/{store.name}/keep/a?torrent"),
                          ("POST", f"/{store.name}/keep/a?select&select-type=2")):
         r = signed(store, method, path, body=b"<x/>" if method != "GET" else b"")

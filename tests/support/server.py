@@ -31,6 +31,7 @@ class RunningServer:
     services: Services
     apps: Apps
     verify: str | bool = True  # with TLS: the (self-signed) certificate to verify against
+    web_url: str | None = None  # the website listener (when started with web_port)
 
     def http_verify(self) -> ssl.SSLContext | bool:
         """``verify`` as httpx takes it."""
@@ -84,8 +85,9 @@ def running_server(data_dir: Path, database_url: str | None = None, **overrides:
             raise RuntimeError("server did not start")
         time.sleep(0.05)
     try:
+        web_port = overrides.get("web_port")
         yield RunningServer(api_url, f"{scheme}://127.0.0.1:{s3_port}", API_KEY, apps.services,
-                            apps, verify)
+                            apps, verify, f"{scheme}://127.0.0.1:{web_port}" if web_port else None)
     finally:
         if stop is not None:
             loop.call_soon_threadsafe(stop.set)

@@ -57,6 +57,9 @@ def main() -> None:
 @click.option("--s3-port", type=int, default=None, help="S3 port [9000]")
 @click.option("--public-s3-url", default=None, help="S3 URL given to clients [http://HOST:S3PORT]")
 @click.option("--s3-domain", default=None, help="Domain for virtual-hosted style buckets")
+@click.option("--web-port", type=int, default=None,
+              help="Serve stores' static websites on this port [off]")
+@click.option("--web-domain", default=None, help="Website host names: <store>.<DOMAIN>")
 @click.option("--regions", default=None, help="CODE:Name:CC:Country[:noobjectstore],...")
 @click.option("--default-region", default=None)
 @click.option("--log-level", default=None)
@@ -99,6 +102,9 @@ def serve(**flags: Any) -> None:
     click.echo(f"objectstore: management API on {api}")
     click.echo(f"objectstore: S3 endpoint on http://{settings.host}:{settings.s3_port} "
                f"(public URL {settings.resolved_public_s3_url()})")
+    if settings.web_port is not None:
+        click.echo(f"objectstore: websites on http://{settings.host}:{settings.web_port} "
+                   f"(Host: <store>.{settings.web_domain or '<web domain>'} or the store's name)")
     if new_key:
         click.echo(f"objectstore: created the default account; its API key (shown once): {new_key}")
     sys.stdout.flush()
@@ -214,6 +220,10 @@ def dev_cluster(gateways: int, volume_servers: int, s3_port: int, api_port: int,
 from .rules_cmds import register as register_rules  # noqa: E402
 
 register_rules(main, common, _services)
+
+from .website_cmds import register as register_website  # noqa: E402
+
+register_website(main, common, _services)
 
 from .backup_cmds import register as register_backup  # noqa: E402
 

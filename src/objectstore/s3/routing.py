@@ -87,6 +87,8 @@ RULES: tuple[Rule, ...] = (
     _r("PutBucketLifecycleConfiguration", "PUT", B, A, "lifecycle"),
     _r("DeleteBucketLifecycle", "DELETE", B, A, "lifecycle"),
     _r("GetBucketWebsite", "GET", B, A, "website"),
+    _r("PutBucketWebsite", "PUT", B, A, "website"),
+    _r("DeleteBucketWebsite", "DELETE", B, A, "website"),
     _r("GetBucketNotificationConfiguration", "GET", B, A, "notification"),
     _r("ListMultipartUploads", "GET", B, L, "uploads"),
     _r("ListObjectVersions", "GET", B, L, "versions"),

@@ -19,7 +19,7 @@ from .cache import SharedGeneration, TtlCache
 
 T = TypeVar("T")
 NAMES = frozenset({"lifecycle", "object-lock", "policy", "cors", "public-access-block",
-                   "ownership", "encryption", "tagging", "acl-grants"})
+                   "ownership", "encryption", "tagging", "acl-grants", "website"})
 
 
 class StoreDocuments:

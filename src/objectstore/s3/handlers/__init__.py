@@ -23,6 +23,7 @@ from . import (
     post,
     public_access,
     tagging,
+    website,
 )
 
 Handler = Callable[[S3Context], Awaitable[S3Response]]
@@ -65,7 +66,9 @@ HANDLERS: dict[str, Handler] = {
     "GetObjectRetention": object_lock.get_object_retention,
     "PutObjectLegalHold": object_lock.put_object_legal_hold,
     "GetObjectLegalHold": object_lock.get_object_legal_hold,
-    "GetBucketWebsite": bucket.get_bucket_website,
+    "GetBucketWebsite": website.get_bucket_website,
+    "PutBucketWebsite": website.put_bucket_website,
+    "DeleteBucketWebsite": website.delete_bucket_website,
     "GetBucketNotificationConfiguration": bucket.get_bucket_notification_configuration,
     "ListObjects": listing.list_objects,
     "ListObjectsV2": listing.list_objects_v2,

@@ -177,5 +177,3 @@ def _not_configured(code: str, message: str):  # type: ignore[no-untyped-def]
 
 get_bucket_encryption = _not_configured("ServerSideEncryptionConfigurationNotFoundError",
                                         "The server side encryption configuration was not found")
-get_bucket_website = _not_configured("NoSuchWebsiteConfiguration",
-                                     "The specified bucket does not have a website configuration")

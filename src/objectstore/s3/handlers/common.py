@@ -10,15 +10,18 @@ from anyio.to_thread import run_sync
 
 from ...domain.models import Credential, ObjectStore
 from ...domain.storage_classes import STORAGE_CLASSES, stored
+from ...domain.website import is_redirect_location
 from ...services.access.acl import ALL_USERS, CANNED, canned_grants
 from ...services.access.principals import canonical_id
 from .. import xml
 from ..context import S3Context
 from ..errors import S3Error
 
+# an object's website redirect (stored with its content headers; website/ honours it)
+WEBSITE_REDIRECT = "x-amz-website-redirect-location"
 CANNED_ACLS = frozenset(CANNED)
 CONTENT_HEADERS = ("content-encoding", "content-disposition", "content-language",
-                   "cache-control", "expires")
+                   "cache-control", "expires", WEBSITE_REDIRECT)
 MAX_USER_META = 2048
 
 
@@ -113,6 +116,11 @@ def user_metadata(ctx: S3Context) -> dict[str, str]:
 
 def content_headers(ctx: S3Context) -> dict[str, str]:
     headers = {h: ctx.headers[h] for h in CONTENT_HEADERS if h in ctx.headers}
+    redirect = headers.get(WEBSITE_REDIRECT)
+    if redirect is not None and (not is_redirect_location(redirect) or len(redirect) > 2048):
+        raise S3Error("InvalidArgument", "The website redirect location must have a prefix of "
+                      "'http://' or 'https://' or '/'.", 400,
+                      {"ArgumentName": WEBSITE_REDIRECT, "ArgumentValue": redirect[:256]})
     if "content-encoding" in headers:
         # "aws-chunked" describes this request's framing, not the object: never store it;
         # else the header is the object's, kept verbatim (AWS returns it as sent).

@@ -65,6 +65,8 @@ OPERATIONS: dict[str, ActionInfo] = {
     "GetObjectLockConfiguration": _a("GetBucketObjectLockConfiguration"),
     "PutObjectLockConfiguration": _a("PutBucketObjectLockConfiguration"),
     "GetBucketWebsite": _a("GetBucketWebsite"),
+    "PutBucketWebsite": _a("PutBucketWebsite"),
+    "DeleteBucketWebsite": _a("DeleteBucketWebsite"),
     "GetBucketNotificationConfiguration": _a("GetBucketNotification"),
     "DeleteObjects": _a("DeleteObject", WRITE),
     "PostObject": _a("PutObject", WRITE),
@@ -99,8 +101,8 @@ KNOWN_ACTIONS = frozenset(
     name.lower() for info in OPERATIONS.values()
     for name in (info.action, info.versioned) if name) | frozenset({
         "s3:bypassgovernanceretention", "s3:getobjectversionforreplication",
-        "s3:putbucketnotification", "s3:getbucketnotification", "s3:putbucketwebsite",
-        "s3:deletebucketwebsite", "s3:putbucketlogging", "s3:getbucketlogging",
+        "s3:putbucketnotification", "s3:getbucketnotification",
+        "s3:putbucketlogging", "s3:getbucketlogging",
         "s3:putbucketrequestpayment", "s3:getbucketrequestpayment", "s3:restoreobject",
         "s3:putreplicationconfiguration", "s3:getreplicationconfiguration",
         "s3:deletebucketpolicy", "s3:getaccelerateconfiguration"})
