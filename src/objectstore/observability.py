@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .forwarded import PEER
-from .storage.sql.tables import objectstores
+from .storage.sql.tables import event_outbox, event_targets, objectstores
 
 access_log = logging.getLogger("objectstore.access")
 REQUEST_ID = "objectstore.request_id"
@@ -79,6 +79,39 @@ class StoreUsage(Collector):
         yield count
 
 
+class EventTargets(Collector):
+    """Bucket event delivery per target (docs/notifications.md), read from the database at
+    scrape time, so every gateway and worker shows the same figures: the backlog
+    (undelivered events), events delivered, delivery attempts that failed and were retried,
+    and events dropped at the backlog limit (failed). Per tenant, so an authorized scrape's."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        labels = ["target", "name", "type"]
+        backlog = GaugeMetricFamily("objectstore_event_backlog", "Undelivered events per "
+                                    "target", labels=labels)
+        counters = {c: CounterMetricFamily(f"objectstore_events_{c}", help_, labels=labels)
+                    for c, help_ in (("delivered", "Events the target acknowledged"),
+                                     ("retried", "Failed delivery attempts (retried)"),
+                                     ("failed", "Events dropped undelivered (backlog limit)"))}
+        t = event_targets.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.id, t.name, t.type, t.delivered, t.retried,
+                                       t.failed)).all()
+            waiting: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+                select(event_outbox.c.target_id, func.count())
+                .group_by(event_outbox.c.target_id)).all())
+        for tid, name, type_, delivered, retried, failed in rows:
+            backlog.add_metric([tid, name, type_], float(waiting.get(tid, 0)))
+            for c, value in (("delivered", delivered), ("retried", retried),
+                             ("failed", failed)):
+                counters[c].add_metric([tid, name, type_], float(value or 0))
+        yield backlog
+        yield from counters.values()
+
+
 class Metrics:
     """Request metrics of this process; under ``serve --workers`` (prometheus_client's
     multiprocess mode, ``PROMETHEUS_MULTIPROC_DIR`` set by the parent) the values live in
@@ -105,6 +138,7 @@ class Metrics:
         if engine is not None:
             self.registry.register(UsageTotals(engine))
             self.per_store.register(StoreUsage(engine))
+            self.per_store.register(EventTargets(engine))
 
     def render(self, per_store: bool = False) -> bytes:
         """The exposition; ``per_store``: with each store's series (names, sizes)."""

@@ -184,6 +184,18 @@ def _all_operations(t: Tenant, reads: list[str]) -> None:
     call(key_id, "GET", f"{keys}/{key['id']}")
     call(key_id, "PUT", f"{keys}/{key['id']}", json={"enabled": False})
     call(key_id, "PATCH", f"{keys}/{key['id']}", data={"enabled": "true"})
+    targets, target_id = "/v2/objectstore/event-targets", "/v2/objectstore/event-targets/{id}"
+    hook = call(targets, "POST", targets, json={
+        "name": uniq("hook"), "type": "webhook", "endpoint": "http://127.0.0.1:9/events",
+        "auth_token": "t0k3n", "region": "LON1"}).json()
+    redis = call(targets, "POST", targets, data={
+        "name": uniq("redis"), "type": "redis", "endpoint": "redis://:pw@127.0.0.1:6379/0",
+        "key": "events", "format": "stream"}).json()
+    assert redis["endpoint"] == "redis://:***@127.0.0.1:6379/0"
+    call(targets, "GET", targets)
+    call(target_id, "GET", f"{targets}/{hook['id']}")
+    call(target_id, "DELETE", f"{targets}/{hook['id']}")
+    call(target_id, "DELETE", f"{targets}/{redis['id']}")
     call("/v2/regions", "GET", "/v2/regions")
     call("/v2/quota", "GET", "/v2/quota")
     call(store_id, "DELETE", f"{stores}/{owned['id']}")
@@ -208,7 +220,8 @@ def test_error_responses_are_documented(tenant: Tenant) -> None:
     ids = {"/v2/objectstores/{id}": "00000000-0000-4000-8000-000000000000",
            "/v2/objectstores/{id}/stats": "00000000-0000-4000-8000-000000000000",
            "/v2/objectstore/credentials/{id}": "00000000-0000-4000-8000-000000000000",
-           "/v2/objectstore/keys/{id}": "00000000-0000-4000-8000-000000000000"}
+           "/v2/objectstore/keys/{id}": "00000000-0000-4000-8000-000000000000",
+           "/v2/objectstore/event-targets/{id}": "00000000-0000-4000-8000-000000000000"}
     for (path, method), op in OPS.items():
         if not op.authenticated:
             continue

@@ -14,7 +14,14 @@ import pytest
 
 from objectstore.cli.devcluster import WeedCluster
 from objectstore.config import Settings
-from tests.reliability.test_races import _paused_put, _race, _store, _whole
+from tests.reliability.test_races import (
+    _paused_put,
+    _race,
+    _store,
+    copy_whole,
+    get_whole,
+    part_copy_whole,
+)
 from tests.support.pg import PgCluster
 from tests.support.server import RunningServer, running_server
 
@@ -32,23 +39,8 @@ def weed_server(tmp_path: Path, pg_cluster: PgCluster, weed: WeedCluster
 
 
 def test_gets_and_copies_racing_an_overwrite(weed_server: RunningServer) -> None:
-    def get(s3, bucket: str, _tag: str) -> None:  # type: ignore[no-untyped-def]
-        _whole(s3.get_object(Bucket=bucket, Key="hot")["Body"].read())
-
-    def copy(s3, bucket: str, tag: str) -> None:  # type: ignore[no-untyped-def]
-        s3.copy_object(Bucket=bucket, Key=f"copy-{tag}",
-                       CopySource={"Bucket": bucket, "Key": "hot"})
-        _whole(s3.get_object(Bucket=bucket, Key=f"copy-{tag}")["Body"].read())
-
-    def part_copy(s3, bucket: str, tag: str) -> None:  # type: ignore[no-untyped-def]
-        up = s3.create_multipart_upload(Bucket=bucket, Key=f"mp-{tag}")["UploadId"]
-        try:
-            s3.upload_part_copy(Bucket=bucket, Key=f"mp-{tag}", UploadId=up, PartNumber=1,
-                                CopySource={"Bucket": bucket, "Key": "hot"})
-        finally:
-            s3.abort_multipart_upload(Bucket=bucket, Key=f"mp-{tag}", UploadId=up)
-
-    for name, reader in (("sw-get", get), ("sw-copy", copy), ("sw-part-copy", part_copy)):
+    for name, reader in (("sw-get", get_whole), ("sw-copy", copy_whole),
+                         ("sw-part-copy", part_copy_whole)):
         done, errors = _race(weed_server, name, reader)
         assert done > 5, name
         assert errors == [], f"{name}: {len(errors)} of {done + len(errors)} failed: " \

@@ -179,37 +179,42 @@ def _whole(body: bytes) -> None:
     assert len(body) == RACE_SIZE and body == body[:1] * RACE_SIZE, "a torn or short body"
 
 
-def test_gets_racing_an_overwrite_see_a_whole_version(graced_server) -> None:
-    def get(s3, bucket: str, _tag: str) -> None:  # type: ignore[no-untyped-def]
-        _whole(s3.get_object(Bucket=bucket, Key="hot")["Body"].read())
+def get_whole(s3, bucket: str, _tag: str) -> None:  # type: ignore[no-untyped-def]
+    """A reader of the racing key: a GET that must see one whole version."""
+    _whole(s3.get_object(Bucket=bucket, Key="hot")["Body"].read())
 
-    done, errors = _race(graced_server, "race-get", get)
+
+def copy_whole(s3, bucket: str, tag: str) -> None:  # type: ignore[no-untyped-def]
+    """A reader of the racing key: a CopyObject whose copy must be one whole version."""
+    s3.copy_object(Bucket=bucket, Key=f"copy-{tag}", CopySource={"Bucket": bucket, "Key": "hot"})
+    _whole(s3.get_object(Bucket=bucket, Key=f"copy-{tag}")["Body"].read())
+    s3.delete_object(Bucket=bucket, Key=f"copy-{tag}")
+
+
+def part_copy_whole(s3, bucket: str, tag: str) -> None:  # type: ignore[no-untyped-def]
+    """A reader of the racing key: an UploadPartCopy of it that must not fail."""
+    up = s3.create_multipart_upload(Bucket=bucket, Key=f"mp-{tag}")["UploadId"]
+    try:
+        s3.upload_part_copy(Bucket=bucket, Key=f"mp-{tag}", UploadId=up, PartNumber=1,
+                            CopySource={"Bucket": bucket, "Key": "hot"})
+    finally:
+        s3.abort_multipart_upload(Bucket=bucket, Key=f"mp-{tag}", UploadId=up)
+
+
+def test_gets_racing_an_overwrite_see_a_whole_version(graced_server) -> None:
+    done, errors = _race(graced_server, "race-get", get_whole)
     assert done > 20
     assert errors == [], f"{len(errors)} of {done + len(errors)} GETs failed: {errors[:5]}"
 
 
 def test_copies_racing_an_overwrite_copy_a_whole_version(graced_server) -> None:
-    def copy(s3, bucket: str, tag: str) -> None:  # type: ignore[no-untyped-def]
-        s3.copy_object(Bucket=bucket, Key=f"copy-{tag}",
-                       CopySource={"Bucket": bucket, "Key": "hot"})
-        _whole(s3.get_object(Bucket=bucket, Key=f"copy-{tag}")["Body"].read())
-        s3.delete_object(Bucket=bucket, Key=f"copy-{tag}")
-
-    done, errors = _race(graced_server, "race-copy", copy)
+    done, errors = _race(graced_server, "race-copy", copy_whole)
     assert done > 10
     assert errors == [], f"{len(errors)} of {done + len(errors)} copies failed: {errors[:5]}"
 
 
 def test_part_copies_racing_an_overwrite_copy_a_whole_version(graced_server) -> None:
-    def part_copy(s3, bucket: str, tag: str) -> None:  # type: ignore[no-untyped-def]
-        up = s3.create_multipart_upload(Bucket=bucket, Key=f"mp-{tag}")["UploadId"]
-        try:
-            s3.upload_part_copy(Bucket=bucket, Key=f"mp-{tag}", UploadId=up, PartNumber=1,
-                                CopySource={"Bucket": bucket, "Key": "hot"})
-        finally:
-            s3.abort_multipart_upload(Bucket=bucket, Key=f"mp-{tag}", UploadId=up)
-
-    done, errors = _race(graced_server, "race-part-copy", part_copy)
+    done, errors = _race(graced_server, "race-part-copy", part_copy_whole)
     assert done > 10
     assert errors == [], f"{len(errors)} of {done + len(errors)} part copies failed: {errors[:5]}"
 

@@ -17,7 +17,7 @@ from ..services.registry import Services
 from .errors import civo_error
 from .handler import Handler, cached_listing_body, civo_endpoint, listing_cache, send_json
 from .models import Health, Metrics, OpenApiDocument
-from .routes import account, credentials, keys, objectstores
+from .routes import account, credentials, event_targets, keys, objectstores
 from .schema import Documented, build_openapi
 from .spec import Operation, operation, operation_of
 
@@ -41,6 +41,10 @@ ROUTE_TABLE: list[tuple[str, list[str], Handler]] = [
     ("/v2/objectstore/keys", ["POST"], keys.create_key),
     ("/v2/objectstore/keys/{id}", ["GET"], keys.get_key),
     ("/v2/objectstore/keys/{id}", UPDATE, keys.update_key),
+    ("/v2/objectstore/event-targets", ["GET"], event_targets.list_event_targets),
+    ("/v2/objectstore/event-targets", ["POST"], event_targets.create_event_target),
+    ("/v2/objectstore/event-targets/{id}", ["GET"], event_targets.get_event_target),
+    ("/v2/objectstore/event-targets/{id}", ["DELETE"], event_targets.delete_event_target),
     ("/v2/regions", ["GET"], account.list_regions),
     ("/v2/quota", ["GET"], account.quota),
 ]

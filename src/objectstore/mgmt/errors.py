@@ -6,6 +6,7 @@ from starlette.responses import JSONResponse
 
 from ..domain import encryption as enc
 from ..domain import errors as e
+from ..domain import notifications as notif
 
 # kind -> (HTTP status, Civo code)
 CIVO_ERRORS: dict[type[e.DomainError], tuple[int, str]] = {
@@ -26,6 +27,10 @@ CIVO_ERRORS: dict[type[e.DomainError], tuple[int, str]] = {
     enc.KmsKeyNotFound: (404, "database_objectstore_key_not_found"),
     enc.KmsKeyExists: (409, "database_objectstore_key_exists"),
     enc.KmsKeyDisabled: (400, "objectstore_key_disabled"),
+    notif.TargetNotFound: (404, "database_objectstore_event_target_not_found"),
+    notif.TargetInUse: (409, "database_objectstore_event_target_in_use"),
+    notif.EndpointRefused: (422, "objectstore_event_target_endpoint_refused"),
+    notif.TargetInvalid: (422, "objectstore_event_target_invalid"),
 }
 
 # Civo codes answered outside the table above: code -> (HTTP status, when)

@@ -132,6 +132,37 @@ class KmsKeyList(RootModel[list[KmsKey]]):
     """The account's KMS keys (a bare JSON array)."""
 
 
+class EventTarget(BaseModel):
+    """A bucket event target (docs/notifications.md): buckets name it by ``arn`` in their
+    S3 notification configuration. Secrets are never shown (``auth_token_set`` says whether
+    a webhook has a token; a password in ``endpoint`` shows as ***)."""
+
+    id: Uuid
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    region: NonEmpty
+    type: Literal["webhook", "amqp", "nats", "redis"]
+    endpoint: NonEmpty
+    arn: Annotated[str, Field(pattern="^arn:objectstore:sqs:", description="arn:objectstore:"
+                              "sqs:<region>:<id>:<type>")]
+    exchange: str | SkipJsonSchema[None] = Field(default=None, description="amqp")
+    routing_key: str | SkipJsonSchema[None] = Field(default=None, description="amqp")
+    subject: str | SkipJsonSchema[None] = Field(default=None, description="nats")
+    key: str | SkipJsonSchema[None] = Field(default=None, description="redis")
+    format: Literal["list", "stream"] | SkipJsonSchema[None] = Field(
+        default=None, description="redis")
+    auth_token_set: bool
+    backlog: Count = Field(description="Events recorded and not yet delivered")
+    delivered: Count = Field(description="Events the target acknowledged")
+    retried: Count = Field(description="Delivery attempts that failed (and were retried)")
+    failed: Count = Field(description="Events dropped undelivered at the backlog limit")
+    last_error: str = Field(description="The last delivery failure (empty: none)")
+    created_at: DateTime
+
+
+class EventTargetList(RootModel[list[EventTarget]]):
+    """The account's event targets (a bare JSON array)."""
+
+
 class Deleted(BaseModel):
     result: Literal["success"]
 

@@ -33,12 +33,18 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
                         "without object stores, size below usage"),
     401: ("Unauthorized", "Missing or unknown API key"),
     403: ("Forbidden", "Account allocation quota exceeded"),
-    404: ("NotFound", "No such object store, credential, key or region in this account"),
+    404: ("NotFound", "No such object store, credential, key, event target or region in "
+                      "this account"),
     408: ("RequestTimeout", "The request body stalled"),
     409: ("Conflict", "Name or access key already in use, the credential still owns a store, "
-                      "or the store is not empty or holds locked versions"),
+                      "or the store is not empty or holds locked versions, or a bucket still "
+                      "names the event target"),
     413: ("TooLarge", "Request body larger than the configured limit (1 MiB by default), "
                       "before or after gunzip"),
+    422: ("Unprocessable", "An event target's endpoint resolves to an address (or port) "
+                           "targets may not reach (link-local, metadata, this server's own "
+                           "ports, outside the operator's allowed ranges), or its broker "
+                           "settings are unusable"),
     431: ("HeadersTooLarge", "Request headers larger than the configured limit"),
 }
 BODY_DESCRIPTION = ("JSON or form-encoded; any field may instead be sent in the query string "

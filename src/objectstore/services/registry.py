@@ -15,6 +15,7 @@ from .cache import SharedGeneration
 from .credentials import CredentialService
 from .engine.multipart import MultipartService
 from .engine.objects import ObjectEngine
+from .events.targets import TargetService
 from .objectstores import ObjectStoreService
 from .regions import RegionService
 
@@ -35,6 +36,8 @@ class Services:
     closers: list[Callable[[], None]] = field(default_factory=list)
     # the change counter every cache of this deployment shares (services/cache.py)
     changes: SharedGeneration | None = None
+    # bucket event notification targets (services/events)
+    targets: TargetService | None = None
 
     def close(self) -> None:
         while self.closers:

@@ -70,7 +70,8 @@ async def post_object(ctx: S3Context) -> S3Response:
     await ctx.services.objects.ensure_room(store, owner, form.upper_bound, key)
     payload: Payload = FormPayload(form)
     attrs = replace(attrs, owner=await owner_for(ctx, acl))
-    version = await ctx.services.objects.put(store, key, attrs, payload, form.upper_bound)
+    version = await ctx.services.objects.put(store, key, attrs, payload, form.upper_bound,
+                                             event="Post")
     headers = [("ETag", quote_etag(version.etag))]
     if store.versioning is not None:
         headers += version_header(version.version_id)

@@ -41,6 +41,7 @@ from ...domain.object_lock import is_locked
 from ...storage.sql.engine import writing
 from ...storage.sql.tables import object_versions, objects, objectstores, uploads, worker_state
 from ..bucket_configs import BucketConfigService
+from ..events.outbox import recorded_work
 from ..leader import Leader
 from ..objectstores import store_from_row
 from . import metadata as md
@@ -193,7 +194,10 @@ class LifecycleWorker:
                 doomed = doomed or queued
             return expired, doomed
 
-        expired, doomed = self.objects.writer.run(work)
+        rec = self.objects.events.recording_sync(store, "LifecycleExpiration")
+        expired, doomed = self.objects.writer.run(work if rec is None
+                                                  else recorded_work(work, rec))
+        self.objects.events.recorded(rec)
         if doomed:
             self.objects.wake_gc()
         return expired
@@ -204,8 +208,11 @@ class LifecycleWorker:
             _gone, doomed = md.delete_version(conn, store, key, version_id)
             return True, doomed
 
+        rec = self.objects.events.recording_sync(store, "LifecycleExpiration")
         try:
-            _ok, doomed = self.objects.writer.run(work)
+            _ok, doomed = self.objects.writer.run(work if rec is None
+                                                  else recorded_work(work, rec))
+            self.objects.events.recorded(rec)
         except NoSuchVersion:
             return False  # already gone (an earlier, interrupted pass)
         except ObjectLocked:

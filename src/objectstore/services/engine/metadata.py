@@ -29,6 +29,7 @@ from ...domain.object_lock import check_deletable
 from ...storage.sql import group_commit
 from ...storage.sql.prepared import Prepared
 from ...storage.sql.tables import credentials, doomed_blobs, object_versions, objects, objectstores
+from ..events.outbox import CREATED, MARKER, REMOVED, UPDATED, note
 from .rows import HEAD_COLUMNS, VERSION_COLUMNS, row_values, version_from, version_from_tuple
 from .vseq import next_vseq
 
@@ -238,6 +239,7 @@ def install(conn: Connection, store: ObjectStore, new: ObjectVersion,
     if current is None:
         charge(conn, store.id, grow, _counted(version))
         _INSERT.execute(conn, store_id=store.id, key=new.key, **row_values(version))
+        note(conn, CREATED, version)
         return version, False
     if state is None or current.version_id == NULL_VERSION and state == SUSPENDED:
         # The latest version is replaced in place (unversioned, or the null version of a
@@ -255,6 +257,7 @@ def install(conn: Connection, store: ObjectStore, new: ObjectVersion,
                 doomed = doomed or bool(old_null.blob_ids())
         charge(conn, store.id, grow, _counted(version))
     _REPLACE.execute(conn, w_store_id=store.id, w_key=new.key, **row_values(version))
+    note(conn, CREATED, version)
     return version, doomed
 
 
@@ -271,6 +274,7 @@ def delete_latest(conn: Connection, store: ObjectStore, key: str, now: datetime
         _DELETE.execute(conn, store_id=store.id, key=key)
         charge(conn, store.id, -current.size, -_counted(current))
         doom(conn, current.blob_ids())
+        note(conn, REMOVED, current)
         return None, bool(current.blob_ids())
     vseq = next_vseq(current.vseq if current is not None else None)
     marker = ObjectVersion(
@@ -294,6 +298,7 @@ def delete_latest(conn: Connection, store: ObjectStore, key: str, now: datetime
         if old_null is not None:
             _drop_noncurrent(conn, old_null)
             doomed = doomed or bool(old_null.blob_ids())
+    note(conn, MARKER, marker)
     return marker, doomed
 
 
@@ -318,6 +323,7 @@ def delete_version(conn: Connection, store: ObjectStore, key: str, version_id: s
             _INSERT.execute(conn, store_id=store.id, key=key, **row_values(successor))
         charge(conn, store.id, -target.size, -_counted(target))
         doom(conn, target.blob_ids())
+        note(conn, REMOVED, target)
         return target, bool(target.blob_ids())
     target_old = (_noncurrent(conn, store.id, key, null=True) if version_id == NULL_VERSION
                   else _noncurrent(conn, store.id, key, vseq=version_id))
@@ -325,6 +331,7 @@ def delete_version(conn: Connection, store: ObjectStore, key: str, version_id: s
         raise NoSuchVersion("The specified version does not exist.")
     check_deletable(target_old, now, bypass_governance)
     _drop_noncurrent(conn, target_old)
+    note(conn, REMOVED, target_old)
     return target_old, bool(target_old.blob_ids())
 
 
@@ -354,4 +361,6 @@ def update_version(conn: Connection, store: ObjectStore, key: str, version_id: s
     if not target.is_latest:
         q = q.where(table.c.vseq == target.vseq)
     conn.execute(q.values(**values))
-    return replace(target, **values)
+    updated = replace(target, **values)
+    note(conn, UPDATED, updated)
+    return updated

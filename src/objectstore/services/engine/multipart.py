@@ -26,6 +26,7 @@ from ...domain.models import ObjectStore, ObjectVersion
 from ...storage.blobs import BlobStore
 from ...storage.sql.engine import writing
 from ...storage.sql.tables import objectstores, parts, uploads
+from ..events.outbox import recording
 from ..objectstores import store_from_row
 from .blocks import BlockSums, DamagedBlock
 from .listing import common_prefix, skip_past
@@ -374,7 +375,8 @@ class MultipartService:
             raise InvalidPartOrder("The list of parts was not in ascending order. Parts must "
                                    "be ordered by part number.")
         now = datetime.now(UTC)
-        with writing(self.engine) as conn:
+        rec = self.objects.events.recording_sync(store, "CompleteMultipartUpload")
+        with writing(self.engine) as conn, recording(conn, rec):
             up = self._get(conn, store.id, key, upload_id, lock=True)
             stored = {p.number: p for p in map(_part, conn.execute(
                 select(parts).where(parts.c.upload_id == upload_id)).all())}
@@ -418,6 +420,7 @@ class MultipartService:
                                        cond.if_none_match if cond else None, charged=size)
             charge(conn, store.id, -sum(p.size for p in unused), 0)
             doom(conn, [p.blob_id for p in unused])
+        self.objects.events.recorded(rec)
         self.objects.wake_gc()
         return version
 

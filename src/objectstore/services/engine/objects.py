@@ -34,6 +34,8 @@ from ...storage.sql import async_reads
 from ...storage.sql.group_commit import DirectWriter, Writer, run_async
 from ...storage.sql.tables import credentials, objectstores
 from ..bucket_configs import BucketConfigService
+from ..events.notifications import Notifications
+from ..events.outbox import recorded_work
 from ..integrity import Digest, full_object_digest
 from . import metadata as md
 from . import scans
@@ -160,6 +162,8 @@ class ObjectEngine:
         self.inline_max_bytes = inline_max_bytes
         self.verify_reads = verify_reads
         self.configs = configs or BucketConfigService(engine)
+        # bucket event notifications: the outbox rows a write records (services/events)
+        self.events = Notifications(self.configs)
         self.gc_wakeup = threading.Event()
         # Embedded SQLite: a point read is a ~30 µs in-process B-tree lookup that never waits
         # for a writer (WAL), cheaper than a hop to a worker thread and back.
@@ -177,8 +181,16 @@ class ObjectEngine:
         return fn(*args) if self.inline_reads else await run_sync(fn, *args)
 
     async def _commit(self, work: Callable[[Connection], tuple[T, bool]],
-                      on_failure: Callable[[], None] | None = None) -> T:
+                      on_failure: Callable[[], None] | None = None, *,
+                      store: ObjectStore | None = None, cause: str | None = None) -> T:
+        """Run a write through the committer; with ``store`` and ``cause`` (what the write
+        is, for its event name: Put, Copy, Delete, ...) the changes it makes are recorded
+        in the outbox in its transaction, for the store's notification targets."""
+        rec = await self.events.recording(store, cause) if store is not None else None
+        if rec is not None:
+            work = recorded_work(work, rec)
         result, doomed = await run_async(self.writer, work, on_failure)
+        self.events.recorded(rec)
         if doomed:
             self.wake_gc()
         return result
@@ -363,12 +375,13 @@ class ObjectEngine:
         return (lambda: self.blobs.delete(blob_id)) if blob_id else None
 
     async def put(self, store: ObjectStore, key: str, attrs: Attributes, payload: Payload,
-                  length: int, cond: Conditions | None = None) -> ObjectVersion:
+                  length: int, cond: Conditions | None = None, *, event: str = "Put"
+                  ) -> ObjectVersion:
         """Receive a body and make it the key's latest version; acknowledged (returned) only
-        once its bytes and its row are durable."""
+        once its bytes and its row are durable. ``event``: ObjectCreated:<event> (Put, Post)."""
         attrs = await self.with_lock_defaults(store, attrs)
         if attrs.encryption is not None:
-            return await self._put_sealed(store, key, attrs, payload, length, cond)
+            return await self._put_sealed(store, key, attrs, payload, length, cond, event)
         data: bytes | None = None
         blob_id = ""
         sums = None
@@ -383,7 +396,7 @@ class ObjectEngine:
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data,
                                 blocks=sums.packed() if sums is not None else None)
         return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id))
+                                  self._drop_blob(blob_id), store=store, cause=event)
 
     @staticmethod
     def _new_version(store: ObjectStore, key: str, attrs: Attributes, **fields: Any
@@ -466,7 +479,7 @@ class ObjectEngine:
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data,
                                 blocks=sums.packed() if sums is not None else None)
         return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id))
+                                  self._drop_blob(blob_id), store=store, cause="Copy")
 
     async def _copy_in_place(self, store: ObjectStore, key: str, source: ObjectVersion,
                              attrs: Attributes) -> ObjectVersion | None:
@@ -486,7 +499,7 @@ class ObjectEngine:
                 return None, False  # replaced meanwhile: copy the source's bytes
             return md.update_version(conn, store, key, None, changes), False
 
-        return await self._commit(work)
+        return await self._commit(work, store=store, cause="Copy")
 
     async def delete(self, store: ObjectStore, key: str, version_id: str | None = None,
                      *, bypass_governance: bool = False) -> Deleted:
@@ -506,7 +519,7 @@ class ObjectEngine:
                                              now=now, bypass_governance=bypass_governance)
             return Deleted(gone.version_id, gone.delete_marker), doomed
 
-        return await self._commit(work)
+        return await self._commit(work, store=store, cause="Delete")
 
     def _update_work(self, store: ObjectStore, key: str, version_id: str | None,
                      changes: md.Changes
@@ -521,8 +534,15 @@ class ObjectEngine:
 
     async def update(self, store: ObjectStore, key: str, version_id: str | None,
                      **changes: Any) -> ObjectVersion:
-        """Change a version's tags or ACL in place."""
-        return await self._commit(self._update_work(store, key, version_id, changes))
+        """Change a version's tags or ACL in place (announced as ObjectTagging:Put or
+        :Delete, ObjectAcl:Put)."""
+        cause = None
+        if "tags" in changes:
+            cause = "ObjectTagging:Put" if changes["tags"] else "ObjectTagging:Delete"
+        elif "acl" in changes or "grants" in changes:
+            cause = "ObjectAcl:Put"
+        return await self._commit(self._update_work(store, key, version_id, changes),
+                                  store=store, cause=cause)
 
     def update_sync(self, store: ObjectStore, key: str, version_id: str | None = None,
                     **changes: Any) -> ObjectVersion:
@@ -571,8 +591,8 @@ class ObjectEngine:
         return self.sse.new_sealing(store, key, req)
 
     async def _put_sealed(self, store: ObjectStore, key: str, attrs: Attributes,
-                          payload: Payload, length: int, cond: Conditions | None
-                          ) -> ObjectVersion:
+                          payload: Payload, length: int, cond: Conditions | None,
+                          event: str = "Put") -> ObjectVersion:
         """``put`` of an encrypted object: the payload hashes the plaintext, then it is
         sealed (inline objects in memory, others segment by segment as they are written)."""
         assert attrs.encryption is not None
@@ -590,7 +610,7 @@ class ObjectEngine:
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data,
                                 sse=sealed_doc(sealing))
         return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id))
+                                  self._drop_blob(blob_id), store=store, cause=event)
 
     async def _copy_sealed(self, store: ObjectStore, key: str, source: ObjectVersion,
                            attrs: Attributes, cond: Conditions | None,
@@ -615,7 +635,7 @@ class ObjectEngine:
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data,
                                 sse=sealed_doc(dest) if dest is not None else None)
         return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id))
+                                  self._drop_blob(blob_id), store=store, cause="Copy")
 
     def _read_sealed_sync(self, version: ObjectVersion, sealing: Sealing, start: int,
                           end: int) -> ObjectBody:

@@ -276,3 +276,42 @@ signin_failures = Table(
     Column("failures", Text, nullable=False),
     Column("last_at", Float, nullable=False, index=True),
 )
+
+# Bucket event notifications (services/events, docs/notifications.md). A target belongs to an
+# account; ``endpoint`` is shown (a password in it replaced by ***), ``sealed`` holds the
+# secrets (the full endpoint URL and the auth token) encrypted with the server key. The
+# delivery counters live on the row (one UPDATE per delivered batch; every gateway sees them).
+event_targets = Table(
+    "event_targets",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", String(36), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("sealed", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered", BigInteger, nullable=False, default=0),
+    Column("retried", BigInteger, nullable=False, default=0),
+    Column("failed", BigInteger, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UTCDateTime(), nullable=True),
+)
+
+# The outbox: one row per (change, target), written in the transaction of the change it
+# describes; the deliverer deletes it once the target has acknowledged it. ``id`` orders the
+# events (the S3 ``sequencer``: per key it grows, the key's writers being serialised).
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("target_id", String(36), nullable=False),
+    Column("store_id", String(36), nullable=False),
+    Column("key", KeyType, nullable=False),
+    Column("record", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_event_outbox_target_id", "target_id", "id"),
+)

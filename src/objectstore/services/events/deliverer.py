@@ -1,0 +1,264 @@
+"""Delivery: one deliverer per target, in the one process (of all workers and gateways) that
+holds the "events" role (services/leader.py: when it dies, another process takes the role and
+carries on from the outbox).
+
+Each target's loop takes the oldest undelivered rows (up to ``BATCH``), sends each key's
+events in ``sequencer`` order (different keys concurrently, at most ``PARALLEL`` at a time;
+a key whose event failed sends nothing more of it in that round), then deletes the rows its
+target acknowledged, in one commit with the target's counters. After a failure the loop
+pauses with backoff (0.5 s doubling up to ``OBJECTSTORE_EVENT_RETRY_MAX_SECONDS``) and tries
+again: at least once, never given up — except past the backlog limit, where the oldest
+events are dropped (counted as failed and logged) so that a target gone for good cannot grow
+the database without bound."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, delete, select
+
+from ...backoff import Backoff
+from ...storage.sql.tables import event_outbox, event_targets
+from ..leader import Leader
+from .notifications import Notifications
+from .outbox import message
+from .senders import DeliveryError, Sender, open_sender
+from .targets import EventTarget, TargetService
+
+log = logging.getLogger("objectstore.events")
+BATCH = 256
+PARALLEL = 16
+POLL_S = 0.25          # how often an idle target looks for events other processes wrote
+RELOAD_S = 2.0         # how often the target list is read again
+TRIM_S = 5.0           # how often backlogs are measured against the limit
+
+Row = tuple[int, str, str]  # (id, key, record)
+
+
+def _fetch(engine: Engine, target_id: str, limit: int) -> list[Row]:
+    with engine.connect() as conn:
+        return [(int(i), k, r) for i, k, r in conn.execute(
+            select(event_outbox.c.id, event_outbox.c.key, event_outbox.c.record)
+            .where(event_outbox.c.target_id == target_id)
+            .order_by(event_outbox.c.id).limit(limit)).all()]
+
+
+class EventDeliverer:
+    def __init__(self, engine: Engine, targets: TargetService, notifications: Notifications,
+                 leader: Leader, run: Callable[[Callable[[Connection], Any]], Any], *,
+                 backlog_limit: int = 100_000, retry_max_s: float = 60.0) -> None:
+        self.engine = engine
+        self.targets = targets
+        self.notifications = notifications
+        self.leader = leader
+        self.run_write = run  # the committer's run: acks share its commits
+        self.backlog_limit = backlog_limit
+        self.retry_max_s = retry_max_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._kick: asyncio.Event | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.backoff = Backoff("event delivery", log)
+
+    # -- the thread -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._thread_main, name="objectstore-events",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        loop = self._loop
+        if loop is not None and self._kick is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._kick.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.leader.release()
+
+    def _thread_main(self) -> None:
+        asyncio.run(self._main())
+
+    def _kicked(self) -> None:
+        loop, kick = self._loop, self._kick
+        if loop is not None and kick is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(kick.set)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._kick = asyncio.Event()
+        self.notifications.on_recorded = self._kicked
+        last_trim = 0.0
+        try:
+            while not self._stop.is_set():
+                try:
+                    leading = await asyncio.to_thread(self.leader.try_acquire)
+                    if leading:
+                        await self._reconcile(await asyncio.to_thread(self.targets.all))
+                        if time.monotonic() - last_trim >= TRIM_S:
+                            last_trim = time.monotonic()
+                            await asyncio.to_thread(self.trim)
+                    else:
+                        await self._reconcile([])
+                    self.backoff.succeeded()
+                except Exception as exc:  # noqa: BLE001 - a background pass: backed off
+                    self.backoff.failed(exc)
+                await self._sleep(self.backoff.wait(RELOAD_S))
+        finally:
+            self.notifications.on_recorded = None
+            await self._reconcile([])
+
+    async def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self._stop.is_set() and time.monotonic() < end:
+            await asyncio.sleep(min(0.1, end - time.monotonic()))
+
+    async def _reconcile(self, targets: list[EventTarget]) -> None:
+        """One task per target: start the new ones', stop the removed ones'."""
+        wanted = {t.id: t for t in targets}
+        for tid in list(self._tasks):
+            if tid not in wanted or self._tasks[tid].done():
+                task = self._tasks.pop(tid)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for tid, target in wanted.items():
+            if tid not in self._tasks:
+                self._tasks[tid] = asyncio.create_task(self._target_loop(target),
+                                                       name=f"events-{tid}")
+
+    # -- one target -------------------------------------------------------------------------
+    async def _idle(self) -> None:
+        assert self._kick is not None
+        self._kick.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._kick.wait(), POLL_S)
+
+    async def _target_loop(self, target: EventTarget) -> None:
+        backoff = Backoff(f"event delivery to target {target.name} ({target.id})", log,
+                          cap_s=self.retry_max_s)
+        sender: Sender | None = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    if sender is None:
+                        spec = self.targets.spec(target)
+                        await asyncio.to_thread(self.targets.check_reachable, spec)
+                        sender = open_sender(spec)
+                    rows = await asyncio.to_thread(_fetch, self.engine, target.id, BATCH)
+                    if not rows:
+                        await self._idle()
+                        continue
+                    done, failures, error = await self._deliver(sender, rows)
+                    await asyncio.to_thread(self._ack, target.id, done, failures, error)
+                    if error is None:
+                        backoff.succeeded()
+                        continue
+                    delay = backoff.failed(DeliveryError(error))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the target or the database: retried
+                    delay = backoff.failed(exc)
+                    with contextlib.suppress(Exception):
+                        await asyncio.to_thread(self._ack, target.id, [], 0,
+                                                f"{type(exc).__name__}: {exc}")
+                    if sender is not None:
+                        with contextlib.suppress(Exception):
+                            await sender.close()
+                        sender = None
+                await self._sleep(delay)
+        finally:
+            if sender is not None:
+                with contextlib.suppress(Exception):
+                    await sender.close()
+
+    async def _deliver(self, sender: Sender, rows: list[Row]
+                       ) -> tuple[list[int], int, str | None]:
+        """Send ``rows``: each key's in order, keys concurrently. Returns the ids delivered,
+        the number of failed attempts and the last error."""
+        by_key: dict[str, list[Row]] = {}
+        for row in rows:
+            by_key.setdefault(row[1], []).append(row)
+        done: list[int] = []
+        errors: list[str] = []
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def one_key(events: list[Row]) -> None:
+            async with gate:
+                for rid, key, rec in events:
+                    try:
+                        await sender.send(message(rec, rid), key=key)
+                    except DeliveryError as exc:
+                        errors.append(str(exc))
+                        return  # this key's later events wait for this one
+                    except Exception as exc:  # noqa: BLE001 - a sender's bug: retried too
+                        errors.append(f"{type(exc).__name__}: {exc}")
+                        return
+                    done.append(rid)
+
+        await asyncio.gather(*(one_key(ev) for ev in by_key.values()))
+        return done, len(errors), errors[-1] if errors else None
+
+    def _ack(self, target_id: str, done: list[int], failures: int, error: str | None) -> None:
+        """Delete the delivered rows and count, in one commit (the committer's)."""
+        if not done and not failures and error is None:
+            return
+        t = event_targets.c
+
+        def work(conn: Connection) -> tuple[None, bool]:
+            for i in range(0, len(done), 500):
+                conn.execute(delete(event_outbox).where(
+                    event_outbox.c.id.in_(done[i:i + 500])))
+            values: dict[str, Any] = {"delivered": t.delivered + len(done),
+                                      "retried": t.retried + failures}
+            if error is not None:
+                values.update(last_error=error[:1000], last_error_at=datetime.now(UTC))
+            conn.execute(event_targets.update().where(t.id == target_id).values(**values))
+            return None, False
+
+        self.run_write(work)
+
+    # -- the backlog limit ------------------------------------------------------------------
+    def trim(self) -> int:
+        """Drop the oldest events of each target past the backlog limit (counted as failed,
+        logged); the number dropped."""
+        dropped = 0
+        for target_id, n in self.targets.backlogs().items():
+            excess = n - self.backlog_limit
+            if excess <= 0:
+                continue
+            with self.engine.connect() as conn:
+                edge = conn.execute(
+                    select(event_outbox.c.id).where(event_outbox.c.target_id == target_id)
+                    .order_by(event_outbox.c.id).offset(excess - 1).limit(1)).scalar()
+            if edge is None:
+                continue
+
+            def work(conn: Connection, target_id: str = target_id, edge: int = edge,
+                     excess: int = excess) -> tuple[int, bool]:
+                gone = conn.execute(delete(event_outbox).where(
+                    event_outbox.c.target_id == bindparam("tid"),
+                    event_outbox.c.id <= bindparam("edge")), {"tid": target_id,
+                                                               "edge": edge}).rowcount
+                t = event_targets.c
+                conn.execute(event_targets.update().where(t.id == target_id).values(
+                    failed=t.failed + gone,
+                    last_error=f"backlog limit ({self.backlog_limit}) reached: the oldest "
+                               f"{gone} events were dropped",
+                    last_error_at=datetime.now(UTC)))
+                return int(gone), False
+
+            gone, _ = self.run_write(work)
+            dropped += gone
+            log.warning("event target %s: backlog over the limit (%d): dropped the oldest "
+                        "%d undelivered events", target_id, self.backlog_limit, gone)
+        return dropped

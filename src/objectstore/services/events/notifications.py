@@ -1,0 +1,43 @@
+"""A store's notification configurations as the write path reads them (cached with the
+store's other documents), and the recordings the object engine opens for its writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ...domain.models import ObjectStore
+from ...domain.notifications import Configuration, configurations_from_json
+from ..bucket_configs import BucketConfigService, StoreDocuments
+from .outbox import Recording
+
+CONFIG = "notification"
+
+
+def _configurations(docs: StoreDocuments) -> list[Configuration]:
+    return docs.derived(CONFIG, lambda d: configurations_from_json(d.get(CONFIG)))
+
+
+class Notifications:
+    def __init__(self, configs: BucketConfigService) -> None:
+        self.configs = configs
+        # called when this process recorded events: its deliverer (if it leads) looks at once
+        self.on_recorded: Callable[[], None] | None = None
+
+    async def recording(self, store: ObjectStore, cause: str | None) -> Recording | None:
+        """A recording for a write made for ``cause`` on ``store``; None when the store
+        announces nothing (no outbox work at all then)."""
+        if cause is None:
+            return None
+        found = _configurations(await self.configs.documents_async(store.id))
+        return Recording(store, found, cause) if found else None
+
+    def recording_sync(self, store: ObjectStore, cause: str) -> Recording | None:
+        found = _configurations(self.configs.documents(store.id))
+        return Recording(store, found, cause) if found else None
+
+    def recorded(self, rec: Recording | None) -> None:
+        """After the commit: wake the deliverer if anything was recorded."""
+        if rec is not None and rec.recorded:
+            wake = self.on_recorded
+            if wake is not None:
+                wake()
