@@ -11,7 +11,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
-from .conftest import Store, error_code, parse_error, signed, status_of
+from .conftest import Store, boto_client, create_store, error_code, parse_error, signed, status_of
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
@@ -501,3 +501,61 @@ def test_part_reads_return_the_parts_own_checksum(store: Store, algorithm: str) 
     rest = s3.get_object_attributes(Bucket=store.name, Key="mp", PartNumberMarker=1,
                                     ObjectAttributes=["ObjectParts"])["ObjectParts"]
     assert [p["PartNumber"] for p in rest["Parts"]] == [2] and not rest["IsTruncated"]
+
+
+def test_owner_recreating_its_bucket_answers_by_signed_region(store: Store) -> None:
+    """AWS: BucketAlreadyOwnedByYou (409) in every region but us-east-1, where the owner's
+    CreateBucket answers 200 and resets the bucket's ACL (legacy behaviour)."""
+    s3 = store.boto()
+    s3.put_bucket_acl(Bucket=store.name, ACL="public-read")
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(Bucket=store.name)
+    assert (status_of(exc.value), error_code(exc.value)) == (409, "BucketAlreadyOwnedByYou")
+    grants = s3.get_bucket_acl(Bucket=store.name)["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in grants)
+    east = boto_client(store.s3_url, store.access_key, store.secret_key, region="us-east-1")
+    assert east.create_bucket(Bucket=store.name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    grants = s3.get_bucket_acl(Bucket=store.name)["Grants"]
+    assert [g["Permission"] for g in grants] == ["FULL_CONTROL"], grants  # reset: private
+    east.create_bucket(Bucket=store.name, ACL="authenticated-read")
+    grants = s3.get_bucket_acl(Bucket=store.name)["Grants"]
+    assert [g["Grantee"].get("URI", "").rsplit("/", 1)[-1] for g in grants] == [
+        "", "AuthenticatedUsers"]
+    # someone else's bucket is BucketAlreadyExists wherever the request is signed for
+    other = create_store(store.srv)
+    with pytest.raises(ClientError) as exc:
+        east.create_bucket(Bucket=other.name)
+    assert error_code(exc.value) == "BucketAlreadyExists"
+
+
+def test_acl_grants_come_back_in_the_order_they_were_put(store: Store) -> None:
+    s3 = store.boto()
+    s3.put_object(Bucket=store.name, Key="k", Body=b"k")
+    owner = s3.get_bucket_acl(Bucket=store.name)["Owner"]
+    all_users = {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}
+    auth_users = {"Type": "Group",
+                  "URI": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"}
+    me = {"Type": "CanonicalUser", "ID": owner["ID"]}
+    grants = [{"Grantee": auth_users, "Permission": "READ_ACP"},
+              {"Grantee": all_users, "Permission": "READ"},
+              {"Grantee": me, "Permission": "FULL_CONTROL"},
+              {"Grantee": auth_users, "Permission": "READ"}]
+    policy = {"Owner": owner, "Grants": grants}
+    s3.put_bucket_acl(Bucket=store.name, AccessControlPolicy=policy)
+    s3.put_object_acl(Bucket=store.name, Key="k", AccessControlPolicy=policy)
+
+    def shape(got: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return [(g["Grantee"].get("URI") or g["Grantee"].get("ID", ""), g["Permission"])
+                for g in got]
+
+    want = shape(grants)
+    assert shape(s3.get_bucket_acl(Bucket=store.name)["Grants"]) == want
+    assert shape(s3.get_object_acl(Bucket=store.name, Key="k")["Grants"]) == want
+    # grant headers: in the order they were sent, each header's grantees as listed
+    r = signed(store, "PUT", f"/{store.name}?acl", headers={
+        "x-amz-grant-write": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"',
+        "x-amz-grant-read": f'id="{owner["ID"]}", '
+                            'uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"'})
+    assert r.status_code == 200, r.text
+    assert shape(s3.get_bucket_acl(Bucket=store.name)["Grants"]) == [
+        (all_users["URI"], "WRITE"), (owner["ID"], "READ"), (auth_users["URI"], "READ")]

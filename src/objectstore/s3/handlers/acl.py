@@ -76,11 +76,12 @@ def _grantee(kind: str, value: str, permission: str) -> acls.Grant:
 
 
 def grants_from_headers(ctx: S3Context) -> list[acls.Grant] | None:
-    """The ``x-amz-grant-*`` headers as grants (None when the request has none)."""
+    """The ``x-amz-grant-*`` headers as grants (None when the request has none), in the
+    order the request sent them (GetBucketAcl / GetObjectAcl list them so)."""
     grants: list[acls.Grant] = []
-    for header, permission in GRANT_HEADERS.items():
-        raw = ctx.headers.get(header)
-        if raw is None:
+    for header, raw in ctx.headers.items():
+        permission = GRANT_HEADERS.get(header)
+        if permission is None:
             continue
         pos = 0
         raw = raw.strip()
@@ -335,6 +336,16 @@ async def bucket_acl_on_create(ctx: S3Context, cred: Credential
         raise S3Error("InvalidBucketAclWithObjectOwnership", "Bucket cannot have ACLs set "
                       "with ObjectOwnership's BucketOwnerEnforced setting", 400)
     return acl, grants, own
+
+
+async def reset_bucket_acl(ctx: S3Context, store: ObjectStore, acl: str,
+                           grants: list[acls.Grant] | None) -> None:
+    """The owner's CreateBucket of its own bucket in us-east-1: the bucket's ACL becomes
+    the request's (AWS's legacy answer there), within its ownership controls."""
+    bucket = await bucket_documents(ctx, store)
+    check_ownership_allows(bucket, acl, grants, store.credential_id)
+    await ctx.services.stores.set_acl_async(
+        store.id, acl, [g.to_json() for g in grants] if grants is not None else None)
 
 
 def bucket_documents_on_create(grants: list[acls.Grant] | None, ownership: str | None

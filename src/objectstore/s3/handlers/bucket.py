@@ -14,7 +14,7 @@ from .. import xml
 from ..body import read_small_body
 from ..context import S3Context, S3Response
 from ..errors import S3Error, access_denied
-from .acl import bucket_acl_on_create, bucket_documents_on_create
+from .acl import bucket_acl_on_create, bucket_documents_on_create, reset_bucket_acl
 from .common import iso8601, owner_xml
 
 XML = "application/xml"
@@ -74,6 +74,11 @@ async def list_buckets(ctx: S3Context) -> S3Response:
     return S3Response(body=body, content_type=XML)
 
 
+# Where AWS answers an owner's CreateBucket of its own bucket with 200, not
+# BucketAlreadyOwnedByYou (the region of the request's signature).
+LEGACY_REGION = "us-east-1"
+
+
 async def create_bucket(ctx: S3Context) -> S3Response:
     cred = _cred(ctx)
     assert ctx.bucket is not None
@@ -93,6 +98,10 @@ async def create_bucket(ctx: S3Context) -> S3Response:
     for s in existing:
         if s.region == cred.region:
             if s.credential_id == cred.id:
+                if ctx.sigv4 is not None and ctx.sigv4.region == LEGACY_REGION:
+                    # AWS's legacy answer in us-east-1: 200, the ACL reset to the request's
+                    await reset_bucket_acl(ctx, s, acl, grants)
+                    return S3Response(headers=[("Location", f"/{ctx.bucket}")])
                 raise S3Error("BucketAlreadyOwnedByYou", "Your previous request to create the "
                               "named bucket succeeded and you already own it.", 409,
                               {"BucketName": ctx.bucket})
