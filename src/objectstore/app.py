@@ -22,6 +22,9 @@ from .services.engine.lifecycle import LifecycleWorker
 from .services.engine.multipart import MultipartService
 from .services.engine.objects import ObjectEngine
 from .services.engine.sse import SseCodec
+from .services.events.deliverer import EventDeliverer
+from .services.events.guard import Guard
+from .services.events.targets import TargetService
 from .services.keys import KEYRING_FILE, KeyService, MasterKeyRing
 from .services.leader import Leader
 from .services.maintenance import GarbageCollector
@@ -57,6 +60,15 @@ def make_sse(settings: Settings, engine: Engine, changes: SharedGeneration | Non
     return SseCodec(KeyService(engine, ring, changes), settings.sse_segment_bytes)
 
 
+def make_targets(settings: Settings, engine: Engine, box: SecretBox) -> TargetService:
+    """Event targets, refused where the operator's settings (and the built-in rules) say."""
+    guard = Guard(parse_trusted_proxies(settings.event_targets_deny),
+                  parse_trusted_proxies(settings.event_targets_allow),
+                  frozenset(p for p in (settings.s3_port, settings.api_port, settings.web_port)
+                            if p is not None), frozenset({settings.host}))
+    return TargetService(engine, box, guard)
+
+
 def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url(),
@@ -86,6 +98,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         multipart=MultipartService(engine, objects),
         configs=configs,
         changes=changes,
+        targets=make_targets(settings, engine, box),
     )
 
 
@@ -135,6 +148,7 @@ class Apps:
     lifecycle: LifecycleWorker
     # the website plane (OBJECTSTORE_WEB_PORT set; docs/website.md)
     web: ASGIApp | None = field(default=None, kw_only=True)
+    events: EventDeliverer | None = None  # bucket event delivery (the "events" role)
 
 
 def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
@@ -170,4 +184,10 @@ def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
                                 services.configs,
                                 Leader(services.engine, "lifecycle", settings.data_dir),
                                 settings.lifecycle_day_seconds)
-    return Apps(services, mgmt, s3, gc, lifecycle, web=web)
+    assert services.targets is not None
+    events = EventDeliverer(services.engine, services.targets, services.objects.events,
+                            Leader(services.engine, "events", settings.data_dir),
+                            services.objects.writer.run,
+                            backlog_limit=settings.event_backlog_limit,
+                            retry_max_s=settings.event_retry_max_seconds)
+    return Apps(services, mgmt, s3, gc, lifecycle, events, web=web)

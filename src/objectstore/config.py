@@ -180,6 +180,21 @@ class Settings(BaseSettings):
     blob_store: str = Field(
         default="file", description="where object bytes live: file (the data dir) or "
         "seaweedfs://MASTER:PORT[,MASTER:PORT...][?replication=001&collection=objectstore]")
+    # bucket event notifications (docs/notifications.md)
+    event_targets_deny: str = Field(
+        default="", description="event target endpoints resolving into these comma-separated "
+        "CIDR blocks are refused (on top of link-local/metadata addresses and this "
+        "server's own ports, always refused)")
+    event_targets_allow: str = Field(
+        default="", description="if set, event target endpoints must resolve into these "
+        "comma-separated CIDR blocks (a block listed here also lifts the built-in "
+        "link-local refusal for itself)")
+    event_backlog_limit: int = Field(
+        default=100_000, ge=1, description="undelivered events kept per target; past it "
+        "the oldest are dropped (counted as failed, logged)")
+    event_retry_max_seconds: float = Field(
+        default=60.0, gt=0, description="the longest pause between delivery attempts to a "
+        "target that is down (backoff from 0.5 s doubling)")
 
     @field_validator("verify_reads", "log_level", mode="before")
     @classmethod
@@ -258,7 +273,8 @@ class Settings(BaseSettings):
                              "print(Fernet.generate_key().decode())'`)")
         return value.strip()
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "event_targets_deny", "event_targets_allow",
+                     mode="before")
     @classmethod
     def _trusted_proxies(cls, value: Any) -> Any:
         if value is None:

@@ -283,6 +283,8 @@ async def serve(apps: Apps, *, install_signals: bool = True,
         waiter = asyncio.ensure_future(wait_stop())
     apps.gc.start()  # each takes its role only if no other process holds it
     apps.lifecycle.start()
+    if apps.events is not None:
+        apps.events.start()
     try:
         if sockets is None:
             await asyncio.gather(*(server.serve() for server in servers))
@@ -297,6 +299,8 @@ async def serve(apps: Apps, *, install_signals: bool = True,
             watcher.cancel()
         apps.gc.stop()
         apps.lifecycle.stop()
+        if apps.events is not None:
+            apps.events.stop()
         apps.services.objects.writer.close()
         apps.services.close()
         apps.services.engine.dispose()

@@ -90,6 +90,7 @@ RULES: tuple[Rule, ...] = (
     _r("PutBucketWebsite", "PUT", B, A, "website"),
     _r("DeleteBucketWebsite", "DELETE", B, A, "website"),
     _r("GetBucketNotificationConfiguration", "GET", B, A, "notification"),
+    _r("PutBucketNotificationConfiguration", "PUT", B, A, "notification"),
     _r("ListMultipartUploads", "GET", B, L, "uploads"),
     _r("ListObjectVersions", "GET", B, L, "versions"),
     _r("ListObjectsV2", "GET", B, L, "list-type"),

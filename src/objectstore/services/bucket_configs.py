@@ -19,7 +19,8 @@ from .cache import SharedGeneration, TtlCache
 
 T = TypeVar("T")
 NAMES = frozenset({"lifecycle", "object-lock", "policy", "cors", "public-access-block",
-                   "ownership", "encryption", "tagging", "acl-grants", "website"})
+                   "ownership", "encryption", "tagging", "acl-grants", "website",
+                   "notification"})
 
 
 class StoreDocuments:

@@ -169,13 +169,6 @@ async def get_bucket_versioning(ctx: S3Context) -> S3Response:
                       content_type=XML)
 
 
-async def get_bucket_notification_configuration(ctx: S3Context) -> S3Response:
-    """No notification is ever configured (PutBucketNotificationConfiguration answers 501):
-    the empty configuration, as AWS answers for a bucket without one."""
-    ctx.require_store()
-    return S3Response(body=xml.document("NotificationConfiguration"), content_type=XML)
-
-
 def _not_configured(code: str, message: str):  # type: ignore[no-untyped-def]
     async def handler(ctx: S3Context) -> S3Response:
         ctx.require_store()

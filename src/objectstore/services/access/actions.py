@@ -68,6 +68,7 @@ OPERATIONS: dict[str, ActionInfo] = {
     "PutBucketWebsite": _a("PutBucketWebsite"),
     "DeleteBucketWebsite": _a("DeleteBucketWebsite"),
     "GetBucketNotificationConfiguration": _a("GetBucketNotification"),
+    "PutBucketNotificationConfiguration": _a("PutBucketNotification"),
     "DeleteObjects": _a("DeleteObject", WRITE),
     "PostObject": _a("PutObject", WRITE),
     "PutObject": _a("PutObject", WRITE),
