@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import uuid
+from typing import Any
 
+import boto3
 import httpx
+from botocore.config import Config
 
+from objectstore.domain.models import Account, StoreWithOwner
 from tests.support.server import RunningServer
 
 CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -50,3 +55,17 @@ class ConsoleClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+def owner_s3(srv: RunningServer, sw: StoreWithOwner) -> Any:
+    """boto3 on the S3 plane as the store's owner credential (one attempt per request)."""
+    return boto3.client("s3", endpoint_url=srv.s3_url, region_name="LON1",
+                        aws_access_key_id=sw.owner.access_key_id,
+                        aws_secret_access_key=sw.owner.secret_access_key,
+                        config=Config(retries={"total_max_attempts": 1}))
+
+
+def new_store(srv: RunningServer, account: Account, stem: str) -> StoreWithOwner:
+    """A 1 GB store in LON1 named ``stem-<random>``, made through the services."""
+    return srv.services.stores.create(account.id, "LON1", f"{stem}-{uuid.uuid4().hex[:8]}", 1,
+                                      None)

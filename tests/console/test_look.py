@@ -10,9 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.client import Config
 from botocore.exceptions import ClientError
 from playwright.sync_api import Page, expect
 
@@ -20,27 +18,16 @@ from objectstore.domain.models import Account, StoreWithOwner
 from tests.support.server import RunningServer
 
 from .conftest import Console
+from .helpers import new_store, owner_s3
 
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 375, "height": 740}
 SIZES = pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1366px", "375px"])
 
 
-def _s3(srv: RunningServer, sw: StoreWithOwner):  # type: ignore[no-untyped-def]
-    return boto3.client("s3", endpoint_url=srv.s3_url, region_name="LON1",
-                        aws_access_key_id=sw.owner.access_key_id,
-                        aws_secret_access_key=sw.owner.secret_access_key,
-                        config=Config(retries={"total_max_attempts": 1}))
-
-
-def _store(srv: RunningServer, account: Account, stem: str) -> StoreWithOwner:
-    return srv.services.stores.create(account.id, "LON1", f"{stem}-{uuid.uuid4().hex[:8]}", 1,
-                                      None)
-
-
 def _exists(srv: RunningServer, sw: StoreWithOwner, key: str) -> bool:
     try:
-        _s3(srv, sw).head_object(Bucket=sw.store.name, Key=key)
+        owner_s3(srv, sw).head_object(Bucket=sw.store.name, Key=key)
         return True
     except ClientError:
         return False
@@ -81,8 +68,8 @@ def cells_not_one_char_wide(page: Page) -> None:
 def test_delete_object_asks_and_cancel_keeps_it(signed_in: tuple[Console, Account]) -> None:
     console, account = signed_in
     page, srv = console.page, console.srv
-    sw = _store(srv, account, "ask")
-    _s3(srv, sw).put_object(Bucket=sw.store.name, Key="keep.txt", Body=b"k")
+    sw = new_store(srv, account, "ask")
+    owner_s3(srv, sw).put_object(Bucket=sw.store.name, Key="keep.txt", Body=b"k")
     page.goto(console.url(f"/stores/{sw.store.id}/object?key=keep.txt"))
     page.get_by_role("button", name="Delete object").click()
     dialog = page.get_by_role("dialog")
@@ -106,8 +93,8 @@ def test_delete_selection_asks_with_count_and_select_all(
         signed_in: tuple[Console, Account]) -> None:
     console, account = signed_in
     page, srv = console.page, console.srv
-    sw = _store(srv, account, "sel")
-    s3 = _s3(srv, sw)
+    sw = new_store(srv, account, "sel")
+    s3 = owner_s3(srv, sw)
     for k in ("a.txt", "b.txt", "c.txt"):
         s3.put_object(Bucket=sw.store.name, Key=k, Body=k.encode())
     page.goto(console.url(f"/stores/{sw.store.id}/objects"))
@@ -129,8 +116,8 @@ def test_delete_selection_asks_with_count_and_select_all(
 def test_delete_version_asks_typed(signed_in: tuple[Console, Account]) -> None:
     console, account = signed_in
     page, srv = console.page, console.srv
-    sw = _store(srv, account, "ver")
-    s3 = _s3(srv, sw)
+    sw = new_store(srv, account, "ver")
+    s3 = owner_s3(srv, sw)
     s3.put_bucket_versioning(Bucket=sw.store.name,
                              VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket=sw.store.name, Key="v.txt", Body=b"1")
@@ -152,7 +139,7 @@ def test_delete_version_asks_typed(signed_in: tuple[Console, Account]) -> None:
 def test_credential_delete_and_replace_keys_ask(signed_in: tuple[Console, Account]) -> None:
     console, account = signed_in
     page, srv = console.page, console.srv
-    sw = _store(srv, account, "own")
+    sw = new_store(srv, account, "own")
     # a credential that owns stores: no delete button, a clear message instead
     page.goto(console.url(f"/credentials/{sw.owner.id}"))
     expect(page.locator("#cred-owns-stores")).to_contain_text("cannot be deleted")
@@ -188,8 +175,8 @@ def test_pages_fit_and_tables_keep_words(signed_in: tuple[Console, Account],
                                          size: dict[str, int]) -> None:
     console, account = signed_in
     page, srv = console.page, console.srv
-    sw = _store(srv, account, "layout-with-a-rather-long-store-name")
-    s3 = _s3(srv, sw)
+    sw = new_store(srv, account, "layout-with-a-rather-long-store-name")
+    s3 = owner_s3(srv, sw)
     s3.put_object(Bucket=sw.store.name, Key="photos/holiday-2026-a-very-long-file-name.jpeg",
                   Body=b"x" * 2048)
     s3.put_object(Bucket=sw.store.name, Key="readme.txt", Body=b"hello")
@@ -230,8 +217,8 @@ def test_objects_sort_search_upload_button_drop_and_share(
         signed_in: tuple[Console, Account], tmp_path: Path) -> None:
     console, account = signed_in
     page, srv = console.page, console.srv
-    sw = _store(srv, account, "tools")
-    s3 = _s3(srv, sw)
+    sw = new_store(srv, account, "tools")
+    s3 = owner_s3(srv, sw)
     for key, size in (("b-middle.txt", 20), ("a-small.txt", 1), ("c-large.txt", 3000),
                       ("docs/inner.txt", 5)):
         s3.put_object(Bucket=sw.store.name, Key=key, Body=b"x" * size)
@@ -322,7 +309,7 @@ def test_chart_axes_one_sample_mark_tooltips_and_overview(
         signed_in: tuple[Console, Account], size: dict[str, int]) -> None:
     console, account = signed_in
     page, srv = console.page, console.srv
-    sw = _store(srv, account, "chart")  # a new store: one sample, the usage of the moment
+    sw = new_store(srv, account, "chart")  # a new store: one sample, the usage of the moment
     page.set_viewport_size(size)
     try:
         page.goto(console.url(f"/stores/{sw.store.id}"))
@@ -392,8 +379,8 @@ def test_docs_examples_errors_once_and_way_back(signed_in: tuple[Console, Accoun
 def test_favicon_and_buttons_by_weight(signed_in: tuple[Console, Account]) -> None:
     console, account = signed_in
     page, srv = console.page, console.srv
-    sw = _store(srv, account, "look")
-    _s3(srv, sw).put_object(Bucket=sw.store.name, Key="f.txt", Body=b"f")
+    sw = new_store(srv, account, "look")
+    owner_s3(srv, sw).put_object(Bucket=sw.store.name, Key="f.txt", Body=b"f")
     for path in ("/", "/stores", f"/stores/{sw.store.id}", f"/stores/{sw.store.id}/objects",
                  f"/stores/{sw.store.id}/object?key=f.txt", "/credentials"):
         page.goto(console.url(path))
@@ -427,8 +414,8 @@ def test_screenshots_desktop_and_phone(signed_in: tuple[Console, Account]) -> No
 
     console, account = signed_in
     page, srv = console.page, console.srv
-    sw = _store(srv, account, "photos")
-    s3 = _s3(srv, sw)
+    sw = new_store(srv, account, "photos")
+    s3 = owner_s3(srv, sw)
     for key, size in (("2026/holiday/beach.jpg", 2_400_000), ("2026/holiday/sunset.jpg",
                       3_100_000), ("2026/receipts/march.pdf", 180_000),
                       ("notes/ideas.md", 4_200), ("album-cover.png", 820_000),

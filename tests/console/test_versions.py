@@ -10,36 +10,22 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.client import Config
 from botocore.exceptions import ClientError
 from playwright.sync_api import expect
 
-from objectstore.domain.models import Account, StoreWithOwner
+from objectstore.domain.models import Account
 from tests.support.server import RunningServer
 
 from .conftest import Console
-from .helpers import ConsoleClient
-
-
-def _s3(srv: RunningServer, sw: StoreWithOwner):  # type: ignore[no-untyped-def]
-    return boto3.client("s3", endpoint_url=srv.s3_url, region_name="LON1",
-                        aws_access_key_id=sw.owner.access_key_id,
-                        aws_secret_access_key=sw.owner.secret_access_key,
-                        config=Config(retries={"total_max_attempts": 1}))
-
-
-def _new_store(srv: RunningServer, account: Account, stem: str) -> StoreWithOwner:
-    return srv.services.stores.create(account.id, "LON1", f"{stem}-{uuid.uuid4().hex[:8]}", 1,
-                                      None)
+from .helpers import ConsoleClient, new_store, owner_s3
 
 
 def test_versions_enable_upload_twice_download_old_delete_old(
         console: Console, tenant: tuple[Account, str], tmp_path: Path) -> None:
     page, srv = console.page, console.srv
     account, key = tenant
-    sw = _new_store(srv, account, "vers")
+    sw = new_store(srv, account, "vers")
     sid = sw.store.id
     console.sign_in(key)
 
@@ -96,7 +82,7 @@ def test_versions_enable_upload_twice_download_old_delete_old(
     expect(page.get_by_role("status")).to_contain_text(f"Deleted version {old_id}")
     expect(rows).to_have_count(1)
     assert rows.nth(0).get_attribute("data-version-id") == new_id
-    listed = _s3(srv, sw).list_object_versions(Bucket=sw.store.name)
+    listed = owner_s3(srv, sw).list_object_versions(Bucket=sw.store.name)
     assert [v["VersionId"] for v in listed["Versions"]] == [new_id]
 
     # -- delete the key: a delete marker, shown as such, and removable ----------------------
@@ -118,8 +104,8 @@ def test_lifecycle_rules_on_the_store_page(console: Console, tenant: tuple[Accou
                                           ) -> None:
     page, srv = console.page, console.srv
     account, key = tenant
-    sw = _new_store(srv, account, "life")
-    s3 = _s3(srv, sw)
+    sw = new_store(srv, account, "life")
+    s3 = owner_s3(srv, sw)
     s3.put_bucket_versioning(Bucket=sw.store.name,
                              VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_lifecycle_configuration(Bucket=sw.store.name, LifecycleConfiguration={
@@ -170,8 +156,8 @@ def test_lock_enabled_store_refuses_suspension_and_locked_deletes(
         console: Console, tenant: tuple[Account, str]) -> None:
     page, srv = console.page, console.srv
     account, key = tenant
-    holder = _new_store(srv, account, "holder")  # its owner credential creates the bucket
-    s3 = _s3(srv, holder)
+    holder = new_store(srv, account, "holder")  # its owner credential creates the bucket
+    s3 = owner_s3(srv, holder)
     name = f"locked-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
     s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
@@ -212,7 +198,7 @@ def mine(console_srv: RunningServer, tenant: tuple[Account, str]
 def test_versions_view_pages_and_checks(console_srv: RunningServer,
                                         mine: tuple[ConsoleClient, Account]) -> None:
     c, account = mine
-    sw = _new_store(console_srv, account, "vpage")
+    sw = new_store(console_srv, account, "vpage")
     sid = sw.store.id
     assert c.follow(c.post(f"/stores/{sid}/versioning", {"status": "Enabled"})).status_code \
         == 200
@@ -220,7 +206,7 @@ def test_versions_view_pages_and_checks(console_srv: RunningServer,
     assert "Enabled or Suspended" in c.follow(bad).text
     no_csrf = c.http.post(f"/console/stores/{sid}/versioning", data={"status": "Suspended"})
     assert no_csrf.status_code == 403
-    s3 = _s3(console_srv, sw)
+    s3 = owner_s3(console_srv, sw)
     for body in (b"1", b"22", b"333"):
         s3.put_object(Bucket=sw.store.name, Key="dir/a.txt", Body=body)
     s3.put_object(Bucket=sw.store.name, Key="top.txt", Body=b"t")
