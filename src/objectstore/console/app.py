@@ -23,6 +23,7 @@ from . import (
     overview_page,
     store_settings,
     stores_page,
+    website_settings,
 )
 from .docs_page import api_reference
 from .endpoint import OutagePages, PageFn, error_page, page
@@ -74,6 +75,8 @@ class Console:
             r(obj + "/delete", stores_page.delete, p),
             r(obj + "/versioning", store_settings.set_versioning, p),
             r(obj + "/lifecycle/delete", store_settings.delete_lifecycle, p),
+            r(obj + "/website", website_settings.save_website, p),
+            r(obj + "/website/delete", website_settings.delete_website, p),
             r(obj + "/objects", objects_page.browse, g),
             r(obj + "/object", objects_page.details, g),
             r(obj + "/download", objects_transfer.download, g),

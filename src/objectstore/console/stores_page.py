@@ -13,6 +13,7 @@ from .endpoint import Ctx
 from .sampler import Sample
 from .store_settings import settings_of
 from .templating import url
+from .website_settings import website_of
 
 
 def all_stores(ctx: Ctx) -> list[StoreWithOwner]:
@@ -72,7 +73,8 @@ def detail(ctx: Ctx) -> Response:
     return ctx.render("store.html", s=sw, endpoint=ctx.services.endpoint_for(sw.store.name),
                       chart=build_chart(samples, period, now), periods=list(PERIODS),
                       used_fraction=used_fraction(sw),
-                      settings=settings_of(ctx, sw.store.id, sw.store.versioning))
+                      settings=settings_of(ctx, sw.store.id, sw.store.versioning),
+                      website=website_of(ctx, sw.store))
 
 
 def resize(ctx: Ctx) -> Response:
