@@ -196,3 +196,36 @@ def test_list_object_versions_paging_with_deletes(store: Store) -> None:
     with pytest.raises(ClientError) as ei:
         s3.list_object_versions(Bucket=store.name, VersionIdMarker="null")
     assert error_code(ei.value) == "InvalidArgument"
+
+
+def test_minio_lists_more_than_a_page_of_digit_keys(store: Store) -> None:
+    """minio-py over 1,050 keys starting with digits (the issue 22 bug: page 2 of a V2
+    listing carries both continuation-token and start-after; start-after must not win):
+    every key once, in order, with and without start-after, V2 and V1, recursive and by
+    "directory"."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from minio import Minio
+
+    from .conftest import REGION
+
+    keys = [f"{2023 + i % 3}/{i // 3 % 12 + 1:02d}/{i:05d}.log" for i in range(1050)]
+    s3 = store.boto(when_required=True)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=store.name, Key=k, Body=b""), keys))
+    client = Minio(store.host_port, access_key=store.access_key, secret_key=store.secret_key,
+                   secure=False, region=REGION)
+    ordered = sorted(keys)
+
+    def names(**kwargs: Any) -> list[str]:
+        return [o.object_name for o in client.list_objects(store.name, **kwargs)]
+
+    assert names(recursive=True) == ordered
+    assert names(recursive=True, use_api_v1=True) == ordered
+    after = ordered[20]
+    assert names(recursive=True, start_after=after) == ordered[21:]  # still two pages
+    assert names(recursive=True, start_after="2") == ordered  # sorts before every key
+    assert names(recursive=True, prefix="2024/", start_after="2024/0") == [
+        k for k in ordered if k.startswith("2024/")]
+    assert names() == ["2023/", "2024/", "2025/"]
+    assert names(prefix="2025/") == [f"2025/{m:02d}/" for m in range(1, 13)]
