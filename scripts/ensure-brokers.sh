@@ -15,6 +15,8 @@
 #                                             and waits later)
 #   bash scripts/ensure-brokers.sh stop       stop our instances and remove the run dir
 #   bash scripts/ensure-brokers.sh status     say which answer
+#   bash scripts/ensure-brokers.sh rabbitmqctl ARGS...  rabbitmqctl on our node (the tests stop
+#                                             and start its app to see a sender recover)
 #
 # OBJECTSTORE_TEST_BROKERS_DIR: the run dir (default /tmp/objectstore-test-brokers);
 # OBJECTSTORE_TEST_BROKERS_WAIT: seconds to wait for all to answer (default 120).
@@ -228,5 +230,10 @@ case "${1:-start}" in
     done
     exit "$rc"
     ;;
-  *) echo "usage: $0 [start|--no-wait|stop|status]" >&2; exit 2 ;;
+  rabbitmqctl)
+    shift
+    rabbit_env
+    exec "$RABBIT_BIN/rabbitmqctl" -n "$NODENAME" "$@"
+    ;;
+  *) echo "usage: $0 [start|--no-wait|stop|status|rabbitmqctl ARGS...]" >&2; exit 2 ;;
 esac

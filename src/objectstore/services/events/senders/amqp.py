@@ -63,6 +63,7 @@ class AmqpSender:
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def send(self, body: bytes, *, key: str) -> None:
         message = aio_pika.Message(
@@ -71,6 +72,7 @@ class AmqpSender:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             app_id="objectstore",
         )
+        self._bind_loop()
         async with self._lock:
             try:
                 async with asyncio.timeout(self._timeout):
@@ -85,7 +87,20 @@ class AmqpSender:
                 await self._drop()
                 raise self._error(exc) from exc
 
+    def _bind_loop(self) -> None:
+        """A connection belongs to the event loop it was opened on: on another loop (a
+        deliverer restarted on a new loop) it is forgotten, not used — a client on a dead
+        loop may report success without sending anything — and a new one is opened."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._lock = asyncio.Lock()
+            self._connection = None
+            self._channel = None
+            self._exchange = None
+
     async def close(self) -> None:
+        self._bind_loop()
         async with self._lock:
             await self._drop()
 

@@ -67,8 +67,10 @@ class NatsSender:
         self._stream_checked = 0.0
         self._errors: list[Exception] = []
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def send(self, body: bytes, *, key: str) -> None:
+        self._bind_loop()
         async with self._lock:
             try:
                 async with asyncio.timeout(self._timeout):
@@ -87,7 +89,19 @@ class NatsSender:
                 await self._drop()
                 raise self._error(exc) from exc
 
+    def _bind_loop(self) -> None:
+        """A connection belongs to the event loop it was opened on: on another loop (a
+        deliverer restarted on a new loop) it is forgotten, not used — a client on a dead
+        loop may report success without sending anything — and a new one is opened."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._lock = asyncio.Lock()
+            self._nc = None
+            self._stream = None
+
     async def close(self) -> None:
+        self._bind_loop()
         async with self._lock:
             await self._drop()
 
@@ -172,7 +186,9 @@ class NatsSender:
         return scrub(f"{type(exc).__name__}: {text}", self._password, self._token)
 
     def _error(self, exc: BaseException) -> DeliveryError:
-        if isinstance(exc, _PERMANENT) or any(
+        # A refused login comes as AuthorizationError once connected, as a plain Error
+        # quoting the server's -ERR while connecting.
+        if isinstance(exc, _PERMANENT) or "authorization violation" in str(exc).lower() or any(
                 isinstance(e, nats.errors.AuthorizationError) for e in self._errors):
             return DeliveryError(f"NATS {self._where}: {self._describe(exc)}", permanent=True)
         if isinstance(exc, nats.errors.NoServersError):

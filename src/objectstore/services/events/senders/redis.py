@@ -51,8 +51,10 @@ class RedisSender:
         self._name = f"objectstore-events-{spec.id}"
         self._client: redis.asyncio.Redis | None = None
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def send(self, body: bytes, *, key: str) -> None:
+        self._bind_loop()
         async with self._lock:
             try:
                 async with asyncio.timeout(self._timeout):
@@ -69,7 +71,18 @@ class RedisSender:
                 await self._drop()
                 raise self._error(exc) from exc
 
+    def _bind_loop(self) -> None:
+        """A connection belongs to the event loop it was opened on: on another loop (a
+        deliverer restarted on a new loop) it is forgotten, not used — a client on a dead
+        loop may report success without sending anything — and a new one is opened."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._lock = asyncio.Lock()
+            self._client = None
+
     async def close(self) -> None:
+        self._bind_loop()
         async with self._lock:
             await self._drop()
 
