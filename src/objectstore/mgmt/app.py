@@ -8,14 +8,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
 from ..services.registry import Services
 from .errors import civo_error
-from .handler import Handler, cached_listing_body, civo_endpoint, listing_cache, send_json
+from .handler import Handler, civo_endpoint, listing_cache
+from .middleware import CachedListings
 from .models import Health, Metrics, OpenApiDocument
 from .routes import account, credentials, event_targets, keys, objectstores
 from .schema import Documented, build_openapi
@@ -52,7 +53,7 @@ ROUTE_TABLE: list[tuple[str, list[str], Handler]] = [
 
 def _routes() -> tuple[list[Route], dict[str, tuple[Route, Handler]]]:
     """The routes, and by path the GET routes (with their handler) of the table's paths
-    without parameters (the listings among them may be answered from their cache)."""
+    without parameters (the cached listings among them: CachedListings)."""
     routes: list[Route] = []
     gets: dict[str, tuple[Route, Handler]] = {}
     for path, methods, fn in ROUTE_TABLE:
@@ -113,46 +114,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return civo_error(exc.status_code, "http_error", str(exc.detail))
 
 
-class ManagementApp(Starlette):
-    """Starlette, plus a short way for a listing already cached (mgmt/handler.py): a GET of
-    one of them whose answer is cached is sent from the ASGI scope directly, without the
-    routing, middleware, Request and Response objects (most of such a request's CPU time);
-    the scope still gets the route it matched (``scope["route"]``: the metrics label).
-    Everything else, cache misses and errors included, takes the usual way."""
-
-    def __init__(self, services: Services, extra_routes: Sequence[BaseRoute] = ()) -> None:
-        routes, self._gets = _routes()  # before extra_routes: they match first
-        super().__init__(routes=[*routes, *extra_routes],
-                         exception_handlers={HTTPException: _http_error})
-        self.router.redirect_slashes = False
-        self._services = services
-        self._listings = listing_cache(services)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" \
-                and not scope.get("root_path"):
-            get = self._gets.get(scope["path"])
-            if get is not None:
-                route, fn = get
-                body = await cached_listing_body(scope, fn, self._services, self._listings)
-                if body is not None:
-                    scope["app"] = self
-                    scope["router"] = self.router
-                    scope["route"] = route
-                    scope["endpoint"] = route.endpoint
-                    scope["path_params"] = {}
-                    await send_json(send, body)
-                    return
-        await super().__call__(scope, receive, send)
-
-
 def create_mgmt_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
                     **state: Any) -> Starlette:
     """The management API; ``extra_routes`` (the web console's, passed in by the composition
-    root) are served on the same port, ``state`` lands on ``app.state``."""
-    app = ManagementApp(services, extra_routes)
+    root) are served on the same port, ``state`` lands on ``app.state``. Its one middleware,
+    ``CachedListings`` (mgmt/middleware.py), answers a cached listing before the router."""
+    routes, gets = _routes()  # before extra_routes: they match first
+    listings = listing_cache(services)
+    app = Starlette(routes=[*routes, *extra_routes],
+                    exception_handlers={HTTPException: _http_error},
+                    middleware=[Middleware(CachedListings, services=services,
+                                           listings=listings, routes=gets)])
+    app.router.redirect_slashes = False
     app.state.services = services
-    app.state.listings = app._listings  # the one cache both ways read
+    app.state.listings = listings  # the one cache the middleware and the endpoints read
     for name, value in state.items():
         setattr(app.state, name, value)
     return app

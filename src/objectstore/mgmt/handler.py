@@ -8,9 +8,9 @@ deployment's change counter: services/cache.py, services/notify.py), like the S3
 caches. A hit needs the API key's account to be cached as well (AccountService.cached: the
 key is still checked against its stored hash), so a repeated listing is answered on the
 event loop, without a thread hop or a query — and, for a GET without a body, straight from
-the ASGI scope, before the router (``cached_listing_body``, used by mgmt/app.py
-ManagementApp; it also joins a load already running for it, and anything else it leaves to
-the full way). When an entry expires, the concurrent requests
+the ASGI scope, before the router (``cached_listing_body``, used by the middleware
+mgmt/middleware.py CachedListings; it also joins a load already running for it, and anything
+else it leaves to the full way). When an entry expires, the concurrent requests
 for it wait for one load instead of each running their own — but only requests that began
 before any change since that load started (a request never gets an answer read before a
 change it could have seen), and only while the change counter is trusted (on PostgreSQL,
@@ -72,6 +72,10 @@ def cached_listing(fn: H) -> H:
     counters, which the S3 plane updates without announcing."""
     _CACHED_LISTINGS.add(fn)
     return fn
+
+
+def is_cached_listing(fn: Handler) -> bool:
+    return fn in _CACHED_LISTINGS
 
 
 class ListingCache:
