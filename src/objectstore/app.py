@@ -33,6 +33,7 @@ from .services.objectstores import ObjectStoreService
 from .services.regions import RegionService
 from .services.registry import Services
 from .services.secrets import SecretBox, load_or_create_server_key
+from .services.usage_metrics import collectors as usage_collectors
 from .storage.blobs import BlobStore
 from .storage.fs.store import FsBlobStore
 from .storage.sql.engine import make_engine, migrate
@@ -45,7 +46,7 @@ def make_blob_store(settings: Settings, engine: Engine) -> BlobStore:
     heartbeat_s = min(60.0, settings.orphan_sweep_age_seconds / 4)
     if settings.blob_store == "file":
         return FsBlobStore(settings.data_dir, fsync=settings.fsync, heartbeat_s=heartbeat_s)
-    from .storage.seaweedfs.client import SeaweedConfig
+    from .config import SeaweedConfig
     from .storage.seaweedfs.store import SeaweedBlobStore
 
     return SeaweedBlobStore(engine, SeaweedConfig.parse(settings.blob_store),
@@ -166,7 +167,7 @@ def build_apps(settings: Settings, *, run_migrations: bool = True) -> Apps:
                           drain_everywhere=isinstance(services.blobs, FsBlobStore),
                           grace_s=settings.blob_grace_seconds,
                           orphan_age_s=settings.orphan_sweep_age_seconds)
-    metrics = Metrics(services.engine)
+    metrics = Metrics(*usage_collectors(services.engine))
     console = create_console(services, OPENAPI)  # the web console: /, /console/..., /docs
     mgmt_app = create_mgmt_app(services, console.routes(), console=console)
     # one view of the client (address, scheme, host) for both planes: forwarded headers

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +74,47 @@ LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)"
                        r"(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 _DATABASE_BACKENDS = ("sqlite", "postgresql", "postgres")
+
+
+@dataclass(frozen=True)
+class SeaweedConfig:
+    """The SeaweedFS blob store a ``seaweedfs://`` URL names (OBJECTSTORE_BLOB_STORE); parsed
+    here, with the rest of the settings, and used by ``storage/seaweedfs``."""
+
+    masters: tuple[str, ...]
+    replication: str = "001"
+    collection: str = "objectstore"
+    chunk_size: int = 8 * 1024 * 1024
+    fsync: bool = True
+
+    @classmethod
+    def parse(cls, url: str) -> SeaweedConfig:
+        """``seaweedfs://m1:9333,m2:9333?replication=001&collection=objectstore``."""
+        parts = urlsplit(url)
+        if parts.scheme != "seaweedfs":
+            raise ValueError("must be 'file' or seaweedfs://MASTER:PORT[,MASTER:PORT...]")
+        masters = tuple(m.strip() for m in parts.netloc.split(",") if m.strip())
+        if not masters:
+            raise ValueError("seaweedfs:// needs at least one master host:port")
+        for m in masters:
+            host, _, port = m.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"master {m!r} must be HOST:PORT")
+        q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        unknown = set(q) - {"replication", "collection", "chunk_size", "fsync"}
+        if unknown:
+            raise ValueError(f"unknown seaweedfs:// parameter(s): {', '.join(sorted(unknown))}")
+        replication = q.get("replication", "001")
+        if len(replication) != 3 or not replication.isdigit():
+            raise ValueError("replication must be three digits (e.g. 001, 010, 100)")
+        collection = q.get("collection", "objectstore")
+        if not collection.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("collection must be letters, digits, '-' or '_'")
+        chunk = int(q.get("chunk_size", str(8 * 1024 * 1024)))
+        if not 4096 <= chunk <= 8 * 1024 * 1024:
+            raise ValueError("chunk_size must be between 4096 and 8388608 bytes")
+        fsync = q.get("fsync", "true").lower() not in ("false", "0", "no")
+        return cls(masters, replication, collection, chunk, fsync)
 
 
 class Settings(BaseSettings):
@@ -294,8 +335,6 @@ class Settings(BaseSettings):
         value = value.strip() or "file"
         if value.lower() in ("file", "fs"):
             return "file"
-        from .storage.seaweedfs.client import SeaweedConfig
-
         SeaweedConfig.parse(value)  # raises ValueError naming what is wrong
         return value
 

@@ -10,7 +10,7 @@ from botocore.config import Config
 from click.testing import CliRunner
 
 from objectstore.cli.main import main
-from objectstore.services.integrity import verify
+from objectstore.services.engine.integrity import verify
 
 
 def _client(server):  # type: ignore[no-untyped-def]

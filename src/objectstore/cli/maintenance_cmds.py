@@ -21,7 +21,7 @@ def register(main: click.Group, common: Common, services: MakeServices) -> None:
     @click.option("--quiet", is_flag=True, help="Print only damaged objects and the summary")
     def fsck(quiet: bool, **flags: Any) -> None:
         """Verify stored bytes; exit 1 if any object is damaged or missing."""
-        from ..services.integrity import block_note, scan
+        from ..services.engine.integrity import block_note, scan
 
         svc = services(flags)
         checked = damaged = unverifiable = 0

@@ -36,7 +36,7 @@ from ..domain.errors import InvalidInput
 from ..storage.sql.engine import writing
 from ..storage.sql.tables import kms_keys, object_versions, objects, uploads
 from .cache import MISS, SharedGeneration, TtlCache
-from .engine.crypto import KeyMismatch, new_key, unwrap, wrap
+from .crypto import KeyMismatch, new_key, unwrap, wrap
 
 KEYRING_FILE = "sse-keyring.json"
 DEFAULT_KMS_ALIAS = "aws/s3"

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from objectstore.services.engine import crypto
-from objectstore.services.engine.crypto import (
+from objectstore.services import crypto
+from objectstore.services.crypto import (
     HEADER,
     TAG,
     TRAILER,

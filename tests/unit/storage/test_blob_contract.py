@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from objectstore.cli.devcluster import WeedCluster
+from objectstore.config import SeaweedConfig
 from objectstore.storage.blobs import BlobStore
 from objectstore.storage.fs.store import FsBlobStore
-from objectstore.storage.seaweedfs.client import SeaweedConfig
 from objectstore.storage.seaweedfs.store import SeaweedBlobStore
 from objectstore.storage.sql.engine import make_engine, migrate
 

@@ -18,14 +18,14 @@ from typing import Protocol
 
 from sqlalchemy import Engine, select, tuple_
 
-from ..domain.encryption import KmsKeyDisabled, KmsKeyNotFound, MasterKeyMissing
-from ..domain.models import ObjectVersion
-from ..storage.blobs import BlobStore
-from ..storage.sql.tables import object_versions, objects, objectstores
-from .engine import blocks as blk
-from .engine.crypto import TamperedError
-from .engine.rows import version_from
-from .engine.sse import SseCodec, verify_sealed
+from ...domain.encryption import KmsKeyDisabled, KmsKeyNotFound, MasterKeyMissing
+from ...domain.models import ObjectVersion
+from ...storage.blobs import BlobStore
+from ...storage.sql.tables import object_versions, objects, objectstores
+from ..crypto import TamperedError
+from . import blocks as blk
+from .rows import version_from
+from .sse import SseCodec, verify_sealed
 
 CHUNK = 4 * 1024 * 1024
 FAST_CRCS = ("CRC32", "CRC32C", "CRC64NVME")

@@ -34,13 +34,13 @@ from ...storage.sql import async_reads
 from ...storage.sql.group_commit import DirectWriter, Writer, run_async
 from ...storage.sql.tables import credentials, objectstores
 from ..bucket_configs import BucketConfigService
+from ..crypto import TamperedError
 from ..events.notifications import Notifications
 from ..events.outbox import recorded_work
-from ..integrity import Digest, full_object_digest
 from . import metadata as md
 from . import scans
 from .blocks import BLOCK, BlockSums, DamagedBlock
-from .crypto import TamperedError
+from .integrity import Digest, full_object_digest
 from .listing import Listing, VersionListing
 from .opening import OpenVersion
 from .rows import HEAD_COLUMNS, version_from_tuple

@@ -38,10 +38,8 @@ from ...domain.encryption import (
 )
 from ...domain.models import ObjectStore, ObjectVersion
 from ...storage.blobs import BlobReader, BlobStore
-from ..keys import KeyService
-from . import blocks as blk
-from . import crypto
-from .crypto import (
+from .. import crypto
+from ..crypto import (
     DEFAULT_SEGMENT,
     HEADER,
     TAG,
@@ -51,6 +49,8 @@ from .crypto import (
     Sealer,
     TamperedError,
 )
+from ..keys import KeyService
+from . import blocks as blk
 
 log = logging.getLogger("objectstore.engine")
 AES256, KMS, SSE_C = "AES256", "aws:kms", "SSE-C"

@@ -14,8 +14,8 @@ from anyio.to_thread import run_sync
 
 from ...domain.models import ObjectVersion
 from ...storage.blobs import BlobReader, BlobStore, BlobWriter
-from ..integrity import Digest
 from . import blocks as blk
+from .integrity import Digest
 
 log = logging.getLogger("objectstore.engine")
 WRITE_BATCH = 1024 * 1024

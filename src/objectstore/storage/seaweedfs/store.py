@@ -36,9 +36,10 @@ from dataclasses import dataclass
 from anyio.to_thread import run_sync
 from sqlalchemy import Engine, delete, func, select, text, update
 
+from ...config import SeaweedConfig
 from ..live import DEFAULT_HEARTBEAT_S, LiveWrites
 from ..sql.engine import writing
-from .client import Assignment, NotFound, SeaweedClient, SeaweedConfig, SeaweedError
+from .client import Assignment, NotFound, SeaweedClient, SeaweedError
 from .tables import blob_chunks
 
 log = logging.getLogger("objectstore.seaweedfs")
