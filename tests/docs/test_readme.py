@@ -24,6 +24,7 @@ import pytest
 from botocore.config import Config
 
 from objectstore.client import ObjectStoreClient
+from tests.support.pg import free_port
 from tests.support.proc import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,7 @@ README = ROOT / "README.md"
 NOT_TESTED = re.compile(r"<!--\s*not-tested:\s*(.+?)\s*-->")
 FENCE = re.compile(r"^```(\w*)\s*$")
 PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z_ ]*)>")
+WEB = "OBJECTSTORE_WEB_PORT"
 
 
 @dataclass
@@ -128,7 +130,8 @@ class Readme:
         s3_host = self.server.s3_url.removeprefix("http://")
         return (code.replace("http://127.0.0.1:8000", self.server.api_url)
                 .replace("http://127.0.0.1:9000", self.server.s3_url)
-                .replace("127.0.0.1:9000", s3_host))
+                .replace("127.0.0.1:9000", s3_host)
+                .replace("localhost:9001", f"localhost:{self.server.extra_env.get(WEB, '')}"))
 
     # -- running ----------------------------------------------------------------------------
     def run(self, block: Block) -> None:
@@ -161,7 +164,9 @@ def readme(tmp_path: Path) -> Iterator[Readme]:
     work = tmp_path / "work"
     work.mkdir()
     (work / "big.iso").write_bytes(os.urandom(3 * 1024 * 1024))  # the reader's own file
-    server = ServerProcess(work / "data")  # ./data: where admin commands look by default
+    # ./data: where admin commands look by default; websites as `make run` serves them
+    server = ServerProcess(work / "data", extra_env={WEB: str(free_port()),
+                                                     "OBJECTSTORE_WEB_DOMAIN": "localhost"})
     server.start()
     try:
         r = Readme(server, work)
