@@ -55,7 +55,10 @@ class Site:
 
 
 def make_site(srv: RunningServer, *, public: bool = True, index: str | None = "index.html",
-              error: str | None = None, name: str | None = None, **config: Any) -> Site:
+              error: str | None = None, name: str | None = None, web_url: str | None = None,
+              **config: Any) -> Site:
+    """A store made public (unless ``public=False``) with this website configuration;
+    ``web_url``: another gateway's website listener than ``srv``'s."""
     store = create_store(srv, name, prefix="site")
     s3 = store.boto()
     if public:
@@ -67,5 +70,6 @@ def make_site(srv: RunningServer, *, public: bool = True, index: str | None = "i
         website["ErrorDocument"] = {"Key": error}
     if website:
         s3.put_bucket_website(Bucket=store.name, WebsiteConfiguration=website)
-    assert srv.web_url is not None
-    return Site(store, s3, srv.web_url)
+    web_url = web_url or srv.web_url
+    assert web_url is not None
+    return Site(store, s3, web_url)
