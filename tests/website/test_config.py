@@ -118,10 +118,14 @@ def test_website_redirect_location_is_stored(web_srv: RunningServer) -> None:
                   WebsiteRedirectLocation="/new.html")
     head = s3.head_object(Bucket=store.name, Key="old.html")
     assert head["WebsiteRedirectLocation"] == "/new.html"
+    # a copy has its own (as on AWS: never the source's)
     s3.copy_object(Bucket=store.name, Key="copy.html",
                    CopySource={"Bucket": store.name, "Key": "old.html"})
-    assert s3.head_object(Bucket=store.name, Key="copy.html")[
-        "WebsiteRedirectLocation"] == "/new.html"
+    assert "WebsiteRedirectLocation" not in s3.head_object(Bucket=store.name, Key="copy.html")
+    s3.copy_object(Bucket=store.name, Key="old.html", WebsiteRedirectLocation="/newer.html",
+                   CopySource={"Bucket": store.name, "Key": "old.html"})  # onto itself
+    assert s3.head_object(Bucket=store.name, Key="old.html")[
+        "WebsiteRedirectLocation"] == "/newer.html"
     with pytest.raises(ClientError) as ei:
         s3.put_object(Bucket=store.name, Key="bad.html", Body=b"",
                       WebsiteRedirectLocation="new.html")

@@ -22,6 +22,7 @@ from .common import (
     parse_http_date,
     quote_etag,
     storage_class,
+    WEBSITE_REDIRECT,
     user_metadata,
 )
 from .multipart import ascii_int, part_number, upload_of
@@ -98,7 +99,8 @@ async def _copy_object(ctx: S3Context, opened: OpenVersion) -> S3Response:
     same = ctx.copy_source.store.id == store.id and src.key == key
     if same and directive == "COPY" and tag_directive == "COPY" \
             and "x-amz-acl" not in ctx.headers and ctx.copy_source.version_id is None \
-            and not sse.has_headers(ctx) and sclass == src.storage_class:
+            and not sse.has_headers(ctx) and sclass == src.storage_class \
+            and WEBSITE_REDIRECT not in ctx.headers:
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to "
                       "copy an object to itself without changing the object's metadata, "
                       "storage class, website redirect location or encryption attributes.", 400)
@@ -107,6 +109,10 @@ async def _copy_object(ctx: S3Context, opened: OpenVersion) -> S3Response:
         headers, meta = content_headers(ctx), user_metadata(ctx)
     else:
         ctype, headers, meta = src.content_type, src.headers, src.user_meta
+        # the website redirect is the copy's own, never the source's (as on AWS)
+        headers = {k: v for k, v in headers.items() if k != WEBSITE_REDIRECT}
+        headers.update({k: v for k, v in content_headers(ctx).items()
+                        if k == WEBSITE_REDIRECT})
     tags = tags_from_header(ctx) if tag_directive == "REPLACE" else src.tags
     attrs = with_lock_headers(ctx, Attributes(content_type=ctype, headers=headers,
                                               user_meta=meta, acl=canned_acl(ctx), tags=tags,
