@@ -338,3 +338,86 @@ def test_aws_cli_round_trips(enc_store: Store, tmp_path: Path, mode: str) -> Non
     head = enc_store.boto().head_object(Bucket=enc_store.name, Key="cli.bin",
                                         **read_args(mode))
     check_mode(head, mode)
+
+
+def _post_form(store: Store, fields: dict[str, str], data: bytes, *,
+               after: dict[str, str] | None = None) -> Any:
+    """A presigned POST of ``data`` with ``fields`` (covered by the policy); ``after``:
+    fields sent after the file (S3 ignores them; the file's size is then known only at the
+    end of the body)."""
+    import requests
+
+    p = store.boto().generate_presigned_post(
+        store.name, "posted", Fields=fields, Conditions=[{k: v} for k, v in fields.items()],
+        ExpiresIn=300)
+    boundary = "----objectstore-test-boundary"
+    body = bytearray()
+    for k, v in p["fields"].items():
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n"
+                 f"{v}\r\n").encode()
+    body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+             "filename=\"f.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    body += data + b"\r\n"
+    for k, v in (after or {}).items():
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n"
+                 f"{v}\r\n").encode()
+    body += f"--{boundary}--\r\n".encode()
+    return requests.post(p["url"], data=bytes(body), timeout=60, headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+SSEC_FIELDS = {
+    "x-amz-server-side-encryption-customer-algorithm": "AES256",
+    "x-amz-server-side-encryption-customer-key": base64.b64encode(CKEY).decode(),
+    "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(
+        hashlib.md5(CKEY).digest()).decode(),  # noqa: S324 - S3's
+}
+
+
+@pytest.mark.parametrize("size", [10, 300_000, 5 * 1024 * 1024 + 7])
+def test_post_form_with_sse_c_fields(enc_store: Store, size: int, tmp_path: Path) -> None:
+    """POST object with the SSE-C form fields: the object is sealed with the customer's key,
+    the answer names the algorithm and key MD5, reads need the key; the file's size is
+    known only at the end (a field after the file too), so its bytes were spooled first
+    (sealed with a one-time key): the spool is gone, no plaintext reached the disk."""
+    s3, name = enc_store.boto(), enc_store.name
+    data = os.urandom(size - len(MARKER)) + MARKER if size > len(MARKER) else os.urandom(size)
+    r = _post_form(enc_store, SSEC_FIELDS, data, after={"x-ignore-trailer": "z" * 100})
+    assert r.status_code == 204, r.text
+    blobs = [p for p in (tmp_path / "data" / "blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == (0 if size <= 64 * 1024 else 1), blobs  # the object's only
+    assert not any(MARKER in p.read_bytes() for p in (tmp_path / "data").rglob("*")
+                   if p.is_file())
+    assert r.headers["x-amz-server-side-encryption-customer-algorithm"] == "AES256"
+    assert r.headers["x-amz-server-side-encryption-customer-key-MD5"] == \
+        SSEC_FIELDS["x-amz-server-side-encryption-customer-key-MD5"]
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=name, Key="posted")
+    assert error_code(e.value) == "InvalidRequest"
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=name, Key="posted", **ssec(CKEY2))
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    got = s3.get_object(Bucket=name, Key="posted", **ssec())
+    assert got["Body"].read() == data and got["ContentLength"] == size
+    assert got["SSECustomerAlgorithm"] == "AES256"
+
+
+def test_post_form_with_sse_fields_and_bucket_default(enc_store: Store) -> None:
+    s3, name = enc_store.boto(), enc_store.name
+    r = _post_form(enc_store, {"x-amz-server-side-encryption": "AES256"}, b"sse-s3 form")
+    assert r.status_code == 204, r.text
+    assert r.headers["x-amz-server-side-encryption"] == "AES256"
+    head = s3.head_object(Bucket=name, Key="posted")
+    assert head["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=name, Key="posted")["Body"].read() == b"sse-s3 form"
+    # a bucket's default encryption applies to form uploads too
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    r = _post_form(enc_store, {}, b"by default")
+    assert r.status_code == 204, r.text
+    assert s3.head_object(Bucket=name, Key="posted")["ServerSideEncryption"] == "AES256"
+    # a bad key MD5 is refused and stores nothing new
+    bad = dict(SSEC_FIELDS, **{"x-amz-server-side-encryption-customer-key-MD5": "AAAA"})
+    r = _post_form(enc_store, bad, b"never")
+    assert r.status_code == 400, r.text
+    assert s3.get_object(Bucket=name, Key="posted")["Body"].read() == b"by default"

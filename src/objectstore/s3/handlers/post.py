@@ -12,6 +12,7 @@ from .. import xml
 from ..context import S3Context, S3Response
 from ..errors import S3Error
 from ..post import FormPayload, PostForm
+from . import sse
 from .common import (
     CONTENT_HEADERS,
     MAX_USER_META,
@@ -68,11 +69,17 @@ async def post_object(ctx: S3Context) -> S3Response:
     owner = ctx.credential if ctx.credential and ctx.credential.id == store.credential_id \
         else None
     await ctx.services.objects.ensure_room(store, owner, form.upper_bound, key)
+    # the form's encryption fields (SSE-S3, SSE-KMS, SSE-C) are read as PUT reads the
+    # headers of those names; none: the bucket's default encryption
+    fields_ctx = replace(ctx, headers={k: v for k, v in form.fields.items()
+                                       if k.startswith(sse.SSE)})
+    encryption = await sse.for_write(fields_ctx)
     payload: Payload = FormPayload(form)
-    attrs = replace(attrs, owner=await owner_for(ctx, acl))
+    attrs = replace(attrs, owner=await owner_for(ctx, acl), encryption=encryption)
     version = await ctx.services.objects.put(store, key, attrs, payload, form.upper_bound,
-                                             event="Post")
+                                             event="Post", exact=False)
     headers = [("ETag", quote_etag(version.etag))]
+    headers += sse.response_headers(fields_ctx, version.sse)
     if store.versioning is not None:
         headers += version_header(version.version_id)
     location = f"{ctx.services.endpoint_for(store.name)}/{key}"

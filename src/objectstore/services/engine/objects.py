@@ -44,6 +44,7 @@ from .integrity import Digest, full_object_digest
 from .listing import Listing, VersionListing
 from .opening import OpenVersion
 from .rows import HEAD_COLUMNS, version_from_tuple
+from .spool import Replay, spool_body
 from .sse import (
     KMS,
     Sealing,
@@ -375,11 +376,20 @@ class ObjectEngine:
         return (lambda: self.blobs.delete(blob_id)) if blob_id else None
 
     async def put(self, store: ObjectStore, key: str, attrs: Attributes, payload: Payload,
-                  length: int, cond: Conditions | None = None, *, event: str = "Put"
-                  ) -> ObjectVersion:
+                  length: int, cond: Conditions | None = None, *, event: str = "Put",
+                  exact: bool = True) -> ObjectVersion:
         """Receive a body and make it the key's latest version; acknowledged (returned) only
-        once its bytes and its row are durable. ``event``: ObjectCreated:<event> (Put, Post)."""
+        once its bytes and its row are durable. ``event``: ObjectCreated:<event> (Put, Post).
+        ``exact=False``: ``length`` is only an upper bound (a POST form's file); an encrypted
+        object's bytes are then spooled first (``spool.py``)."""
         attrs = await self.with_lock_defaults(store, attrs)
+        if attrs.encryption is not None and not exact:
+            spooled = await spool_body(payload, self.blobs)
+            try:
+                return await self._put_sealed(store, key, attrs, Replay(payload, spooled),
+                                              spooled.size, cond, event)
+            finally:
+                await run_sync(spooled.discard)
         if attrs.encryption is not None:
             return await self._put_sealed(store, key, attrs, payload, length, cond, event)
         data: bytes | None = None
