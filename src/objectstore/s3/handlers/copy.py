@@ -15,6 +15,7 @@ from ..errors import S3Error
 from . import sse
 from .acl import header_grants
 from .common import (
+    WEBSITE_REDIRECT,
     announced_version,
     canned_acl,
     content_headers,
@@ -22,7 +23,6 @@ from .common import (
     parse_http_date,
     quote_etag,
     storage_class,
-    WEBSITE_REDIRECT,
     user_metadata,
 )
 from .multipart import ascii_int, part_number, upload_of
