@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope, Send
 
+from ..api_models import RequestBody, dump
 from ..domain.errors import DomainError
 from ..domain.models import Account
 from ..services.availability import unavailable
@@ -55,8 +56,13 @@ class Call:
     params: Params
     path: dict[str, str]
 
+    def body(self, model: type[B]) -> B:
+        """The request's body, parsed by its model (InvalidInput naming a bad field)."""
+        return model.read(self.params)
 
-Handler = Callable[[Call], Any]
+
+Handler = Callable[[Call], Any]  # its answer: a response model (objectstore.api_models)
+B = TypeVar("B", bound=RequestBody)
 H = TypeVar("H", bound=Handler)
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -264,4 +270,4 @@ def _run(fn: Handler, services: Services, token: str | None, query: dict[str, st
     # authenticate first: a request with a bad key gets 401 whatever its body looks like
     account = services.accounts.authenticate(token)
     params = Params(query, parse_body(body, content_type))
-    return fn(Call(services, account, params, path))
+    return dump(fn(Call(services, account, params, path)))

@@ -5,18 +5,32 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import re
 import zlib
 from typing import Any
 
 from starlette.requests import Request
 
+from ..api_models import (
+    BODY_REGION,
+    INTEGER_RE,
+    MAX_INT,
+    Flag,
+    Integer,
+    Param,
+    RegionParam,
+    RequestBody,
+    Text,
+    parse_boolean,
+    parse_integer,
+    parse_string,
+)
 from ..domain.errors import InvalidInput
 from ..domain.parsing import TooDeep, load_json, parse_form
 
-_INTEGER_RE = re.compile(r"[+-]?[0-9]{1,18}")  # ASCII only: str.isdigit() admits "²" and "١"
-# NUL and lone surrogates (JSON "\u0000", "\ud800") cannot be stored by PostgreSQL / encoded
-_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+__all__ = ["BODY_REGION", "MAX_INT", "PAGING", "REGION", "BadBody", "Body", "Flag", "Integer",
+           "Param", "Params", "Paging", "PathId", "RegionParam", "Text", "parse_body", "read_body"]
+
+_INTEGER_RE = INTEGER_RE
 
 
 class BadBody(Exception):
@@ -113,46 +127,15 @@ class Params:
 
     def string(self, name: str) -> str | None:
         value = self.get(name)
-        if value is None:
-            return None
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise InvalidInput(f"{name} must be a string", name)
-        text = str(value)
-        if _UNSTORABLE_RE.search(text):
-            raise InvalidInput(f"{name} contains characters that are not allowed", name)
-        return text
+        return None if value is None else parse_string(name, value)
 
     def integer(self, name: str, *, allow_zero: bool = True) -> int | None:
         value = self.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise InvalidInput(f"{name} must be an integer", name)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, str):
-            value = value.strip()
-            if not _INTEGER_RE.fullmatch(value):
-                raise InvalidInput(f"{name} must be an integer", name)
-            value = int(value)
-        if not isinstance(value, int):
-            raise InvalidInput(f"{name} must be an integer", name)
-        if value < 0 or (value == 0 and not allow_zero):
-            raise InvalidInput(f"{name} must be a positive integer", name)
-        if value > 10**9:
-            raise InvalidInput(f"{name} is too large", name)
-        return value
+        return None if value is None else parse_integer(name, value, allow_zero=allow_zero)
 
     def boolean(self, name: str) -> bool | None:
         value = self.get(name)
-        if value is None or isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in {"true", "1", "yes", "on"}:
-            return True
-        if text in {"false", "0", "no", "off"}:
-            return False
-        raise InvalidInput(f"{name} must be true or false", name)
+        return None if value is None else parse_boolean(name, value)
 
     def paging(self) -> tuple[int, int]:
         page = self.integer("page")
@@ -166,89 +149,7 @@ class Params:
         return page, per_page
 
 
-# -- declared parameters: each one parses its value (through Params) and describes itself --------
-
-MAX_INT = 10**9  # Params.integer refuses anything larger
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-class Param:
-    """One named request parameter. ``read`` parses it from the request (JSON body, form body
-    or query string, as ``Params`` does); ``schema`` is its JSON-body OpenAPI schema and
-    ``form_schema`` the same field as a form-encoded string."""
-
-    kind = "string"
-
-    def __init__(self, name: str, description: str = "", *, nullable: bool = False,
-                 example: Any = None, **constraints: Any) -> None:
-        self.name, self.description, self.nullable = name, description, nullable
-        # JSON Schema keywords (min_length -> minLength, ...)
-        self.example, self.constraints = example, {
-            _camel(k): v for k, v in constraints.items()}
-
-    def read(self, params: Params) -> Any:
-        return params.get(self.name)
-
-    def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.kind, **self.constraints}
-        if self.nullable:
-            out["nullable"] = True
-        if self.example is not None:
-            out["example"] = self.example
-        if self.description:
-            out["description"] = self.description
-        return out
-
-    def form_schema(self) -> dict[str, Any]:
-        """Form fields are strings: keep the description, pattern and example."""
-        return {k: v for k, v in self.schema().items()
-                if k in ("description", "pattern", "example")} | {"type": "string"}
-
-
-class Text(Param):
-    def read(self, params: Params) -> str | None:
-        return params.string(self.name)
-
-
-class Integer(Param):
-    """An integer (or a string of ASCII digits); ``minimum`` 0 or 1 (0 admits zero)."""
-
-    kind = "integer"
-
-    def __init__(self, name: str, description: str = "", *, minimum: int = 0,
-                 maximum: int = MAX_INT, **kw: Any) -> None:
-        super().__init__(name, description, minimum=minimum, maximum=maximum, **kw)
-        self.allow_zero = minimum <= 0
-
-    def read(self, params: Params) -> int | None:
-        return params.integer(self.name, allow_zero=self.allow_zero)
-
-    def form_schema(self) -> dict[str, Any]:
-        return super().form_schema() | {"pattern": "^[0-9]{1,9}$"}
-
-
-class Flag(Param):
-    """A boolean (or true/false/1/0/yes/no/on/off as a string)."""
-
-    kind = "boolean"
-
-    def read(self, params: Params) -> bool | None:
-        return params.boolean(self.name)
-
-    def form_schema(self) -> dict[str, Any]:
-        return super().form_schema() | {"enum": ["true", "false"]}
-
-
-class Region(Text):
-    """``region``: the query string wins over the body; missing or empty means the default."""
-
-    def read(self, params: Params) -> str | None:
-        return params.region
-
+# -- declared parameters: the wire models' field kinds (objectstore.api_models) -----------------
 
 class Paging:
     """``page`` and ``per_page`` (query or body), with their defaults and ranges."""
@@ -277,26 +178,21 @@ class PathId:
                 "description": self.description, "schema": {"type": "string"}}
 
 
-REGION = Region("region", "Region code (case-insensitive). Read from the query first, then the "
-                "body; missing or empty means the default region. Unknown: 404 "
-                "database_region_not_found; without object stores: 400 "
-                "database_region_feature_not_supported.", example="LON1")
+REGION = RegionParam(
+    "region", "Region code (case-insensitive). Read from the query first, then the body; "
+    "missing or empty means the default region. Unknown: 404 database_region_not_found; "
+    "without object stores: 400 database_region_feature_not_supported.", example="LON1")
 PAGING = Paging()
 
 
-BODY_REGION = Region("region", "Region code (case-insensitive); the query parameter wins; "
-                     "missing or empty means the default region", example="LON1")
-
-
 class Body:
-    """A request body: named fields, JSON or form-encoded (any field may also be sent in the
-    query string instead; the body wins, except for ``region``)."""
+    """An operation's request body: its model (``api_models.RequestBody``), which parses it and
+    whose fields' ``Param``s describe it (mgmt/schema.py)."""
 
-    def __init__(self, name: str, *fields: Param, required: bool = False,
-                 required_fields: tuple[str, ...] = ()) -> None:
-        self.name, self.required, self.required_fields = name, required, required_fields
-        self.fields = {f.name: f for f in fields}
-        assert set(required_fields) <= set(self.fields), required_fields
+    def __init__(self, model: type[RequestBody], *, required: bool = False) -> None:
+        self.model, self.name, self.required = model, model.__name__, required
+        self.fields = model.params()
+        self.required_fields = model.required_fields
 
     def __getitem__(self, name: str) -> Param:
         return self.fields[name]

@@ -1,72 +1,120 @@
-"""Domain objects -> Civo JSON, with every field the real clients read (the shapes are
-mgmt/models.py's, which the OpenAPI document is generated from; tests/api/test_openapi.py
-checks every rendered body against them)."""
+"""Domain objects -> the management API's response models (objectstore.api_models), with
+every field the real clients read; the endpoint sends ``api_models.dump`` of them
+(tests/api/test_openapi.py checks every answer against its model, field for field)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..api_models import (
+    Credential,
+    CredentialPage,
+    Deleted,
+    KmsKey,
+    ObjectStore,
+    ObjectStorePage,
+    OwnerInfo,
+    Quota,
+    Region,
+    RegionFeatures,
+    Stats,
+)
 from ..config import RegionConfig
-from ..domain.models import Credential, Page, StoreWithOwner
+from ..domain import models as domain
+from ..services.objectstores import StoreStats
+
+# Built with model_construct: the values are the server's own, already checked when they were
+# stored (and the tests validate every answer strictly); validating them again on every
+# answer would only turn an old row that a newer rule refuses into a 500.
 
 
-def store_json(sw: StoreWithOwner, endpoint: str) -> dict[str, Any]:
+def store_json(sw: domain.StoreWithOwner, endpoint: str) -> ObjectStore:
     s, owner = sw.store, sw.owner
-    return {
-        "id": s.id,
-        "name": s.name,
-        "max_size": s.max_size_gb,
-        "max_size_gb": s.max_size_gb,
-        "owner_info": {
-            "name": owner.name,
-            "access_key_id": owner.access_key_id,
-            "credential_id": owner.id,
-        },
-        "objectstore_endpoint": endpoint,
-        "region": s.region,
-        "status": "ready",
-        "state": "ready",
-        "created_at": s.created_at.isoformat(),
-    }
+    return ObjectStore.model_construct(
+        id=s.id,
+        name=s.name,
+        max_size=s.max_size_gb,
+        max_size_gb=s.max_size_gb,
+        owner_info=OwnerInfo.model_construct(name=owner.name,
+                                             access_key_id=owner.access_key_id,
+                                             credential_id=owner.id),
+        objectstore_endpoint=endpoint,
+        region=s.region,
+        status="ready",
+        state="ready",
+        created_at=s.created_at.isoformat(),
+    )
 
 
-def credential_json(c: Credential) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "name": c.name,
-        "access_key_id": c.access_key_id,
-        "secret_access_key_id": c.secret_access_key,
-        "max_size_gb": c.max_size_gb or 0,
-        "suspended": c.suspended,
-        "status": "ready",
-        "state": "ready",
-        "region": c.region,
-        "created_at": c.created_at.isoformat(),
-    }
+def credential_json(c: domain.Credential) -> Credential:
+    return Credential.model_construct(
+        id=c.id,
+        name=c.name,
+        access_key_id=c.access_key_id,
+        secret_access_key_id=c.secret_access_key,
+        max_size_gb=c.max_size_gb or 0,
+        suspended=c.suspended,
+        status="ready",
+        state="ready",
+        region=c.region,
+        created_at=c.created_at.isoformat(),
+    )
 
 
-def page_json(page: Page[Any], items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"page": page.page, "per_page": page.per_page, "pages": page.pages, "items": items}
+def store_page(page: domain.Page[domain.StoreWithOwner], items: list[ObjectStore]
+               ) -> ObjectStorePage:
+    return ObjectStorePage.model_construct(page=page.page, per_page=page.per_page,
+                                           pages=page.pages, items=items)
 
 
-def region_json(r: RegionConfig) -> dict[str, Any]:
-    return {
-        "code": r.code,
-        "name": r.name,
-        "type": "civo",
-        "out_of_capacity": False,
-        "country": r.country,
-        "country_name": r.country_name,
-        "default": r.default,
-        "features": {
-            "iaas": False,
-            "kubernetes": False,
-            "object_store": r.object_store,
-            "loadbalancer": False,
-            "dbaas": False,
-            "volume": False,
-            "paas": False,
-            "kfaas": False,
-            "public_ip_node_pools": False,
-        },
-    }
+def credential_page(page: domain.Page[domain.Credential]) -> CredentialPage:
+    return CredentialPage.model_construct(page=page.page, per_page=page.per_page,
+                                          pages=page.pages,
+                                          items=[credential_json(c) for c in page.items])
+
+
+def stats_json(st: StoreStats) -> Stats:
+    return Stats.model_construct(size_kb_utilised=st.size_kb_utilised,
+                                 max_size_kb=st.max_size_kb, num_objects=st.num_objects)
+
+
+def region_json(r: RegionConfig) -> Region:
+    return Region.model_construct(
+        code=r.code,
+        name=r.name,
+        type="civo",
+        out_of_capacity=False,
+        country=r.country,
+        country_name=r.country_name,
+        default=r.default,
+        features=RegionFeatures.model_construct(
+            iaas=False,
+            kubernetes=False,
+            object_store=r.object_store,
+            loadbalancer=False,
+            dbaas=False,
+            volume=False,
+            paas=False,
+            kfaas=False,
+            public_ip_node_pools=False,
+        ),
+    )
+
+
+def quota_json(account: domain.Account, used_gb: int, count: int) -> Quota:
+    return Quota.model_construct(
+        id=account.id,
+        default_user_id=account.id,
+        default_user_email_address="",
+        objectstore_gb_limit=account.quota_gb,
+        objectstore_gb_usage=used_gb,
+        objectstore_count_usage=count,
+    )
+
+
+def kms_key_json(public: dict[str, Any]) -> KmsKey:
+    """A KMS key as the key service shows it (``KmsKey.public``: never its material)."""
+    return KmsKey.model_construct(**public)
+
+
+DELETED = Deleted.model_construct(result="success")

@@ -1,8 +1,8 @@
 """The OpenAPI 3.0 document, generated from the route table and each handler's
 ``@operation`` declaration (``mgmt/spec.py``): paths and operations from the table, parameters
-and request bodies from the ``mgmt/params.py`` descriptors the handlers parse with, response
-schemas from the pydantic models of ``mgmt/models.py``, error responses from the error tables
-of ``mgmt/errors.py``.
+and request bodies from the ``Param``s the handlers parse with (the request body models'
+fields, ``objectstore.api_models``), response schemas from the pydantic response models of
+``objectstore.api_models``, error responses from the error tables of ``mgmt/errors.py``.
 
 Lenient inputs the code accepts are described in prose rather than in the schemas (so that a
 schema-driven client generates the canonical form): every body parameter may also be sent in

@@ -2,8 +2,8 @@
 
 The declaration is what the OpenAPI document (``mgmt/schema.py``) is generated from: the
 summary, the ``{id}`` path parameter, the query parameters and request body (the same
-``mgmt/params.py`` descriptors the handler parses the request with), the response model
-(``mgmt/models.py``) and the error statuses beyond the ones every endpoint may answer
+``Param``s and request body model the handler parses the request with), the response model
+(``objectstore.api_models``) and the error statuses beyond the ones every endpoint may answer
 (400, 401 and 413)."""
 
 from __future__ import annotations

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from .. import models
+from ... import api_models as wire
 from ..handler import Call
-from ..render import region_json
+from ..render import quota_json, region_json
 from ..spec import operation
 
 
-@operation("listRegions", "Regions (a bare JSON array)", models.RegionList,
+@operation("listRegions", "Regions (a bare JSON array)", wire.RegionList,
            "Every configured region", query=())
-def list_regions(call: Call) -> list[dict[str, Any]]:
-    return [region_json(r) for r in call.services.regions.regions]
+def list_regions(call: Call) -> wire.RegionList:
+    return wire.RegionList.model_construct([region_json(r) for r in call.services.regions.regions])
 
 
-@operation("getQuota", "The account's object store allocation", models.Quota,
+@operation("getQuota", "The account's object store allocation", wire.Quota,
            "Allocation and its limit", query=())
-def quota(call: Call) -> dict[str, Any]:
+def quota(call: Call) -> wire.Quota:
     used_gb, count = call.services.stores.allocation(call.account.id)
-    return {
-        "id": call.account.id,
-        "default_user_id": call.account.id,
-        "default_user_email_address": "",
-        "objectstore_gb_limit": call.account.quota_gb,
-        "objectstore_gb_usage": used_gb,
-        "objectstore_count_usage": count,
-    }
+    return quota_json(call.account, used_gb, count)

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from ...domain.errors import InvalidInput
-from .. import models
+from ... import api_models as wire
+from ...domain.models import StoreWithOwner
 from ..handler import Call, cached_listing
-from ..params import BODY_REGION, PAGING, REGION, Body, Integer, PathId, Text
-from ..render import page_json, store_json
+from ..params import PAGING, REGION, Body, PathId
+from ..render import DELETED, stats_json, store_json, store_page
 from ..spec import operation
 
 STORE_ID = PathId("storeId", "Object store id (a UUID; anything else is 404)")
 
-NAME = Text("name", "Bucket name: 3-63 letters, digits, '-' and '.', starting and ending with "
-            "a letter or digit, no '..', not an IPv4 address; unique within the region",
-            pattern="^[a-zA-Z0-9][a-zA-Z0-9.-]{1,61}[a-zA-Z0-9]$")
-# a size given on create must be positive; only a missing one means the default
-NEW_SIZE = Integer("max_size_gb", "Size in GB (default 500)", minimum=1)
-NEW_SIZE_ALIAS = Integer("size", "Alias of max_size_gb (Civo's page calls it size)", minimum=1)
-NEW_OWNER = Text("access_key_id", "Owner: an existing credential of the account in the region; "
-                 "null or missing creates a new credential owned by (and deleted with) the "
-                 "store", nullable=True)
-SIZE = Integer("max_size_gb", "New size in GB; 0 or missing leaves it unchanged")
-SIZE_ALIAS = Integer("size", "Alias of max_size_gb")
-OWNER = Text("access_key_id", "Move the store to another credential of the account; null "
-             "leaves the owner unchanged", nullable=True)
-
-CREATE = Body("CreateObjectStore", NAME, BODY_REGION, NEW_SIZE, NEW_SIZE_ALIAS, NEW_OWNER,
-              required=True, required_fields=("name",))
-UPDATE = Body("UpdateObjectStore", BODY_REGION, SIZE, SIZE_ALIAS, OWNER)
+CREATE = Body(wire.CreateObjectStore, required=True)
+UPDATE = Body(wire.UpdateObjectStore)
 
 _BY_ID = {"id": "$response.body#/id"}
 LINKS = {
@@ -46,63 +29,57 @@ def _region(call: Call) -> str:
     return call.services.regions.for_object_stores(REGION.read(call.params)).code
 
 
-@operation("listObjectStores", "List the account's object stores", models.ObjectStorePage,
+def _store(call: Call, sw: StoreWithOwner) -> wire.ObjectStore:
+    return store_json(sw, call.services.endpoint_for(sw.store.name))
+
+
+@operation("listObjectStores", "List the account's object stores", wire.ObjectStorePage,
            "One page of object stores", query=(REGION, PAGING), errors=(404,))
 @cached_listing
-def list_stores(call: Call) -> dict[str, Any]:
+def list_stores(call: Call) -> wire.ObjectStorePage:
     page, per_page = PAGING.read(call.params)
     result = call.services.stores.list(call.account.id, _region(call), page, per_page)
-    items = [store_json(s, call.services.endpoint_for(s.store.name)) for s in result.items]
-    return page_json(result, items)
+    return store_page(result, [_store(call, s) for s in result.items])
 
 
-@operation("createObjectStore", "Create an object store", models.ObjectStore,
+@operation("createObjectStore", "Create an object store", wire.ObjectStore,
            "The new store (status ready)", body=CREATE, errors=(403, 404, 409), links=LINKS)
-def create_store(call: Call) -> dict[str, Any]:
-    p = call.params
-    region = _region(call)
-    name = NAME.read(p)
-    if name is None:
-        raise InvalidInput("name is required", "name")
-    size = NEW_SIZE.read(p)
-    if size is None:
-        size = NEW_SIZE_ALIAS.read(p)
-    sw = call.services.stores.create(call.account.id, region, name, size, NEW_OWNER.read(p))
-    return store_json(sw, call.services.endpoint_for(sw.store.name))
+def create_store(call: Call) -> wire.ObjectStore:
+    region = _region(call)  # an unknown region first, as before the body
+    body = call.body(wire.CreateObjectStore)
+    sw = call.services.stores.create(call.account.id, region, body.name, body.size_gb,
+                                     body.access_key_id)
+    return _store(call, sw)
 
 
-@operation("getObjectStore", "Show an object store", models.ObjectStore, "The store",
+@operation("getObjectStore", "Show an object store", wire.ObjectStore, "The store",
            path=STORE_ID, errors=(404,))
-def get_store(call: Call) -> dict[str, Any]:
-    sw = call.services.stores.get(call.account.id, STORE_ID.read(call.path), _region(call))
-    return store_json(sw, call.services.endpoint_for(sw.store.name))
+def get_store(call: Call) -> wire.ObjectStore:
+    return _store(call, call.services.stores.get(call.account.id, STORE_ID.read(call.path),
+                                                 _region(call)))
 
 
 @operation("updateObjectStore", "Resize an object store or move it to another credential",
-           models.ObjectStore, "The updated store", path=STORE_ID, body=UPDATE,
+           wire.ObjectStore, "The updated store", path=STORE_ID, body=UPDATE,
            errors=(403, 404))
-def update_store(call: Call) -> dict[str, Any]:
-    p = call.params
-    size = SIZE.read(p)
-    if size is None:
-        size = SIZE_ALIAS.read(p)
+def update_store(call: Call) -> wire.ObjectStore:
+    body = call.body(wire.UpdateObjectStore)
     sw = call.services.stores.update(call.account.id, STORE_ID.read(call.path), _region(call),
-                                     size, OWNER.read(p))
-    return store_json(sw, call.services.endpoint_for(sw.store.name))
+                                     body.size_gb, body.access_key_id)
+    return _store(call, sw)
 
 
 @operation("deleteObjectStore",
-           "Delete an object store and its objects (and its own credential)", models.Deleted,
+           "Delete an object store and its objects (and its own credential)", wire.Deleted,
            "Deleted", path=STORE_ID, errors=(404, 409))
-def delete_store(call: Call) -> dict[str, Any]:
+def delete_store(call: Call) -> wire.Deleted:
     call.services.stores.delete(call.account.id, STORE_ID.read(call.path), _region(call))
     call.services.objects.wake_gc()
-    return {"result": "success"}
+    return DELETED
 
 
-@operation("getObjectStoreStats", "Usage of an object store", models.Stats,
+@operation("getObjectStoreStats", "Usage of an object store", wire.Stats,
            "Usage in decimal kilobytes", path=STORE_ID, errors=(404,))
-def store_stats(call: Call) -> dict[str, Any]:
-    st = call.services.stores.stats(call.account.id, STORE_ID.read(call.path), _region(call))
-    return {"size_kb_utilised": st.size_kb_utilised, "max_size_kb": st.max_size_kb,
-            "num_objects": st.num_objects}
+def store_stats(call: Call) -> wire.Stats:
+    return stats_json(call.services.stores.stats(call.account.id, STORE_ID.read(call.path),
+                                                 _region(call)))
