@@ -373,6 +373,10 @@ class CreateEventTarget(RequestBody):
     auth_token: Annotated[str | None, Text(
         "auth_token", "webhook: sent as Authorization: Bearer <token>; sealed at rest, never "
         "shown again")] = None
+    batch_size: Annotated[int | None, Integer(
+        "batch_size", "webhook: event records per POST, 1 (the default: one record per "
+        "message, as AWS sends them) to 100 (fewer requests under load; the consumer must read "
+        "every element of Records)", minimum=1, maximum=100)] = None
     exchange: Annotated[str | None, Text(
         "exchange", "amqp: the exchange to publish to (empty: the default exchange)")] = None
     routing_key: Annotated[str | None, Text(
@@ -386,10 +390,10 @@ class CreateEventTarget(RequestBody):
         enum=["list", "stream"])] = None
     region: Annotated[str | None, BODY_REGION] = None
 
-    OPTIONS: ClassVar[tuple[str, ...]] = ("exchange", "routing_key", "subject", "key",
-                                          "format")
+    OPTIONS: ClassVar[tuple[str, ...]] = ("batch_size", "exchange", "routing_key", "subject",
+                                          "key", "format")
 
-    def options(self) -> dict[str, str | None]:
+    def options(self) -> dict[str, str | int | None]:
         """The type-specific options (each target type takes some of them)."""
         return {name: getattr(self, name) for name in self.OPTIONS}
 
@@ -587,6 +591,8 @@ class EventTarget(Wire):
     endpoint: NonEmpty
     arn: Annotated[str, Field(pattern="^arn:objectstore:sqs:", description="arn:objectstore:"
                               "sqs:<region>:<id>:<type>")]
+    batch_size: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=100,
+                                                   description="webhook: records per POST")
     exchange: str | SkipJsonSchema[None] = Field(default=None, description="amqp")
     routing_key: str | SkipJsonSchema[None] = Field(default=None, description="amqp")
     subject: str | SkipJsonSchema[None] = Field(default=None, description="nats")
@@ -600,6 +606,12 @@ class EventTarget(Wire):
     failed: Count = Field(description="Events dropped undelivered at the backlog limit")
     last_error: str = Field(description="The last delivery failure (empty: none)")
     created_at: DateTime
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The type-specific options the target has (batch_size, exchange, ...)."""
+        return {name: getattr(self, name) for name in CreateEventTarget.OPTIONS
+                if getattr(self, name) is not None}
 
 
 class EventTargetList(RootModel[list[EventTarget]]):

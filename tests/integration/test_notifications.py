@@ -163,7 +163,7 @@ def test_filters_and_key_encoding(fast_server: RunningServer, hook: Receiver) ->
     s3.put_object(Bucket=store.name, Key="in/last.jpg", Body=b"1")
     got = hook.wait_for(lambda g: any(r["s3"]["object"]["key"] == "in/last.jpg" for r in g))
     raw = [r["s3"]["object"]["key"] for r in got]
-    assert raw[:1] == ["in/red+flower.jpg"]  # URL-encoded as AWS does: a space is +
+    assert "in/red+flower.jpg" in raw  # URL-encoded as AWS does: a space is +
     assert "in/a%2Bb%3Dc%26d/%C3%A9+%C3%BC.jpg" in raw
     assert sorted(unquote_plus(k) for k in raw) == sorted(
         ["in/red flower.jpg", "in/a+b=c&d/é ü.jpg", "in/ok.jpg", "in/last.jpg"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,13 +66,15 @@ def event_name(change: str, cause: str) -> str | None:
 
 def record(store: ObjectStore, name: str, version: ObjectVersion, configuration_id: str,
            now: datetime) -> dict[str, Any]:
-    """AWS's S3 event record (eventVersion 2.1) for one change, without ``sequencer``."""
+    """AWS's S3 event record (eventVersion 2.1) for one change; its ``sequencer`` is a slot
+    (``?``) until the row has its id."""
     obj: dict[str, Any] = {"key": encode_key(version.key)}
     if not name.startswith(("ObjectRemoved", "LifecycleExpiration")):
         obj["size"] = version.size
         obj["eTag"] = version.etag.strip('"')
     if version.version_id and version.version_id != NULL_VERSION:
         obj["versionId"] = version.version_id
+    obj["sequencer"] = "?"  # the outbox row's id, filled in when sent (``message``)
     principal = getattr(version, "owner", None) or store.credential_id
     return {
         "eventVersion": "2.1",
@@ -93,11 +95,30 @@ def record(store: ObjectStore, name: str, version: ObjectVersion, configuration_
     }
 
 
-def message(record_text: str, sequencer: int) -> bytes:
-    """What a target receives: ``{"Records": [record]}`` with the row's sequencer."""
-    rec = json.loads(record_text)
+SEQUENCER_SLOT = '"sequencer":"?"'
+
+
+def _with_sequencer(record_text: str, sequencer: int) -> str:
+    """The stored record with the row's sequencer in the slot it keeps for it (no JSON
+    parsing per event)."""
+    if SEQUENCER_SLOT in record_text:
+        return record_text.replace(SEQUENCER_SLOT,
+                                   f'"sequencer":"{format_sequencer(sequencer)}"', 1)
+    rec = json.loads(record_text)  # (a record stored without the slot)
     rec["s3"]["object"]["sequencer"] = format_sequencer(sequencer)
-    return json.dumps({"Records": [rec]}, separators=(",", ":")).encode()
+    return json.dumps(rec, separators=(",", ":"))
+
+
+def message(record_text: str, sequencer: int) -> bytes:
+    """What a target receives: ``{"Records": [record]}``."""
+    return b'{"Records":[' + _with_sequencer(record_text, sequencer).encode() + b"]}"
+
+
+def messages(rows: Sequence[tuple[int, str, str]]) -> bytes:
+    """Several outbox rows ``(id, key, record)`` as one message, in order (a webhook's
+    ``batch_size``); one row is ``message``."""
+    return b'{"Records":[' + ",".join(_with_sequencer(rec, rid) for rid, _k, rec in rows
+                                      ).encode() + b"]}"
 
 
 def format_sequencer(n: int) -> str:

@@ -41,7 +41,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443, "amqp": 5672, "amqps": 5671, "nats": 
                  "tls": 4222, "redis": 6379, "rediss": 6379}
 # per type: (option name, required, description)
 OPTIONS: dict[str, tuple[tuple[str, bool], ...]] = {
-    "webhook": (),
+    "webhook": (("batch_size", False),),
     "amqp": (("exchange", False), ("routing_key", False)),
     "nats": (("subject", True),),
     "redis": (("key", True), ("format", False)),
@@ -117,6 +117,22 @@ def check_endpoint(type_: str, endpoint: str) -> tuple[SplitResult, str, int]:
     return parts, parts.hostname, port or DEFAULT_PORTS[parts.scheme]
 
 
+MAX_BATCH = 100
+
+
+def _batch_size(value: Any) -> int:
+    """A webhook's records per message: 1 (the default: one record per POST, as AWS sends
+    them) to 100."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if isinstance(value, bool) or not 1 <= n <= MAX_BATCH:
+        raise InvalidInput(f"batch_size must be an integer from 1 to {MAX_BATCH}",
+                           "batch_size")
+    return n
+
+
 class TargetService:
     def __init__(self, engine: Engine, box: SecretBox, guard: Guard | None = None) -> None:
         self.engine = engine
@@ -145,6 +161,9 @@ class TargetService:
             if value is None or value == "":
                 if required:
                     raise InvalidInput(f"{name} is required for a {type_} target", name)
+                continue
+            if name == "batch_size":
+                out[name] = _batch_size(value)
                 continue
             if not isinstance(value, str) or len(value) > MAX_OPTION:
                 raise InvalidInput(f"{name} must be a string of at most {MAX_OPTION} "

@@ -1,0 +1,144 @@
+"""Bucket event notifications, what they cost: 4 KiB PUTs/s into a bucket with one webhook
+target (every PUT announced: ObjectCreated:*) next to a bucket without any, on one server in
+one run (alternating runs, so both see the same disk and load), with wrk as in the ``small``
+workload. The webhook receiver is a separate process on 127.0.0.1 answering 200 to each
+POST. After the runs, how long the deliverer took to drain the backlog is reported too.
+Run by hand: ``.venv/bin/python -m bench.notifications [--seconds 10] [--reps 3]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from .servers import HOST, ThisServer, free_port
+from .workloads import Plan, _cpu_per_request, _targets_file, _wrk, settle
+
+SIZE = 4096
+
+
+async def _receive(port: int) -> None:
+    """A minimal HTTP/1.1 keep-alive server: 200 to every request, body discarded."""
+    count = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal count
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+                count += 1
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, HOST, port)
+    async with server:
+        await server.serve_forever()
+
+
+def _api_json(server: ThisServer, method: str, path: str, **kw: Any) -> Any:
+    with server.api() as api:
+        r = api.request(method, path, **kw)
+        r.raise_for_status()
+        return r.json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.notifications", description=__doc__)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--conns", type=int, default=64)
+    ap.add_argument("--tmp", type=Path, default=None)
+    ap.add_argument("--receiver", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.receiver is not None:
+        asyncio.run(_receive(args.receiver))
+        return 0
+    plan = Plan(quick=False)
+    hook_port = free_port()
+    receiver = subprocess.Popen([sys.executable, "-m", "bench.notifications",  # noqa: S603
+                                 "--receiver", str(hook_port)])
+    ops: dict[str, list[float]] = {"none": [], "webhook": [], "batched": []}
+    cpu: dict[str, list[float]] = {"none": [], "webhook": [], "batched": []}  # ms per PUT
+    try:
+        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+            server = ThisServer(Path(tmp))
+            server.start()
+            try:
+                server.make_bucket("plain")
+                targets = {}
+                for bucket, batch in (("notified", 1), ("batched", 100)):
+                    server.make_bucket(bucket)
+                    target = targets[bucket] = _api_json(
+                        server, "POST", "/v2/objectstore/event-targets", json={
+                            "name": f"bench-{bucket}", "type": "webhook",
+                            "batch_size": batch,
+                            "endpoint": f"http://{HOST}:{hook_port}/events"})
+                    ak, sk = server.creds(bucket)
+                    boto3.client("s3", endpoint_url=f"http://{HOST}:{server.port}",
+                                 aws_access_key_id=ak, aws_secret_access_key=sk,
+                                 region_name="LON1").put_bucket_notification_configuration(
+                        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [{
+                            "QueueArn": target["arn"], "Events": ["s3:ObjectCreated:*"]}]})
+                url = f"http://{HOST}:{server.port}/"
+                for rep in range(args.reps):
+                    for bucket, label in (("plain", "none"), ("notified", "webhook"),
+                                          ("batched", "batched")):
+                        p = server.presigner(bucket)
+                        paths = _targets_file(Path(tmp) / "wrk" / f"{bucket}-{rep}.txt", [
+                            p.target("PUT", f"/{bucket}/r{rep}/p-{i:06d}")
+                            for i in range(40_000)])
+                        settle()
+                        res = _cpu_per_request(server, lambda url=url, paths=paths: _wrk(
+                            url, paths, "PUT", SIZE, args.seconds, args.conns,
+                            plan.wrk_threads))
+                        ops[label].append(res["ops"])
+                        cpu[label].append(res["cpu_ms_per_request"])
+                        print(f"  rep {rep + 1}: {label:8s} {res['ops']:8.0f} PUT/s "
+                              f"{res['cpu_ms_per_request']:6.3f} server CPU ms/PUT "
+                              f"(errors {100 * res['error_fraction']:.2f}%)", flush=True)
+                t0 = time.monotonic()
+                while True:
+                    ts = [_api_json(server, "GET", f"/v2/objectstore/event-targets/{t['id']}")
+                          for t in targets.values()]
+                    if all(t["backlog"] == 0 for t in ts) or time.monotonic() - t0 > 600:
+                        break
+                    time.sleep(0.5)
+                drain = time.monotonic() - t0
+            finally:
+                server.stop()
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=10)
+    none, c_none = statistics.median(ops["none"]), statistics.median(cpu["none"])
+    print(f"4 KiB PUT, {args.conns} connections, median of {args.reps} x {args.seconds:.0f} s "
+          "(server CPU per PUT includes the deliverer's):")
+    print(f"  no notification              {none:8.0f} PUT/s  {c_none:.3f} ms CPU/PUT")
+    for label, text in (("webhook", "one webhook (1 record/POST)"),
+                        ("batched", "one webhook, batch_size 100")):
+        o, c = statistics.median(ops[label]), statistics.median(cpu[label])
+        print(f"  {text:28s} {o:8.0f} PUT/s  {c:.3f} ms CPU/PUT  = {100 * o / none:5.1f}% "
+              f"of the PUTs/s ({100 * (1 - o / none):+.1f}% fewer; goal <= 10% fewer), "
+              f"CPU {100 * (c / c_none - 1):+.1f}%")
+    for t in ts:
+        print(f"  {t['name']}: delivered {t['delivered']} events, retried {t['retried']}, "
+              f"failed {t['failed']}")
+    print(f"  backlogs drained {drain:.1f} s after the last run")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
