@@ -494,7 +494,7 @@ class Page(Wire, Generic[T]):
     page: int = Field(ge=1)
     per_page: int = Field(ge=1, le=10000)
     pages: int = Field(ge=1)
-    items: list[T]
+    items: tuple[T, ...]
 
 
 class ObjectStorePage(Page[ObjectStore]):
@@ -603,7 +603,9 @@ class EventTarget(Wire):
     backlog: Count = Field(description="Events recorded and not yet delivered")
     delivered: Count = Field(description="Events the target acknowledged")
     retried: Count = Field(description="Delivery attempts that failed (and were retried)")
-    failed: Count = Field(description="Events dropped undelivered at the backlog limit")
+    failed: Count = Field(description="Failed attempts a retry cannot fix (the target's "
+                          "configuration: refused login, no such exchange, a 4xx; still "
+                          "retried) and events dropped undelivered at the backlog limit")
     last_error: str = Field(description="The last delivery failure (empty: none)")
     created_at: DateTime
 

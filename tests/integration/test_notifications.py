@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -112,7 +113,6 @@ def test_every_event_name_reaches_a_webhook(fast_server: RunningServer, hook: Re
                                  MultipartUpload={"Parts": [{"PartNumber": 1,
                                                              "ETag": part["ETag"]}]})
     post = s3.generate_presigned_post(b, "post")
-    import httpx
     r = httpx.post(post["url"], data=post["fields"], files={"file": ("f", b"form")})
     assert r.status_code in (200, 204), r.text
     s3.put_object_tagging(Bucket=b, Key="put", Tagging={"TagSet": [{"Key": "a",
@@ -148,6 +148,15 @@ def test_every_event_name_reaches_a_webhook(fast_server: RunningServer, hook: Re
     with store.api() as api:
         t = api.get(f"/v2/objectstore/event-targets/{target['id']}").json()
     assert t["delivered"] >= len(want) and t["backlog"] == 0
+    # per-target series on /metrics (for the operator's scrape: tenants' target names)
+    metrics = httpx.get(f"{fast_server.api_url}/metrics", timeout=10,
+                        headers={"Authorization": f"Bearer {fast_server.api_key}"}).text
+    labels = f'target="{target["id"]}",type="webhook"'
+    for series in ("objectstore_event_backlog", "objectstore_events_delivered_total",
+                   "objectstore_events_retried_total", "objectstore_events_failed_total"):
+        assert any(line.startswith(series + "{") and labels in line
+                   for line in metrics.splitlines()), series
+    assert labels not in httpx.get(f"{fast_server.api_url}/metrics", timeout=10).text
 
 
 def test_filters_and_key_encoding(fast_server: RunningServer, hook: Receiver) -> None:

@@ -84,7 +84,8 @@ class EventTargets(Collector):
         counters = {c: CounterMetricFamily(f"objectstore_events_{c}", help_, labels=labels)
                     for c, help_ in (("delivered", "Events the target acknowledged"),
                                      ("retried", "Failed delivery attempts (retried)"),
-                                     ("failed", "Events dropped undelivered (backlog limit)"))}
+                                     ("failed", "Permanent failures (still retried) and "
+                                                "events dropped at the backlog limit"))}
         t = event_targets.c
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.id, t.name, t.type, t.delivered, t.retried,

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select
 
@@ -41,6 +41,11 @@ RELOAD_S = 2.0         # how often the target list is read again
 TRIM_S = 5.0           # how often backlogs are measured against the limit
 
 Row = tuple[int, str, str]  # (id, key, record)
+
+
+class Failures(NamedTuple):
+    retried: int  # failed attempts (every one is tried again later)
+    failed: int   # of which permanent: configuration a retry cannot fix (still retried)
 
 
 def _fetch(engine: Engine, target_id: str, limit: int) -> list[Row]:
@@ -186,7 +191,7 @@ class EventDeliverer:
                 except Exception as exc:  # noqa: BLE001 - the target or the database: retried
                     delay = backoff.failed(exc)
                     with contextlib.suppress(Exception):
-                        await asyncio.to_thread(self._ack, target.id, [], 0,
+                        await asyncio.to_thread(self._ack, target.id, [], Failures(1, 0),
                                                 f"{type(exc).__name__}: {exc}")
                     if sender is not None:
                         with contextlib.suppress(Exception):
@@ -199,7 +204,7 @@ class EventDeliverer:
                     await sender.close()
 
     async def _deliver(self, sender: Sender, rows: list[Row], batch: int = 1
-                       ) -> tuple[list[int], int, str | None]:
+                       ) -> tuple[list[int], Failures, str | None]:
         """Send ``rows`` in ``PARALLEL`` lanes: a key always goes to the same lane (by its
         hash) and each lane sends its events in id order, one message at a time (``batch``
         records per message, a webhook's option), stopping at its first failure — so a
@@ -210,6 +215,7 @@ class EventDeliverer:
             lanes.setdefault(hash(row[1]) % PARALLEL, []).append(row)
         done: list[int] = []
         errors: list[str] = []
+        permanent: list[str] = []
 
         async def lane(events: list[Row]) -> None:
             for i in range(0, len(events), batch):
@@ -217,7 +223,7 @@ class EventDeliverer:
                 try:
                     await sender.send(messages(chunk), key=chunk[0][1])
                 except DeliveryError as exc:
-                    errors.append(str(exc))
+                    (permanent if exc.permanent else errors).append(str(exc))
                     return  # this lane's later events (its keys') wait
                 except Exception as exc:  # noqa: BLE001 - a sender's bug: retried too
                     errors.append(f"{type(exc).__name__}: {exc}")
@@ -225,11 +231,14 @@ class EventDeliverer:
                 done.extend(r[0] for r in chunk)
 
         await asyncio.gather(*(lane(ev) for ev in lanes.values()))
-        return done, len(errors), errors[-1] if errors else None
+        last = (permanent or errors)[-1] if permanent or errors else None
+        return done, Failures(len(errors) + len(permanent), len(permanent)), last
 
-    def _ack(self, target_id: str, done: list[int], failures: int, error: str | None) -> None:
-        """Delete the delivered rows and count, in one commit (the committer's)."""
-        if not done and not failures and error is None:
+    def _ack(self, target_id: str, done: list[int], failures: Failures,
+             error: str | None) -> None:
+        """Delete the delivered rows and count, in one commit (the committer's): failed
+        attempts as retried, those a retry cannot fix (permanent) as failed."""
+        if not done and not failures.retried and not failures.failed and error is None:
             return
         t = event_targets.c
 
@@ -238,7 +247,8 @@ class EventDeliverer:
                 conn.execute(delete(event_outbox).where(
                     event_outbox.c.id.in_(done[i:i + 500])))
             values: dict[str, Any] = {"delivered": t.delivered + len(done),
-                                      "retried": t.retried + failures}
+                                      "retried": t.retried + failures.retried,
+                                      "failed": t.failed + failures.failed}
             if error is not None:
                 values.update(last_error=error[:1000], last_error_at=datetime.now(UTC))
             conn.execute(event_targets.update().where(t.id == target_id).values(**values))
