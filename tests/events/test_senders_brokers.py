@@ -11,10 +11,12 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import aio_pika
+import httpx
 import nats
 import pytest
 import redis.asyncio
@@ -26,6 +28,7 @@ from objectstore.services.events.senders.nats import NatsSender
 from objectstore.services.events.senders.redis import RedisSender
 from tests.support.aio import in_own_loop
 from tests.support.brokers import TcpProxy, broker_url, private_broker, rabbitmqctl
+from tests.support.pg import free_port
 
 TIMEOUT = 2.0  # the senders' timeout in these tests
 # An S3 event as the deliverer sends it: UTF-8 JSON, a URL-encoded key with non-ASCII in it.
@@ -475,19 +478,23 @@ def test_redis_credentials_and_refusals(tmp_path: Path) -> None:
 
 # -- all three ------------------------------------------------------------------------------
 
-# The clients left on the closed loops complain when garbage-collected: that is the point.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_sender_used_on_a_new_event_loop_connects_again(tmp_path: Path) -> None:
-    """A deliverer restarted on a new event loop keeps its sender objects: each delivers on
-    the new loop, and one whose server went away in between fails (a client left on a dead
-    loop would report success without sending anything)."""
+    """A sender moved to another event loop opens a new connection there (a client left on
+    a loop that no longer runs may report success without sending anything) and has the old
+    one closed on its own loop."""
     amqp_url, redis_url = broker_url("amqp"), broker_url("redis")
-    queue_name, key = unique("q"), unique("objectstore:events")
+    queue_name, key, target = unique("q"), unique("objectstore:events"), unique("t")
 
     async def declare() -> None:
         conn = await aio_pika.connect(amqp_url)
         await (await conn.channel()).declare_queue(queue_name, auto_delete=False)
         await conn.close()
+
+    async def our_redis_clients() -> int:
+        r = redis.asyncio.Redis.from_url(redis_url)
+        clients = await r.client_list()
+        await r.aclose()
+        return sum(c["name"] == f"objectstore-events-{target}" for c in clients)
 
     async def received() -> tuple[list[bytes], list[bytes]]:
         conn = await aio_pika.connect(amqp_url)
@@ -504,24 +511,130 @@ def test_a_sender_used_on_a_new_event_loop_connects_again(tmp_path: Path) -> Non
         await r.aclose()
         return got, listed
 
-    run(declare())
-    amqp = AmqpSender(TargetSpec("t", "amqp", amqp_url, {"routing_key": queue_name}),
-                      timeout=TIMEOUT)
-    red = RedisSender(TargetSpec("t", "redis", redis_url, {"key": key}), timeout=TIMEOUT)
-    for body in (b"loop 1", b"loop 2"):
-        run(amqp.send(body, key="k"))
-        run(red.send(body, key="k"))
-    run(amqp.close())
-    run(red.close())
-    assert run(received()) == ([b"loop 1", b"loop 2"], [b"loop 1", b"loop 2"])
+    def nats_connections(monitor: int) -> int:
+        return int(httpx.get(f"http://127.0.0.1:{monitor}/connz").json()["num_connections"])
+
+    def scenario(server: Any, monitor: int) -> None:
+        amqp = AmqpSender(TargetSpec(target, "amqp", amqp_url, {"routing_key": queue_name}),
+                          timeout=TIMEOUT)
+        red = RedisSender(TargetSpec(target, "redis", redis_url, {"key": key}),
+                          timeout=TIMEOUT)
+        nat = NatsSender(TargetSpec(target, "nats", server.url, {"subject": "s"}),
+                         timeout=TIMEOUT)
+        loop_a, loop_b = asyncio.new_event_loop(), asyncio.new_event_loop()
+        try:
+            loop_a.run_until_complete(declare())
+
+            async def send_all(body: bytes) -> None:
+                await amqp.send(body, key="k")
+                await red.send(body, key="k")
+                await nat.send(body, key="k")
+
+            loop_a.run_until_complete(send_all(b"loop a"))
+            loop_b.run_until_complete(send_all(b"loop b"))
+            assert nats_connections(monitor) == 2
+            assert loop_b.run_until_complete(our_redis_clients()) == 2
+            loop_a.run_until_complete(asyncio.sleep(0.3))  # loop A closes its connections
+            assert nats_connections(monitor) == 1
+            assert loop_b.run_until_complete(our_redis_clients()) == 1
+            # Back on loop A with the server gone: the connection left on loop B (which is not
+            # running now) must not be used.
+            server.stop()
+            with pytest.raises(DeliveryError):
+                loop_a.run_until_complete(nat.send(b"x", key="k"))
+            server.start()
+            loop_a.run_until_complete(nat.send(b"back", key="k"))
+            for sender in (amqp, red, nat):
+                loop_a.run_until_complete(sender.close())
+            assert loop_a.run_until_complete(received()) == ([b"loop a", b"loop b"],
+                                                             [b"loop a", b"loop b"])
+        finally:
+            for loop in (loop_a, loop_b):
+                loop.run_until_complete(asyncio.sleep(0.05))
+                loop.close()
+
+    monitor = free_port()
+    with private_broker("nats", tmp_path, f"http_port: {monitor}\n") as server, \
+            ThreadPoolExecutor(1) as pool:
+        pool.submit(scenario, server, monitor).result()
+
+
+def test_concurrent_sends(tmp_path: Path) -> None:
+    """The deliverer sends up to 16 keys' events at once through one sender: all arrive; with
+    the broker hung, every one of them fails within the timeout (not one timeout after the
+    other)."""
+    amqp_url = broker_url("amqp")
+    amqp_port = int(amqp_url.rsplit(":", 1)[1].split("/")[0])
+    n = 16
+
+    async def together(send: Callable[[bytes], Awaitable[None]]) -> None:
+        await asyncio.gather(*(send(f"event {i}".encode()) for i in range(n)))
+
+    async def all_fail(send: Callable[[bytes], Awaitable[None]]) -> None:
+        started = time.monotonic()
+        results = await asyncio.wait_for(asyncio.gather(
+            *(send(b"x") for _ in range(n)), return_exceptions=True), TIMEOUT * n)
+        assert all(isinstance(r, DeliveryError) for r in results), results
+        assert time.monotonic() - started < TIMEOUT + 1.5
+
+    expected = {f"event {i}".encode() for i in range(n)}
+
+    async def amqp() -> None:
+        conn = await aio_pika.connect(amqp_url)
+        queue = await (await conn.channel()).declare_queue(unique("q"), exclusive=True)
+        proxy = TcpProxy(amqp_port)
+        await proxy.start()
+        sender = AmqpSender(TargetSpec("t", "amqp", amqp_url.replace(
+            f":{amqp_port}/", f":{proxy.port}/"), {"routing_key": queue.name}), timeout=TIMEOUT)
+        try:
+            await together(lambda b: sender.send(b, key="k"))
+            got = {(await queue.get(timeout=5)).body for _ in range(n)}
+            assert got == expected
+            proxy.blackhole()
+            await all_fail(lambda b: sender.send(b, key="k"))
+            proxy.forward()
+            await sender.send(b"back", key="k")
+        finally:
+            await sender.close()
+            await proxy.close()
+            await conn.close()
+
+    run(amqp())
 
     with private_broker("nats", tmp_path) as server:
-        sender = NatsSender(TargetSpec("t", "nats", server.url, {"subject": "s"}),
-                            timeout=TIMEOUT)
-        run(sender.send(b"loop 1", key="k"))
-        server.stop()
-        with pytest.raises(DeliveryError):
-            run(sender.send(b"loop 2", key="k"))
-        server.start()
-        run(sender.send(b"loop 3", key="k"))
-        run(sender.close())
+        async def nats_case() -> None:
+            nc = await nats.connect(server.url)
+            sub = await nc.subscribe("s")
+            await nc.flush()
+            sender = NatsSender(TargetSpec("t", "nats", server.url, {"subject": "s"}),
+                                timeout=TIMEOUT)
+            await together(lambda b: sender.send(b, key="k"))
+            assert {(await sub.next_msg(timeout=5)).data for _ in range(n)} == expected
+            await nc.close()
+            server.freeze()
+            try:
+                await all_fail(lambda b: sender.send(b, key="k"))
+            finally:
+                server.thaw()
+            await sender.send(b"back", key="k")
+            await sender.close()
+
+        run(nats_case())
+
+    with private_broker("redis", tmp_path) as server:
+        async def redis_case() -> None:
+            sender = RedisSender(TargetSpec("t", "redis", server.url, {"key": "k"}),
+                                 timeout=TIMEOUT)
+            await together(lambda b: sender.send(b, key="k"))
+            r = redis.asyncio.Redis.from_url(server.url)
+            assert set(await r.lrange("k", 0, -1)) == expected
+            await r.aclose()
+            server.freeze()
+            try:
+                await all_fail(lambda b: sender.send(b, key="k"))
+            finally:
+                server.thaw()
+            await sender.send(b"back", key="k")
+            await sender.close()
+
+        run(redis_case())

@@ -12,8 +12,10 @@ Failures (all ``DeliveryError``):
   ``permanent`` — configuration a retry cannot fix (the deliverer still keeps the event).
 
 The exchange is not declared here (its type and durability are the consumer's choice): it
-must exist. The connection is opened at the first ``send``, checked with a passive declare of
-the exchange, kept open, and dropped on any failure; the next ``send`` reconnects."""
+must exist. One connection and channel, opened at the first ``send`` (the exchange checked with
+a passive declare), shared by concurrent sends (the deliverer sends different keys at once),
+dropped on a failure that may have broken it; the next ``send`` reconnects. Each ``send`` is
+bounded by the timeout, waiting for another's connect included."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from objectstore.services.events.senders.endpoints import (
     with_password,
     without_credentials,
 )
+from objectstore.services.events.senders.loops import close_on_own_loop
 from objectstore.services.events.senders.validation import validate_amqp
 
 log = logging.getLogger(__name__)
@@ -59,9 +62,7 @@ class AmqpSender:
         self._routing_key: str = spec.options.get("routing_key") or ""
         self._timeout = timeout
         self._name = f"objectstore events {spec.id}"
-        self._connection: AbstractConnection | None = None
-        self._channel: AbstractChannel | None = None
-        self._exchange: AbstractExchange | None = None
+        self._open: _Open | None = None
         self._lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -73,66 +74,75 @@ class AmqpSender:
             app_id="objectstore",
         )
         self._bind_loop()
-        async with self._lock:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    exchange = await self._connected()
-                    await exchange.publish(message, routing_key=self._routing_key,
-                                           mandatory=True)
-            except TimeoutError:
-                await self._drop()
-                raise DeliveryError(f"AMQP {self._where}: no publisher confirm within "
-                                    f"{self._timeout:g}s") from None
-            except Exception as exc:
-                await self._drop()
-                raise self._error(exc) from exc
-
-    def _bind_loop(self) -> None:
-        """A connection belongs to the event loop it was opened on: on another loop (a
-        deliverer restarted on a new loop) it is forgotten, not used — a client on a dead
-        loop may report success without sending anything — and a new one is opened."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._loop = loop
-            self._lock = asyncio.Lock()
-            self._connection = None
-            self._channel = None
-            self._exchange = None
+        opened: _Open | None = None
+        try:
+            # The bound covers waiting for another send's connect too.
+            async with asyncio.timeout(self._timeout):
+                opened = await self._connected()
+                await opened.exchange.publish(message, routing_key=self._routing_key,
+                                              mandatory=True)
+        except TimeoutError:
+            await self._drop(opened)
+            raise DeliveryError(f"AMQP {self._where}: no publisher confirm within "
+                                f"{self._timeout:g}s") from None
+        except Exception as exc:
+            # Returned (unroutable) and nacked messages leave the channel usable.
+            if not isinstance(exc, aio_pika.exceptions.PublishError
+                              | aio_pika.exceptions.DeliveryError):
+                await self._drop(opened)
+            raise self._error(exc) from exc
 
     async def close(self) -> None:
         self._bind_loop()
         async with self._lock:
-            await self._drop()
+            opened, self._open = self._open, None
+        await _close_quietly(opened, self._timeout)
 
-    async def _connected(self) -> AbstractExchange:
-        if (self._exchange is not None and self._channel is not None
-                and not self._channel.is_closed and self._connection is not None
-                and not self._connection.is_closed):
-            return self._exchange
-        await self._drop()
-        self._connection = await aio_pika.connect(
-            self._url, timeout=self._timeout,
-            client_properties={"connection_name": self._name})
-        self._channel = await self._connection.channel(publisher_confirms=True,
-                                                       on_return_raises=True)
-        if self._exchange_name:
-            # Passive: fails with NOT_FOUND (permanent) rather than creating an exchange of a
-            # type the consumer did not choose.
-            self._exchange = await self._channel.get_exchange(self._exchange_name, ensure=True)
-        else:
-            self._exchange = self._channel.default_exchange
-        return self._exchange
+    def _bind_loop(self) -> None:
+        """A new event loop means a new connection (see ``loops``)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            old_loop, old, self._loop = self._loop, self._open, loop
+            self._open = None
+            self._lock = asyncio.Lock()
+            if old is not None:
+                close_on_own_loop(old_loop, lambda: _close_quietly(old, self._timeout))
 
-    async def _drop(self) -> None:
-        connection, self._connection = self._connection, None
-        self._channel = self._exchange = None
-        if connection is None:
+    async def _connected(self) -> _Open:
+        """The open connection, shared by concurrent sends; the first to find none opens
+        it while the others wait."""
+        async with self._lock:
+            opened = self._open
+            if opened is not None and opened.usable():
+                return opened
+            self._open = None
+            await _close_quietly(opened, self._timeout)
+            connection = await aio_pika.connect(
+                self._url, timeout=self._timeout,
+                client_properties={"connection_name": self._name})
+            try:
+                channel = await connection.channel(publisher_confirms=True,
+                                                   on_return_raises=True)
+                if self._exchange_name:
+                    # Passive: fails with NOT_FOUND (permanent) rather than creating an
+                    # exchange of a type the consumer did not choose.
+                    exchange = await channel.get_exchange(self._exchange_name, ensure=True)
+                else:
+                    exchange = channel.default_exchange
+            except BaseException:
+                await _close_quietly(_Open(connection, None, None), self._timeout)
+                raise
+            self._open = _Open(connection, channel, exchange)
+            return self._open
+
+    async def _drop(self, opened: _Open | None) -> None:
+        """Forget ``opened`` if it is still the current connection, and close it: the next
+        send connects again."""
+        if opened is None:
             return
-        # A broker that stopped answering must not hold up the caller: the close is bounded
-        # and its failure ignored (the socket is closed either way).
-        with contextlib.suppress(Exception, TimeoutError):
-            async with asyncio.timeout(min(1.0, self._timeout)):
-                await connection.close()
+        if self._open is opened:
+            self._open = None
+        await _close_quietly(opened, self._timeout)
 
     def _error(self, exc: BaseException) -> DeliveryError:
         cause = scrub(f"{type(exc).__name__}: {exc}", self._password)
@@ -153,3 +163,30 @@ class AmqpSender:
         if isinstance(exc, _PERMANENT):
             return DeliveryError(f"AMQP {self._where}: {cause}", permanent=True)
         return DeliveryError(f"AMQP {self._where}: {cause}")
+
+
+class _Open:
+    def __init__(self, connection: AbstractConnection, channel: AbstractChannel | None,
+                 exchange: AbstractExchange | None) -> None:
+        self.connection = connection
+        self.channel = channel
+        self._exchange = exchange
+
+    @property
+    def exchange(self) -> AbstractExchange:
+        assert self._exchange is not None
+        return self._exchange
+
+    def usable(self) -> bool:
+        return (not self.connection.is_closed and self.channel is not None
+                and not self.channel.is_closed)
+
+
+async def _close_quietly(opened: _Open | None, timeout: float) -> None:
+    """Close, bounded and ignoring failures: a broker that stopped answering must not hold
+    up the caller (the socket is closed either way)."""
+    if opened is None:
+        return
+    with contextlib.suppress(Exception, TimeoutError):
+        async with asyncio.timeout(min(1.0, timeout)):
+            await opened.connection.close()

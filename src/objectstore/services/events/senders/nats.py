@@ -13,8 +13,12 @@ used from then on; one deleted makes the next publish fail and the lookup run ag
 Failures (all ``DeliveryError``): not reachable, connection lost, no flush or PubAck within the
 timeout, the stream refused the message (full, with discard-new): retried. Authorization
 refused (bad credentials), a permissions violation on the subject, a message larger than the
-server's max_payload: ``permanent``. The connection is opened at the first ``send`` without the
-client's own reconnect loop; any failure drops it and the next ``send`` connects again."""
+server's max_payload: ``permanent``. (A core publish's permissions violation comes back
+asynchronously: it is caught when it arrives within two PING/PONG round trips, which it did in
+every try here; JetStream publishes are acknowledged and have no such gap.)
+
+One connection, opened at the first ``send`` without the client's own reconnect loop and shared
+by concurrent sends; any failure drops it and the next ``send`` connects again."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections import deque
 from urllib.parse import urlsplit, urlunsplit
 
 import nats
@@ -36,6 +41,7 @@ from objectstore.services.events.senders.endpoints import (
     split_netloc,
     without_credentials,
 )
+from objectstore.services.events.senders.loops import close_on_own_loop
 from objectstore.services.events.senders.validation import validate_nats
 
 DEFAULT_TIMEOUT = 10.0
@@ -62,97 +68,112 @@ class NatsSender:
         self._subject: str = spec.options["subject"]
         self._timeout = timeout
         self._name = f"objectstore events {spec.id}"
-        self._nc: Client | None = None
-        self._stream: str | None = None
-        self._stream_checked = 0.0
-        self._errors: list[Exception] = []
+        self._open: _Open | None = None
         self._lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def send(self, body: bytes, *, key: str) -> None:
         self._bind_loop()
-        async with self._lock:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    nc = await self._connected()
-                    if self._stream is not None:
-                        await self._publish_jetstream(nc, body)
-                    else:
-                        await self._publish_core(nc, body)
-            except TimeoutError:
-                await self._drop()
-                raise DeliveryError(f"NATS {self._where}: no acknowledgement within "
-                                    f"{self._timeout:g}s") from None
-            except DeliveryError:
-                raise
-            except Exception as exc:
-                await self._drop()
-                raise self._error(exc) from exc
-
-    def _bind_loop(self) -> None:
-        """A connection belongs to the event loop it was opened on: on another loop (a
-        deliverer restarted on a new loop) it is forgotten, not used — a client on a dead
-        loop may report success without sending anything — and a new one is opened."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._loop = loop
-            self._lock = asyncio.Lock()
-            self._nc = None
-            self._stream = None
+        opened: _Open | None = None
+        try:
+            # The bound covers waiting for another send's connect too.
+            async with asyncio.timeout(self._timeout):
+                opened = await self._connected()
+                if opened.stream is not None:
+                    await self._publish_jetstream(opened, body)
+                else:
+                    await self._publish_core(opened, body)
+        except TimeoutError:
+            await self._drop(opened)
+            raise DeliveryError(f"NATS {self._where}: no acknowledgement within "
+                                f"{self._timeout:g}s") from None
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            error = self._error(exc, opened)
+            await self._drop(opened)
+            raise error from exc
 
     async def close(self) -> None:
         self._bind_loop()
         async with self._lock:
-            await self._drop()
+            opened, self._open = self._open, None
+        await _close_quietly(opened, self._timeout)
 
-    async def _publish_core(self, nc: Client, body: bytes) -> None:
-        self._errors.clear()
-        await nc.publish(self._subject, body)
-        await nc.flush(timeout=math.ceil(self._timeout))
-        # The server answers a permissions violation with -ERR before the PONG of the flush,
-        # and the client hands it to the error callback, not to publish.
-        denied = [e for e in self._errors if "permissions violation" in str(e).lower()]
+    def _bind_loop(self) -> None:
+        """A new event loop means a new connection (see ``loops``)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            old_loop, old, self._loop = self._loop, self._open, loop
+            self._open = None
+            self._lock = asyncio.Lock()
+            if old is not None:
+                close_on_own_loop(old_loop, lambda: _close_quietly(old, self._timeout))
+
+    async def _publish_core(self, opened: _Open, body: bytes) -> None:
+        mark = opened.error_count
+        await opened.nc.publish(self._subject, body)
+        # The server answers a publish it does not permit with an -ERR that the client hands
+        # to the error callback, not to publish; nats-server 2.9 sends it now and then after
+        # the PONG of the flush that follows (8 in 60 tries here), never seen after a second
+        # round trip (0 in 300): two flushes, then look.
+        await opened.nc.flush(timeout=math.ceil(self._timeout))
+        await opened.nc.flush(timeout=math.ceil(self._timeout))
+        denied = [e for n, e in opened.errors
+                  if n > mark and "permissions violation" in str(e).lower()]
         if denied:
             raise DeliveryError(f"NATS {self._where}: {denied[0]}", permanent=True)
 
-    async def _publish_jetstream(self, nc: Client, body: bytes) -> None:
-        js = nc.jetstream(timeout=self._timeout)
+    async def _publish_jetstream(self, opened: _Open, body: bytes) -> None:
+        js = opened.nc.jetstream(timeout=self._timeout)
         try:
-            await js.publish(self._subject, body, timeout=self._timeout, stream=self._stream)
+            await js.publish(self._subject, body, timeout=self._timeout, stream=opened.stream)
         except (nats.errors.NoRespondersError, nats.js.errors.Error) as exc:
             # The stream is gone or no longer the one (or it refused the message): look
             # again before the next attempt.
-            self._stream_checked = 0.0
-            raise DeliveryError(f"NATS {self._where}: JetStream stream {self._stream!r}: "
+            opened.stream_checked = 0.0
+            raise DeliveryError(f"NATS {self._where}: JetStream stream {opened.stream!r}: "
                                 f"{self._describe(exc)}") from exc
 
-    async def _connected(self) -> Client:
-        nc = self._nc
-        if nc is None or not nc.is_connected:
-            await self._drop()
-            self._errors.clear()
-            self._nc = nc = await nats.connect(
-                servers=[self._server],
-                name=self._name,
-                user=self._user,
-                password=self._password,
-                token=self._token,
-                connect_timeout=max(1, math.ceil(self._timeout)),
-                allow_reconnect=False,
-                # The initial connect walks the server list until every server has failed
-                # more than max_reconnect_attempts times (0 would mean forever): one retry,
-                # at once, then NoServersError.
-                max_reconnect_attempts=1,
-                reconnect_time_wait=0,
-                error_cb=self._on_error,
-                disconnected_cb=_ignore,
-                closed_cb=_ignore,
-            )
-            self._stream_checked = 0.0
-        if time.monotonic() - self._stream_checked >= STREAM_RECHECK_SECONDS:
-            self._stream = await self._find_stream(nc)
-            self._stream_checked = time.monotonic()
-        return nc
+    async def _connected(self) -> _Open:
+        """The open connection, shared by concurrent sends; the first to find none opens
+        it (and looks up the stream) while the others wait."""
+        async with self._lock:
+            opened = self._open
+            if opened is None or not opened.nc.is_connected:
+                self._open = None
+                await _close_quietly(opened, self._timeout)
+                opened = _Open()
+                try:
+                    opened.nc = await nats.connect(
+                        servers=[self._server],
+                        name=self._name,
+                        user=self._user,
+                        password=self._password,
+                        token=self._token,
+                        connect_timeout=max(1, math.ceil(self._timeout)),
+                        allow_reconnect=False,
+                        # The initial connect walks the server list until every server has
+                        # failed more than max_reconnect_attempts times (0 would mean
+                        # forever): one retry, at once, then NoServersError.
+                        max_reconnect_attempts=1,
+                        reconnect_time_wait=0,
+                        error_cb=opened.on_error,
+                        disconnected_cb=_ignore,
+                        closed_cb=_ignore,
+                    )
+                except Exception as exc:
+                    raise self._error(exc, opened) from exc
+                self._open = opened
+            if time.monotonic() - opened.stream_checked >= STREAM_RECHECK_SECONDS:
+                try:
+                    opened.stream = await self._find_stream(opened.nc)
+                except BaseException:  # a server that does not answer: connect again
+                    self._open = None
+                    await _close_quietly(opened, self._timeout)
+                    raise
+                opened.stream_checked = time.monotonic()
+            return opened
 
     async def _find_stream(self, nc: Client) -> str | None:
         """The JetStream stream that captures the subject, or None (no JetStream on the
@@ -169,33 +190,60 @@ class NatsSender:
                 return None
             raise
 
-    async def _on_error(self, exc: Exception) -> None:
-        self._errors.append(exc)
-
-    async def _drop(self) -> None:
-        nc, self._nc = self._nc, None
-        self._stream = None
-        if nc is None or nc.is_closed:
+    async def _drop(self, opened: _Open | None) -> None:
+        """Forget ``opened`` if it is still the current connection, and close it: the next
+        send connects again."""
+        if opened is None:
             return
-        with contextlib.suppress(Exception, TimeoutError):
-            async with asyncio.timeout(min(1.0, self._timeout)):
-                await nc.close()
+        if self._open is opened:
+            self._open = None
+        await _close_quietly(opened, self._timeout)
 
     def _describe(self, exc: BaseException) -> str:
         text = str(exc) or type(exc).__name__
         return scrub(f"{type(exc).__name__}: {text}", self._password, self._token)
 
-    def _error(self, exc: BaseException) -> DeliveryError:
+    def _error(self, exc: BaseException, opened: _Open | None) -> DeliveryError:
+        if isinstance(exc, DeliveryError):
+            return exc
+        errors = [e for _, e in opened.errors] if opened is not None else []
         # A refused login comes as AuthorizationError once connected, as a plain Error
         # quoting the server's -ERR while connecting.
         if isinstance(exc, _PERMANENT) or "authorization violation" in str(exc).lower() or any(
-                isinstance(e, nats.errors.AuthorizationError) for e in self._errors):
+                isinstance(e, nats.errors.AuthorizationError) for e in errors):
             return DeliveryError(f"NATS {self._where}: {self._describe(exc)}", permanent=True)
         if isinstance(exc, nats.errors.NoServersError):
-            last = self._errors[-1] if self._errors else exc
+            last = errors[-1] if errors else exc
             return DeliveryError(f"NATS {self._where}: not reachable ({self._describe(last)})")
         return DeliveryError(f"NATS {self._where}: {self._describe(exc)}")
 
 
 async def _ignore() -> None:
     return None
+
+
+class _Open:
+    """One connection and what was learnt on it: the errors the server sent (the last 100,
+    numbered) and the stream that captures the subject."""
+
+    nc: Client
+
+    def __init__(self) -> None:
+        self.errors: deque[tuple[int, Exception]] = deque(maxlen=100)
+        self.error_count = 0
+        self.stream: str | None = None
+        self.stream_checked = 0.0
+
+    async def on_error(self, exc: Exception) -> None:
+        self.error_count += 1
+        self.errors.append((self.error_count, exc))
+
+
+async def _close_quietly(opened: _Open | None, timeout: float) -> None:
+    """Close, bounded and ignoring failures: a server that stopped answering must not hold
+    up the caller."""
+    if opened is None or not hasattr(opened, "nc") or opened.nc.is_closed:
+        return
+    with contextlib.suppress(Exception, TimeoutError):
+        async with asyncio.timeout(min(1.0, timeout)):
+            await opened.nc.close()

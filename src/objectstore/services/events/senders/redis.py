@@ -10,7 +10,9 @@ connection lost, no reply within the timeout, out of memory, read-only replica, 
 retried. Authentication refused (NOAUTH, WRONGPASS), no ACL permission (NOPERM), the key
 holding another type (WRONGTYPE), a database number the server does not have: ``permanent``.
 One connection, opened at the first ``send``, without the client's own retries (the deliverer
-retries with backoff); any failure drops it and the next ``send`` connects again."""
+retries with backoff), shared by concurrent sends (their commands queue on it, each bounded by
+the timeout); a failure other than an error reply drops it and the next ``send`` connects
+again."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from objectstore.services.events.senders.endpoints import (
     with_password,
     without_credentials,
 )
+from objectstore.services.events.senders.loops import close_on_own_loop
 from objectstore.services.events.senders.validation import validate_redis
 
 DEFAULT_TIMEOUT = 10.0
@@ -50,41 +53,39 @@ class RedisSender:
         self._timeout = timeout
         self._name = f"objectstore-events-{spec.id}"
         self._client: redis.asyncio.Redis | None = None
-        self._lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def send(self, body: bytes, *, key: str) -> None:
         self._bind_loop()
-        async with self._lock:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    client = self._connected()
-                    if self._format == "stream":
-                        await client.xadd(self._key, {STREAM_FIELD: body})
-                    else:
-                        await client.rpush(self._key, body)
-            except TimeoutError:
-                await self._drop()
-                raise DeliveryError(f"Redis {self._where}: no reply within "
-                                    f"{self._timeout:g}s") from None
-            except Exception as exc:
-                await self._drop()
-                raise self._error(exc) from exc
+        client = self._connected()  # one connection: concurrent sends queue on it
+        try:
+            async with asyncio.timeout(self._timeout):
+                if self._format == "stream":
+                    await client.xadd(self._key, {STREAM_FIELD: body})
+                else:
+                    await client.rpush(self._key, body)
+        except TimeoutError:
+            await self._drop(client)
+            raise DeliveryError(f"Redis {self._where}: no reply within "
+                                f"{self._timeout:g}s") from None
+        except Exception as exc:
+            if not isinstance(exc, redis.exceptions.ResponseError):  # the connection is fine
+                await self._drop(client)
+            raise self._error(exc) from exc
 
     def _bind_loop(self) -> None:
-        """A connection belongs to the event loop it was opened on: on another loop (a
-        deliverer restarted on a new loop) it is forgotten, not used — a client on a dead
-        loop may report success without sending anything — and a new one is opened."""
+        """A new event loop means a new connection (see ``loops``)."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
-            self._loop = loop
-            self._lock = asyncio.Lock()
+            old_loop, old, self._loop = self._loop, self._client, loop
             self._client = None
+            if old is not None:
+                close_on_own_loop(old_loop, lambda: _close_quietly(old, self._timeout))
 
     async def close(self) -> None:
         self._bind_loop()
-        async with self._lock:
-            await self._drop()
+        client, self._client = self._client, None
+        await _close_quietly(client, self._timeout)
 
     def _connected(self) -> redis.asyncio.Redis:
         if self._client is None:
@@ -100,13 +101,12 @@ class RedisSender:
             )
         return self._client
 
-    async def _drop(self) -> None:
-        client, self._client = self._client, None
-        if client is None:
-            return
-        with contextlib.suppress(Exception, TimeoutError):
-            async with asyncio.timeout(min(1.0, self._timeout)):
-                await client.aclose()
+    async def _drop(self, client: redis.asyncio.Redis) -> None:
+        """Forget ``client`` if it is still the current one, and close it: the next send
+        connects again."""
+        if self._client is client:
+            self._client = None
+        await _close_quietly(client, self._timeout)
 
     def _error(self, exc: BaseException) -> DeliveryError:
         cause = scrub(f"{type(exc).__name__}: {exc}", self._password)
@@ -116,3 +116,13 @@ class RedisSender:
             isinstance(exc, redis.exceptions.ResponseError)
             and str(exc).startswith(_PERMANENT_REPLIES))
         return DeliveryError(f"Redis {self._where}: {cause}", permanent=permanent)
+
+
+async def _close_quietly(client: redis.asyncio.Redis | None, timeout: float) -> None:
+    """Close, bounded and ignoring failures (a server that stopped answering must not hold
+    up the caller)."""
+    if client is None:
+        return
+    with contextlib.suppress(Exception, TimeoutError):
+        async with asyncio.timeout(min(1.0, timeout)):
+            await client.aclose()
