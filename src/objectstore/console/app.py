@@ -18,6 +18,7 @@ from ..services.signin_throttle import SignInThrottle
 from . import (
     accounts_page,
     credentials_page,
+    events_page,
     objects_page,
     objects_transfer,
     overview_page,
@@ -100,6 +101,9 @@ class Console:
             r("/credentials/{id}/keys", credentials_page.replace_keys, p),
             r("/credentials/{id}/limit", credentials_page.set_limit, p),
             r("/credentials/{id}/delete", credentials_page.delete, p),
+            r("/event-targets", events_page.list_page, g),
+            r("/event-targets", events_page.create, p),
+            r("/event-targets/{id}/delete", events_page.delete, p),
             r("/accounts", accounts_page.list_page, g),
             r("/accounts", accounts_page.create, p),
             r("/accounts/{id}/quota", accounts_page.set_quota, p),

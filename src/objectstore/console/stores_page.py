@@ -10,6 +10,7 @@ from ..domain.errors import InvalidInput
 from ..domain.models import GB, Credential, StoreWithOwner
 from .chart import PERIODS, build_chart
 from .endpoint import Ctx
+from .events_page import notifications_of
 from .sampler import Sample
 from .store_settings import settings_of
 from .templating import url
@@ -74,7 +75,8 @@ def detail(ctx: Ctx) -> Response:
                       chart=build_chart(samples, period, now), periods=list(PERIODS),
                       used_fraction=used_fraction(sw),
                       settings=settings_of(ctx, sw.store.id, sw.store.versioning),
-                      website=website_of(ctx, sw.store))
+                      website=website_of(ctx, sw.store),
+                      notifications=notifications_of(ctx, sw.store))
 
 
 def resize(ctx: Ctx) -> Response:
