@@ -366,6 +366,9 @@ def test_unreachable_server_is_a_transport_error():
 
 
 # -- wire format (a recording transport: what exactly goes over the wire) -------------------------
+CRED_ID = "0b6d6f44-7b1e-4bd4-9d67-6ad1f2b52f21"
+
+
 def test_requests_send_json_bodies_and_region():
     seen: list[httpx.Request] = []
 
@@ -373,23 +376,41 @@ def test_requests_send_json_bodies_and_region():
         seen.append(request)
         if request.method == "DELETE":
             return httpx.Response(200, json={"result": "success"})
-        return httpx.Response(200, json={"id": "c1", "name": "n", "access_key_id": "A",
+        return httpx.Response(200, json={"id": CRED_ID, "name": "n", "access_key_id": "A",
                                          "secret_access_key_id": "S", "max_size_gb": 0,
-                                         "suspended": True, "state": "ready"})
+                                         "suspended": True, "state": "ready",
+                                         "region": "FRA1",
+                                         "created_at": "2026-12-06T10:00:00+00:00"})
 
     with ObjectStoreClient("http://api.test/", "k-123", region="FRA1",
                            transport=httpx.MockTransport(handler)) as c:
-        cred = c.update_credential("c1", secret_access_key="s3cret", suspended=True)
+        cred = c.update_credential(CRED_ID, secret_access_key="s3cret", suspended=True)
         c.delete_credential("a/b")
     assert cred.status == "ready"  # "state" is accepted when "status" is missing
     put, delete = seen
     assert put.method == "PATCH"
-    assert put.url.path == "/v2/objectstore/credentials/c1"
+    assert put.url.path == f"/v2/objectstore/credentials/{CRED_ID}"
     assert put.url.params["region"] == "FRA1"
     assert put.headers["authorization"] == "bearer k-123"
     assert put.headers["content-type"] == "application/json"
     assert json.loads(put.content) == {"secret_access_key_id": "s3cret", "suspended": True}
     assert delete.url.raw_path == b"/v2/objectstore/credentials/a%2Fb?region=FRA1"
+
+
+def test_an_answer_that_does_not_fit_its_model_is_invalid_response():
+    """Every answer is parsed into the server's own wire model (objectstore.api_models)."""
+    bodies = iter([{"id": "not-a-uuid", "name": "n"}, [{"code": "LON1"}], {"page": 1}])
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json=next(bodies)))
+    with ObjectStoreClient("http://api.test", "k", transport=transport) as c:
+        for call, model, where in ((lambda: c.get_credential(CRED_ID), "Credential", "id"),
+                                   (c.regions, "RegionList", "0.name"),
+                                   (c.list_stores, "ObjectStorePage", "per_page")):
+            with pytest.raises(ApiError) as excinfo:
+                call()
+            err = excinfo.value
+            assert (err.status, err.code) == (200, "invalid_response")
+            assert err.reason.startswith("GET /v2/") and f"no valid {model} ({where}: " \
+                in err.reason, err.reason
 
 
 def test_non_json_error_body_is_mapped():

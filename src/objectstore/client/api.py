@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from .errors import ApiError, TransportError
-from .models import Credential, ObjectStore, Page, Quota, Region, StoreStats
+from .models import (
+    CreateCredential,
+    CreateEventTarget,
+    CreateObjectStore,
+    Credential,
+    CredentialPage,
+    EventTarget,
+    EventTargetList,
+    ObjectStore,
+    ObjectStorePage,
+    Page,
+    Quota,
+    Region,
+    RegionList,
+    StoreStats,
+    UpdateCredential,
+    UpdateObjectStore,
+)
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+P = TypeVar("P", bound=Page[Any])
 
 STORES = "/v2/objectstores"
 CREDENTIALS = "/v2/objectstore/credentials"
+EVENT_TARGETS = "/v2/objectstore/event-targets"
+EVENT_TARGETS = "/v2/objectstore/event-targets"
 ITER_PER_PAGE = 100
 
 
@@ -81,26 +103,20 @@ class ObjectStoreClient:
             raise ApiError(response.status_code, "invalid_response",
                            f"{method} {path} did not answer JSON") from exc
 
-    def _object(self, method: str, path: str, parse: Callable[[Mapping[str, Any]], T], *,
+    def _object(self, method: str, path: str, model: type[M], *,
                 params: Mapping[str, Any] | None = None,
-                body: Mapping[str, Any] | None = None) -> T:
-        data = self._request(method, path, params=params, body=body)
-        if not isinstance(data, dict):
-            raise ApiError(200, "invalid_response", f"{method} {path} did not answer an object")
-        return parse(data)
+                body: Mapping[str, Any] | None = None) -> M:
+        return _parse(model, self._request(method, path, params=params, body=body),
+                      f"{method} {path}")
 
-    def _page(self, path: str, parse: Callable[[Mapping[str, Any]], T], page: int | None,
-              per_page: int | None) -> Page[T]:
+    def _page(self, path: str, model: type[P], page: int | None, per_page: int | None) -> P:
         data = self._request("GET", path, params={"page": page, "per_page": per_page})
-        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-            raise ApiError(200, "invalid_response", f"GET {path} did not answer a page")
-        return Page.from_json(data, parse)
+        return _parse(model, data, f"GET {path}")
 
-    def _iter(self, path: str, parse: Callable[[Mapping[str, Any]], T], per_page: int
-              ) -> Iterator[T]:
+    def _iter(self, path: str, model: type[Page[T]], per_page: int) -> Iterator[T]:
         page = 1
         while True:
-            result = self._page(path, parse, page, per_page)
+            result = self._page(path, model, page, per_page)
             yield from result.items
             if not result.items or page >= result.pages:
                 return
@@ -111,70 +127,98 @@ class ObjectStoreClient:
 
     # -- object stores --------------------------------------------------------------------------
     def list_stores(self, page: int | None = None, per_page: int | None = None
-                    ) -> Page[ObjectStore]:
-        return self._page(STORES, ObjectStore.from_json, page, per_page)
+                    ) -> ObjectStorePage:
+        return self._page(STORES, ObjectStorePage, page, per_page)
 
     def iter_stores(self, per_page: int = ITER_PER_PAGE) -> Iterator[ObjectStore]:
-        return self._iter(STORES, ObjectStore.from_json, per_page)
+        return self._iter(STORES, ObjectStorePage, per_page)
 
     def create_store(self, name: str, max_size_gb: int | None = None,
                      access_key_id: str | None = None) -> ObjectStore:
-        body = _drop_none({"name": name, "max_size_gb": max_size_gb,
-                           "access_key_id": access_key_id})
-        return self._object("POST", STORES, ObjectStore.from_json, body=body)
+        body = CreateObjectStore.fields_of(name=name, max_size_gb=max_size_gb,
+                                           access_key_id=access_key_id)
+        return self._object("POST", STORES, ObjectStore, body=body)
 
     def get_store(self, id: str) -> ObjectStore:
-        return self._object("GET", _one(STORES, id), ObjectStore.from_json)
+        return self._object("GET", _one(STORES, id), ObjectStore)
 
     def update_store(self, id: str, max_size_gb: int | None = None,
                      access_key_id: str | None = None) -> ObjectStore:
-        body = _drop_none({"max_size_gb": max_size_gb, "access_key_id": access_key_id})
-        return self._object("PATCH", _one(STORES, id), ObjectStore.from_json, body=body)
+        body = UpdateObjectStore.fields_of(max_size_gb=max_size_gb, access_key_id=access_key_id)
+        return self._object("PATCH", _one(STORES, id), ObjectStore, body=body)
 
     def delete_store(self, id: str) -> None:
         self._delete(_one(STORES, id))
 
     def store_stats(self, id: str) -> StoreStats:
-        return self._object("GET", _one(STORES, id, "/stats"), StoreStats.from_json)
+        return self._object("GET", _one(STORES, id, "/stats"), StoreStats)
 
     # -- credentials ----------------------------------------------------------------------------
     def list_credentials(self, page: int | None = None, per_page: int | None = None
-                         ) -> Page[Credential]:
-        return self._page(CREDENTIALS, Credential.from_json, page, per_page)
+                         ) -> CredentialPage:
+        return self._page(CREDENTIALS, CredentialPage, page, per_page)
 
     def iter_credentials(self, per_page: int = ITER_PER_PAGE) -> Iterator[Credential]:
-        return self._iter(CREDENTIALS, Credential.from_json, per_page)
+        return self._iter(CREDENTIALS, CredentialPage, per_page)
 
     def create_credential(self, name: str, access_key_id: str | None = None,
                           secret_access_key: str | None = None,
                           max_size_gb: int | None = None) -> Credential:
-        body = _drop_none({"name": name, "access_key_id": access_key_id,
-                           "secret_access_key_id": secret_access_key,
-                           "max_size_gb": max_size_gb})
-        return self._object("POST", CREDENTIALS, Credential.from_json, body=body)
+        body = CreateCredential.fields_of(name=name, access_key_id=access_key_id,
+                                          secret_access_key_id=secret_access_key,
+                                          max_size_gb=max_size_gb)
+        return self._object("POST", CREDENTIALS, Credential, body=body)
 
     def get_credential(self, id: str) -> Credential:
-        return self._object("GET", _one(CREDENTIALS, id), Credential.from_json)
+        return self._object("GET", _one(CREDENTIALS, id), Credential)
 
     def update_credential(self, id: str, name: str | None = None,
                           access_key_id: str | None = None,
                           secret_access_key: str | None = None,
                           max_size_gb: int | None = None,
                           suspended: bool | None = None) -> Credential:
-        body = _drop_none({"name": name, "access_key_id": access_key_id,
-                           "secret_access_key_id": secret_access_key,
-                           "max_size_gb": max_size_gb, "suspended": suspended})
-        return self._object("PATCH", _one(CREDENTIALS, id), Credential.from_json, body=body)
+        body = UpdateCredential.fields_of(name=name, access_key_id=access_key_id,
+                                          secret_access_key_id=secret_access_key,
+                                          max_size_gb=max_size_gb, suspended=suspended)
+        return self._object("PATCH", _one(CREDENTIALS, id), Credential, body=body)
 
     def delete_credential(self, id: str) -> None:
         self._delete(_one(CREDENTIALS, id))
 
+    # -- event targets --------------------------------------------------------------------------
+    def list_event_targets(self) -> list[EventTarget]:
+        return self._object("GET", EVENT_TARGETS, EventTargetList).root
+
+    def create_event_target(self, name: str, type: str, endpoint: str, *,
+                            auth_token: str | None = None, **options: Any) -> EventTarget:
+        """``options``: the type's own (batch_size, exchange, routing_key, subject, key,
+        format)."""
+        body = CreateEventTarget.fields_of(name=name, type=type, endpoint=endpoint,
+                                           auth_token=auth_token, **options)
+        return self._object("POST", EVENT_TARGETS, EventTarget, body=body)
+
+    def get_event_target(self, id: str) -> EventTarget:
+        return self._object("GET", _one(EVENT_TARGETS, id), EventTarget)
+
+    def delete_event_target(self, id: str) -> None:
+        self._delete(_one(EVENT_TARGETS, id))
+
     # -- account --------------------------------------------------------------------------------
     def regions(self) -> list[Region]:
-        data = self._request("GET", "/v2/regions")
-        if not isinstance(data, list):
-            raise ApiError(200, "invalid_response", "GET /v2/regions did not answer a list")
-        return [Region.from_json(r) for r in data]
+        return self._object("GET", "/v2/regions", RegionList).root
 
     def quota(self) -> Quota:
-        return self._object("GET", "/v2/quota", Quota.from_json)
+        return self._object("GET", "/v2/quota", Quota)
+
+
+def _parse(model: type[M], data: Any, what: str) -> M:
+    """``data`` (a decoded answer) as ``model``; an answer that does not fit it is an
+    ``ApiError`` ``invalid_response`` naming the first field that does not."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the body"
+        raise ApiError(200, "invalid_response",
+                       f"{what} answered no valid {model.__name__} ({where}: "
+                       f"{first['msg']})") from None

@@ -61,7 +61,7 @@ def credential_json(c: domain.Credential) -> Credential:
     )
 
 
-def store_page(page: domain.Page[domain.StoreWithOwner], items: list[ObjectStore]
+def store_page(page: domain.Page[domain.StoreWithOwner], items: tuple[ObjectStore, ...]
                ) -> ObjectStorePage:
     return ObjectStorePage.model_construct(page=page.page, per_page=page.per_page,
                                            pages=page.pages, items=items)
@@ -70,7 +70,7 @@ def store_page(page: domain.Page[domain.StoreWithOwner], items: list[ObjectStore
 def credential_page(page: domain.Page[domain.Credential]) -> CredentialPage:
     return CredentialPage.model_construct(page=page.page, per_page=page.per_page,
                                           pages=page.pages,
-                                          items=[credential_json(c) for c in page.items])
+                                          items=tuple(credential_json(c) for c in page.items))
 
 
 def stats_json(st: StoreStats) -> Stats:

@@ -39,7 +39,7 @@ def _store(call: Call, sw: StoreWithOwner) -> wire.ObjectStore:
 def list_stores(call: Call) -> wire.ObjectStorePage:
     page, per_page = PAGING.read(call.params)
     result = call.services.stores.list(call.account.id, _region(call), page, per_page)
-    return store_page(result, [_store(call, s) for s in result.items])
+    return store_page(result, tuple(_store(call, s) for s in result.items))
 
 
 @operation("createObjectStore", "Create an object store", wire.ObjectStore,
