@@ -14,6 +14,7 @@ from starlette.types import Scope
 
 from ..domain.errors import DomainError
 from ..domain.models import Credential, ObjectStore, ObjectVersion
+from ..domain.operations import Op
 from ..domain.parsing import TooDeep, parse_form
 from ..services.access import (
     Access,
@@ -35,7 +36,7 @@ from .handlers.acl import (
     grants_from_headers,
 )
 
-ACL_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+ACL_WRITES = frozenset({Op.PutObject, Op.CopyObject, Op.CreateMultipartUpload})
 
 
 # Request headers whose value is a condition key of the same name ("s3:<header>"), as AWS
@@ -169,5 +170,5 @@ async def check_delete_keys(ctx: S3Context, scope: Scope, bucket: BucketAccess,
         keys_for = dict(base)
         if version:
             keys_for["s3:versionid"] = version
-        request = RequestContext("DeleteObject", key, version or None, keys_for)
+        request = RequestContext(Op.DeleteObject, key, version or None, keys_for)
         authorize(ctx.credential, Access.WRITE, store, None, request, bucket)

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..domain.errors import AccessDenied, DomainError
 from ..domain.models import ObjectStore
 from ..domain.names import validate_object_key
+from ..domain.operations import Op
 from ..observability import OPERATION, REQUEST_ID
 from ..services.access import Access, RequestContext, authorize
 from ..services.access.acl import CANNED
@@ -35,8 +36,8 @@ from .handlers.post import PostContext
 from .request_view import RequestView
 from .routing import Target, resolve
 
-COPY_SOURCE_OPS = frozenset({"CopyObject", "UploadPartCopy"})
-BYPASS_OPS = frozenset({"DeleteObject", "DeleteObjects", "PutObjectRetention"})
+COPY_SOURCE_OPS = frozenset({Op.CopyObject, Op.UploadPartCopy})
+BYPASS_OPS = frozenset({Op.DeleteObject, Op.DeleteObjects, Op.PutObjectRetention})
 MAX_DELETE_BODY = 2 * 1024 * 1024
 
 log = logging.getLogger("objectstore.s3")
@@ -177,7 +178,7 @@ class S3App:
         virtual = bucket if settings.s3_domain and host.lower().startswith(f"{bucket}.") \
             else None
         caller = await authenticate(self.services, view, virtual)
-        cls = PostContext if rule.op == "PostObject" else S3Context
+        cls = PostContext if rule.op is Op.PostObject else S3Context
         ctx = cls(self.services, receive, scope["method"], raw_path, raw_query, headers,
                   request_id, bucket, key, rule, caller.credential, caller.sigv4,
                   caller.signing_key, query=query)
@@ -191,7 +192,7 @@ class S3App:
     async def _authorize(self, ctx: S3Context, bucket: str | None, scope: Scope) -> None:
         """The one authorization decision of a request (and of its copy source)."""
         principal, access = ctx.credential, ctx.rule.access
-        if bucket is None or ctx.rule.op == "CreateBucket":
+        if bucket is None or ctx.rule.op is Op.CreateBucket:
             authorize(principal, access, None)
             return
         store = await self._store(ctx, bucket)
@@ -214,18 +215,18 @@ class S3App:
             check_ownership_allows(bucket_docs, acl, None)
             check_public_block(bucket_docs, acl, None)
         delete_keys: list[tuple[str, str | None]] = []
-        if ctx.rule.op == "DeleteObjects" and bucket_docs.policy is not None:
+        if ctx.rule.op is Op.DeleteObjects and bucket_docs.policy is not None:
             delete_keys = await self._delete_keys(ctx)
             await check_delete_keys(ctx, scope, bucket_docs, delete_keys)
         if ctx.rule.op in BYPASS_OPS and ctx.headers.get(
                 "x-amz-bypass-governance-retention", "").strip().lower() == "true":
             # the bypass is a permission of its own (a policy may deny it), for every key
-            targets = [(k, v) for k, v in delete_keys] if ctx.rule.op == "DeleteObjects" \
+            targets = [(k, v) for k, v in delete_keys] if ctx.rule.op is Op.DeleteObjects \
                 else [(ctx.key, ctx.version_id)]
             try:
                 for key, version in targets:
                     await decide(self.services, principal, Access.WRITE, store, RequestContext(
-                        "BypassGovernanceRetention", key, version), keys)
+                        Op.BypassGovernanceRetention, key, version), keys)
                 ctx.may_bypass_governance = True
             except AccessDenied:
                 ctx.may_bypass_governance = False
@@ -236,7 +237,7 @@ class S3App:
             check_expected_owner(ctx.headers.get("x-amz-source-expected-bucket-owner"),
                                  src_store)
             await decide(self.services, principal, Access.READ, src_store, RequestContext(
-                "GetObject", src_key, src_version,
+                Op.GetObject, src_key, src_version,
                 {"s3:versionid": src_version} if src_version else {}), keys)
             ctx.copy_source = CopySource(src_store, src_key, src_version)
 

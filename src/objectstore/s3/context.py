@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from starlette.types import Receive
 
 from ..domain.models import Credential, ObjectStore, ObjectVersion
+from ..domain.operations import Op
 from ..services.registry import Services
 from .routing import Rule
 from .sigv4 import SigV4Auth
@@ -56,7 +57,7 @@ class S3Context:
         return self.query.get("versionId")
 
     @property
-    def op(self) -> str:
+    def op(self) -> Op:
         return self.rule.op
 
     @property

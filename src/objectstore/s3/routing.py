@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
+from ..domain.operations import Op
 from ..services.access import Access
 
 
@@ -36,7 +37,7 @@ _ALWAYS_OK = frozenset({"versionId"})
 
 @dataclass(frozen=True)
 class Rule:
-    op: str
+    op: Op
     method: str
     target: Target
     access: Access
@@ -45,7 +46,7 @@ class Rule:
     header: str | None = None  # a header that must be present
 
 
-def _r(op: str, method: str, target: Target, access: Access, needs: str = "",
+def _r(op: Op, method: str, target: Target, access: Access, needs: str = "",
        allows: str = "", header: str | None = None) -> Rule:
     return Rule(op, method, target, access, frozenset(needs.split()), frozenset(allows.split()),
                 header)
@@ -55,73 +56,73 @@ S, B, O = Target.SERVICE, Target.BUCKET, Target.OBJECT  # noqa: E741
 R, L, W, A = Access.READ, Access.LIST, Access.WRITE, Access.OWNER
 
 RULES: tuple[Rule, ...] = (
-    _r("ListBuckets", "GET", S, A),
+    _r(Op.ListBuckets, "GET", S, A),
     # bucket
-    _r("GetBucketLocation", "GET", B, A, "location"),
-    _r("GetBucketVersioning", "GET", B, A, "versioning"),
-    _r("PutBucketVersioning", "PUT", B, A, "versioning"),
-    _r("GetBucketAcl", "GET", B, A, "acl"),
-    _r("PutBucketAcl", "PUT", B, A, "acl"),
-    _r("GetBucketPolicy", "GET", B, A, "policy"),
-    _r("PutBucketPolicy", "PUT", B, A, "policy"),
-    _r("DeleteBucketPolicy", "DELETE", B, A, "policy"),
-    _r("GetBucketPolicyStatus", "GET", B, A, "policyStatus"),
-    _r("GetBucketCors", "GET", B, A, "cors"),
-    _r("PutBucketCors", "PUT", B, A, "cors"),
-    _r("DeleteBucketCors", "DELETE", B, A, "cors"),
-    _r("PutBucketTagging", "PUT", B, A, "tagging"),
-    _r("DeleteBucketTagging", "DELETE", B, A, "tagging"),
-    _r("GetPublicAccessBlock", "GET", B, A, "publicAccessBlock"),
-    _r("PutPublicAccessBlock", "PUT", B, A, "publicAccessBlock"),
-    _r("DeletePublicAccessBlock", "DELETE", B, A, "publicAccessBlock"),
-    _r("GetBucketOwnershipControls", "GET", B, A, "ownershipControls"),
-    _r("PutBucketOwnershipControls", "PUT", B, A, "ownershipControls"),
-    _r("DeleteBucketOwnershipControls", "DELETE", B, A, "ownershipControls"),
-    _r("GetBucketLifecycleConfiguration", "GET", B, A, "lifecycle"),
-    _r("GetBucketTagging", "GET", B, A, "tagging"),
-    _r("GetBucketEncryption", "GET", B, A, "encryption"),
-    _r("PutBucketEncryption", "PUT", B, A, "encryption"),
-    _r("DeleteBucketEncryption", "DELETE", B, A, "encryption"),
-    _r("GetObjectLockConfiguration", "GET", B, A, "object-lock"),
-    _r("PutObjectLockConfiguration", "PUT", B, A, "object-lock"),
-    _r("PutBucketLifecycleConfiguration", "PUT", B, A, "lifecycle"),
-    _r("DeleteBucketLifecycle", "DELETE", B, A, "lifecycle"),
-    _r("GetBucketWebsite", "GET", B, A, "website"),
-    _r("PutBucketWebsite", "PUT", B, A, "website"),
-    _r("DeleteBucketWebsite", "DELETE", B, A, "website"),
-    _r("GetBucketNotificationConfiguration", "GET", B, A, "notification"),
-    _r("PutBucketNotificationConfiguration", "PUT", B, A, "notification"),
-    _r("ListMultipartUploads", "GET", B, L, "uploads"),
-    _r("ListObjectVersions", "GET", B, L, "versions"),
-    _r("ListObjectsV2", "GET", B, L, "list-type"),
-    _r("ListObjects", "GET", B, L),
-    _r("HeadBucket", "HEAD", B, L),
-    _r("CreateBucket", "PUT", B, A),
-    _r("DeleteBucket", "DELETE", B, A),
-    _r("DeleteObjects", "POST", B, W, "delete"),
-    _r("PostObject", "POST", B, W),  # a browser form upload (s3/post.py)
+    _r(Op.GetBucketLocation, "GET", B, A, "location"),
+    _r(Op.GetBucketVersioning, "GET", B, A, "versioning"),
+    _r(Op.PutBucketVersioning, "PUT", B, A, "versioning"),
+    _r(Op.GetBucketAcl, "GET", B, A, "acl"),
+    _r(Op.PutBucketAcl, "PUT", B, A, "acl"),
+    _r(Op.GetBucketPolicy, "GET", B, A, "policy"),
+    _r(Op.PutBucketPolicy, "PUT", B, A, "policy"),
+    _r(Op.DeleteBucketPolicy, "DELETE", B, A, "policy"),
+    _r(Op.GetBucketPolicyStatus, "GET", B, A, "policyStatus"),
+    _r(Op.GetBucketCors, "GET", B, A, "cors"),
+    _r(Op.PutBucketCors, "PUT", B, A, "cors"),
+    _r(Op.DeleteBucketCors, "DELETE", B, A, "cors"),
+    _r(Op.PutBucketTagging, "PUT", B, A, "tagging"),
+    _r(Op.DeleteBucketTagging, "DELETE", B, A, "tagging"),
+    _r(Op.GetPublicAccessBlock, "GET", B, A, "publicAccessBlock"),
+    _r(Op.PutPublicAccessBlock, "PUT", B, A, "publicAccessBlock"),
+    _r(Op.DeletePublicAccessBlock, "DELETE", B, A, "publicAccessBlock"),
+    _r(Op.GetBucketOwnershipControls, "GET", B, A, "ownershipControls"),
+    _r(Op.PutBucketOwnershipControls, "PUT", B, A, "ownershipControls"),
+    _r(Op.DeleteBucketOwnershipControls, "DELETE", B, A, "ownershipControls"),
+    _r(Op.GetBucketLifecycleConfiguration, "GET", B, A, "lifecycle"),
+    _r(Op.GetBucketTagging, "GET", B, A, "tagging"),
+    _r(Op.GetBucketEncryption, "GET", B, A, "encryption"),
+    _r(Op.PutBucketEncryption, "PUT", B, A, "encryption"),
+    _r(Op.DeleteBucketEncryption, "DELETE", B, A, "encryption"),
+    _r(Op.GetObjectLockConfiguration, "GET", B, A, "object-lock"),
+    _r(Op.PutObjectLockConfiguration, "PUT", B, A, "object-lock"),
+    _r(Op.PutBucketLifecycleConfiguration, "PUT", B, A, "lifecycle"),
+    _r(Op.DeleteBucketLifecycle, "DELETE", B, A, "lifecycle"),
+    _r(Op.GetBucketWebsite, "GET", B, A, "website"),
+    _r(Op.PutBucketWebsite, "PUT", B, A, "website"),
+    _r(Op.DeleteBucketWebsite, "DELETE", B, A, "website"),
+    _r(Op.GetBucketNotificationConfiguration, "GET", B, A, "notification"),
+    _r(Op.PutBucketNotificationConfiguration, "PUT", B, A, "notification"),
+    _r(Op.ListMultipartUploads, "GET", B, L, "uploads"),
+    _r(Op.ListObjectVersions, "GET", B, L, "versions"),
+    _r(Op.ListObjectsV2, "GET", B, L, "list-type"),
+    _r(Op.ListObjects, "GET", B, L),
+    _r(Op.HeadBucket, "HEAD", B, L),
+    _r(Op.CreateBucket, "PUT", B, A),
+    _r(Op.DeleteBucket, "DELETE", B, A),
+    _r(Op.DeleteObjects, "POST", B, W, "delete"),
+    _r(Op.PostObject, "POST", B, W),  # a browser form upload (s3/post.py)
     # object
-    _r("UploadPartCopy", "PUT", O, W, "partNumber uploadId", header="x-amz-copy-source"),
-    _r("UploadPart", "PUT", O, W, "partNumber uploadId"),
-    _r("PutObjectAcl", "PUT", O, W, "acl"),
-    _r("PutObjectTagging", "PUT", O, W, "tagging"),
-    _r("PutObjectRetention", "PUT", O, W, "retention"),
-    _r("PutObjectLegalHold", "PUT", O, W, "legal-hold"),
-    _r("CopyObject", "PUT", O, W, header="x-amz-copy-source"),
-    _r("PutObject", "PUT", O, W),
-    _r("GetObjectAcl", "GET", O, A, "acl"),
-    _r("GetObjectTagging", "GET", O, A, "tagging"),
-    _r("GetObjectAttributes", "GET", O, A, "attributes"),
-    _r("GetObjectRetention", "GET", O, A, "retention"),
-    _r("GetObjectLegalHold", "GET", O, A, "legal-hold"),
-    _r("ListParts", "GET", O, W, "uploadId"),
-    _r("GetObject", "GET", O, R, allows="partNumber"),
-    _r("HeadObject", "HEAD", O, R, allows="partNumber"),
-    _r("AbortMultipartUpload", "DELETE", O, W, "uploadId"),
-    _r("DeleteObjectTagging", "DELETE", O, W, "tagging"),
-    _r("DeleteObject", "DELETE", O, W),
-    _r("CreateMultipartUpload", "POST", O, W, "uploads"),
-    _r("CompleteMultipartUpload", "POST", O, W, "uploadId"),
+    _r(Op.UploadPartCopy, "PUT", O, W, "partNumber uploadId", header="x-amz-copy-source"),
+    _r(Op.UploadPart, "PUT", O, W, "partNumber uploadId"),
+    _r(Op.PutObjectAcl, "PUT", O, W, "acl"),
+    _r(Op.PutObjectTagging, "PUT", O, W, "tagging"),
+    _r(Op.PutObjectRetention, "PUT", O, W, "retention"),
+    _r(Op.PutObjectLegalHold, "PUT", O, W, "legal-hold"),
+    _r(Op.CopyObject, "PUT", O, W, header="x-amz-copy-source"),
+    _r(Op.PutObject, "PUT", O, W),
+    _r(Op.GetObjectAcl, "GET", O, A, "acl"),
+    _r(Op.GetObjectTagging, "GET", O, A, "tagging"),
+    _r(Op.GetObjectAttributes, "GET", O, A, "attributes"),
+    _r(Op.GetObjectRetention, "GET", O, A, "retention"),
+    _r(Op.GetObjectLegalHold, "GET", O, A, "legal-hold"),
+    _r(Op.ListParts, "GET", O, W, "uploadId"),
+    _r(Op.GetObject, "GET", O, R, allows="partNumber"),
+    _r(Op.HeadObject, "HEAD", O, R, allows="partNumber"),
+    _r(Op.AbortMultipartUpload, "DELETE", O, W, "uploadId"),
+    _r(Op.DeleteObjectTagging, "DELETE", O, W, "tagging"),
+    _r(Op.DeleteObject, "DELETE", O, W),
+    _r(Op.CreateMultipartUpload, "POST", O, W, "uploads"),
+    _r(Op.CompleteMultipartUpload, "POST", O, W, "uploadId"),
 )
 
 

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..domain.errors import AccessDenied, DomainError
 from ..domain.models import ObjectStore, ObjectVersion
 from ..domain.names import validate_object_key
+from ..domain.operations import Op
 from ..domain.website import (
     WebsiteConfig,
     key_path,
@@ -323,7 +324,7 @@ class _Site:
             obj = await self.services.objects.head(self.store, key)
         except DomainError:
             missing = True
-        request = RequestContext("GetObject", key, None,
+        request = RequestContext(Op.GetObject, key, None,
                                  self._condition_keys() if self.bucket.policy else {})
         needed = needs_object(None, Access.READ, self.store, request, self.bucket)
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...domain.operations import Op
+
 READ, WRITE, READ_ACP, WRITE_ACP, FULL_CONTROL = (
     "READ", "WRITE", "READ_ACP", "WRITE_ACP", "FULL_CONTROL")
 PERMISSIONS = (READ, WRITE, READ_ACP, WRITE_ACP, FULL_CONTROL)
@@ -26,75 +28,75 @@ def _a(action: str, acl: str | None = None, on_object: bool = False,
     return ActionInfo(f"s3:{action}", f"s3:{versioned}" if versioned else None, acl, on_object)
 
 
-OPERATIONS: dict[str, ActionInfo] = {
-    "ListBuckets": _a("ListAllMyBuckets"),
-    "CreateBucket": _a("CreateBucket"),
-    "DeleteBucket": _a("DeleteBucket"),
-    "HeadBucket": _a("ListBucket", READ),
-    "ListObjects": _a("ListBucket", READ),
-    "ListObjectsV2": _a("ListBucket", READ),
-    "ListObjectVersions": _a("ListBucketVersions", READ),
-    "ListMultipartUploads": _a("ListBucketMultipartUploads", READ),
-    "GetBucketLocation": _a("GetBucketLocation"),
-    "GetBucketVersioning": _a("GetBucketVersioning"),
-    "PutBucketVersioning": _a("PutBucketVersioning"),
-    "GetBucketAcl": _a("GetBucketAcl", READ_ACP),
-    "PutBucketAcl": _a("PutBucketAcl", WRITE_ACP),
-    "GetBucketPolicy": _a("GetBucketPolicy"),
-    "PutBucketPolicy": _a("PutBucketPolicy"),
-    "DeleteBucketPolicy": _a("DeleteBucketPolicy"),
-    "GetBucketPolicyStatus": _a("GetBucketPolicyStatus"),
-    "GetBucketCors": _a("GetBucketCORS"),
-    "PutBucketCors": _a("PutBucketCORS"),
-    "DeleteBucketCors": _a("PutBucketCORS"),
-    "GetBucketTagging": _a("GetBucketTagging"),
-    "PutBucketTagging": _a("PutBucketTagging"),
-    "DeleteBucketTagging": _a("PutBucketTagging"),
-    "GetPublicAccessBlock": _a("GetBucketPublicAccessBlock"),
-    "PutPublicAccessBlock": _a("PutBucketPublicAccessBlock"),
-    "DeletePublicAccessBlock": _a("PutBucketPublicAccessBlock"),
-    "GetBucketOwnershipControls": _a("GetBucketOwnershipControls"),
-    "PutBucketOwnershipControls": _a("PutBucketOwnershipControls"),
-    "DeleteBucketOwnershipControls": _a("PutBucketOwnershipControls"),
-    "GetBucketLifecycleConfiguration": _a("GetLifecycleConfiguration"),
-    "PutBucketLifecycleConfiguration": _a("PutLifecycleConfiguration"),
-    "DeleteBucketLifecycle": _a("PutLifecycleConfiguration"),
-    "GetBucketEncryption": _a("GetEncryptionConfiguration"),
-    "PutBucketEncryption": _a("PutEncryptionConfiguration"),
-    "DeleteBucketEncryption": _a("PutEncryptionConfiguration"),
-    "GetObjectLockConfiguration": _a("GetBucketObjectLockConfiguration"),
-    "PutObjectLockConfiguration": _a("PutBucketObjectLockConfiguration"),
-    "GetBucketWebsite": _a("GetBucketWebsite"),
-    "PutBucketWebsite": _a("PutBucketWebsite"),
-    "DeleteBucketWebsite": _a("DeleteBucketWebsite"),
-    "GetBucketNotificationConfiguration": _a("GetBucketNotification"),
-    "PutBucketNotificationConfiguration": _a("PutBucketNotification"),
-    "DeleteObjects": _a("DeleteObject", WRITE),
-    "PostObject": _a("PutObject", WRITE),
-    "PutObject": _a("PutObject", WRITE),
-    "CopyObject": _a("PutObject", WRITE),
-    "UploadPart": _a("PutObject", WRITE),
-    "UploadPartCopy": _a("PutObject", WRITE),
-    "CreateMultipartUpload": _a("PutObject", WRITE),
-    "CompleteMultipartUpload": _a("PutObject", WRITE),
-    "AbortMultipartUpload": _a("AbortMultipartUpload", WRITE),
-    "ListParts": _a("ListMultipartUploadParts", WRITE),
-    "DeleteObject": _a("DeleteObject", WRITE, versioned="DeleteObjectVersion"),
-    "GetObject": _a("GetObject", READ, True, "GetObjectVersion"),
-    "HeadObject": _a("GetObject", READ, True, "GetObjectVersion"),
-    "GetObjectAttributes": _a("GetObjectAttributes", READ, True, "GetObjectVersionAttributes"),
-    "GetObjectAcl": _a("GetObjectAcl", READ_ACP, True, "GetObjectVersionAcl"),
-    "PutObjectAcl": _a("PutObjectAcl", WRITE_ACP, True, "PutObjectVersionAcl"),
-    "GetObjectTagging": _a("GetObjectTagging", versioned="GetObjectVersionTagging"),
-    "PutObjectTagging": _a("PutObjectTagging", versioned="PutObjectVersionTagging"),
-    "DeleteObjectTagging": _a("DeleteObjectTagging", versioned="DeleteObjectVersionTagging"),
-    "GetObjectRetention": _a("GetObjectRetention"),
-    "PutObjectRetention": _a("PutObjectRetention"),
-    "GetObjectLegalHold": _a("GetObjectLegalHold"),
-    "PutObjectLegalHold": _a("PutObjectLegalHold"),
+OPERATIONS: dict[Op, ActionInfo] = {
+    Op.ListBuckets: _a("ListAllMyBuckets"),
+    Op.CreateBucket: _a("CreateBucket"),
+    Op.DeleteBucket: _a("DeleteBucket"),
+    Op.HeadBucket: _a("ListBucket", READ),
+    Op.ListObjects: _a("ListBucket", READ),
+    Op.ListObjectsV2: _a("ListBucket", READ),
+    Op.ListObjectVersions: _a("ListBucketVersions", READ),
+    Op.ListMultipartUploads: _a("ListBucketMultipartUploads", READ),
+    Op.GetBucketLocation: _a("GetBucketLocation"),
+    Op.GetBucketVersioning: _a("GetBucketVersioning"),
+    Op.PutBucketVersioning: _a("PutBucketVersioning"),
+    Op.GetBucketAcl: _a("GetBucketAcl", READ_ACP),
+    Op.PutBucketAcl: _a("PutBucketAcl", WRITE_ACP),
+    Op.GetBucketPolicy: _a("GetBucketPolicy"),
+    Op.PutBucketPolicy: _a("PutBucketPolicy"),
+    Op.DeleteBucketPolicy: _a("DeleteBucketPolicy"),
+    Op.GetBucketPolicyStatus: _a("GetBucketPolicyStatus"),
+    Op.GetBucketCors: _a("GetBucketCORS"),
+    Op.PutBucketCors: _a("PutBucketCORS"),
+    Op.DeleteBucketCors: _a("PutBucketCORS"),
+    Op.GetBucketTagging: _a("GetBucketTagging"),
+    Op.PutBucketTagging: _a("PutBucketTagging"),
+    Op.DeleteBucketTagging: _a("PutBucketTagging"),
+    Op.GetPublicAccessBlock: _a("GetBucketPublicAccessBlock"),
+    Op.PutPublicAccessBlock: _a("PutBucketPublicAccessBlock"),
+    Op.DeletePublicAccessBlock: _a("PutBucketPublicAccessBlock"),
+    Op.GetBucketOwnershipControls: _a("GetBucketOwnershipControls"),
+    Op.PutBucketOwnershipControls: _a("PutBucketOwnershipControls"),
+    Op.DeleteBucketOwnershipControls: _a("PutBucketOwnershipControls"),
+    Op.GetBucketLifecycleConfiguration: _a("GetLifecycleConfiguration"),
+    Op.PutBucketLifecycleConfiguration: _a("PutLifecycleConfiguration"),
+    Op.DeleteBucketLifecycle: _a("PutLifecycleConfiguration"),
+    Op.GetBucketEncryption: _a("GetEncryptionConfiguration"),
+    Op.PutBucketEncryption: _a("PutEncryptionConfiguration"),
+    Op.DeleteBucketEncryption: _a("PutEncryptionConfiguration"),
+    Op.GetObjectLockConfiguration: _a("GetBucketObjectLockConfiguration"),
+    Op.PutObjectLockConfiguration: _a("PutBucketObjectLockConfiguration"),
+    Op.GetBucketWebsite: _a("GetBucketWebsite"),
+    Op.PutBucketWebsite: _a("PutBucketWebsite"),
+    Op.DeleteBucketWebsite: _a("DeleteBucketWebsite"),
+    Op.GetBucketNotificationConfiguration: _a("GetBucketNotification"),
+    Op.PutBucketNotificationConfiguration: _a("PutBucketNotification"),
+    Op.DeleteObjects: _a("DeleteObject", WRITE),
+    Op.PostObject: _a("PutObject", WRITE),
+    Op.PutObject: _a("PutObject", WRITE),
+    Op.CopyObject: _a("PutObject", WRITE),
+    Op.UploadPart: _a("PutObject", WRITE),
+    Op.UploadPartCopy: _a("PutObject", WRITE),
+    Op.CreateMultipartUpload: _a("PutObject", WRITE),
+    Op.CompleteMultipartUpload: _a("PutObject", WRITE),
+    Op.AbortMultipartUpload: _a("AbortMultipartUpload", WRITE),
+    Op.ListParts: _a("ListMultipartUploadParts", WRITE),
+    Op.DeleteObject: _a("DeleteObject", WRITE, versioned="DeleteObjectVersion"),
+    Op.GetObject: _a("GetObject", READ, True, "GetObjectVersion"),
+    Op.HeadObject: _a("GetObject", READ, True, "GetObjectVersion"),
+    Op.GetObjectAttributes: _a("GetObjectAttributes", READ, True, "GetObjectVersionAttributes"),
+    Op.GetObjectAcl: _a("GetObjectAcl", READ_ACP, True, "GetObjectVersionAcl"),
+    Op.PutObjectAcl: _a("PutObjectAcl", WRITE_ACP, True, "PutObjectVersionAcl"),
+    Op.GetObjectTagging: _a("GetObjectTagging", versioned="GetObjectVersionTagging"),
+    Op.PutObjectTagging: _a("PutObjectTagging", versioned="PutObjectVersionTagging"),
+    Op.DeleteObjectTagging: _a("DeleteObjectTagging", versioned="DeleteObjectVersionTagging"),
+    Op.GetObjectRetention: _a("GetObjectRetention"),
+    Op.PutObjectRetention: _a("PutObjectRetention"),
+    Op.GetObjectLegalHold: _a("GetObjectLegalHold"),
+    Op.PutObjectLegalHold: _a("PutObjectLegalHold"),
     # not an S3 operation: the permission a request with x-amz-bypass-governance-retention
-    # needs besides its own (see s3/app.py)
-    "BypassGovernanceRetention": _a("BypassGovernanceRetention"),
+    # needs besides its own (the S3 pipeline's bypass step)
+    Op.BypassGovernanceRetention: _a("BypassGovernanceRetention"),
 }
 
 # Every action a policy may name without a wildcard (lower case, as matching ignores case).
@@ -110,7 +112,7 @@ KNOWN_ACTIONS = frozenset(
 
 # Operations the store's owner may always do, whatever its policy says (on AWS the bucket
 # owner's root user can always read, replace and delete a policy that locked it out).
-OWNER_ALWAYS = frozenset({"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"})
+OWNER_ALWAYS = frozenset({Op.GetBucketPolicy, Op.PutBucketPolicy, Op.DeleteBucketPolicy})
 
 # Operations only the store's own account may do (its owner, or another credential of that
 # account the policy allows), whatever a policy or ACL grants anyone else: the documents that
@@ -120,13 +122,13 @@ OWNER_ALWAYS = frozenset({"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPol
 # here too (AccessDenied), so a policy naming another account (``s3:*``, a broad
 # ``NotAction``) can never let it replace the policy, open the store to the public, or
 # re-enable ACLs. Every other configuration operation follows the policy, as on AWS.
-POLICY_OPS = frozenset({"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"})
+POLICY_OPS = frozenset({Op.GetBucketPolicy, Op.PutBucketPolicy, Op.DeleteBucketPolicy})
 OWNER_ACCOUNT_ONLY = POLICY_OPS | frozenset({
-    "PutBucketAcl", "PutPublicAccessBlock", "DeletePublicAccessBlock",
-    "PutBucketOwnershipControls", "DeleteBucketOwnershipControls"})
+    Op.PutBucketAcl, Op.PutPublicAccessBlock, Op.DeletePublicAccessBlock,
+    Op.PutBucketOwnershipControls, Op.DeleteBucketOwnershipControls})
 
 
-def info_for(op: str, fallback_access: str) -> ActionInfo:
+def info_for(op: Op, fallback_access: str) -> ActionInfo:
     """The access meaning of ``op``; an operation not in the table (a newer one) needs the
     owner or a policy naming ``s3:<op>``, except plain reads and listings, which the ACL
     READ permission grants as before."""

@@ -37,6 +37,7 @@ from typing import Any
 
 from ...domain.errors import AccessDenied, NotOwnerAccount
 from ...domain.models import Credential, ObjectStore, ObjectVersion
+from ...domain.operations import Op
 from . import acl as acls
 from .actions import (
     OWNER_ACCOUNT_ONLY,
@@ -128,15 +129,15 @@ class RequestContext:
     condition keys the request supplies (lower-case names: ``aws:sourceip``, ``s3:prefix``,
     ``s3:requestobjecttag/<k>``, ...)."""
 
-    op: str
+    op: Op
     key: str | None = None
     version_id: str | None = None
     keys: Mapping[str, str] = field(default_factory=dict)
 
 
 def _default_request(access: Access) -> RequestContext:
-    return RequestContext({Access.READ: "GetObject", Access.LIST: "ListObjects",
-                           Access.WRITE: "PutObject", Access.OWNER: "GetBucketAcl"}[access])
+    return RequestContext({Access.READ: Op.GetObject, Access.LIST: Op.ListObjects,
+                           Access.WRITE: Op.PutObject, Access.OWNER: Op.GetBucketAcl}[access])
 
 
 def _info(access: Access, request: RequestContext) -> ActionInfo:
