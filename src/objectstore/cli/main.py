@@ -225,6 +225,10 @@ from .website_cmds import register as register_website  # noqa: E402
 
 register_website(main, common, _services)
 
+from .event_cmds import register as register_events  # noqa: E402
+
+register_events(main)
+
 from .backup_cmds import register as register_backup  # noqa: E402
 
 register_backup(main, common, _settings)

@@ -2,11 +2,21 @@
 
 from .api import ObjectStoreClient
 from .errors import ApiError, ObjectStoreError, TransportError
-from .models import Credential, ObjectStore, OwnerInfo, Page, Quota, Region, StoreStats
+from .models import (
+    Credential,
+    EventTarget,
+    ObjectStore,
+    OwnerInfo,
+    Page,
+    Quota,
+    Region,
+    StoreStats,
+)
 
 __all__ = [
     "ApiError",
     "Credential",
+    "EventTarget",
     "ObjectStore",
     "ObjectStoreClient",
     "ObjectStoreError",

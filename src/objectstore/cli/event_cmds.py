@@ -1,0 +1,101 @@
+"""`objectstore event-target list|create|show|delete`: the account's bucket event targets
+through the management API (docs/notifications.md). A bucket names a target by its ARN in its
+S3 notification configuration (e.g. `aws s3api put-bucket-notification-configuration`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..client import EventTarget
+from .client_cmds import Env, echo_fields, echo_json, echo_table, show_deleted, with_client
+
+OPTIONS = ("batch_size", "exchange", "routing_key", "subject", "key", "format")
+
+
+def show_target(env: Env, t: EventTarget) -> None:
+    if env.json:
+        echo_json(t.to_dict())
+        return
+    echo_fields([
+        ("ID", t.id), ("Name", t.name), ("Type", t.type), ("Region", t.region),
+        ("Endpoint", t.endpoint), ("ARN", t.arn),
+        *[(k.replace("_", " ").capitalize(), getattr(t, k)) for k in OPTIONS
+          if getattr(t, k, None) is not None],
+        ("Auth token", "set" if t.auth_token_set else "none"),
+        ("Backlog", t.backlog), ("Delivered", t.delivered), ("Retried", t.retried),
+        ("Failed", t.failed), ("Last error", t.last_error or "-"), ("Created", t.created_at),
+    ])
+
+
+@click.group("event-target")
+def event_target() -> None:
+    """Bucket event targets (webhook, AMQP, NATS, Redis) that stores' notification
+    configurations name by ARN."""
+
+
+@event_target.command("list")
+@with_client()
+def target_list(env: Env) -> None:
+    """List the account's event targets with their delivery counts."""
+    targets = env.client.list_event_targets()
+    if env.json:
+        echo_json([t.to_dict() for t in targets])
+        return
+    echo_table(["ID", "NAME", "TYPE", "ENDPOINT", "BACKLOG", "DELIVERED", "RETRIED", "FAILED",
+                "ARN"],
+               [[t.id, t.name, t.type, t.endpoint, t.backlog, t.delivered, t.retried,
+                 t.failed, t.arn] for t in targets])
+
+
+@event_target.command("create")
+@with_client()
+@click.argument("name")
+@click.option("--type", "type_", type=click.Choice(["webhook", "amqp", "nats", "redis"]),
+              required=True, help="Target type")
+@click.option("--endpoint", required=True,
+              help="http(s)://..., amqp://user:pass@host/vhost, nats://host:4222, "
+                   "redis://host:6379/0 (a password in it is stored sealed)")
+@click.option("--auth-token", envvar="OBJECTSTORE_EVENT_AUTH_TOKEN", default=None,
+              help="webhook: Authorization: Bearer token [env OBJECTSTORE_EVENT_AUTH_TOKEN]")
+@click.option("--batch-size", type=click.IntRange(1, 100), default=None,
+              help="webhook: records per POST (default 1)")
+@click.option("--exchange", default=None, help="amqp: exchange")
+@click.option("--routing-key", default=None, help="amqp: routing key")
+@click.option("--subject", default=None, help="nats: subject")
+@click.option("--key", default=None, help="redis: list or stream key")
+@click.option("--format", "fmt", type=click.Choice(["list", "stream"]), default=None,
+              help="redis: list (RPUSH) or stream (XADD)")
+def target_create(env: Env, name: str, type_: str, endpoint: str, auth_token: str | None,
+                  batch_size: int | None, exchange: str | None, routing_key: str | None,
+                  subject: str | None, key: str | None, fmt: str | None) -> None:
+    """Create an event target NAME; prints its ARN (secrets are never shown again)."""
+    options: dict[str, Any] = {"batch_size": batch_size, "exchange": exchange,
+                               "routing_key": routing_key, "subject": subject, "key": key,
+                               "format": fmt}
+    show_target(env, env.client.create_event_target(
+        name, type_, endpoint, auth_token=auth_token,
+        **{k: v for k, v in options.items() if v is not None}))
+
+
+@event_target.command("show")
+@with_client()
+@click.argument("id", metavar="ID")
+def target_show(env: Env, id: str) -> None:
+    """Show one event target and its delivery counts."""
+    show_target(env, env.client.get_event_target(id))
+
+
+@event_target.command("delete")
+@with_client()
+@click.argument("id", metavar="ID")
+def target_delete(env: Env, id: str) -> None:
+    """Delete an event target (refused while a store's notification configuration names
+    it)."""
+    env.client.delete_event_target(id)
+    show_deleted(env, "event target", id)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(event_target)
