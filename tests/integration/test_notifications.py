@@ -284,3 +284,26 @@ def test_secrets_are_sealed_at_rest(fast_server: RunningServer) -> None:
     if db.exists():
         raw = db.read_bytes() + b"".join(p.read_bytes() for p in db.parent.glob("*.db-wal"))
         assert b"hunter2pw" not in raw and b"tok-zebra-42" not in raw
+
+
+def test_lifecycle_expirations_are_announced(fast_server: RunningServer, hook: Receiver
+                                             ) -> None:
+    """The lifecycle worker's expirations: LifecycleExpiration:Delete on an unversioned
+    store, LifecycleExpiration:DeleteMarkerCreated on a versioned one (a lifecycle day is 1 s
+    on this server)."""
+    plain, versioned = create_store(fast_server), create_store(fast_server)
+    target = make_target(plain, hook.url)
+    for store in (plain, versioned):
+        s3 = store.boto()
+        if store is versioned:
+            s3.put_bucket_versioning(Bucket=store.name,
+                                     VersioningConfiguration={"Status": "Enabled"})
+        configure(store, target["arn"], ["s3:LifecycleExpiration:*"])
+        s3.put_object(Bucket=store.name, Key="tmp/old", Body=b"x")
+        s3.put_bucket_lifecycle_configuration(Bucket=store.name, LifecycleConfiguration={
+            "Rules": [{"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
+                       "Expiration": {"Days": 1}}]})
+    got = hook.wait_count(2, timeout=30)
+    assert sorted((r["eventName"], r["s3"]["bucket"]["name"]) for r in got) == sorted([
+        ("LifecycleExpiration:Delete", plain.name),
+        ("LifecycleExpiration:DeleteMarkerCreated", versioned.name)])
