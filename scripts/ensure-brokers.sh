@@ -55,31 +55,37 @@ install_missing() {
   return "$rc"
 }
 
-# probe KIND PORT: does our kind of broker answer there? (a real protocol exchange, 2 s)
+# probe KIND:PORT...: prints those of them where our kind of broker does not answer (a real
+# protocol exchange, 2 s at most each); exit status 0 when all answer. One Python for all.
 probe() {
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$@" <<'PY'
 import socket, sys
-kind, port = sys.argv[1], int(sys.argv[2])
-try:
-    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-        s.settimeout(2)
-        if kind == "amqp":
-            s.sendall(b"AMQP\x00\x00\x09\x01")
-            want = b"RabbitMQ"
-        elif kind == "redis":
-            s.sendall(b"PING\r\n")
-            want = b"+PONG"
-        else:
-            want = b"INFO "
-        got = b""
-        while want not in got and len(got) < 4096:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            got += chunk
-        sys.exit(0 if want in got else 1)
-except OSError:
-    sys.exit(1)
+down = []
+for arg in sys.argv[1:]:
+    kind, port = arg.split(":")
+    try:
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=2) as s:
+            s.settimeout(2)
+            if kind == "amqp":
+                s.sendall(b"AMQP\x00\x00\x09\x01")
+                want = b"RabbitMQ"
+            elif kind == "redis":
+                s.sendall(b"PING\r\n")
+                want = b"+PONG"
+            else:
+                want = b"INFO "
+            got = b""
+            while want not in got and len(got) < 4096:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            if want not in got:
+                down.append(arg)
+    except OSError:
+        down.append(arg)
+print(" ".join(down))
+sys.exit(1 if down else 0)
 PY
 }
 
@@ -115,9 +121,17 @@ rabbit_env() {
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 }
 
+# Is the RabbitMQ an earlier call started still there (booting)? Its pid file may be stale.
+rabbit_booting() {
+  local f="$RUN_DIR/rabbitmq/starting" pid
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f" 2>/dev/null || true)"
+  [ -n "$pid" ] && grep -qa rabbitmq "/proc/$pid/cmdline" 2>/dev/null
+}
+
 start_rabbitmq() {
-  if probe amqp "$AMQP_PORT"; then return 0; fi
-  if [ -f "$RUN_DIR/rabbitmq/starting" ] && kill -0 "$(cat "$RUN_DIR/rabbitmq/starting")" 2>/dev/null; then
+  if probe "amqp:$AMQP_PORT" >/dev/null; then return 0; fi
+  if rabbit_booting; then
     return 0  # started by an earlier call, still booting
   fi
   if port_taken "$AMQP_PORT"; then
@@ -144,7 +158,7 @@ EOF
 }
 
 start_nats() {
-  if probe nats "$NATS_PORT"; then return 0; fi
+  if probe "nats:$NATS_PORT" >/dev/null; then return 0; fi
   if port_taken "$NATS_PORT"; then
     log "port $NATS_PORT is taken by something that is not NATS"; return 1
   fi
@@ -156,7 +170,7 @@ start_nats() {
 }
 
 start_redis() {
-  if probe redis "$REDIS_PORT"; then return 0; fi
+  if probe "redis:$REDIS_PORT" >/dev/null; then return 0; fi
   if port_taken "$REDIS_PORT"; then
     log "port $REDIS_PORT is taken by something that is not Redis"; return 1
   fi
@@ -168,21 +182,16 @@ start_redis() {
 }
 
 wait_all() {
-  local deadline=$((SECONDS + WAIT)) kind port pending
+  local deadline=$((SECONDS + WAIT)) pending
   while :; do
-    pending=()
-    for kind in redis:$REDIS_PORT nats:$NATS_PORT amqp:$AMQP_PORT; do
-      probe "${kind%%:*}" "${kind##*:}" || pending+=("$kind")
-    done
-    [ ${#pending[@]} -eq 0 ] && return 0
+    pending="$(probe "redis:$REDIS_PORT" "nats:$NATS_PORT" "amqp:$AMQP_PORT")" && return 0
     if [ "$SECONDS" -ge "$deadline" ]; then
-      log "not answering after ${WAIT}s: ${pending[*]} (logs under $RUN_DIR)"
+      log "not answering after ${WAIT}s: $pending (logs under $RUN_DIR)"
       tail -n 20 "$RUN_DIR"/rabbitmq/log/*.log 2>/dev/null >&2 || true
       return 1
     fi
     # RabbitMQ's boot process gone means it failed: no point waiting.
-    if [[ " ${pending[*]} " == *" amqp:"* ]] && [ -f "$RUN_DIR/rabbitmq/starting" ] &&
-       ! kill -0 "$(cat "$RUN_DIR/rabbitmq/starting")" 2>/dev/null; then
+    if [[ " $pending " == *" amqp:"* ]] && ! rabbit_booting; then
       log "RabbitMQ exited while starting (logs under $RUN_DIR/rabbitmq/log)"
       tail -n 20 "$RUN_DIR"/rabbitmq/log/*.log >&2 || true
       return 1
@@ -225,8 +234,9 @@ case "${1:-start}" in
   stop) stop_all ;;
   status)
     rc=0
-    for kind in amqp:$AMQP_PORT nats:$NATS_PORT redis:$REDIS_PORT; do
-      if probe "${kind%%:*}" "${kind##*:}"; then echo "${kind%%:*}: up"; else echo "${kind%%:*}: down"; rc=1; fi
+    down="$(probe "amqp:$AMQP_PORT" "nats:$NATS_PORT" "redis:$REDIS_PORT")" || rc=1
+    for kind in amqp nats redis; do
+      if [[ " $down " == *" $kind:"* ]]; then echo "$kind: down"; else echo "$kind: up"; fi
     done
     exit "$rc"
     ;;
