@@ -9,6 +9,7 @@ A configuration (``QueueConfiguration`` or ``TopicConfiguration``) names a targe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .errors import DomainError
@@ -56,6 +57,7 @@ class TargetArn:
         return f"{ARN_PREFIX}{self.region}:{self.target_id}:{self.type}"
 
 
+@lru_cache(maxsize=4096)
 def parse_arn(arn: str) -> TargetArn | None:
     """``arn:objectstore:sqs:<region>:<id>:<type>`` -> its parts; None if it is not one."""
     if not arn.startswith(ARN_PREFIX):

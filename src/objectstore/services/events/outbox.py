@@ -109,6 +109,33 @@ def _with_sequencer(record_text: str, sequencer: int) -> str:
     return json.dumps(rec, separators=(",", ":"))
 
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def record_text(store: ObjectStore, name: str, version: ObjectVersion, configuration_id: str,
+                now: datetime) -> str:
+    """``json.dumps(record(...))`` (compact), built from string pieces: this runs in the
+    write's transaction, once per event and target (about a fifth of the time)."""
+    obj = '"key":' + _dumps(encode_key(version.key))
+    if not name.startswith(("ObjectRemoved", "LifecycleExpiration")):
+        obj += f',"size":{int(version.size)},"eTag":' + _dumps(version.etag.strip('"'))
+    if version.version_id and version.version_id != NULL_VERSION:
+        obj += ',"versionId":' + _dumps(version.version_id)
+    principal = getattr(version, "owner", None) or store.credential_id
+    bucket = _dumps(store.name)
+    return (
+        '{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":' + _dumps(store.region)
+        + ',"eventTime":"' + now.strftime("%Y-%m-%dT%H:%M:%S.")
+        + f'{now.microsecond // 1000:03d}Z","eventName":' + _dumps(name)
+        + ',"userIdentity":{"principalId":' + _dumps(principal) + '}'
+        + ',"requestParameters":{"sourceIPAddress":""}'
+        + ',"responseElements":{"x-amz-request-id":"","x-amz-id-2":""}'
+        + ',"s3":{"s3SchemaVersion":"1.0","configurationId":' + _dumps(configuration_id)
+        + ',"bucket":{"name":' + bucket + ',"ownerIdentity":{"principalId":'
+        + _dumps(store.account_id) + '},"arn":' + _dumps(f"arn:aws:s3:::{store.name}")
+        + '},"object":{' + obj + ',' + SEQUENCER_SLOT + '}}}')
+
+
 def message(record_text: str, sequencer: int) -> bytes:
     """What a target receives: ``{"Records": [record]}``."""
     return b'{"Records":[' + _with_sequencer(record_text, sequencer).encode() + b"]}"
@@ -141,9 +168,8 @@ class Recording:
         for route in routes(self.configurations, name, version.key):
             _INSERT.execute(conn, target_id=route.target_id, store_id=self.store.id,
                             key=version.key, created_at=time.time(),
-                            record=json.dumps(record(self.store, name, version,
-                                                     route.configuration_id, now),
-                                              separators=(",", ":")))
+                            record=record_text(self.store, name, version,
+                                               route.configuration_id, now))
             self.recorded += 1
 
 
