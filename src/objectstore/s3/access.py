@@ -36,9 +36,6 @@ from .handlers.acl import (
     grants_from_headers,
 )
 
-ACL_WRITES = frozenset({Op.PutObject, Op.CopyObject, Op.CreateMultipartUpload})
-
-
 # Request headers whose value is a condition key of the same name ("s3:<header>"), as AWS
 # defines them for S3 (a POST form's fields of these names count the same).
 HEADER_KEYS = (
@@ -147,9 +144,8 @@ async def decide(services: Services, principal: Credential | None, access: Acces
 
 def check_acl_headers(ctx: S3Context, bucket: BucketAccess) -> None:
     """Writes that set an ACL (x-amz-acl / x-amz-grant-*): refused when ownership controls
-    disable ACLs or the public access block refuses public ones."""
-    if ctx.op not in ACL_WRITES:
-        return
+    disable ACLs or the public access block refuses public ones (the operations whose rule
+    declares ``Step.ACL``)."""
     if "x-amz-acl" not in ctx.headers and not any(h in ctx.headers for h in GRANT_HEADERS):
         return
     grants = grants_from_headers(ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,12 +14,13 @@ from urllib.parse import unquote
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain.errors import AccessDenied, DomainError
-from ..domain.models import ObjectStore
+from ..domain.models import Credential, ObjectStore
 from ..domain.names import validate_object_key
 from ..domain.operations import Op
 from ..observability import OPERATION, REQUEST_ID
 from ..services.access import Access, RequestContext, authorize
 from ..services.access.acl import CANNED
+from ..services.access.authorize import NO_DOCUMENTS
 from ..services.access.principals import canonical_id
 from ..services.engine.objects import DamagedObject
 from ..services.registry import Services
@@ -32,12 +33,11 @@ from .context import CopySource, S3Context, S3Response
 from .errors import S3Error, from_domain, from_unexpected, no_such_bucket
 from .handlers import HANDLERS
 from .handlers import cors as cors_rules
+from .handlers.acl import check_ownership_allows, check_public_block
 from .handlers.post import PostContext
 from .request_view import RequestView
-from .routing import Target, resolve
+from .routing import Step, Target, resolve
 
-COPY_SOURCE_OPS = frozenset({Op.CopyObject, Op.UploadPartCopy})
-BYPASS_OPS = frozenset({Op.DeleteObject, Op.DeleteObjects, Op.PutObjectRetention})
 MAX_DELETE_BODY = 2 * 1024 * 1024
 
 log = logging.getLogger("objectstore.s3")
@@ -178,7 +178,7 @@ class S3App:
         virtual = bucket if settings.s3_domain and host.lower().startswith(f"{bucket}.") \
             else None
         caller = await authenticate(self.services, view, virtual)
-        cls = PostContext if rule.op is Op.PostObject else S3Context
+        cls = PostContext if Step.FORM in rule.steps else S3Context
         ctx = cls(self.services, receive, scope["method"], raw_path, raw_query, headers,
                   request_id, bucket, key, rule, caller.credential, caller.sigv4,
                   caller.signing_key, query=query)
@@ -190,56 +190,80 @@ class S3App:
         return await handler(ctx)
 
     async def _authorize(self, ctx: S3Context, bucket: str | None, scope: Scope) -> None:
-        """The one authorization decision of a request (and of its copy source)."""
-        principal, access = ctx.credential, ctx.rule.access
-        if bucket is None or ctx.rule.op is Op.CreateBucket:
-            authorize(principal, access, None)
+        """The one authorization decision of a request, with the steps its operation's rule
+        declares (``routing.Step``) before and after it, in the pipeline's order."""
+        rule = ctx.rule
+        if bucket is None or Step.NO_STORE in rule.steps:
+            authorize(ctx.credential, rule.access, None)
             return
         store = await self._store(ctx, bucket)
         check_expected_owner(ctx.headers.get("x-amz-expected-bucket-owner"), store)
-        acl, auth_type, fields = None, None, None
-        if isinstance(ctx, PostContext):
-            await self._read_form(ctx, store)
-            principal = ctx.credential
-            fields = ctx.form.fields if ctx.form else None
-            acl, auth_type = (fields.get("acl") if fields else None), "POST"
-        request = RequestContext(ctx.rule.op, ctx.key, ctx.version_id)
-        keys = _Once(lambda: condition_keys(ctx, scope, acl=acl, auth_type=auth_type,
-                                            fields=fields))
-        bucket_docs, obj = await decide(self.services, principal, access, store, request, keys)
+        auth = _Authorization(ctx, scope, store, ctx.credential)
+        for step in rule.before:
+            await _STEPS[step](self, auth)
+        request = RequestContext(rule.op, ctx.key, ctx.version_id)
+        auth.bucket, obj = await decide(self.services, auth.principal, rule.access, store,
+                                        request, auth.keys)
         ctx.store, ctx.version = store, obj
-        check_acl_headers(ctx, bucket_docs)
-        if isinstance(ctx, PostContext) and acl is not None:
-            from .handlers.acl import check_ownership_allows, check_public_block
+        for step in rule.after:
+            await _STEPS[step](self, auth)
 
-            check_ownership_allows(bucket_docs, acl, None)
-            check_public_block(bucket_docs, acl, None)
-        delete_keys: list[tuple[str, str | None]] = []
-        if ctx.rule.op is Op.DeleteObjects and bucket_docs.policy is not None:
-            delete_keys = await self._delete_keys(ctx)
-            await check_delete_keys(ctx, scope, bucket_docs, delete_keys)
-        if ctx.rule.op in BYPASS_OPS and ctx.headers.get(
-                "x-amz-bypass-governance-retention", "").strip().lower() == "true":
-            # the bypass is a permission of its own (a policy may deny it), for every key
-            targets = [(k, v) for k, v in delete_keys] if ctx.rule.op is Op.DeleteObjects \
-                else [(ctx.key, ctx.version_id)]
-            try:
-                for key, version in targets:
-                    await decide(self.services, principal, Access.WRITE, store, RequestContext(
-                        Op.BypassGovernanceRetention, key, version), keys)
-                ctx.may_bypass_governance = True
-            except AccessDenied:
-                ctx.may_bypass_governance = False
-        if ctx.rule.op in COPY_SOURCE_OPS:
-            src_bucket, src_key, src_version = parse_copy_source(
-                ctx.headers.get("x-amz-copy-source", ""))
-            src_store = await self._store(ctx, src_bucket)
-            check_expected_owner(ctx.headers.get("x-amz-source-expected-bucket-owner"),
-                                 src_store)
-            await decide(self.services, principal, Access.READ, src_store, RequestContext(
-                Op.GetObject, src_key, src_version,
-                {"s3:versionid": src_version} if src_version else {}), keys)
-            ctx.copy_source = CopySource(src_store, src_key, src_version)
+    async def _form(self, auth: _Authorization) -> None:
+        """Step.FORM: a POST form's fields and signer; the caller is the form's signer and
+        the fields count as headers for the condition keys."""
+        ctx = auth.ctx
+        assert isinstance(ctx, PostContext)
+        await self._read_form(ctx, auth.store)
+        auth.principal = ctx.credential
+        auth.fields = ctx.form.fields if ctx.form else None
+        auth.acl = auth.fields.get("acl") if auth.fields else None
+        auth.auth_type = "POST"
+
+    async def _acl(self, auth: _Authorization) -> None:
+        """Step.ACL: an ACL the request sets (headers, or a form's ``acl`` field) is refused
+        where ownership controls disable ACLs or the public access block public ones."""
+        if auth.fields is None:
+            check_acl_headers(auth.ctx, auth.bucket)
+        elif auth.acl is not None:
+            check_ownership_allows(auth.bucket, auth.acl, None)
+            check_public_block(auth.bucket, auth.acl, None)
+
+    async def _delete_keys_step(self, auth: _Authorization) -> None:
+        """Step.DELETE_KEYS: under a policy, each key of a DeleteObjects body is decided as a
+        DeleteObject of its own; they are the request's targets (none without a policy)."""
+        keys: list[tuple[str, str | None]] = []
+        if auth.bucket.policy is not None:
+            keys = await self._delete_keys(auth.ctx)
+            await check_delete_keys(auth.ctx, auth.scope, auth.bucket, keys)
+        auth.targets = list(keys)
+
+    async def _bypass(self, auth: _Authorization) -> None:
+        """Step.BYPASS: ``x-amz-bypass-governance-retention: true`` is a permission of its own
+        (a policy may deny it), decided for every target of the request."""
+        ctx = auth.ctx
+        if ctx.headers.get("x-amz-bypass-governance-retention", "").strip().lower() != "true":
+            return
+        targets = auth.targets if auth.targets is not None else [(ctx.key, ctx.version_id)]
+        try:
+            for key, version in targets:
+                await decide(self.services, auth.principal, Access.WRITE, auth.store,
+                             RequestContext(Op.BypassGovernanceRetention, key, version),
+                             auth.keys)
+            ctx.may_bypass_governance = True
+        except AccessDenied:
+            ctx.may_bypass_governance = False
+
+    async def _copy_source(self, auth: _Authorization) -> None:
+        """Step.COPY_SOURCE: ``x-amz-copy-source`` resolved, and authorized as a GetObject."""
+        ctx = auth.ctx
+        src_bucket, src_key, src_version = parse_copy_source(
+            ctx.headers.get("x-amz-copy-source", ""))
+        src_store = await self._store(ctx, src_bucket)
+        check_expected_owner(ctx.headers.get("x-amz-source-expected-bucket-owner"), src_store)
+        await decide(self.services, auth.principal, Access.READ, src_store, RequestContext(
+            Op.GetObject, src_key, src_version,
+            {"s3:versionid": src_version} if src_version else {}), auth.keys)
+        ctx.copy_source = CopySource(src_store, src_key, src_version)
 
     async def _read_form(self, ctx: PostContext, store: ObjectStore) -> None:
         """POST object: the form's fields, its signer, its policy's conditions and key."""
@@ -299,6 +323,35 @@ class S3App:
                 return mine[0]
         default = self.services.regions.default.code
         return next((s for s in stores if s.region == default), stores[0])
+
+
+class _Authorization:
+    """One request's authorization as the pipeline's steps build it."""
+
+    __slots__ = ("acl", "auth_type", "bucket", "ctx", "fields", "keys", "principal", "scope",
+                 "store", "targets")
+
+    def __init__(self, ctx: S3Context, scope: Scope, store: ObjectStore,
+                 principal: Credential | None) -> None:
+        self.ctx, self.scope, self.store, self.principal = ctx, scope, store, principal
+        self.bucket = NO_DOCUMENTS  # the store's access documents, once decided
+        self.fields: dict[str, str] | None = None  # a POST form's fields
+        self.acl: str | None = None                # its canned ACL field
+        self.auth_type: str | None = None
+        # the (key, version) pairs a request on several keys acts on (None: its own key)
+        self.targets: list[tuple[str | None, str | None]] | None = None
+        # the condition keys, computed once, only if the store has a policy to read them
+        self.keys = _Once(lambda: condition_keys(ctx, scope, acl=self.acl,
+                                                 auth_type=self.auth_type, fields=self.fields))
+
+
+_STEPS: dict[Step, Callable[[S3App, _Authorization], Awaitable[None]]] = {
+    Step.FORM: S3App._form,
+    Step.ACL: S3App._acl,
+    Step.DELETE_KEYS: S3App._delete_keys_step,
+    Step.BYPASS: S3App._bypass,
+    Step.COPY_SOURCE: S3App._copy_source,
+}
 
 
 class _Once:
