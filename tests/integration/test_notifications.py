@@ -6,6 +6,7 @@ order of one key's events, a target that answers 503 for a while (nothing lost).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
@@ -307,3 +308,31 @@ def test_lifecycle_expirations_are_announced(fast_server: RunningServer, hook: R
     assert sorted((r["eventName"], r["s3"]["bucket"]["name"]) for r in got) == sorted([
         ("LifecycleExpiration:Delete", plain.name),
         ("LifecycleExpiration:DeleteMarkerCreated", versioned.name)])
+
+
+def test_the_backlog_limit_drops_the_oldest_and_says_so(tmp_path: Any, hook: Receiver) -> None:
+    """Past OBJECTSTORE_EVENT_BACKLOG_LIMIT undelivered events, the oldest are dropped: the
+    target's backlog stays at the limit, each dropped event counts as failed, last_error says
+    so, and the newest events are the ones delivered once the target is back."""
+    with running_server(tmp_path / "data", None, event_backlog_limit=5,
+                        event_retry_max_seconds=1.0) as srv:
+        store = create_store(srv)
+        target = make_target(store, hook.url)
+        configure(store, target["arn"], ["s3:ObjectCreated:*"])
+        hook.failing = True
+        s3 = store.boto()
+        for i in range(12):
+            s3.put_object(Bucket=store.name, Key=f"k{i:02d}", Body=b"x")
+        deadline = time.monotonic() + 20
+        with store.api() as api:
+            while True:
+                t = api.get(f"/v2/objectstore/event-targets/{target['id']}").json()
+                if t["failed"] >= 7 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)
+        assert t["backlog"] == 5 and t["failed"] == 7, t
+        assert "backlog limit (5) reached" in t["last_error"]
+        hook.failing = False
+        got = hook.wait_count(5)
+        assert sorted(r["s3"]["object"]["key"] for r in got) == [f"k{i:02d}"
+                                                                 for i in range(7, 12)]
