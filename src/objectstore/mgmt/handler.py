@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Scope, Send
 
-from ..api_models import RequestBody, dump
+from ..api_models import RequestBody, to_json
 from ..domain.errors import DomainError
 from ..domain.models import Account
 from ..services.availability import unavailable
@@ -156,7 +156,7 @@ def civo_endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
                     return service_unavailable()
                 log.exception("unhandled error in %s %s", request.method, request.url.path)
                 return civo_error(500, "internal_server_error", "an internal error occurred")
-            return JSONResponse(result)
+            return _json(result)
 
         listings: ListingCache | None = request.app.state.listings
         if not cacheable or listings is None or not token or len(body) > _KEY_MAX_BYTES:
@@ -266,8 +266,8 @@ async def cached_listing_body(scope: Scope, fn: Handler, services: Services,
 
 
 def _run(fn: Handler, services: Services, token: str | None, query: dict[str, str],
-         body: bytes, content_type: str, path: dict[str, str]) -> Any:
+         body: bytes, content_type: str, path: dict[str, str]) -> bytes:
     # authenticate first: a request with a bad key gets 401 whatever its body looks like
     account = services.accounts.authenticate(token)
     params = Params(query, parse_body(body, content_type))
-    return dump(fn(Call(services, account, params, path)))
+    return to_json(fn(Call(services, account, params, path)))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from ... import api_models as wire
 from ..handler import Call
-from ..render import quota_json, region_json
+from ..render import build, quota_json, region_json
 from ..spec import operation
 
 
 @operation("listRegions", "Regions (a bare JSON array)", wire.RegionList,
            "Every configured region", query=())
 def list_regions(call: Call) -> wire.RegionList:
-    return wire.RegionList.model_construct([region_json(r) for r in call.services.regions.regions])
+    return build(wire.RegionList, root=[region_json(r) for r in call.services.regions.regions])
 
 
 @operation("getQuota", "The account's object store allocation", wire.Quota,

@@ -9,7 +9,7 @@ from ... import api_models as wire
 from ...services.events.targets import EventTarget, TargetService
 from ..handler import Call
 from ..params import REGION, Body, PathId
-from ..render import DELETED
+from ..render import DELETED, build
 from ..spec import operation
 
 TARGET_ID = PathId("eventTargetId", "An event target's id")
@@ -29,14 +29,14 @@ def _public(call: Call, targets: list[EventTarget]) -> list[wire.EventTarget]:
 
 def _target(target: EventTarget, backlog: int = 0) -> wire.EventTarget:
     # the options a target has are set, the others are left out (as the service shows it)
-    return wire.EventTarget.model_construct(**target.public(backlog))
+    return build(wire.EventTarget, **target.public(backlog))
 
 
 @operation("listEventTargets", "The account's bucket event targets, with their delivery "
            "counts", wire.EventTargetList, "Targets (never their secrets)", query=())
 def list_event_targets(call: Call) -> wire.EventTargetList:
-    return wire.EventTargetList.model_construct(
-        _public(call, _targets(call).of_account(call.account.id)))
+    return build(wire.EventTargetList,
+                 root=_public(call, _targets(call).of_account(call.account.id)))
 
 
 @operation("createEventTarget", "Create a bucket event target (webhook, amqp, nats, redis)",

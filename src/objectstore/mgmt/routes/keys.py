@@ -8,7 +8,7 @@ from ...domain.errors import InvalidInput
 from ...services.keys import KeyService
 from ..handler import Call
 from ..params import REGION, Body, PathId
-from ..render import kms_key_json
+from ..render import build, kms_key_json
 from ..spec import operation
 
 KEY_ID = PathId("keyId", "A KMS key id, key ARN, alias name (alias/...) or alias ARN")
@@ -30,8 +30,8 @@ def _region(call: Call) -> str:
            "Keys (never their material)", errors=(404,))
 def list_keys(call: Call) -> wire.KmsKeyList:
     region = _region(call)
-    return wire.KmsKeyList.model_construct(
-        [kms_key_json(k.public(region)) for k in _keys(call).list(call.account.id)])
+    return build(wire.KmsKeyList,
+                 root=[kms_key_json(k.public(region)) for k in _keys(call).list(call.account.id)])
 
 
 @operation("createKey", "Create a named KMS key", wire.KmsKey, "The new key", body=CREATE,
