@@ -299,3 +299,11 @@ def test_wrong_method(tenant):
         r = tenant.api.request(method, path, json={"name": uniq()})
         assert_error(r, 405, "method_not_allowed")
     assert tenant.snapshot() == before
+
+
+def test_a_key_for_an_unknown_region_is_refused_before_it_is_made(tenant):
+    # (issue 23: the region was looked up after the key was made, which then answered 404)
+    r = tenant.api.post("/v2/objectstore/keys", params={"region": "nowhere"},
+                        json={"alias": uniq("key")})
+    assert_error(r, 404, "database_region_not_found")
+    assert tenant.api.get("/v2/objectstore/keys").json() == []
