@@ -189,6 +189,12 @@ class MalformedRequest(DomainError):
     kind = "malformed_request"
 
 
+class AclsDisabled(DomainError):
+    """The store's ownership controls disable ACLs (BucketOwnerEnforced)."""
+
+    kind = "acls_disabled"
+
+
 class AccessDenied(DomainError):
     """Access Denied"""
 

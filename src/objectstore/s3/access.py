@@ -1,6 +1,6 @@
 """What the pipeline hands the one authorization decision: the request's condition keys,
-the store's access documents, the object when the decision depends on it; and the checks
-of ACL-setting headers against ownership controls and the public access block."""
+the store's access documents, the object when the decision depends on it. (The checks of
+the ACL a request sets are ``services/access``'s.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from starlette.types import Scope
 
 from ..domain.errors import DomainError
 from ..domain.models import Credential, ObjectStore, ObjectVersion
-from ..domain.operations import Op
 from ..domain.parsing import TooDeep, parse_form
 from ..services.access import (
     Access,
@@ -28,13 +27,6 @@ from ..services.access import (
 from ..services.registry import Services
 from .context import S3Context
 from .errors import S3Error
-from .handlers.acl import (
-    GRANT_HEADERS,
-    canned_from_header,
-    check_ownership_allows,
-    check_public_block,
-    grants_from_headers,
-)
 
 # Request headers whose value is a condition key of the same name ("s3:<header>"), as AWS
 # defines them for S3 (a POST form's fields of these names count the same).
@@ -140,31 +132,3 @@ async def decide(services: Services, principal: Credential | None, access: Acces
     if missing is not None and reads_object(access, request):
         raise missing
     return bucket, obj
-
-
-def check_acl_headers(ctx: S3Context, bucket: BucketAccess) -> None:
-    """Writes that set an ACL (x-amz-acl / x-amz-grant-*): refused when ownership controls
-    disable ACLs or the public access block refuses public ones (the operations whose rule
-    declares ``Step.ACL``)."""
-    if "x-amz-acl" not in ctx.headers and not any(h in ctx.headers for h in GRANT_HEADERS):
-        return
-    grants = grants_from_headers(ctx)
-    acl = "private" if grants is not None else canned_from_header(ctx)
-    check_ownership_allows(bucket, acl, grants, ctx.require_store().credential_id)
-    check_public_block(bucket, acl, grants)
-
-
-async def check_delete_keys(ctx: S3Context, scope: Scope, bucket: BucketAccess,
-                            keys: list[tuple[str, str | None]]) -> None:
-    """DeleteObjects under a policy: each key is decided as a DeleteObject of its own (a
-    key the policy denies refuses the whole request, which then changes nothing)."""
-    store = ctx.require_store()
-    if bucket.policy is None:
-        return
-    base = condition_keys(ctx, scope)
-    for key, version in keys:
-        keys_for = dict(base)
-        if version:
-            keys_for["s3:versionid"] = version
-        request = RequestContext(Op.DeleteObject, key, version or None, keys_for)
-        authorize(ctx.credential, Access.WRITE, store, None, request, bucket)

@@ -18,7 +18,14 @@ from ..domain.models import Credential, ObjectStore
 from ..domain.names import validate_object_key
 from ..domain.operations import Op
 from ..observability import OPERATION, REQUEST_ID
-from ..services.access import Access, RequestContext, authorize
+from ..services.access import (
+    Access,
+    AclIntent,
+    RequestContext,
+    authorize,
+    authorize_each,
+    check_acl,
+)
 from ..services.access.acl import CANNED
 from ..services.access.authorize import NO_DOCUMENTS
 from ..services.access.principals import canonical_id
@@ -26,14 +33,14 @@ from ..services.engine.objects import DamagedObject
 from ..services.registry import Services
 from . import post as form_post
 from . import xml
-from .access import check_acl_headers, check_delete_keys, condition_keys, decide
+from .access import condition_keys, decide
 from .addressing import split_target
 from .authn import authenticate
 from .context import CopySource, S3Context, S3Response
 from .errors import S3Error, from_domain, from_unexpected, no_such_bucket
 from .handlers import HANDLERS
 from .handlers import cors as cors_rules
-from .handlers.acl import check_ownership_allows, check_public_block
+from .handlers.acl import acl_from_headers
 from .handlers.post import PostContext
 from .request_view import RequestView
 from .routing import Step, Target, resolve
@@ -223,10 +230,11 @@ class S3App:
         """Step.ACL: an ACL the request sets (headers, or a form's ``acl`` field) is refused
         where ownership controls disable ACLs or the public access block public ones."""
         if auth.fields is None:
-            check_acl_headers(auth.ctx, auth.bucket)
-        elif auth.acl is not None:
-            check_ownership_allows(auth.bucket, auth.acl, None)
-            check_public_block(auth.bucket, auth.acl, None)
+            intent = acl_from_headers(auth.ctx)
+        else:
+            intent = AclIntent(auth.acl) if auth.acl is not None else None
+        if intent is not None:
+            check_acl(auth.bucket, intent, auth.store.credential_id)
 
     async def _delete_keys_step(self, auth: _Authorization) -> None:
         """Step.DELETE_KEYS: under a policy, each key of a DeleteObjects body is decided as a
@@ -234,7 +242,8 @@ class S3App:
         keys: list[tuple[str, str | None]] = []
         if auth.bucket.policy is not None:
             keys = await self._delete_keys(auth.ctx)
-            await check_delete_keys(auth.ctx, auth.scope, auth.bucket, keys)
+            authorize_each(auth.principal, auth.store, auth.bucket, Op.DeleteObject, keys,
+                           lambda: condition_keys(auth.ctx, auth.scope))
         auth.targets = list(keys)
 
     async def _bypass(self, auth: _Authorization) -> None:

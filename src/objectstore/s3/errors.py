@@ -124,6 +124,7 @@ DOMAIN_TO_S3: dict[type[e.DomainError], tuple[str, int]] = {
     e.KeyTooLong: ("KeyTooLongError", 400),
     e.AccessDenied: ("AccessDenied", 403),
     e.NotOwnerAccount: ("MethodNotAllowed", 405),
+    e.AclsDisabled: ("AccessControlListNotSupported", 400),
     e.InvalidPart: ("InvalidPart", 400),
     e.InvalidPartOrder: ("InvalidPartOrder", 400),
     e.EntityTooSmall: ("EntityTooSmall", 400),

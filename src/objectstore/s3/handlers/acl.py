@@ -16,6 +16,7 @@ from anyio.to_thread import run_sync
 
 from ...domain.errors import DomainError
 from ...domain.models import Credential, ObjectStore
+from ...services.access import AclIntent, check_acls_enabled, check_public_acl
 from ...services.access import acl as acls
 from ...services.access.authorize import (
     BUCKET_OWNER_ENFORCED,
@@ -100,6 +101,15 @@ def grants_from_headers(ctx: S3Context) -> list[acls.Grant] | None:
     return grants
 
 
+def acl_from_headers(ctx: S3Context) -> AclIntent | None:
+    """The ACL a write's headers set (``x-amz-acl`` or ``x-amz-grant-*``, emails not yet
+    resolved); None when it sends neither."""
+    if "x-amz-acl" not in ctx.headers and not any(h in ctx.headers for h in GRANT_HEADERS):
+        return None
+    grants = grants_from_headers(ctx)
+    return AclIntent("private" if grants is not None else canned_from_header(ctx), grants)
+
+
 def parse_acl_xml(body: bytes) -> tuple[str | None, list[acls.Grant]]:
     """(owner id, grants) of an AccessControlPolicy document."""
     root = xml.parse(body)
@@ -157,29 +167,6 @@ async def resolve_emails(ctx: S3Context, grants: list[acls.Grant]) -> list[acls.
     return out
 
 
-def check_ownership_allows(bucket: BucketAccess, acl: str, grants: list[acls.Grant] | None,
-                           owner_credential_id: str | None = None) -> None:
-    """BucketOwnerEnforced: ACLs are disabled; a request may only send
-    ``bucket-owner-full-control`` or its equivalent as grants (full control to the owner
-    ``owner_credential_id`` alone), as on S3: any other ACL, ``private`` included, answers
-    400 AccessControlListNotSupported."""
-    if not bucket.acls_disabled:
-        return
-    if grants is None and acl == "bucket-owner-full-control":
-        return
-    if grants is not None and owner_credential_id is not None \
-            and acls.canned_equivalent(grants, owner_credential_id) == "private":
-        return
-    raise S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
-
-
-def check_public_block(bucket: BucketAccess, acl: str, grants: list[acls.Grant] | None) -> None:
-    """BlockPublicAcls: a request that would set a public ACL is refused."""
-    if bucket.block.block_public_acls and acls.is_public(acl, grants):
-        raise S3Error("AccessDenied", "Access Denied: this store's public access block "
-                      "(BlockPublicAcls) refuses public ACLs", 403)
-
-
 def stored_form(grants: list[acls.Grant], owner_credential_id: str
                 ) -> tuple[str, list[acls.Grant] | None]:
     """(acl column, explicit grants or None) for a grant list."""
@@ -217,8 +204,8 @@ async def requested_acl(ctx: S3Context, store: ObjectStore, bucket: BucketAccess
         else:
             acl, explicit = canned_from_header(ctx), None
         sent = explicit
-    check_ownership_allows(bucket, acl, sent, owner_id)
-    check_public_block(bucket, acl, explicit if explicit is not None else None)
+    check_acls_enabled(bucket, AclIntent(acl, sent), owner_id)
+    check_public_acl(bucket, AclIntent(acl, explicit))
     return acl, explicit
 
 
@@ -343,7 +330,7 @@ async def reset_bucket_acl(ctx: S3Context, store: ObjectStore, acl: str,
     """The owner's CreateBucket of its own bucket in us-east-1: the bucket's ACL becomes
     the request's (AWS's legacy answer there), within its ownership controls."""
     bucket = await bucket_documents(ctx, store)
-    check_ownership_allows(bucket, acl, grants, store.credential_id)
+    check_acls_enabled(bucket, AclIntent(acl, grants), store.credential_id)
     await ctx.services.stores.set_acl_async(
         store.id, acl, [g.to_json() for g in grants] if grants is not None else None)
 
