@@ -604,8 +604,8 @@ class EventTarget(Wire):
     endpoint: NonEmpty
     arn: Annotated[str, Field(pattern="^arn:objectstore:sqs:", description="arn:objectstore:"
                               "sqs:<region>:<id>:<type>")]
-    batch_size: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=100,
-                                                   description="webhook: records per POST")
+    batch_size: Annotated[int, Field(ge=1, le=100)] | SkipJsonSchema[None] = Field(
+        default=None, description="webhook: records per POST")
     exchange: str | SkipJsonSchema[None] = Field(default=None, description="amqp")
     routing_key: str | SkipJsonSchema[None] = Field(default=None, description="amqp")
     subject: str | SkipJsonSchema[None] = Field(default=None, description="nats")

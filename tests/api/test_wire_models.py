@@ -91,3 +91,33 @@ def test_answers_parse_back_into_the_models_the_server_built_them_with() -> None
     back = wire.CredentialPage.model_validate_json(raw)
     assert back == page and back.items == (cred,)
     assert back.to_dict()["items"][0]["secret_access_key_id"] == "SK"
+
+
+# JSON Schema keywords OpenAPI 3.0 knows (a pydantic constraint it cannot place on a type,
+# such as ge= on an optional field, lands in the document as an unknown "ge")
+OPENAPI_30_KEYWORDS = {
+    "type", "format", "description", "properties", "required", "items", "enum", "nullable",
+    "example", "pattern", "minimum", "maximum", "minLength", "maxLength", "minItems",
+    "maxItems", "additionalProperties", "anyOf", "allOf", "oneOf", "$ref", "readOnly",
+    "exclusiveMinimum", "exclusiveMaximum"}
+
+
+def test_the_documents_schemas_use_only_openapi_30_keywords() -> None:
+    from objectstore.mgmt.openapi import OPENAPI
+
+    def walk(schema: Any, where: str) -> None:
+        if isinstance(schema, bool):
+            return
+        unknown = set(schema) - OPENAPI_30_KEYWORDS
+        assert not unknown, (where, unknown)
+        for name, sub in schema.get("properties", {}).items():
+            walk(sub, f"{where}/properties/{name}")
+        for key in ("items", "additionalProperties"):
+            if key in schema:
+                walk(schema[key], f"{where}/{key}")
+        for key in ("anyOf", "allOf", "oneOf"):
+            for i, sub in enumerate(schema.get(key, ())):
+                walk(sub, f"{where}/{key}/{i}")
+
+    for name, schema in OPENAPI["components"]["schemas"].items():
+        walk(schema, f"#/components/schemas/{name}")
