@@ -69,8 +69,8 @@ async def receive_inline(payload: Payload, length: int) -> bytes:
 
 
 class Sealing(Protocol):
-    """Seals plaintext as it is written (services/engine/crypto.Sealer): called after the
-    payload hashed the plaintext."""
+    """Seals plaintext as it is written (services/crypto.Sealer); the payload hashes the
+    same plaintext, in the other lane of ``receive_blob``."""
 
     def feed(self, data: bytes | memoryview) -> bytes: ...
 
@@ -82,58 +82,94 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
                        ) -> str:
     """Stream the verified payload into a new durable blob; its id. If anything fails the
     blob is removed; afterwards the caller owns it (and removes it if it is not named).
-    With a ``sealer`` the blob holds the sealed bytes (hashed as plaintext first). ``sums``
+    With a ``sealer`` the blob holds the sealed bytes (the payload hashes the plaintext). ``sums``
     gets the block checksums of the bytes written (``blocks.BlockSums``).
 
-    Hashing and writing run in a worker thread on ~1 MiB batches while the next bytes
-    arrive; the last batch, the checks and the fsync run in one final hop, so a small
-    object costs a single hop."""
+    The bytes go in ~1 MiB batches down two lanes, each in a worker thread, while the next
+    batch arrives on the event loop: the payload's hashing (the ETag's MD5 and the client's
+    checksums: hashlib and zlib release the GIL) and the storing (sealing, block checksums,
+    writes, the fsync). The lanes run side by side, so a large PUT costs about its MD5 time,
+    not MD5 + writes + fsync in series. The blob is committed (durable) and the payload's
+    verdict taken in the last hop of each lane; a payload that fails its checks has its
+    blob removed even if it was already committed: nothing names it. A body smaller than
+    one batch costs a single hop, both lanes in one thread."""
     holder: list[BlobWriter] = []
+    committed: list[str] = []
 
-    def write(pieces: list[bytes]) -> None:
+    def hash_batch(pieces: list[bytes]) -> None:
+        for piece in pieces:
+            payload.update(piece)
+
+    def store_batch(pieces: list[bytes]) -> None:
         if not holder:
             holder.append(blobs.open_writer())
         writer = holder[0]
         for piece in pieces:
-            payload.update(piece)
             stored = piece if sealer is None else sealer.feed(piece)
             if sums is not None:
                 sums.update(stored)
             writer.write(stored)
 
-    def finish(pieces: list[bytes]) -> str:
-        write(pieces)
+    def hash_last(pieces: list[bytes]) -> None:
+        hash_batch(pieces)
         payload.finish(length)
+
+    def store_last(pieces: list[bytes]) -> None:
+        store_batch(pieces)
         if sealer is not None:
             tail = sealer.finish()
             if sums is not None:
                 sums.update(tail)
             holder[0].write(tail)
-        return holder[0].commit()
+        committed.append(holder[0].commit())
+
+    def single_hop(pieces: list[bytes]) -> None:
+        hash_last(pieces)
+        store_last(pieces)
 
     pending: list[bytes] = []
     size = 0
-    in_flight: asyncio.Future[None] | None = None  # one batch is written while the next arrives
+    # one batch per lane in flight while the next arrives
+    in_flight: list[asyncio.Future[None]] = []
     try:
         async for piece in payload.chunks():
             pending.append(piece)
             size += len(piece)
             if size >= WRITE_BATCH:
-                if in_flight is not None:
-                    await in_flight
+                await _settle(in_flight)
                 batch, pending, size = pending, [], 0
-                in_flight = asyncio.ensure_future(run_sync(write, batch))
-        if in_flight is not None:
-            await in_flight
-            in_flight = None
-        return await run_sync(finish, pending)
+                in_flight = [asyncio.ensure_future(run_sync(hash_batch, batch)),
+                             asyncio.ensure_future(run_sync(store_batch, batch))]
+        if not in_flight:
+            await run_sync(single_hop, pending)
+        else:
+            await _settle(in_flight)
+            in_flight = [asyncio.ensure_future(run_sync(hash_last, pending)),
+                         asyncio.ensure_future(run_sync(store_last, pending))]
+            await _settle(in_flight)
+        return committed[0]
     except BaseException:
-        if in_flight is not None:
+        for fut in in_flight:
             with contextlib.suppress(BaseException):
-                await in_flight
+                await fut
         if holder:
-            await run_sync(holder[0].abort)
+            if committed:  # stored, but the payload failed its checks: nothing may name it
+                await run_sync(blobs.delete, committed[0])
+            else:
+                await run_sync(holder[0].abort)
         raise
+
+
+async def _settle(futures: list[asyncio.Future[None]]) -> None:
+    """Wait for every future (both lanes, even if one fails first), then raise the first
+    failure in lane order: the payload's verdict before a storage error."""
+    if futures:
+        await asyncio.wait(futures)
+    for fut in futures:
+        exc = fut.exception()
+        if exc is not None:
+            raise exc
+    futures.clear()
 
 
 class Span(NamedTuple):
