@@ -342,3 +342,19 @@ def test_the_backlog_limit_drops_the_oldest_and_says_so(tmp_path: Any, hook: Rec
         got = hook.wait_count(5)
         assert sorted(r["s3"]["object"]["key"] for r in got) == [f"k{i:02d}"
                                                                  for i in range(7, 12)]
+
+
+def test_sequencers_keep_growing_after_the_outbox_empties(fast_server: RunningServer,
+                                                          hook: Receiver) -> None:
+    """A key's sequencer grows even when every earlier event was delivered (its outbox row
+    deleted): ids are never reused (SQLite's plain rowid would start again at 1)."""
+    store = create_store(fast_server)
+    target = make_target(store, hook.url)
+    configure(store, target["arn"], ["s3:ObjectCreated:*"])
+    s3 = store.boto()
+    for i in range(3):
+        s3.put_object(Bucket=store.name, Key="again", Body=str(i).encode())
+        hook.wait_count(i + 1)  # delivered: the outbox is empty again
+        time.sleep(0.3)  # (and its row deleted)
+    seqs = [r["s3"]["object"]["sequencer"] for r in hook.records]
+    assert len(seqs) == 3 and seqs == sorted(seqs) and len(set(seqs)) == 3, seqs

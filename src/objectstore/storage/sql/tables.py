@@ -314,4 +314,7 @@ event_outbox = Table(
     Column("record", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_event_outbox_target_id", "target_id", "id"),
+    # ids are never reused, even once the outbox is empty (SQLite's plain rowid would start
+    # again below ids already delivered: a key's sequencer would go backwards)
+    sqlite_autoincrement=True,
 )

@@ -52,6 +52,9 @@ def upgrade() -> None:
         sa.Column("key", KeyType, nullable=False),
         sa.Column("record", sa.Text(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
+        # SQLite: AUTOINCREMENT, so an id (the S3 sequencer) is never reused once the outbox
+        # is empty
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_event_outbox_target_id", "event_outbox", ["target_id", "id"])
 
