@@ -43,7 +43,7 @@ from .blocks import BLOCK, BlockSums, DamagedBlock
 from .integrity import Digest, full_object_digest
 from .listing import Listing, VersionListing
 from .opening import OpenVersion
-from .rows import HEAD_COLUMNS, version_from_tuple
+from .rows import HeadDecoder, head_decoder
 from .spool import Replay, spool_body
 from .sse import (
     KMS,
@@ -138,12 +138,12 @@ def _same_access(a: ObjectVersion, b: ObjectVersion) -> bool:
     return seen(a) == seen(b)
 
 
-def _latest(store_id: str, row: tuple[Any, ...] | None) -> ObjectVersion:
-    """The latest version from its ``md._HEAD`` row: ObjectNotFound, or DeleteMarker when
-    it is one."""
+def _latest(decoder: HeadDecoder, store_id: str, row: tuple[Any, ...] | None) -> ObjectVersion:
+    """The latest version from its raw ``md._HEAD`` row: ObjectNotFound, or DeleteMarker
+    when it is one."""
     if row is None:
         raise ObjectNotFound("The specified key does not exist.")
-    found = version_from_tuple(store_id, HEAD_COLUMNS, row, is_latest=True)
+    found = decoder.decode(store_id, row)
     if found.delete_marker:
         raise DeleteMarker(found.version_id, found.last_modified, addressed=False)
     return found
@@ -171,6 +171,7 @@ class ObjectEngine:
         self.inline_reads = engine.dialect.name == "sqlite"
         # PostgreSQL: the latest-version lookup of a GET/HEAD runs on the event loop
         self.async_reads = async_reads.for_engine(engine)
+        self.head_decoder = head_decoder(engine.dialect)  # the point read's rows, unprocessed
 
     def wake_gc(self) -> None:
         self.gc_wakeup.set()
@@ -202,7 +203,8 @@ class ObjectEngine:
         """The latest version (or the one named): ObjectNotFound, NoSuchVersion, or
         DeleteMarker when it is one."""
         if version_id is None:
-            return _latest(store_id, md._HEAD.first_on(self.engine, store_id=store_id, key=key))
+            return _latest(self.head_decoder, store_id,
+                           md._HEAD.raw_first_on(self.engine, store_id=store_id, key=key))
         if not is_valid_version_id(version_id):
             raise InvalidVersion("Invalid version id specified")
         with self.engine.connect() as conn:
@@ -216,7 +218,7 @@ class ObjectEngine:
     async def head(self, store: ObjectStore, key: str, version_id: str | None = None
                    ) -> ObjectVersion:
         if version_id is None and self.async_reads is not None:  # PostgreSQL: no thread hop
-            return _latest(store.id, await self.async_reads.first(
+            return _latest(self.head_decoder, store.id, await self.async_reads.raw_first(
                 md._HEAD, store_id=store.id, key=key))
         return await self._read_hop(self.head_sync, store.id, key, version_id)
 

@@ -63,6 +63,11 @@ class AsyncReads:
 
     async def first(self, stmt: Prepared, **values: Any) -> tuple[Any, ...] | None:
         """``stmt``'s first row, processed as ``Prepared.first_on`` does."""
+        raw = await self.raw_first(stmt, **values)
+        return None if raw is None else stmt._for(self.engine.dialect).row(raw)
+
+    async def raw_first(self, stmt: Prepared, **values: Any) -> tuple[Any, ...] | None:
+        """``stmt``'s first row as the driver returns it (``Prepared.raw_first_on``)."""
         self._own()
         compiled = stmt._for(self.engine.dialect)
         params = compiled.params(values)
@@ -89,7 +94,7 @@ class AsyncReads:
                 await _close(conn)
             else:
                 self._idle.append(conn)
-        return None if raw is None else compiled.row(raw)
+        return raw  # type: ignore[no-any-return]  # psycopg's default rows are tuples
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

@@ -5,7 +5,9 @@ SQLAlchemy's ``Connection.execute`` costs ~50–150 µs of Python per statement 
 generation, execution context, result wrapping); the same SELECT on the DBAPI cursor costs
 ~12 µs on SQLite. The SQL still comes from the Core statement (so it is right for SQLite and
 PostgreSQL alike) and values still go through the column types' bind and result processors
-(JSON, timezone-aware datetimes); only the per-call machinery is skipped. Statements run on
+(JSON, timezone-aware datetimes); only the per-call machinery is skipped. ``raw_first_on``
+skips the result processors too, for a caller that decodes the row itself (the GET/HEAD point
+read: services/engine/rows.HeadDecoder). Statements run on
 the same DBAPI connection as the SQLAlchemy ``Connection`` they are given, inside whatever
 transaction (or savepoint) it has open.
 """
@@ -28,7 +30,8 @@ from sqlalchemy.types import TypeEngine
 Processor = Callable[[Any], Any] | None
 
 
-def _result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+    """What turns a column's DBAPI value into its Python value (None: nothing to do)."""
     proc = type_.dialect_impl(dialect).result_processor(dialect, None)
     if proc is None or not isinstance(type_, JSON):
         return proc
@@ -64,7 +67,7 @@ class _Compiled:
         columns: Sequence[Any] = getattr(stmt, "selected_columns", ()) or ()
         returning = getattr(stmt, "_returning", ()) or ()
         self.results: list[Processor] = [
-            _result_processor(col.type, dialect) for col in (list(columns) or list(returning))
+            result_processor(col.type, dialect) for col in (list(columns) or list(returning))
         ]
 
     def params(self, values: dict[str, Any]) -> Any:
@@ -117,17 +120,19 @@ class Prepared:
         return compiled, cursor
 
     def _fetch(self, dbapi_conn: Any, dialect: Dialect, values: dict[str, Any], *,
-               one: bool) -> list[tuple[Any, ...]]:
-        """The processed rows (at most one if ``one``)."""
+               one: bool, raw: bool = False) -> list[tuple[Any, ...]]:
+        """The processed rows (at most one if ``one``); ``raw``: as the DBAPI gave them."""
         compiled, cursor = self._run_dbapi(dbapi_conn, dialect, values)
         try:
             if one:
-                raw = cursor.fetchone()
-                raws = [] if raw is None else [raw]
+                found = cursor.fetchone()
+                raws = [] if found is None else [found]
             else:
                 raws = cursor.fetchall()
         finally:
             cursor.close()
+        if raw:
+            return list(raws)
         return [compiled.row(r) for r in raws]
 
     def first(self, conn: Connection, **values: Any) -> tuple[Any, ...] | None:
@@ -148,25 +153,31 @@ class Prepared:
         rows = self._read(engine, values, one=True)
         return rows[0] if rows else None
 
+    def raw_first_on(self, engine: Engine, **values: Any) -> tuple[Any, ...] | None:
+        """``first_on``'s row as the DBAPI returns it, no column type's processing applied
+        (the caller decodes it: ``services/engine/rows.HeadDecoder``)."""
+        rows = self._read(engine, values, one=True, raw=True)
+        return rows[0] if rows else None
+
     def all_on(self, engine: Engine, **values: Any) -> list[tuple[Any, ...]]:
         """Every row, read like ``first_on``."""
         return self._read(engine, values, one=False)
 
-    def _read(self, engine: Engine, values: dict[str, Any], *, one: bool
+    def _read(self, engine: Engine, values: dict[str, Any], *, one: bool, raw: bool = False
               ) -> list[tuple[Any, ...]]:
         reads = _read_connections(engine)
         dbapi_conn = reads.take()
         ok = False
         try:
             if reads.autocommit:  # PostgreSQL: the SELECT alone (no BEGIN, no COMMIT)
-                raw = dbapi_conn.dbapi_connection  # (the pool's proxy does not pass setattr)
-                raw.autocommit = True
+                pg = dbapi_conn.dbapi_connection  # (the pool's proxy does not pass setattr)
+                pg.autocommit = True
                 try:
-                    rows = self._fetch(raw, engine.dialect, values, one=one)
+                    rows = self._fetch(pg, engine.dialect, values, one=one, raw=raw)
                 finally:
-                    raw.autocommit = False
+                    pg.autocommit = False
             else:
-                rows = self._fetch(dbapi_conn, engine.dialect, values, one=one)
+                rows = self._fetch(dbapi_conn, engine.dialect, values, one=one, raw=raw)
                 if not reads.keep:
                     dbapi_conn.commit()  # the driver opened a transaction for the SELECT
             ok = True
