@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 
 from ...backoff import Backoff
 from ...storage.sql.tables import event_outbox, event_targets
@@ -35,7 +35,8 @@ from .targets import EventTarget, TargetService
 log = logging.getLogger("objectstore.events")
 BATCH = 256
 PARALLEL = 16
-POLL_S = 0.25          # how often an idle target looks for events other processes wrote
+POLL_S = 0.25          # how often the outbox is looked at for events other processes wrote
+IDLE_S = 5.0           # an idle target looks anyway this often
 GATHER_S = 0.05        # after a partial batch, wait this long for more (fewer, fuller rounds)
 RELOAD_S = 2.0         # how often the target list is read again
 TRIM_S = 5.0           # how often backlogs are measured against the limit
@@ -46,6 +47,13 @@ Row = tuple[int, str, str]  # (id, key, record)
 class Failures(NamedTuple):
     retried: int  # failed attempts (every one is tried again later)
     failed: int   # of which permanent: configuration a retry cannot fix (still retried)
+
+
+def _newest(engine: Engine) -> int | None:
+    """The outbox's highest id: one index lookup, whatever the number of targets."""
+    with engine.connect() as conn:
+        value = conn.execute(select(func.max(event_outbox.c.id))).scalar()
+    return None if value is None else int(value)
 
 
 def _fetch(engine: Engine, target_id: str, limit: int) -> list[Row]:
@@ -73,6 +81,7 @@ class EventDeliverer:
         self._kick: asyncio.Event | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._waiting = 0  # target loops idle, waiting for events
+        self._generation = 0  # moves whenever there may be new events (a kick)
         self.backoff = Backoff("event delivery", log)
 
     # -- the thread -------------------------------------------------------------------------
@@ -103,26 +112,50 @@ class EventDeliverer:
     def _kicked(self) -> None:
         """A write of this process recorded events (the committer thread calls this): wake
         an idle deliverer (a busy one will find them on its next round anyway)."""
-        loop, kick = self._loop, self._kick
-        if loop is not None and kick is not None and self._waiting:
+        loop = self._loop
+        if loop is not None and self._waiting:
             with contextlib.suppress(RuntimeError):  # the loop has closed
-                loop.call_soon_threadsafe(kick.set)
+                loop.call_soon_threadsafe(self._bump)
+
+    def _bump(self) -> None:
+        """There may be new events: wake the idle targets (on the loop)."""
+        self._generation += 1
+        if self._kick is not None:
+            self._kick.set()
+
+    async def _poll(self) -> None:
+        """Other processes' writes: one query for all targets every ``POLL_S``; a new
+        highest id wakes them."""
+        seen: int | None = None
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):  # (the targets' own rounds report errors)
+                newest = await asyncio.to_thread(_newest, self.engine)
+                if newest != seen:
+                    seen = newest
+                    self._bump()
+            await asyncio.sleep(POLL_S)
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._kick = asyncio.Event()
         self.notifications.on_recorded = self._kicked
         last_trim = 0.0
+        poller: asyncio.Task[None] | None = None
         try:
             while not self._stop.is_set():
                 try:
                     leading = await asyncio.to_thread(self.leader.try_acquire)
                     if leading:
+                        if poller is None or poller.done():
+                            poller = asyncio.create_task(self._poll(), name="events-poll")
                         await self._reconcile(await asyncio.to_thread(self.targets.all))
                         if time.monotonic() - last_trim >= TRIM_S:
                             last_trim = time.monotonic()
                             await asyncio.to_thread(self.trim)
                     else:
+                        if poller is not None:
+                            poller.cancel()
+                            poller = None
                         await self._reconcile([])
                     self.backoff.succeeded()
                 except Exception as exc:  # noqa: BLE001 - a background pass: backed off
@@ -130,6 +163,8 @@ class EventDeliverer:
                 await self._sleep(self.backoff.wait(RELOAD_S))
         finally:
             self.notifications.on_recorded = None
+            if poller is not None:
+                poller.cancel()
             await self._reconcile([])
 
     async def _sleep(self, seconds: float) -> None:
@@ -152,13 +187,17 @@ class EventDeliverer:
                                                        name=f"events-{tid}")
 
     # -- one target -------------------------------------------------------------------------
-    async def _idle(self) -> None:
+    async def _idle(self, generation: int) -> None:
+        """Wait for a kick newer than ``generation`` (read before the round that found
+        nothing), at most ``IDLE_S``."""
         assert self._kick is not None
+        if self._generation != generation:
+            return  # kicked while that round ran: look again at once
         self._kick.clear()
         self._waiting += 1
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), POLL_S)
+                await asyncio.wait_for(self._kick.wait(), IDLE_S)
         finally:
             self._waiting -= 1
 
@@ -174,9 +213,10 @@ class EventDeliverer:
                         spec = self.targets.spec(target)
                         await asyncio.to_thread(self.targets.check_reachable, spec)
                         sender = open_sender(spec)
+                    generation = self._generation
                     rows = await asyncio.to_thread(_fetch, self.engine, target.id, BATCH)
                     if not rows:
-                        await self._idle()
+                        await self._idle(generation)
                         continue
                     done, failures, error = await self._deliver(sender, rows, batch)
                     await asyncio.to_thread(self._ack, target.id, done, failures, error)
