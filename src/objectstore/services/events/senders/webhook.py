@@ -2,10 +2,11 @@
 acknowledges it (a 3xx is not followed: not an acknowledgement). ``Authorization: Bearer
 <auth_token>`` when the target has a token.
 
-A small HTTP/1.1 client of its own over asyncio streams (keep-alive connections, the request
-in one write, TCP_NODELAY): httpx sent the headers and the body in two writes and, against a
-receiver that delays its ACKs, managed ~200 POSTs/s where this does thousands — the
-deliverer shares its process with the S3 plane, so its CPU per event matters too."""
+HTTP/1.1 framing is h11's (requests made, answers parsed: 1xx, chunked, bodies to the end
+of the connection, keep-alive) over asyncio streams of our own, so that each request leaves
+in one write on a TCP_NODELAY socket: httpx sent the headers and the body in two writes and,
+against a receiver that delays its ACKs, managed ~200 POSTs/s where this does thousands —
+the deliverer shares its process with the S3 plane, so its CPU per event matters too."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
+import h11
+
 from .base import DeliveryError, TargetSpec
 
 TIMEOUT_S = 10.0
@@ -22,7 +25,16 @@ MAX_IDLE = 32          # kept-alive connections
 MAX_HEAD = 64 * 1024   # a response head larger than this is refused
 MAX_BODY = 1024 * 1024  # response bodies are read (to reuse the connection) up to this
 
-Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class Conn:
+    """One kept connection and its HTTP/1.1 state."""
+
+    __slots__ = ("reader", "writer", "http")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.http = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
 
 
 class WebhookSender:
@@ -41,12 +53,12 @@ class WebhookSender:
         host_header = url.hostname if ":" not in url.hostname else f"[{url.hostname}]"
         if url.port is not None:
             host_header += f":{url.port}"
-        lines = [f"POST {path} HTTP/1.1", f"Host: {host_header}",
-                 "Content-Type: application/json", "User-Agent: objectstore-events",
-                 "Connection: keep-alive"]
+        self._target = path.encode("latin-1")
+        self._headers = [(b"host", host_header.encode("latin-1")),
+                         (b"content-type", b"application/json"),
+                         (b"user-agent", b"objectstore-events")]
         if spec.secret:
-            lines.append(f"Authorization: Bearer {spec.secret}")
-        self._head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
+            self._headers.append((b"authorization", f"Bearer {spec.secret}".encode("latin-1")))
         self._idle: list[Conn] = []
         self._closed = False
 
@@ -59,10 +71,9 @@ class WebhookSender:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return reader, writer
+        return Conn(reader, writer)
 
     async def send(self, body: bytes, *, key: str) -> None:
-        request = self._head + str(len(body)).encode() + b"\r\n\r\n" + body
         for attempt in (1, 2):  # a kept-alive connection the receiver closed: once more
             reused = bool(self._idle)
             conn = self._idle.pop() if reused else None
@@ -70,11 +81,10 @@ class WebhookSender:
                 async with asyncio.timeout(TIMEOUT_S):  # (no task per call, as wait_for)
                     if conn is None:
                         conn = await self._connect()
-                    status, keep = await self._exchange(conn, request)
-            except (OSError, EOFError, asyncio.IncompleteReadError, ValueError,
-                    asyncio.LimitOverrunError, TimeoutError, ssl.SSLError) as exc:
+                    status, keep = await self._exchange(conn, body)
+            except (OSError, EOFError, h11.ProtocolError, TimeoutError, ssl.SSLError) as exc:
                 if conn is not None:
-                    conn[1].close()
+                    conn.writer.close()
                 if reused and attempt == 1 and not isinstance(exc, TimeoutError):
                     continue
                 raise DeliveryError(f"webhook {self.host}:{self.port}: "
@@ -82,54 +92,44 @@ class WebhookSender:
             if keep and not self._closed and len(self._idle) < MAX_IDLE:
                 self._idle.append(conn)
             else:
-                conn[1].close()
+                conn.writer.close()
             if 200 <= status < 300:
                 return
             permanent = 400 <= status < 500 and status not in (408, 429)
             raise DeliveryError(f"the webhook answered {status}", permanent=permanent)
         raise AssertionError("unreachable")
 
-    @staticmethod
-    async def _exchange(conn: Conn, request: bytes) -> tuple[int, bool]:
-        reader, writer = conn
-        writer.write(request)
-        await writer.drain()
-        while True:  # 1xx answers come before the real one
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            parts = lines[0].split(" ", 2)
-            if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-                raise ValueError(f"not an HTTP/1.x answer: {lines[0][:80]!r}")
-            status = int(parts[1])
-            if not 100 <= status < 200:
-                break
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if ":" in line:
-                k, v = line.split(":", 1)
-                headers[k.strip().lower()] = v.strip()
-        keep = parts[0] == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            total = 0
-            while True:
-                size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
-                total += size
-                if total > MAX_BODY:
+    async def _exchange(self, conn: Conn, body: bytes) -> tuple[int, bool]:
+        """POST ``body`` on ``conn``: the answer's status, and whether the connection can
+        carry the next request (the answer read whole, neither side closing)."""
+        http = conn.http
+        headers = [*self._headers, (b"content-length", str(len(body)).encode())]
+        conn.writer.write(http.send(h11.Request(method=b"POST", target=self._target,
+                                                headers=headers))
+                          + http.send(h11.Data(data=body))
+                          + http.send(h11.EndOfMessage()))
+        await conn.writer.drain()
+        status, read = 0, 0
+        while True:
+            event = http.next_event()
+            if event is h11.NEED_DATA:
+                http.receive_data(await conn.reader.read(65536))  # b"": the end
+            elif isinstance(event, h11.Response):  # (1xx answers are skipped)
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                read += len(event.data)
+                if read > MAX_BODY:  # not read to its end: the connection is not reused
                     return status, False
-                await reader.readexactly(size + 2)
-                if size == 0:
-                    break
-        elif "content-length" in headers:
-            length = int(headers["content-length"])
-            if length > MAX_BODY:
-                return status, False
-            await reader.readexactly(length)
-        elif status not in (204, 304):
-            keep = False  # the body runs to the end of the connection: not read
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise EOFError("the webhook closed the connection before answering")
+        keep = http.our_state is h11.DONE and http.their_state is h11.DONE
+        if keep:
+            http.start_next_cycle()
         return status, keep
 
     async def close(self) -> None:
         self._closed = True
         while self._idle:
-            _reader, writer = self._idle.pop()
-            writer.close()
+            self._idle.pop().writer.close()
