@@ -2,9 +2,9 @@
 acknowledges it (a 3xx is not followed: not an acknowledgement). ``Authorization: Bearer
 <auth_token>`` when the target has a token.
 
-HTTP/1.1 framing is h11's (requests made, answers parsed: 1xx, chunked, bodies to the end
-of the connection, keep-alive) over asyncio streams of our own, so that each request leaves
-in one write on a TCP_NODELAY socket: httpx sent the headers and the body in two writes and,
+Answers are parsed by httptools (llhttp, the parser the server itself runs on: 1xx, chunked,
+bodies to the end of the connection, keep-alive) over asyncio streams of our own, so that
+each request leaves in one write on a TCP_NODELAY socket: httpx sent the headers and the body in two writes and,
 against a receiver that delays its ACKs, managed ~200 POSTs/s where this does thousands —
 the deliverer shares its process with the S3 plane, so its CPU per event matters too."""
 
@@ -16,7 +16,7 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
-import h11
+import httptools
 
 from .base import DeliveryError, TargetSpec
 
@@ -28,13 +28,35 @@ MAX_BODY = 1024 * 1024  # response bodies are read (to reuse the connection) up 
 
 
 class Conn:
-    """One kept connection and its HTTP/1.1 state."""
+    """One kept connection."""
 
-    __slots__ = ("reader", "writer", "http")
+    __slots__ = ("reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
-        self.http = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+
+
+class _Answer:
+    """httptools' callbacks for one answer: its status once final (1xx skipped), whether the
+    connection stays open, how much body came."""
+
+    __slots__ = ("parser", "status", "keep", "done", "headers_done", "body")
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.status, self.keep, self.done, self.headers_done, self.body = 0, False, False, \
+            False, 0
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.headers_done = self.status >= 200
+
+    def on_body(self, data: bytes) -> None:
+        self.body += len(data)
+
+    def on_message_complete(self) -> None:
+        if self.parser.get_status_code() >= 200:
+            self.done, self.keep = True, self.parser.should_keep_alive()
 
 
 class WebhookSender:
@@ -53,12 +75,11 @@ class WebhookSender:
         host_header = url.hostname if ":" not in url.hostname else f"[{url.hostname}]"
         if url.port is not None:
             host_header += f":{url.port}"
-        self._target = path.encode("latin-1")
-        self._headers = [(b"host", host_header.encode("latin-1")),
-                         (b"content-type", b"application/json"),
-                         (b"user-agent", b"objectstore-events")]
+        lines = [f"POST {path} HTTP/1.1", f"Host: {host_header}",
+                 "Content-Type: application/json", "User-Agent: objectstore-events"]
         if spec.secret:
-            self._headers.append((b"authorization", f"Bearer {spec.secret}".encode("latin-1")))
+            lines.append(f"Authorization: Bearer {spec.secret}")
+        self._head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
         self._idle: list[Conn] = []
         self._closed = False
 
@@ -82,7 +103,8 @@ class WebhookSender:
                     if conn is None:
                         conn = await self._connect()
                     status, keep = await self._exchange(conn, body)
-            except (OSError, EOFError, h11.ProtocolError, TimeoutError, ssl.SSLError) as exc:
+            except (OSError, EOFError, httptools.HttpParserError, TimeoutError,
+                    ssl.SSLError) as exc:
                 if conn is not None:
                     conn.writer.close()
                 if reused and attempt == 1 and not isinstance(exc, TimeoutError):
@@ -102,32 +124,19 @@ class WebhookSender:
     async def _exchange(self, conn: Conn, body: bytes) -> tuple[int, bool]:
         """POST ``body`` on ``conn``: the answer's status, and whether the connection can
         carry the next request (the answer read whole, neither side closing)."""
-        http = conn.http
-        headers = [*self._headers, (b"content-length", str(len(body)).encode())]
-        conn.writer.write(http.send(h11.Request(method=b"POST", target=self._target,
-                                                headers=headers))
-                          + http.send(h11.Data(data=body))
-                          + http.send(h11.EndOfMessage()))
+        conn.writer.write(self._head + str(len(body)).encode() + b"\r\n\r\n" + body)
         await conn.writer.drain()
-        status, read = 0, 0
-        while True:
-            event = http.next_event()
-            if event is h11.NEED_DATA:
-                http.receive_data(await conn.reader.read(65536))  # b"": the end
-            elif isinstance(event, h11.Response):  # (1xx answers are skipped)
-                status = event.status_code
-            elif isinstance(event, h11.Data):
-                read += len(event.data)
-                if read > MAX_BODY:  # not read to its end: the connection is not reused
-                    return status, False
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            elif isinstance(event, h11.ConnectionClosed):
+        answer = _Answer()
+        while not answer.done:
+            data = await conn.reader.read(65536)
+            if not data:
+                if answer.headers_done:  # a body that runs to the end of the connection
+                    return answer.status, False
                 raise EOFError("the webhook closed the connection before answering")
-        keep = http.our_state is h11.DONE and http.their_state is h11.DONE
-        if keep:
-            http.start_next_cycle()
-        return status, keep
+            answer.parser.feed_data(data)
+            if answer.body > MAX_BODY:  # not read to its end: the connection is not reused
+                return answer.status, False
+        return answer.status, answer.keep
 
     async def close(self) -> None:
         self._closed = True
