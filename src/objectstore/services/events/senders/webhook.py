@@ -6,7 +6,8 @@ Answers are parsed by httptools (llhttp, the parser the server itself runs on: 1
 bodies to the end of the connection, keep-alive) over asyncio streams of our own, so that
 each request leaves in one write on a TCP_NODELAY socket: httpx sent the headers and the
 body in two writes and, against a receiver that delays its ACKs, managed ~200 POSTs/s where
-this does thousands — the deliverer shares its process with the S3 plane, so its CPU per event matters too."""
+this does thousands — the deliverer shares its process with the S3 plane, so its CPU per
+event matters too."""
 
 from __future__ import annotations
 
