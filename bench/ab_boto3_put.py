@@ -1,5 +1,7 @@
-"""A/B of 256 MiB single-stream PUTs through boto3 with its default checksums (aws-chunked,
-CRC32 trailer since botocore 1.36): one or two source trees of this server (``--workers 1``,
+"""A/B of 256 MiB single-stream PUTs through boto3 with its defaults (over http, which this
+uses: a signed payload - x-amz-content-sha256 is the body's SHA-256 - and the CRC32 in an
+x-amz-checksum-crc32 header; over https boto3 streams aws-chunked with a CRC32 trailer
+instead): one or two source trees of this server (``--workers 1``,
 SQLite, filesystem blobs) and ``rclone serve s3``, side by side, PUTs alternated between
 them so all see the same machine load. Reports MiB/s and the server's CPU seconds per PUT,
 and one core's MD5 rate measured in the same run.

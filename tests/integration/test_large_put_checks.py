@@ -93,6 +93,20 @@ def test_wrong_md5_or_checksum_header_stores_nothing(store: Store) -> None:
     assert s3.get_object(Bucket=store.name, Key="big")["Body"].read() == BIG
 
 
+def test_wrong_signed_payload_hash_stores_nothing(store: Store) -> None:
+    """A signed x-amz-content-sha256 (boto3's default over http) hashed in its own lane."""
+    url = f"{store.s3_url}/{store.name}/big"
+    other = BIG[:-1] + bytes([BIG[-1] ^ 1])
+    with nothing_stored(store):
+        headers = sign_v4("PUT", url, store.access_key, store.secret_key, body=other)
+        with httpx.Client(timeout=60) as client:
+            r = client.put(url, content=BIG, headers=headers)
+        assert r.status_code == 400 and b"XAmzContentSHA256Mismatch" in r.content, r.text
+    headers = sign_v4("PUT", url, store.access_key, store.secret_key, body=BIG)
+    with httpx.Client(timeout=60) as client:
+        assert client.put(url, content=BIG, headers=headers).status_code == 200
+
+
 def test_wrong_trailer_stores_nothing(store: Store) -> None:
     with nothing_stored(store):
         r = _put_with_trailer(store, "big", BIG, crc32(b"else"))

@@ -249,10 +249,24 @@ class PayloadVerifier:
             self._summers[algorithm] = new_checksummer(algorithm)
 
     def update(self, chunk: Buffer) -> None:
-        self.size += len(chunk)
-        self._md5.update(chunk)
+        self._update_md5_and_summers(chunk)
         if self._sha256 is not None:
             self._sha256.update(chunk)
+
+    def lanes(self) -> list[Callable[[Buffer], None]]:
+        """``update`` cut into independent parts, each to be fed every piece in order, that
+        may run side by side in threads (hashlib and the CRCs release the GIL): the MD5 with
+        the size and the checksums (CRCs cost a fraction of an MD5), and the SHA-256 of a
+        signed payload, which costs about as much as the MD5. Call it after
+        ``default_checksum`` and before the first piece."""
+        out: list[Callable[[Buffer], None]] = [self._update_md5_and_summers]
+        if self._sha256 is not None:
+            out.append(self._sha256.update)
+        return out
+
+    def _update_md5_and_summers(self, chunk: Buffer) -> None:
+        self.size += len(chunk)
+        self._md5.update(chunk)
         for summer in self._summers.values():
             summer.update(chunk if isinstance(chunk, bytes | memoryview) else memoryview(chunk))
 

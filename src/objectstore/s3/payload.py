@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from .body import Body
 
@@ -19,6 +19,10 @@ class BodyPayload:
 
     def update(self, data: bytes) -> None:
         self.body.verifier.update(data)
+
+    def lanes(self) -> list[Callable[[bytes], None]]:
+        """``update`` in independent parts that may run side by side (``PayloadVerifier``)."""
+        return list(self.body.verifier.lanes())
 
     def finish(self, expected_length: int) -> None:
         self.body.finish(expected_length)

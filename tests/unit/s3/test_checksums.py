@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import zlib
 
 import pytest
@@ -281,3 +282,25 @@ def test_verifier_with_botocore_header_checksum() -> None:
         verifier = _feed(PayloadVerifier.from_headers({header_name(algorithm): value}))
         verifier.finish()
         assert verifier.checksums[algorithm] == value
+
+
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("algorithms", [(), ("CRC32",), ("CRC64NVME", "SHA1")])
+def test_lanes_hash_what_update_hashes(signed: bool, algorithms: tuple[str, ...]) -> None:
+    """``lanes()`` (run side by side by the engine) is ``update`` cut in parts: fed every
+    piece, in order, they give the same digests, size and verdict."""
+    data = [os.urandom(n) for n in (1, 70_000, 3, 1 << 20)]
+    whole = b"".join(data)
+    kwargs = {"sha256_hex": hashlib.sha256(whole).hexdigest() if signed else None,
+              "algorithms": algorithms}
+    one, split = PayloadVerifier(**kwargs), PayloadVerifier(**kwargs)  # type: ignore[arg-type]
+    lanes = split.lanes()
+    assert len(lanes) == (2 if signed else 1)
+    for piece in data:
+        one.update(piece)
+    for lane in lanes:
+        for piece in data:
+            lane(piece)
+    assert (split.md5_hex, split.sha256_hex, split.checksums, split.size) == \
+        (one.md5_hex, one.sha256_hex, one.checksums, one.size)
+    split.finish()

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import NamedTuple, Protocol
 
 from anyio.to_thread import run_sync
@@ -26,7 +26,9 @@ assert READ_CHUNK % blk.BLOCK == 0 and COPY_CHUNK % blk.BLOCK == 0  # reads cut 
 
 class Payload(Protocol):
     """A request body as the engine consumes it: decoded pieces, hashed by the engine (in
-    worker threads, as it writes them), verified once complete."""
+    worker threads, as it writes them), verified once complete. A payload may also offer
+    ``lanes()``: ``update`` cut into independent parts that ``receive_blob`` runs side by
+    side (``s3.checksums.PayloadVerifier.lanes``)."""
 
     def chunks(self) -> AsyncIterator[bytes]: ...
 
@@ -85,20 +87,28 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
     With a ``sealer`` the blob holds the sealed bytes (the payload hashes the plaintext). ``sums``
     gets the block checksums of the bytes written (``blocks.BlockSums``).
 
-    The bytes go in ~1 MiB batches down two lanes, each in a worker thread, while the next
-    batch arrives on the event loop: the payload's hashing (the ETag's MD5 and the client's
-    checksums: hashlib and zlib release the GIL) and the storing (sealing, block checksums,
-    writes, the fsync). The lanes run side by side, so a large PUT costs about its MD5 time,
-    not MD5 + writes + fsync in series. The blob is committed (durable) and the payload's
-    verdict taken in the last hop of each lane; a payload that fails its checks has its
-    blob removed even if it was already committed: nothing names it. A body smaller than
-    one batch costs a single hop, both lanes in one thread."""
+    The bytes go in ~1 MiB batches down lanes, each in a worker thread, while the next
+    batch arrives on the event loop: the payload's hashing (the ETag's MD5 with the client's
+    checksums, and the SHA-256 of a signed payload in a lane of its own when the payload
+    cuts its hashing so: ``lanes()``; hashlib and zlib release the GIL) and the storing
+    (sealing, block checksums, writes, the fsync). The lanes run side by side, so a large
+    PUT costs about its MD5 time, not MD5 + SHA-256 + writes + fsync in series. The blob is
+    committed (durable) in the storing lane's last hop and the payload's verdict taken once
+    every lane is done; a payload that fails its checks has its blob removed even if it
+    was already committed: nothing names it. A body smaller than one batch costs a single
+    hop, every lane in one thread."""
     holder: list[BlobWriter] = []
     committed: list[str] = []
 
     def hash_batch(pieces: list[bytes]) -> None:
         for piece in pieces:
             payload.update(piece)
+
+    def lane(update: Callable[[bytes], None]) -> Callable[[list[bytes]], None]:
+        def run(pieces: list[bytes]) -> None:
+            for piece in pieces:
+                update(piece)
+        return run
 
     def store_batch(pieces: list[bytes]) -> None:
         if not holder:
@@ -131,22 +141,27 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
     size = 0
     # one batch per lane in flight while the next arrives
     in_flight: list[asyncio.Future[None]] = []
+    lanes: list[Callable[[list[bytes]], None]] = []
     try:
         async for piece in payload.chunks():
             pending.append(piece)
             size += len(piece)
             if size >= WRITE_BATCH:
                 await _settle(in_flight)
+                if not lanes:  # the payload's own cut of its hashing, if it has one
+                    split = getattr(payload, "lanes", None)
+                    lanes = [lane(u) for u in split()] if split is not None else [hash_batch]
                 batch, pending, size = pending, [], 0
-                in_flight = [asyncio.ensure_future(run_sync(hash_batch, batch)),
+                in_flight = [*(asyncio.ensure_future(run_sync(h, batch)) for h in lanes),
                              asyncio.ensure_future(run_sync(store_batch, batch))]
         if not in_flight:
             await run_sync(single_hop, pending)
         else:
             await _settle(in_flight)
-            in_flight = [asyncio.ensure_future(run_sync(hash_last, pending)),
+            in_flight = [*(asyncio.ensure_future(run_sync(h, pending)) for h in lanes),
                          asyncio.ensure_future(run_sync(store_last, pending))]
-            await _settle(in_flight)
+            # the verdict once every lane has seen every byte, before any storage error
+            await _settle(in_flight, lambda: payload.finish(length))
         return committed[0]
     except BaseException:
         for fut in in_flight:
@@ -160,12 +175,17 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
         raise
 
 
-async def _settle(futures: list[asyncio.Future[None]]) -> None:
-    """Wait for every future (both lanes, even if one fails first), then raise the first
-    failure in lane order: the payload's verdict before a storage error."""
+async def _settle(futures: list[asyncio.Future[None]],
+                  verdict: Callable[[], None] | None = None) -> None:
+    """Wait for every future (every lane, even if one fails first; the storing lane last),
+    then raise the first failure in lane order, ``verdict`` (the payload's checks) taken
+    after the hashing lanes and before the storing lane's failure: a body that is short or
+    wrong is refused as such, not as the storage error it may also have caused."""
     if futures:
         await asyncio.wait(futures)
-    for fut in futures:
+    for i, fut in enumerate(futures):
+        if i == len(futures) - 1 and verdict is not None:
+            verdict()
         exc = fut.exception()
         if exc is not None:
             raise exc
