@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -92,6 +93,7 @@ def main() -> None:
     finally:
         for stop in stops:
             stop()
+        shutil.rmtree(workdir, ignore_errors=True)  # GiBs of objects
     out = {"md5_MiBps_one_core": round(md5), "loadavg_before": load,
            "loadavg_after": os.getloadavg()}
     for name, r in res.items():

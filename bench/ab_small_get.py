@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import tempfile
 from pathlib import Path
@@ -107,6 +108,7 @@ def main() -> None:
             srv.stop()
         if pg is not None:
             pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)  # the servers' data dirs
     out = {"database": "PostgreSQL" if args.pg else "SQLite", "loadavg_before": load,
            "loadavg_after": os.getloadavg()}
     for k, v in res.items():
