@@ -466,8 +466,11 @@ def test_screenshots_desktop_and_phone(signed_in: tuple[Console, Account]) -> No
 def test_docs_show_only_screenshots_the_tests_make() -> None:
     """README.md and docs/console.md show the screenshots above (so a refresh updates them
     all) and nothing else from docs/screenshots."""
+    from .test_look_events import SECTION_SCREENSHOTS
+
     root = Path(__file__).resolve().parents[2]
-    made = {f"{p}-{n}.png" for n in SCREENSHOTS for p in ("desktop", "phone")}
+    made = {f"{p}-{n}.png" for n in SCREENSHOTS + SECTION_SCREENSHOTS
+            for p in ("desktop", "phone")}
     shown: set[str] = set()
     for doc in ("README.md", "docs/console.md"):
         shown |= set(re.findall(r"screenshots/([\w.-]+\.png)", (root / doc).read_text()))
