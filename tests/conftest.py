@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Playwright, sync_playwright
 
 from tests.support.pg import PgCluster
 from tests.support.server import RunningServer, running_server
@@ -16,6 +17,17 @@ from tests.support.server import RunningServer, running_server
 # start; a client built with its own Config(retries=...) sets total_max_attempts: 1 itself.
 os.environ["AWS_MAX_ATTEMPTS"] = "1"
 os.environ["AWS_RETRY_MODE"] = "standard"
+
+
+@pytest.fixture(scope="session")
+def pw_session() -> Iterator[Playwright]:
+    """One sync Playwright from the first test that asks for it to the end of the run, shared
+    by the console's and the website's browser tests: a second ``sync_playwright()`` while
+    one is open fails ("using Playwright Sync API inside the asyncio loop"). (tests/browser
+    opens and closes its own, before any other.) Tests after it that run a coroutine use
+    ``tests.support.aio.in_own_loop``: this one leaves a loop running in the main thread."""
+    with sync_playwright() as pw:
+        yield pw
 
 
 @pytest.fixture(scope="session")

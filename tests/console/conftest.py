@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright
 
 from objectstore.domain.models import Account
 from tests.support.server import RunningServer, running_server
@@ -35,17 +35,17 @@ def console_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
 
 
 @pytest.fixture(scope="session")
-def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+def browser_context(tmp_path_factory: pytest.TempPathFactory, pw_session: Playwright
+                    ) -> Iterator[BrowserContext]:
     profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=chromium_path(), headless=True,
-            args=CHROMIUM_FLAGS, accept_downloads=True, viewport={"width": 1200, "height": 900})
-        ctx.set_default_timeout(15_000)
-        try:
-            yield ctx
-        finally:
-            ctx.close()
+    ctx = pw_session.chromium.launch_persistent_context(
+        str(profile), executable_path=chromium_path(), headless=True,
+        args=CHROMIUM_FLAGS, accept_downloads=True, viewport={"width": 1200, "height": 900})
+    ctx.set_default_timeout(15_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
 
 
 @pytest.fixture(scope="session")

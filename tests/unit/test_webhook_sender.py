@@ -10,6 +10,7 @@ import pytest
 
 from objectstore.services.events.senders.base import DeliveryError, TargetSpec
 from objectstore.services.events.senders.webhook import WebhookSender
+from tests.support.aio import in_own_loop
 
 ANSWERS = {
     "length": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
@@ -61,7 +62,7 @@ async def _exchange(answer: bytes, sends: int = 2) -> tuple[list[object], list[b
 @pytest.mark.parametrize("kind", ["length", "no-content", "chunked-body", "to-close",
                                   "informational"])
 def test_a_2xx_in_any_framing_acknowledges(kind: str) -> None:
-    results, seen = asyncio.run(_exchange(ANSWERS[kind]))
+    results, seen = in_own_loop(_exchange(ANSWERS[kind]))
     assert results == ["ok", "ok"], results
     assert seen[0].startswith(b"POST /hook?x=1 HTTP/1.1\r\n")
     assert b"authorization: Bearer s3cret" in seen[0].lower().replace(b"bearer", b"Bearer")
@@ -70,10 +71,10 @@ def test_a_2xx_in_any_framing_acknowledges(kind: str) -> None:
 
 @pytest.mark.parametrize(("kind", "permanent"), [("refused", True), ("busy", False)])
 def test_other_statuses_are_delivery_errors(kind: str, permanent: bool) -> None:
-    results, _ = asyncio.run(_exchange(ANSWERS[kind], sends=1))
+    results, _ = in_own_loop(_exchange(ANSWERS[kind], sends=1))
     assert isinstance(results[0], DeliveryError) and results[0].permanent is permanent
 
 
 def test_a_non_http_answer_is_a_delivery_error() -> None:
-    results, _ = asyncio.run(_exchange(ANSWERS["garbage"], sends=1))
+    results, _ = in_own_loop(_exchange(ANSWERS["garbage"], sends=1))
     assert isinstance(results[0], DeliveryError), results

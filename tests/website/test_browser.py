@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright
 
 from tests.console.conftest import CHROMIUM_FLAGS, chromium_path
 from tests.support.server import RunningServer
@@ -28,15 +28,14 @@ document.getElementById("route").textContent = location.pathname;
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path(), headless=True,
-                               args=[*CHROMIUM_FLAGS,
-                                     f"--host-resolver-rules=MAP *.{DOMAIN} 127.0.0.1"])
-        try:
-            yield b
-        finally:
-            b.close()
+def browser(pw_session: Playwright) -> Iterator[Browser]:
+    b = pw_session.chromium.launch(executable_path=chromium_path(), headless=True,
+                                   args=[*CHROMIUM_FLAGS,
+                                         f"--host-resolver-rules=MAP *.{DOMAIN} 127.0.0.1"])
+    try:
+        yield b
+    finally:
+        b.close()
 
 
 def test_a_site_loads_with_its_css_and_js(web_srv: RunningServer, browser: Browser) -> None:
