@@ -73,7 +73,8 @@ class ServerProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("server did not become ready")
+        self.kill()  # not left running (a supervisor would restart failing workers for ever)
+        raise RuntimeError(f"server did not become ready: {self.log.read_text()[-2000:]}")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
