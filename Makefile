@@ -45,7 +45,7 @@ test: $(TEST_STAMP)
 	bash scripts/ensure-nginx.sh >/dev/null
 	bash scripts/ensure-brokers.sh
 	. scripts/pg-env.sh && . scripts/broker-env.sh && \
-	  $(BIN)/pytest -q -p no:cacheprovider -m "not long"
+	  $(BIN)/pytest -q -p no:cacheprovider -m "not long" --durations=30
 
 # Only the long fault and crash runs (marked `long`): gateways, volume servers and the
 # background leader SIGKILLed through many uploads, and crash loops with many kills.
