@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 from urllib.parse import unquote_plus, unquote_to_bytes
 
-from objectstore.s3.handlers.common import http_date
+from objectstore.domain.http_dates import http_date
 from objectstore.s3.request_view import RequestView, aws_quote, decode_component, is_unreserved
 from objectstore.s3.routing import RULES, SUBRESOURCES, Target, resolve
 from objectstore.s3.sigv4 import canonical_uri

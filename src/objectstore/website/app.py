@@ -28,13 +28,13 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.errors import AccessDenied, DomainError
+from ..domain.http_dates import http_date, parse_http_date
 from ..domain.models import ObjectStore, ObjectVersion
 from ..domain.names import validate_object_key
 from ..domain.operations import Op
@@ -63,8 +63,6 @@ log = logging.getLogger("objectstore.website")
 HTML = "text/html; charset=utf-8"
 REDIRECT_HEADER = "x-amz-website-redirect-location"
 _RANGE_RE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass
@@ -95,22 +93,6 @@ class Request:
     request_id: str
 
 
-def http_date(dt: datetime) -> str:
-    u = dt.astimezone(UTC)
-    return (f"{_DAYS[u.weekday()]}, {u.day:02d} {_MONTHS[u.month - 1]} {u.year:04d} "
-            f"{u.hour:02d}:{u.minute:02d}:{u.second:02d} GMT")
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def _etag_in(etag: str, header: str) -> bool:
     wanted = [t.strip().removeprefix("W/").strip('"') for t in header.split(",")]
     return "*" in wanted or etag in wanted
@@ -124,13 +106,13 @@ def conditional(headers: dict[str, str], meta: ObjectVersion) -> int | None:
         if not _etag_in(meta.etag, if_match):
             return 412
     else:
-        since = _parse_date(headers.get("if-unmodified-since"))
+        since = parse_http_date(headers.get("if-unmodified-since"))
         if since is not None and modified > since:
             return 412
     if_none = headers.get("if-none-match")
     if if_none is not None:
         return 304 if _etag_in(meta.etag, if_none) else None
-    since = _parse_date(headers.get("if-modified-since"))
+    since = parse_http_date(headers.get("if-modified-since"))
     return 304 if since is not None and modified <= since else None
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 from anyio.to_thread import run_sync
 
@@ -55,28 +54,6 @@ def owner_node(cred_id: str, names: Mapping[str, str], tag: str = "Owner") -> st
 
 def iso8601(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def http_date(dt: datetime) -> str:
-    """RFC 7231 IMF-fixdate, as ``email.utils.format_datetime(..., usegmt=True)`` writes it
-    (formatted here: that one costs several µs, and every GET and HEAD pays it)."""
-    u = dt if dt.tzinfo is UTC else dt.astimezone(UTC)
-    return (f"{_DAYS[u.weekday()]}, {u.day:02d} {_MONTHS[u.month - 1]} {u.year:04d} "
-            f"{u.hour:02d}:{u.minute:02d}:{u.second:02d} GMT")
-
-
-def parse_http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def canned_acl(ctx: S3Context, default: str = "private") -> str:

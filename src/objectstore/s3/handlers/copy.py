@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...domain.errors import DeleteMarker
+from ...domain.http_dates import parse_http_date
 from ...domain.models import ObjectVersion
 from ...services.engine.multipart import Upload
 from ...services.engine.objects import Attributes, OpenVersion
@@ -20,7 +21,6 @@ from .common import (
     canned_acl,
     content_headers,
     iso8601,
-    parse_http_date,
     quote_etag,
     storage_class,
     user_metadata,

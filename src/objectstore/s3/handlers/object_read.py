@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from ...domain.http_dates import http_date, parse_http_date
 from ...domain.models import ObjectVersion
 from ...domain.storage_classes import reported
 from ...services.engine.objects import ReadPlan
@@ -15,8 +16,6 @@ from ..errors import S3Error
 from . import sse
 from .common import (
     announced_version,
-    http_date,
-    parse_http_date,
     quote_etag,
     storage_class_header,
 )
