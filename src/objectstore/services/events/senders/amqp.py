@@ -34,7 +34,7 @@ from objectstore.services.events.senders.endpoints import (
     with_password,
     without_credentials,
 )
-from objectstore.services.events.senders.loops import close_on_own_loop
+from objectstore.services.events.senders.loops import LoopBound
 from objectstore.services.events.senders.validation import validate_amqp
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ _PERMANENT: tuple[type[BaseException], ...] = (
 )
 
 
-class AmqpSender:
+class AmqpSender(LoopBound["_Open"]):
     def __init__(self, spec: TargetSpec, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         validate_amqp(spec)
         self._url = with_password(spec.endpoint, spec.secret)
@@ -60,11 +60,8 @@ class AmqpSender:
         self._where = without_credentials(spec.endpoint)
         self._exchange_name: str = spec.options.get("exchange") or ""
         self._routing_key: str = spec.options.get("routing_key") or ""
-        self._timeout = timeout
+        super().__init__(timeout)
         self._name = f"objectstore events {spec.id}"
-        self._open: _Open | None = None
-        self._lock = asyncio.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def send(self, body: bytes, *, key: str) -> None:
         message = aio_pika.Message(
@@ -92,21 +89,8 @@ class AmqpSender:
                 await self._drop(opened)
             raise self._error(exc) from exc
 
-    async def close(self) -> None:
-        self._bind_loop()
-        async with self._lock:
-            opened, self._open = self._open, None
+    async def _close_open(self, opened: _Open | None) -> None:
         await _close_quietly(opened, self._timeout)
-
-    def _bind_loop(self) -> None:
-        """A new event loop means a new connection (see ``loops``)."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            old_loop, old, self._loop = self._loop, self._open, loop
-            self._open = None
-            self._lock = asyncio.Lock()
-            if old is not None:
-                close_on_own_loop(old_loop, lambda: _close_quietly(old, self._timeout))
 
     async def _connected(self) -> _Open:
         """The open connection, shared by concurrent sends; the first to find none opens

@@ -41,7 +41,7 @@ from objectstore.services.events.senders.endpoints import (
     split_netloc,
     without_credentials,
 )
-from objectstore.services.events.senders.loops import close_on_own_loop
+from objectstore.services.events.senders.loops import LoopBound
 from objectstore.services.events.senders.validation import validate_nats
 
 DEFAULT_TIMEOUT = 10.0
@@ -53,7 +53,7 @@ _PERMANENT: tuple[type[BaseException], ...] = (
 )
 
 
-class NatsSender:
+class NatsSender(LoopBound["_Open"]):
     def __init__(self, spec: TargetSpec, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         validate_nats(spec)
         parts = urlsplit(spec.endpoint)
@@ -66,11 +66,8 @@ class NatsSender:
         self._token = None if self._user else (creds.password or creds.user)
         self._where = without_credentials(spec.endpoint)
         self._subject: str = spec.options["subject"]
-        self._timeout = timeout
+        super().__init__(timeout)
         self._name = f"objectstore events {spec.id}"
-        self._open: _Open | None = None
-        self._lock = asyncio.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def send(self, body: bytes, *, key: str) -> None:
         self._bind_loop()
@@ -94,21 +91,8 @@ class NatsSender:
             await self._drop(opened)
             raise error from exc
 
-    async def close(self) -> None:
-        self._bind_loop()
-        async with self._lock:
-            opened, self._open = self._open, None
+    async def _close_open(self, opened: _Open | None) -> None:
         await _close_quietly(opened, self._timeout)
-
-    def _bind_loop(self) -> None:
-        """A new event loop means a new connection (see ``loops``)."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            old_loop, old, self._loop = self._loop, self._open, loop
-            self._open = None
-            self._lock = asyncio.Lock()
-            if old is not None:
-                close_on_own_loop(old_loop, lambda: _close_quietly(old, self._timeout))
 
     async def _publish_core(self, opened: _Open, body: bytes) -> None:
         mark = opened.error_count
