@@ -394,6 +394,9 @@ class Topology:
 
     root: Path
     gateways: int = 3
+    # libpq settings in the gateways' database URL (``tcp_user_timeout=2000&...``): they win
+    # over the server's defaults (PG_CONNECT_ARGS)
+    pg_options: str = ""
     pg: Postgres | None = None
     weed: WeedCluster | None = None
     cluster: Cluster | None = None
@@ -432,8 +435,10 @@ class Topology:
         key = "lz-" + os.urandom(8).hex()
         env = {"OBJECTSTORE_SERVER_KEY": Fernet.generate_key().decode(),
                "OBJECTSTORE_API_KEY": key, "OBJECTSTORE_LOG_LEVEL": "warning"}
-        self.cluster = Cluster(self.root, f"postgresql://postgres@{PG_ADDR}:{self.pg.port}/"
-                               "postgres", self.weed.url("lz"), env, key)
+        url = f"postgresql://postgres@{PG_ADDR}:{self.pg.port}/postgres"
+        if self.pg_options:
+            url += "?" + self.pg_options
+        self.cluster = Cluster(self.root, url, self.weed.url("lz"), env, key)
         for i in range(self.gateways):
             self.cluster.add_gateway(host=gw_addrs[i], netns=self.namespaces[i])
         return self
@@ -464,8 +469,8 @@ class Topology:
 
 
 @contextlib.contextmanager
-def topology(root: Path, gateways: int = 3) -> Iterator[Topology]:
-    topo = Topology(root, gateways)
+def topology(root: Path, gateways: int = 3, pg_options: str = "") -> Iterator[Topology]:
+    topo = Topology(root, gateways, pg_options)
     try:
         yield topo.start()
     finally:
@@ -625,10 +630,12 @@ class Report:
 
 def run(topo: Topology, seconds: float, *, clients: int = 6, keys: int = 4,
         faults: list[str] | None = None, cycle: bool = False, warmup: float = 2.0,
-        gap: float = 1.0, seed: int = 0) -> Report:
-    """Clients for ``seconds``; the faults one after another (again and again with
-    ``cycle``) from ``warmup`` on; then everything healed, every key read through every
-    gateway once the requests succeed again, and the history checked."""
+        gap: float = 1.0, tail: float = 1.0, seed: int = 0) -> Report:
+    """Clients for ``seconds``; the faults one after another from ``warmup`` on, ``gap``
+    apart: with ``cycle`` again and again until ``seconds`` are up, without it each one once
+    (the clients then go on until the last is healed plus ``tail`` if that is later than
+    ``seconds``); then everything healed, every key read through every gateway once the
+    requests succeed again, and the history checked."""
     assert topo.cluster is not None
     cluster = topo.cluster
     store = cluster.create_store(topo.gws[0])
@@ -644,14 +651,17 @@ def run(topo: Topology, seconds: float, *, clients: int = 6, keys: int = 4,
         time.sleep(warmup)
         todo = nemesis.faults(faults or [])
         i = 0
-        while todo and time.monotonic() < deadline and (cycle or i < len(todo)):
+        while todo and (time.monotonic() < deadline if cycle else i < len(todo)):
+            if i:
+                time.sleep(gap)
             todo[i % len(todo)]()
             i += 1
-            time.sleep(gap)
 
     nem = threading.Thread(target=inject, daemon=True)
     nem.start()
     nem.join(max(0.0, deadline - time.monotonic()) + 120)
+    if not cycle:
+        deadline = max(deadline, time.monotonic() + tail)
     while time.monotonic() < deadline:
         time.sleep(0.2)
     work.stop.set()
