@@ -1,7 +1,7 @@
 """Event delivery across a gateway failover (issue 25), on the scaled-out layout (gateways
 sharing only PostgreSQL and SeaweedFS): writers PUT through one gateway while the other is
 SIGKILLed, then the roles swap — so the holder of the "events" role (one deliverer per
-target in the whole deployment) dies at least once mid-delivery. Every acknowledged write's
+target in the whole deployment) dies mid-delivery twice. Every acknowledged write's
 event must reach the webhook (duplicates allowed and reported)."""
 
 from __future__ import annotations
@@ -54,9 +54,23 @@ def _writes(cluster: Cluster, gw_index: int, store: dict[str, Any], prefix: str,
             killed = True
 
 
+def _wait_for_events_holder(cluster: Cluster, timeout: float = 30) -> None:
+    """Until some process holds the "events" role: PostgreSQL's advisory lock of
+    services/leader.py (on the one gateway alive, when the test asks)."""
+    deadline = time.monotonic() + timeout
+    while not cluster.sql(
+            "SELECT 1 FROM pg_locks, (SELECT hashtextextended(%s, 0) AS k) AS role"
+            " WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid::bigint = (role.k >> 32) & 4294967295"
+            " AND objid::bigint = role.k & 4294967295", "objectstore-leader:events"):
+        assert time.monotonic() < deadline, "no gateway took the events role"
+        time.sleep(0.1)
+
+
 def test_events_survive_the_leader_gateway_being_killed(cluster: Cluster) -> None:
     cluster.add_gateway()
-    time.sleep(1.5)  # the first gateway takes the "events" role
+    _wait_for_events_holder(cluster)  # the first gateway takes the "events" role
     cluster.add_gateway()
     with webhook_receiver() as hook:
         store = cluster.create_store(cluster.gateways[1])
@@ -77,10 +91,12 @@ def test_events_survive_the_leader_gateway_being_killed(cluster: Cluster) -> Non
                 gw.proc.kill(signal.SIGKILL)
 
             t = threading.Thread(target=_writes, args=(cluster, writer, store,
-                                                       f"round{victim}", 4.0, acked, kill))
+                                                       f"round{victim}", 2.0, acked, kill))
             t.start()
             t.join()
-            gw.start()  # back, now a follower (or the leader again, later)
+            # the writer, the one gateway alive, took the role over: the next round kills it
+            _wait_for_events_holder(cluster)
+            gw.start()  # back, now a follower
         got = hook.wait_for(lambda g: acked <= {(r["s3"]["object"]["key"],
                                                  r["s3"]["object"]["eTag"]) for r in g},
                             timeout=120)
