@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 
 from ...backoff import Backoff
+from ...storage.sql.prepared import Prepared
 from ...storage.sql.tables import event_outbox, event_targets
 from ..leader import Leader
 from .notifications import Notifications
@@ -44,24 +45,45 @@ TRIM_S = 5.0           # how often backlogs are measured against the limit
 Row = tuple[int, str, str]  # (id, key, record)
 
 
+class _Wake:
+    """A target loop's alarm: ``generation`` moves whenever there may be new events for it;
+    ``waiting`` while the loop sleeps on ``event`` (only then is a kick worth sending)."""
+
+    __slots__ = ("event", "generation", "waiting")
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.generation = 0
+        self.waiting = False
+
+    def ring(self) -> None:
+        self.generation += 1
+        self.event.set()
+
+
 class Failures(NamedTuple):
     retried: int  # failed attempts (every one is tried again later)
     failed: int   # of which permanent: configuration a retry cannot fix (still retried)
 
 
+_NEWEST = Prepared(select(func.max(event_outbox.c.id)))
+_OLDEST = Prepared(
+    select(event_outbox.c.id, event_outbox.c.key, event_outbox.c.record)
+    .where(event_outbox.c.target_id == bindparam("target_id"))
+    .order_by(event_outbox.c.id).limit(bindparam("limit")))
+_DELETE = Prepared(delete(event_outbox).where(event_outbox.c.id == bindparam("id")))
+
+
 def _newest(engine: Engine) -> int | None:
     """The outbox's highest id: one index lookup, whatever the number of targets."""
-    with engine.connect() as conn:
-        value = conn.execute(select(func.max(event_outbox.c.id))).scalar()
-    return None if value is None else int(value)
+    row = _NEWEST.first_on(engine)
+    return None if row is None or row[0] is None else int(row[0])
 
 
 def _fetch(engine: Engine, target_id: str, limit: int) -> list[Row]:
-    with engine.connect() as conn:
-        return [(int(i), k, r) for i, k, r in conn.execute(
-            select(event_outbox.c.id, event_outbox.c.key, event_outbox.c.record)
-            .where(event_outbox.c.target_id == target_id)
-            .order_by(event_outbox.c.id).limit(limit)).all()]
+    """A target's oldest ``limit`` events (one prepared SELECT on a read connection)."""
+    return [(int(i), k, r) for i, k, r in _OLDEST.all_on(engine, target_id=target_id,
+                                                          limit=limit)]
 
 
 class EventDeliverer:
@@ -78,10 +100,8 @@ class EventDeliverer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._kick: asyncio.Event | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._waiting = 0  # target loops idle, waiting for events
-        self._generation = 0  # moves whenever there may be new events (a kick)
+        self._wakes: dict[str, _Wake] = {}  # each target loop's (made on the loop)
         self.backoff = Backoff("event delivery", log)
 
     # -- the thread -------------------------------------------------------------------------
@@ -93,9 +113,9 @@ class EventDeliverer:
     def stop(self) -> None:
         self._stop.set()
         loop = self._loop
-        if loop is not None and self._kick is not None:
+        if loop is not None:
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._kick.set)
+                loop.call_soon_threadsafe(self._bump, None)
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.leader.release()
@@ -109,19 +129,22 @@ class EventDeliverer:
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(self._main())
 
-    def _kicked(self) -> None:
-        """A write of this process recorded events (the committer thread calls this): wake
-        an idle deliverer (a busy one will find them on its next round anyway)."""
+    def _kicked(self, targets: set[str]) -> None:
+        """A write of this process recorded events for ``targets`` (the committer thread
+        calls this): wake those of them that are idle — only those: a busy loop finds the
+        events on its next round anyway, and another target has nothing new to look for."""
         loop = self._loop
-        if loop is not None and self._waiting:
+        wakes = self._wakes
+        if loop is not None and any(w.waiting for t in targets if (w := wakes.get(t))):
             with contextlib.suppress(RuntimeError):  # the loop has closed
-                loop.call_soon_threadsafe(self._bump)
+                loop.call_soon_threadsafe(self._bump, frozenset(targets))
 
-    def _bump(self) -> None:
-        """There may be new events: wake the idle targets (on the loop)."""
-        self._generation += 1
-        if self._kick is not None:
-            self._kick.set()
+    def _bump(self, targets: frozenset[str] | None) -> None:
+        """There may be new events for ``targets`` (None: for any): wake their loops (on the
+        loop)."""
+        for tid, wake in list(self._wakes.items()):
+            if targets is None or tid in targets:
+                wake.ring()
 
     async def _poll(self) -> None:
         """Other processes' writes: one query for all targets every ``POLL_S``; a new
@@ -130,14 +153,13 @@ class EventDeliverer:
         while not self._stop.is_set():
             with contextlib.suppress(Exception):  # (the targets' own rounds report errors)
                 newest = await asyncio.to_thread(_newest, self.engine)
-                if newest != seen:
+                if newest != seen:  # (whose events they are would cost a query more)
                     seen = newest
-                    self._bump()
+                    self._bump(None)
             await asyncio.sleep(POLL_S)
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._kick = asyncio.Event()
         self.notifications.on_recorded = self._kicked
         last_trim = 0.0
         poller: asyncio.Task[None] | None = None
@@ -187,25 +209,26 @@ class EventDeliverer:
                                                        name=f"events-{tid}")
 
     # -- one target -------------------------------------------------------------------------
-    async def _idle(self, generation: int) -> None:
+    @staticmethod
+    async def _idle(wake: _Wake, generation: int) -> None:
         """Wait for a kick newer than ``generation`` (read before the round that found
         nothing), at most ``IDLE_S``."""
-        assert self._kick is not None
-        if self._generation != generation:
+        if wake.generation != generation:
             return  # kicked while that round ran: look again at once
-        self._kick.clear()
-        self._waiting += 1
+        wake.event.clear()
+        wake.waiting = True
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), IDLE_S)
+                await asyncio.wait_for(wake.event.wait(), IDLE_S)
         finally:
-            self._waiting -= 1
+            wake.waiting = False
 
     async def _target_loop(self, target: EventTarget) -> None:
         backoff = Backoff(f"event delivery to target {target.name} ({target.id})", log,
                           cap_s=self.retry_max_s)
         sender: Sender | None = None
         batch = int(target.options.get("batch_size") or 1)
+        wake = self._wakes[target.id] = _Wake()
         try:
             while not self._stop.is_set():
                 try:
@@ -213,10 +236,10 @@ class EventDeliverer:
                         spec = self.targets.spec(target)
                         await asyncio.to_thread(self.targets.check_reachable, spec)
                         sender = open_sender(spec)
-                    generation = self._generation
+                    generation = wake.generation
                     rows = await asyncio.to_thread(_fetch, self.engine, target.id, BATCH)
                     if not rows:
-                        await self._idle(generation)
+                        await self._idle(wake, generation)
                         continue
                     done, failures, error = await self._deliver(sender, rows, batch)
                     await asyncio.to_thread(self._ack, target.id, done, failures, error)
@@ -239,6 +262,8 @@ class EventDeliverer:
                         sender = None
                 await self._sleep(delay)
         finally:
+            if self._wakes.get(target.id) is wake:
+                del self._wakes[target.id]
             if sender is not None:
                 with contextlib.suppress(Exception):
                     await sender.close()
@@ -283,9 +308,7 @@ class EventDeliverer:
         t = event_targets.c
 
         def work(conn: Connection) -> tuple[None, bool]:
-            for i in range(0, len(done), 500):
-                conn.execute(delete(event_outbox).where(
-                    event_outbox.c.id.in_(done[i:i + 500])))
+            _DELETE.execute_many(conn, [{"id": i} for i in done])
             values: dict[str, Any] = {"delivered": t.delivered + len(done),
                                       "retried": t.retried + failures.retried,
                                       "failed": t.failed + failures.failed}

@@ -20,8 +20,9 @@ def _configurations(docs: StoreDocuments) -> list[Configuration]:
 class Notifications:
     def __init__(self, configs: BucketConfigService) -> None:
         self.configs = configs
-        # called when this process recorded events: its deliverer (if it leads) looks at once
-        self.on_recorded: Callable[[], None] | None = None
+        # called with the targets for which this process recorded events: its deliverer (if
+        # it leads) wakes those targets' loops at once (and no other's)
+        self.on_recorded: Callable[[set[str]], None] | None = None
 
     async def recording(self, store: ObjectStore, cause: str | None) -> Recording | None:
         """A recording for a write made for ``cause`` on ``store``; None when the store
@@ -36,8 +37,8 @@ class Notifications:
         return Recording(store, found, cause) if found else None
 
     def recorded(self, rec: Recording | None) -> None:
-        """After the commit: wake the deliverer if anything was recorded."""
+        """After the commit: wake the deliverer for the targets that got events."""
         if rec is not None and rec.recorded:
             wake = self.on_recorded
             if wake is not None:
-                wake()
+                wake(rec.targets)

@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote_plus
@@ -159,6 +159,7 @@ class Recording:
     configurations: list[Configuration]
     cause: str
     recorded: int = 0
+    targets: set[str] = field(default_factory=set)  # the targets that got rows
 
     def add(self, conn: Connection, change: str, version: ObjectVersion) -> None:
         name = event_name(change, self.cause)
@@ -171,6 +172,7 @@ class Recording:
                             record=record_text(self.store, name, version,
                                                route.configuration_id, now))
             self.recorded += 1
+            self.targets.add(route.target_id)
 
 
 def note(conn: Connection, change: str, version: ObjectVersion) -> None:
@@ -198,6 +200,7 @@ def recorded_work(work: Callable[[Connection], T], rec: Recording) -> Callable[[
     afresh: what the rolled-back try recorded went with it)."""
     def wrapped(conn: Connection) -> T:
         rec.recorded = 0
+        rec.targets.clear()
         with recording(conn, rec):
             return work(conn)
 

@@ -147,6 +147,17 @@ class Prepared:
         finally:
             cursor.close()
 
+    def execute_many(self, conn: Connection, values: Sequence[dict[str, Any]]) -> None:
+        """Run a write statement once per set of ``values``, in one DBAPI call."""
+        if not values:
+            return
+        compiled = self._for(conn.dialect)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(compiled.sql, [compiled.params(v) for v in values])
+        finally:
+            cursor.close()
+
     def first_on(self, engine: Engine, **values: Any) -> tuple[Any, ...] | None:
         """A read outside any transaction (each SELECT is its own snapshot), on one of the
         engine's read connections."""
