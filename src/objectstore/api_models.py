@@ -396,10 +396,15 @@ class CreateEventTarget(RequestBody):
     format: Annotated[str | None, Text(
         "format", "redis: list (RPUSH, default) or stream (XADD)",
         enum=["list", "stream"])] = None
+    backlog_limit: Annotated[int | None, Integer(
+        "backlog_limit", "any type: the most undelivered events kept for the target, 1 to "
+        "the server's OBJECTSTORE_EVENT_BACKLOG_LIMIT (the default: that limit; a larger "
+        "value is refused). Past it the oldest are dropped, counted as failed, and "
+        "last_error says so", minimum=1)] = None
     region: Annotated[str | None, BODY_REGION] = None
 
     OPTIONS: ClassVar[tuple[str, ...]] = ("batch_size", "exchange", "routing_key", "subject",
-                                          "key", "format")
+                                          "key", "format", "backlog_limit")
 
     def options(self) -> dict[str, str | int | None]:
         """The type-specific options (each target type takes some of them)."""
@@ -612,6 +617,10 @@ class EventTarget(Wire):
     key: str | SkipJsonSchema[None] = Field(default=None, description="redis")
     format: Literal["list", "stream"] | SkipJsonSchema[None] = Field(
         default=None, description="redis")
+    backlog_limit: Annotated[int, Field(ge=1)] | SkipJsonSchema[None] = Field(
+        default=None, description="The target's own backlog limit (missing: the server's, "
+        "OBJECTSTORE_EVENT_BACKLOG_LIMIT): past it the oldest undelivered events are dropped "
+        "and counted as failed")
     auth_token_set: bool
     backlog: Count = Field(description="Events recorded and not yet delivered")
     delivered: Count = Field(description="Events the target acknowledged")
@@ -624,7 +633,7 @@ class EventTarget(Wire):
 
     @property
     def options(self) -> dict[str, Any]:
-        """The type-specific options the target has (batch_size, exchange, ...)."""
+        """The options the target has (batch_size, exchange, ..., backlog_limit)."""
         return {name: getattr(self, name) for name in CreateEventTarget.OPTIONS
                 if getattr(self, name) is not None}
 

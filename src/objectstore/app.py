@@ -67,7 +67,7 @@ def make_targets(settings: Settings, engine: Engine, box: SecretBox) -> TargetSe
                   parse_trusted_proxies(settings.event_targets_allow),
                   frozenset(p for p in (settings.s3_port, settings.api_port, settings.web_port)
                             if p is not None), frozenset({settings.host}))
-    return TargetService(engine, box, guard)
+    return TargetService(engine, box, guard, backlog_limit=settings.event_backlog_limit)
 
 
 def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:

@@ -49,6 +49,43 @@ def test_sdk_event_targets(tenant: Tenant, other: Tenant) -> None:
         assert c.list_event_targets() == []
 
 
+def test_a_target_backlog_limit_is_checked_kept_and_shown(tenant: Tenant) -> None:
+    """``backlog_limit`` (any target type): an integer from 1 to the server's
+    OBJECTSTORE_EVENT_BACKLOG_LIMIT (100,000 here, the default); anything else is refused
+    naming the field; the value is stored and shown with the target."""
+    targets = "/v2/objectstore/event-targets"
+    base = {"name": "limited", "type": "webhook", "endpoint": "http://127.0.0.1:9/hook",
+            "region": "LON1"}
+    for bad in (0, -1, "lots", True, 100_001, 10**12):
+        r = tenant.api.post(targets, json={**base, "backlog_limit": bad})
+        assert r.status_code in (400, 422), (bad, r.text)
+        assert "backlog_limit" in r.text, (bad, r.text)
+    assert tenant.api.get(targets).json() == []  # nothing was made
+    r = tenant.api.post(targets, json={**base, "backlog_limit": 5})
+    assert r.status_code == 200, r.text
+    made = r.json()
+    assert made["backlog_limit"] == 5
+    got = tenant.api.get(f"{targets}/{made['id']}").json()
+    assert got["backlog_limit"] == 5 and got["backlog"] == 0
+    assert [t["backlog_limit"] for t in tenant.api.get(targets).json()] == [5]
+    # the ceiling itself is allowed; any type takes it; missing: not shown (the server's)
+    r = tenant.api.post(targets, data={"name": "nats", "type": "nats", "region": "LON1",
+                                       "endpoint": "nats://127.0.0.1:4222",
+                                       "subject": "ev", "backlog_limit": "100000"})
+    assert r.status_code == 200 and r.json()["backlog_limit"] == 100_000, r.text
+    plain = tenant.api.post(targets, json={**base, "name": "plain"}).json()
+    assert "backlog_limit" not in plain
+    with ObjectStoreClient(tenant.srv.api_url, tenant.key, region="LON1") as c:
+        sdk = c.create_event_target("sdk", "redis", "redis://127.0.0.1:6379/0", key="k",
+                                    backlog_limit=7)
+        assert sdk.backlog_limit == 7 and c.get_event_target(sdk.id).backlog_limit == 7
+        assert c.get_event_target(plain["id"]).backlog_limit is None
+        with pytest.raises(ApiError) as exc:
+            c.create_event_target("sdk", "webhook", "http://127.0.0.1:9/x",
+                                  backlog_limit=100_001)
+        assert exc.value.status in (400, 422) and "backlog_limit" in exc.value.reason
+
+
 def test_cli_event_targets(tenant: Tenant) -> None:
     def run(*args: str, code: int = 0) -> str:
         runner = CliRunner(env=CLEAN_ENV)
@@ -68,4 +105,15 @@ def test_cli_event_targets(tenant: Tenant) -> None:
     out = run("event-target", "create", "x", "--type", "redis", "--endpoint",
               "redis://127.0.0.1:6379/0", code=1)
     assert "key" in out
+    limited = json.loads(run("event-target", "create", "cli-limited", "--type", "webhook",
+                             "--endpoint", "http://127.0.0.1:9/hook", "--backlog-limit",
+                             "50", "-o", "json"))
+    assert limited["backlog_limit"] == 50
+    assert "Backlog limit" in run("event-target", "show", limited["id"])
+    out = run("event-target", "create", "x", "--type", "webhook", "--endpoint",
+              "http://127.0.0.1:9/hook", "--backlog-limit", "100001", code=1)
+    assert "backlog_limit" in out
+    out = run("event-target", "create", "x", "--type", "webhook", "--endpoint",
+              "http://127.0.0.1:9/hook", "--backlog-limit", "0", code=2)
+    assert "backlog-limit" in out
     assert f"deleted event target {made['id']}" in run("event-target", "delete", made["id"])

@@ -344,6 +344,51 @@ def test_the_backlog_limit_drops_the_oldest_and_says_so(tmp_path: Any, hook: Rec
                                                                  for i in range(7, 12)]
 
 
+def test_a_target_own_backlog_limit_drops_its_oldest_and_says_so(
+        tmp_path: Any, hook: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    """A target's own ``backlog_limit`` (below the server's, large here) is the one applied:
+    its backlog comes down to it, the dropped events count as failed, last_error says so; a
+    target without one, down as long, keeps every event (the server's limit)."""
+    with running_server(tmp_path / "data", None, event_backlog_limit=10_000,
+                        event_retry_max_seconds=1.0) as srv:
+        store = create_store(srv)
+        limited = make_target(store, hook.url, backlog_limit=5)
+        assert limited["backlog_limit"] == 5
+        other = make_target(store, hook.url)
+        with store.api() as api:
+            r = api.post("/v2/objectstore/event-targets", json={
+                "name": uniq("hook"), "type": "webhook", "endpoint": hook.url,
+                "region": REGION, "backlog_limit": 10_001})
+        assert r.status_code in (400, 422) and "backlog_limit" in r.text, r.text
+        s3 = store.boto()
+        s3.put_bucket_notification_configuration(
+            Bucket=store.name, NotificationConfiguration={"QueueConfigurations": [
+                {"Id": "a", "QueueArn": limited["arn"], "Events": ["s3:ObjectCreated:*"]},
+                {"Id": "b", "QueueArn": other["arn"], "Events": ["s3:ObjectCreated:*"]}]})
+        hook.failing = True
+        for i in range(12):
+            s3.put_object(Bucket=store.name, Key=f"k{i:02d}", Body=b"x")
+        deadline = time.monotonic() + 20
+        seen: set[str] = set()
+        with store.api() as api:
+            while True:
+                t = api.get(f"/v2/objectstore/event-targets/{limited['id']}").json()
+                seen.add(t["last_error"])
+                if t["failed"] >= 7 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            o = api.get(f"/v2/objectstore/event-targets/{other['id']}").json()
+        assert t["backlog"] == 5 and t["failed"] == 7 and t["backlog_limit"] == 5, t
+        assert o["backlog"] == 12 and o["failed"] == 0, o
+        assert any("backlog limit (5) reached" in e for e in seen) or any(
+            "backlog over the limit (5)" in r.getMessage() for r in caplog.records), seen
+        hook.failing = False
+        got = hook.wait_count(5 + 12)
+        keys = sorted(r["s3"]["object"]["key"] for r in got)
+        assert keys == sorted([f"k{i:02d}" for i in range(7, 12)]
+                              + [f"k{i:02d}" for i in range(12)]), keys
+
+
 def test_sequencers_keep_growing_after_the_outbox_empties(fast_server: RunningServer,
                                                           hook: Receiver) -> None:
     """A key's sequencer grows even when every earlier event was delivered (its outbox row

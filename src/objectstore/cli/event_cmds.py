@@ -11,7 +11,8 @@ import click
 from ..client import EventTarget
 from .client_cmds import Env, echo_fields, echo_json, echo_table, show_deleted, with_client
 
-OPTIONS = ("batch_size", "exchange", "routing_key", "subject", "key", "format")
+OPTIONS = ("batch_size", "exchange", "routing_key", "subject", "key", "format",
+           "backlog_limit")
 
 
 def show_target(env: Env, t: EventTarget) -> None:
@@ -67,13 +68,18 @@ def target_list(env: Env) -> None:
 @click.option("--key", default=None, help="redis: list or stream key")
 @click.option("--format", "fmt", type=click.Choice(["list", "stream"]), default=None,
               help="redis: list (RPUSH) or stream (XADD)")
+@click.option("--backlog-limit", type=click.IntRange(min=1), default=None,
+              help="any type: the most undelivered events kept (the oldest past it are "
+                   "dropped, counted as failed); at most the server's "
+                   "OBJECTSTORE_EVENT_BACKLOG_LIMIT (default: that limit)")
 def target_create(env: Env, name: str, type_: str, endpoint: str, auth_token: str | None,
                   batch_size: int | None, exchange: str | None, routing_key: str | None,
-                  subject: str | None, key: str | None, fmt: str | None) -> None:
+                  subject: str | None, key: str | None, fmt: str | None,
+                  backlog_limit: int | None) -> None:
     """Create an event target NAME; prints its ARN (secrets are never shown again)."""
     options: dict[str, Any] = {"batch_size": batch_size, "exchange": exchange,
                                "routing_key": routing_key, "subject": subject, "key": key,
-                               "format": fmt}
+                               "format": fmt, "backlog_limit": backlog_limit}
     show_target(env, env.client.create_event_target(
         name, type_, endpoint, auth_token=auth_token,
         **{k: v for k, v in options.items() if v is not None}))

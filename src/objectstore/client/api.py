@@ -192,7 +192,8 @@ class ObjectStoreClient:
     def create_event_target(self, name: str, type: str, endpoint: str, *,
                             auth_token: str | None = None, **options: Any) -> EventTarget:
         """``options``: the type's own (batch_size, exchange, routing_key, subject, key,
-        format)."""
+        format) and any type's ``backlog_limit`` (1 to the server's
+        OBJECTSTORE_EVENT_BACKLOG_LIMIT; missing: that limit)."""
         body = CreateEventTarget.fields_of(name=name, type=type, endpoint=endpoint,
                                            auth_token=auth_token, **options)
         return self._object("POST", EVENT_TARGETS, EventTarget, body=body)

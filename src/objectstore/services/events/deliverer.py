@@ -321,11 +321,16 @@ class EventDeliverer:
 
     # -- the backlog limit ------------------------------------------------------------------
     def trim(self) -> int:
-        """Drop the oldest events of each target past the backlog limit (counted as failed,
-        logged); the number dropped."""
+        """Drop the oldest events of each target past its backlog limit (its own
+        ``backlog_limit``, else the server's; never above the server's) — counted as failed,
+        logged; the number dropped."""
         dropped = 0
-        for target_id, n in self.targets.backlogs().items():
-            excess = n - self.backlog_limit
+        backlogs = self.targets.backlogs()
+        own = {t.id: int(t.options["backlog_limit"]) for t in self.targets.all()
+               if t.id in backlogs and t.options.get("backlog_limit")} if backlogs else {}
+        for target_id, n in backlogs.items():
+            limit = min(own.get(target_id, self.backlog_limit), self.backlog_limit)
+            excess = n - limit
             if excess <= 0:
                 continue
             with self.engine.connect() as conn:
@@ -336,7 +341,7 @@ class EventDeliverer:
                 continue
 
             def work(conn: Connection, target_id: str = target_id, edge: int = edge,
-                     excess: int = excess) -> tuple[int, bool]:
+                     limit: int = limit) -> tuple[int, bool]:
                 gone = conn.execute(delete(event_outbox).where(
                     event_outbox.c.target_id == bindparam("tid"),
                     event_outbox.c.id <= bindparam("edge")), {"tid": target_id,
@@ -344,7 +349,7 @@ class EventDeliverer:
                 t = event_targets.c
                 conn.execute(event_targets.update().where(t.id == target_id).values(
                     failed=t.failed + gone,
-                    last_error=f"backlog limit ({self.backlog_limit}) reached: the oldest "
+                    last_error=f"backlog limit ({limit}) reached: the oldest "
                                f"{gone} events were dropped",
                     last_error_at=datetime.now(UTC)))
                 return int(gone), False
@@ -352,5 +357,5 @@ class EventDeliverer:
             gone, _ = self.run_write(work)
             dropped += gone
             log.warning("event target %s: backlog over the limit (%d): dropped the oldest "
-                        "%d undelivered events", target_id, self.backlog_limit, gone)
+                        "%d undelivered events", target_id, limit, gone)
         return dropped

@@ -46,6 +46,9 @@ OPTIONS: dict[str, tuple[tuple[str, bool], ...]] = {
     "nats": (("subject", True),),
     "redis": (("key", True), ("format", False)),
 }
+# every type's: the most undelivered events kept for the target (the server's limit if unset)
+COMMON_OPTIONS: tuple[tuple[str, bool], ...] = (("backlog_limit", False),)
+DEFAULT_BACKLOG_LIMIT = 100_000  # OBJECTSTORE_EVENT_BACKLOG_LIMIT's default
 MAX_OPTION = 255
 
 
@@ -133,11 +136,27 @@ def _batch_size(value: Any) -> int:
     return n
 
 
+def _backlog_limit(value: Any, ceiling: int) -> int:
+    """A target's own backlog limit: 1 to the server's (OBJECTSTORE_EVENT_BACKLOG_LIMIT, which
+    is also the limit of a target without one)."""
+    n = 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        n = int(value.strip())
+    if not 1 <= n <= ceiling:
+        raise InvalidInput(f"backlog_limit must be an integer from 1 to {ceiling} (the "
+                           "server's OBJECTSTORE_EVENT_BACKLOG_LIMIT)", "backlog_limit")
+    return n
+
+
 class TargetService:
-    def __init__(self, engine: Engine, box: SecretBox, guard: Guard | None = None) -> None:
+    def __init__(self, engine: Engine, box: SecretBox, guard: Guard | None = None, *,
+                 backlog_limit: int = DEFAULT_BACKLOG_LIMIT) -> None:
         self.engine = engine
         self.box = box
         self.guard = guard or Guard()
+        self.backlog_limit = backlog_limit  # the server's: the default and the ceiling
 
     # -- rows -------------------------------------------------------------------------------
     @staticmethod
@@ -156,7 +175,7 @@ class TargetService:
 
     def _options(self, type_: str, given: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, required in OPTIONS[type_]:
+        for name, required in OPTIONS[type_] + COMMON_OPTIONS:
             value = given.get(name)
             if value is None or value == "":
                 if required:
@@ -164,6 +183,9 @@ class TargetService:
                 continue
             if name == "batch_size":
                 out[name] = _batch_size(value)
+                continue
+            if name == "backlog_limit":
+                out[name] = _backlog_limit(value, self.backlog_limit)
                 continue
             if not isinstance(value, str) or len(value) > MAX_OPTION:
                 raise InvalidInput(f"{name} must be a string of at most {MAX_OPTION} "
