@@ -232,7 +232,8 @@ class Settings(BaseSettings):
         "link-local refusal for itself)")
     event_backlog_limit: int = Field(
         default=100_000, ge=1, description="undelivered events kept per target; past it "
-        "the oldest are dropped (counted as failed, logged)")
+        "the oldest are dropped (counted as failed, logged). The default and the ceiling of "
+        "a target's own backlog_limit")
     event_retry_max_seconds: float = Field(
         default=60.0, gt=0, description="the longest pause between delivery attempts to a "
         "target that is down (backoff from 0.5 s doubling)")

@@ -190,8 +190,8 @@ def _all_operations(t: Tenant, reads: list[str]) -> None:
         "auth_token": "t0k3n", "region": "LON1"}).json()
     redis = call(targets, "POST", targets, data={
         "name": uniq("redis"), "type": "redis", "endpoint": "redis://:pw@127.0.0.1:6379/0",
-        "key": "events", "format": "stream"}).json()
-    assert redis["endpoint"] == "redis://:***@127.0.0.1:6379/0"
+        "key": "events", "format": "stream", "backlog_limit": "50"}).json()
+    assert redis["endpoint"] == "redis://:***@127.0.0.1:6379/0" and redis["backlog_limit"] == 50
     call(targets, "GET", targets)
     call(target_id, "GET", f"{targets}/{hook['id']}")
     call(target_id, "DELETE", f"{targets}/{hook['id']}")

@@ -79,3 +79,23 @@ def test_event_targets_page_and_store_notifications(
                                              NotificationConfiguration={})
     gone = c.follow(c.post(f"/event-targets/{target_id}/delete"))
     assert "Event target thumbs deleted" in gone.text
+
+
+def test_a_target_backlog_limit_through_the_form(mine: tuple[ConsoleClient, Account]) -> None:
+    """The form's backlog limit: above the server's (100,000 by default) refused naming it;
+    a valid one kept and shown on the target's row."""
+    c, _account = mine
+    refused = c.post("/event-targets", {"name": "too-big", "type": "webhook",
+                                        "endpoint": "http://127.0.0.1:9/hook",
+                                        "backlog_limit": "100001"})
+    assert refused.status_code in (400, 422) or "backlog_limit" in c.follow(refused).text
+    assert "too-big" not in c.get("/event-targets").text
+    made = c.follow(c.post("/event-targets", {"name": "capped", "type": "webhook",
+                                              "endpoint": "http://127.0.0.1:9/hook",
+                                              "backlog_limit": "25"}))
+    assert "Event target capped created" in made.text
+    page = html.unescape(c.get("/event-targets").text)
+    assert 'name="backlog_limit"' in page
+    row = page[page.index("<th scope=\"row\">capped</th>"):]
+    row = row[:row.index("</tr>")]
+    assert re.search(r'data-label="Backlog">0\b.*limit 25', row, re.S), row

@@ -17,7 +17,8 @@ from .endpoint import Ctx
 from .templating import url
 
 TYPES = ("webhook", "amqp", "nats", "redis")
-OPTION_FIELDS = ("batch_size", "exchange", "routing_key", "subject", "key", "format")
+OPTION_FIELDS = ("batch_size", "exchange", "routing_key", "subject", "key", "format",
+                 "backlog_limit")
 
 
 @dataclass(frozen=True)
