@@ -3,8 +3,8 @@ acknowledges it (a 3xx is not followed: not an acknowledgement). ``Authorization
 <auth_token>`` when the target has a token.
 
 Answers are parsed by httptools (llhttp, the parser the server itself runs on: 1xx, chunked,
-bodies to the end of the connection, keep-alive) over asyncio streams of our own, so that
-each request leaves in one write on a TCP_NODELAY socket: httpx sent the headers and the
+bodies to the end of the connection, keep-alive) in a plain asyncio Protocol, and each
+request leaves in one write on a TCP_NODELAY socket: httpx sent the headers and the
 body in two writes and, against a receiver that delays its ACKs, managed ~200 POSTs/s where
 this does thousands — the deliverer shares its process with the S3 plane, so its CPU per
 event matters too."""
@@ -28,36 +28,94 @@ MAX_BODY = 1024 * 1024  # response bodies are read (to reuse the connection) up 
 
 
 
-class Conn:
-    """One kept connection."""
-
-    __slots__ = ("reader", "writer")
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-
-class _Answer:
-    """httptools' callbacks for one answer: its status once final (1xx skipped), whether the
-    connection stays open, how much body came."""
-
-    __slots__ = ("parser", "status", "keep", "done", "headers_done", "body")
+class Conn(asyncio.Protocol):
+    """One kept connection: a plain Protocol feeding httptools (no stream reader and writer
+    in between: the deliverer shares its process with the S3 plane, and per event the
+    streams cost about a third of the sender's CPU). One request at a time: ``exchange``
+    writes it and waits for the final answer, which ``data_received`` completes."""
 
     def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
-        self.status, self.keep, self.done, self.headers_done, self.body = 0, False, False, \
-            False, 0
+        self.waiter: asyncio.Future[tuple[int, bool]] | None = None
+        self.status = 0
+        self.head = 0      # bytes of the answer's head so far
+        self.body = 0
+        self.headers_done = False
+        self.lost = False
 
+    # -- asyncio.Protocol --------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.headers_done:
+            self.head += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._settle(exc)
+            return
+        if not self.headers_done and self.head > MAX_HEAD:
+            self._settle(httptools.HttpParserError("the answer's head is too large"))
+        elif self.body > MAX_BODY:  # not read to its end: the connection is not reused
+            self._settle((self.status, False))
+
+    def eof_received(self) -> bool:
+        return False  # close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.headers_done:  # a body that runs to the end of the connection
+            self._settle((self.status, False))
+        else:
+            self._settle(EOFError("the webhook closed the connection before answering"))
+
+    # -- httptools' callbacks ----------------------------------------------------------------
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
-        self.headers_done = self.status >= 200
+        self.headers_done = self.status >= 200  # (a 1xx: the final answer follows)
+        if not self.headers_done:
+            self.head = 0
 
     def on_body(self, data: bytes) -> None:
         self.body += len(data)
 
     def on_message_complete(self) -> None:
         if self.parser.get_status_code() >= 200:
-            self.done, self.keep = True, self.parser.should_keep_alive()
+            self._settle((self.status, self.parser.should_keep_alive()))
+
+    # -- the request ---------------------------------------------------------------------------
+    def _settle(self, outcome: tuple[int, bool] | BaseException) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is None or waiter.done():
+            if not isinstance(outcome, tuple) and self.transport is not None:
+                self.transport.close()  # garbage, or an answer nobody asked for
+            return
+        if isinstance(outcome, tuple):
+            waiter.set_result(outcome)
+        else:
+            waiter.set_exception(outcome)
+
+    async def exchange(self, request: bytes) -> tuple[int, bool]:
+        """Send ``request``: the answer's status, and whether the connection can carry the
+        next one (the answer read whole, neither side closing)."""
+        assert self.transport is not None
+        if self.lost or self.transport.is_closing():
+            raise EOFError("the connection was closed")
+        self.status, self.head, self.body, self.headers_done = 0, 0, 0, False
+        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        status, keep = await waiter
+        return status, keep and not self.lost
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
 
 class WebhookSender:
@@ -85,17 +143,13 @@ class WebhookSender:
         self._closed = False
 
     async def _connect(self) -> Conn:
-        reader, writer = await asyncio.open_connection(
-            self.host, self.port, ssl=self.tls,
-            server_hostname=self.host if self.tls is not None else None,
-            limit=MAX_HEAD)
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return Conn(reader, writer)
+        _transport, conn = await asyncio.get_running_loop().create_connection(
+            Conn, self.host, self.port, ssl=self.tls,
+            server_hostname=self.host if self.tls is not None else None)
+        return conn
 
     async def send(self, body: bytes, *, key: str) -> None:
+        request = self._head + str(len(body)).encode() + b"\r\n\r\n" + body
         for attempt in (1, 2):  # a kept-alive connection the receiver closed: once more
             reused = bool(self._idle)
             conn = self._idle.pop() if reused else None
@@ -103,11 +157,11 @@ class WebhookSender:
                 async with asyncio.timeout(TIMEOUT_S):  # (no task per call, as wait_for)
                     if conn is None:
                         conn = await self._connect()
-                    status, keep = await self._exchange(conn, body)
+                    status, keep = await conn.exchange(request)
             except (OSError, EOFError, httptools.HttpParserError, TimeoutError,
                     ssl.SSLError) as exc:
                 if conn is not None:
-                    conn.writer.close()
+                    conn.close()
                 if reused and attempt == 1 and not isinstance(exc, TimeoutError):
                     continue
                 raise DeliveryError(f"webhook {self.host}:{self.port}: "
@@ -115,31 +169,14 @@ class WebhookSender:
             if keep and not self._closed and len(self._idle) < MAX_IDLE:
                 self._idle.append(conn)
             else:
-                conn.writer.close()
+                conn.close()
             if 200 <= status < 300:
                 return
             permanent = 400 <= status < 500 and status not in (408, 429)
             raise DeliveryError(f"the webhook answered {status}", permanent=permanent)
         raise AssertionError("unreachable")
 
-    async def _exchange(self, conn: Conn, body: bytes) -> tuple[int, bool]:
-        """POST ``body`` on ``conn``: the answer's status, and whether the connection can
-        carry the next request (the answer read whole, neither side closing)."""
-        conn.writer.write(self._head + str(len(body)).encode() + b"\r\n\r\n" + body)
-        await conn.writer.drain()
-        answer = _Answer()
-        while not answer.done:
-            data = await conn.reader.read(65536)
-            if not data:
-                if answer.headers_done:  # a body that runs to the end of the connection
-                    return answer.status, False
-                raise EOFError("the webhook closed the connection before answering")
-            answer.parser.feed_data(data)
-            if answer.body > MAX_BODY:  # not read to its end: the connection is not reused
-                return answer.status, False
-        return answer.status, answer.keep
-
     async def close(self) -> None:
         self._closed = True
         while self._idle:
-            self._idle.pop().writer.close()
+            self._idle.pop().close()
