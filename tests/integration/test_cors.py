@@ -10,7 +10,16 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.server import RunningServer
+from tests.support.stores import create_store
+
 from .conftest import Store, error_code, parse_error
+
+
+@pytest.fixture
+def store(module_sqlite_server: RunningServer) -> Store:
+    """A store of its own on the module's server: these tests touch nothing else (conftest)."""
+    return create_store(module_sqlite_server)
 
 RULES = [
     {"ID": "app", "AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET", "PUT"],

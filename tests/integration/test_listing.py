@@ -9,7 +9,16 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.handlers import set_list_objects_encoding_type_url
 
+from tests.support.server import RunningServer
+from tests.support.stores import create_store
+
 from .conftest import Store, error_code, status_of
+
+
+@pytest.fixture
+def store(module_sqlite_server: RunningServer) -> Store:
+    """A store of its own on the module's server: these tests touch nothing else (conftest)."""
+    return create_store(module_sqlite_server)
 
 KEYS = ["a/1", "a/2", "a/b/3", "a/b/4", "b", "c/x", "c/y", "d", "e/f/g"]
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"

@@ -13,7 +13,16 @@ import pytest
 from awscrt import checksums as crt
 from botocore.exceptions import ClientError
 
+from tests.support.server import RunningServer
+from tests.support.stores import create_store
+
 from .conftest import Store, error_code, parse_error, sign_v4, signed, status_of
+
+
+@pytest.fixture
+def store(module_sqlite_server: RunningServer) -> Store:
+    """A store of its own on the module's server: these tests touch nothing else (conftest)."""
+    return create_store(module_sqlite_server)
 
 DATA = bytes(range(256)) * 40  # 10240 bytes
 

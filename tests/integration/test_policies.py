@@ -12,8 +12,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from objectstore.services.access.principals import canonical_id
+from tests.support.server import RunningServer
 
 from .conftest import REGION, Store, boto_client, create_store, error_code, sign_v4, uniq
+
+
+@pytest.fixture
+def store(module_sqlite_server: RunningServer) -> Store:
+    """A store of its own on the module's server: these tests touch nothing else (conftest)."""
+    return create_store(module_sqlite_server)
 
 
 def fails(call: Any) -> str:

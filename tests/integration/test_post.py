@@ -15,9 +15,17 @@ import pytest
 import requests
 
 from objectstore.domain.models import GB
+from tests.support.server import RunningServer
+from tests.support.stores import create_store
 
 from .conftest import Store, boto_client
 from .test_rules import set_used
+
+
+@pytest.fixture
+def store(module_sqlite_server: RunningServer) -> Store:
+    """A store of its own on the module's server: these tests touch nothing else (conftest)."""
+    return create_store(module_sqlite_server)
 
 
 def keys(store: Store) -> list[str]:

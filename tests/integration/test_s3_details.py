@@ -11,7 +11,15 @@ import pytest
 from botocore import UNSIGNED
 from botocore.exceptions import ClientError
 
+from tests.support.server import RunningServer
+
 from .conftest import Store, boto_client, create_store, error_code, parse_error, signed, status_of
+
+
+@pytest.fixture
+def store(module_sqlite_server: RunningServer) -> Store:
+    """A store of its own on the module's server: these tests touch nothing else (conftest)."""
+    return create_store(module_sqlite_server)
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 

@@ -12,6 +12,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.conftest import Store, error_code, signed, status_of
+from tests.support.server import RunningServer
+from tests.support.stores import create_store
+
+
+@pytest.fixture
+def dual_store(module_server: RunningServer) -> Store:
+    """A store of its own on the module's server (SQLite and PostgreSQL): these tests touch
+    nothing else (conftest)."""
+    return create_store(module_server)
+
 
 UNKNOWN = "00000000000000ff0123abcd"  # well-formed, never issued
 
