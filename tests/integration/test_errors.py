@@ -17,6 +17,9 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.server import RunningServer
+from tests.support.stores import create_store
+
 from .conftest import (
     REGION,
     Store,
@@ -27,6 +30,12 @@ from .conftest import (
     signed,
     status_of,
 )
+
+
+@pytest.fixture
+def store(module_sqlite_server: RunningServer) -> Store:
+    """A store of its own on the module's server: these tests touch nothing else (conftest)."""
+    return create_store(module_sqlite_server)
 
 
 def snapshot(store: Store) -> list[tuple[str, int, str, dict[str, str]]]:

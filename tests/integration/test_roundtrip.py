@@ -28,6 +28,20 @@ from .conftest import (
     s3cmd_config,
 )
 
+
+@pytest.fixture
+def store(module_sqlite_server: RunningServer) -> Store:
+    """A store of its own on the module's server: these tests touch nothing else (conftest)."""
+    return create_store(module_sqlite_server)
+
+
+@pytest.fixture
+def dual_store(module_server: RunningServer) -> Store:
+    """A store of its own on the module's server (SQLite and PostgreSQL): these tests touch
+    nothing else (conftest)."""
+    return create_store(module_server)
+
+
 # Keys that break naive implementations: spaces, '+', '%', unicode, '//', a trailing '/',
 # '..', '#', '?', '&', '=' and a newline.
 KEYS = [
