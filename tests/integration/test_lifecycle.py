@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from objectstore.services.engine import lifecycle
 from objectstore.services.engine.lifecycle import LifecycleWorker
 from objectstore.services.leader import Leader
 from tests.integration.conftest import aws, error_code
@@ -181,38 +182,44 @@ def test_configuration_round_trip_and_errors(lc_store: Store, tmp_path: Path) ->
         s3.get_bucket_lifecycle_configuration(Bucket=b)
 
 
-def test_worker_killed_mid_pass_finishes_on_restart(lc_store: Store) -> None:
+def test_worker_killed_mid_pass_finishes_on_restart(lc_store: Store,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # pages of 50 (not 500): the same pages, cursor and crash with a tenth of the objects
+    page = 50
+    monkeypatch.setattr(lifecycle, "PAGE", page)
+    total, crash_at = 12 * page // 5, 7 * page // 5  # 2.4 pages; killed in the second
     s3, b, srv = lc_store.boto(), lc_store.name, lc_store.srv
     s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
     worker = days_later(srv, 2)
-    for i in range(1200):  # more than two pages of 500
+    for i in range(total):  # more than two pages
         s3.put_object(Bucket=b, Key=f"k/{i:05d}", Body=b"x")
     rules(s3, b, {"ID": "all", "Status": "Enabled", "Filter": {"Prefix": "k/"},
                   "Expiration": {"Days": 1}})
     done = 0
 
-    def crash_after_700() -> None:
+    def crash_mid_pass() -> None:
         nonlocal done
         done += 1
-        if done > 700:
+        if done > crash_at:
             raise RuntimeError("killed")
 
-    worker.fault = crash_after_700
+    worker.fault = crash_mid_pass
     with pytest.raises(RuntimeError):
         worker.run_pass()
+    assert done == crash_at + 1  # (the fault is called before each deletion)
     # a new worker (as after a restart), on the same database, resumes from the saved cursor
     fresh = LifecycleWorker(srv.services.engine, srv.services.objects, srv.services.multipart,
                             srv.services.configs, Leader(srv.services.engine, "lc-test",
                                                          srv.services.settings.data_dir),
                             DAY, clock=worker.clock)
     stats = fresh.run_pass()
-    assert stats.examined <= 1200 - 500  # it did not start from the beginning
+    assert stats.examined <= total - page  # it did not start from the beginning
     markers = [m for page in s3.get_paginator("list_object_versions").paginate(Bucket=b)
                for m in page.get("DeleteMarkers", [])]
     by_key: dict[str, int] = {}
     for m in markers:
         by_key[m["Key"]] = by_key.get(m["Key"], 0) + 1
-    assert len(by_key) == 1200 and set(by_key.values()) == {1}  # none missed, none twice
+    assert len(by_key) == total and set(by_key.values()) == {1}  # none missed, none twice
     assert keys(s3, b) == []
     fresh.leader.release()
 
