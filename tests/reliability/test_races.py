@@ -311,11 +311,10 @@ def test_the_orphan_sweep_never_takes_an_upload_in_flight(tmp_path: Path, parts:
         got = s3.get_object(Bucket="race-sweep", Key="slow")["Body"].read()
         assert got == first + rest
         # once written and named, a blob older than the sweep's age stays; a leftover goes
-        time.sleep(1.2)
         orphan = srv.services.blobs.open_writer()
         orphan.write(b"x")
         orphan.commit()
-        time.sleep(1.2)
+        time.sleep(1.2)  # both older than the sweep's age now
         assert srv.apps.gc.sweep_orphans() == 1
         assert s3.get_object(Bucket="race-sweep", Key="slow")["Body"].read() == first + rest
 
