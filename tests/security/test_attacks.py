@@ -571,13 +571,13 @@ def _presign(st: Store, signed_at: dt.datetime, expires: int, key: str = "known"
 def test_presigned_url_replayed_after_expiry(store: Store) -> None:
     """Expected: 200 while valid (replay within the window is allowed, as on S3), then 403
     AccessDenied once expired."""
-    # Signed with a shifted clock so that it expires ~10 s from now (X-Amz-Date has one-second
+    # Signed with a shifted clock so that it expires 4-5 s from now (X-Amz-Date has one-second
     # resolution), then replayed until the server refuses it (polled, with a deadline). The
     # client is built and the "untouched" snapshot taken before the clock starts, so a slow
     # machine does not eat the window.
     client = store.boto()
     with untouched(store):
-        signed_at = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=50)).replace(microsecond=0)
+        signed_at = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=55)).replace(microsecond=0)
         expires_at = signed_at + dt.timedelta(seconds=60)
         url = _presign(store, signed_at, 60, client=client)
         first = httpx.get(url)
