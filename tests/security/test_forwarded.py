@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -90,12 +92,23 @@ def test_a_direct_client_cannot_claim_https(direct: RunningServer) -> None:
         assert _anonymous_get(store, "tls-only", headers) == 403, headers
 
 
+def _access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The access log's lines so far, once there is one: the server writes a request's line
+    after its answer has gone out, so the client may read the answer first (up to 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [json.loads(r.getMessage()) for r in caplog.records
+                 if r.name == "objectstore.access"]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.01)
+
+
 def test_access_log_shows_the_tcp_peer_of_a_direct_client(
         direct: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="objectstore.access")
     httpx.get(f"{direct.api_url}/healthz", headers={"X-Forwarded-For": "198.51.100.9"})
-    lines = [json.loads(r.getMessage()) for r in caplog.records
-             if r.name == "objectstore.access"]
+    lines = _access_lines(caplog)
     assert lines and lines[-1]["client"] == "127.0.0.1", lines
 
 
@@ -121,8 +134,7 @@ def test_access_log_names_the_client_and_the_proxy(
         proxied: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="objectstore.access")
     httpx.get(f"{proxied.api_url}/healthz", headers={"X-Forwarded-For": "198.51.100.9"})
-    lines = [json.loads(r.getMessage()) for r in caplog.records
-             if r.name == "objectstore.access"]
+    lines = _access_lines(caplog)
     assert lines and (lines[-1]["client"], lines[-1]["peer"]) == ("198.51.100.9", "127.0.0.1")
 
 
