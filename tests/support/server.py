@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import threading
 import time
@@ -43,8 +44,17 @@ class RunningServer:
 
 
 def ssl_verify(verify: str | bool) -> ssl.SSLContext | bool:
-    """A CA file as the SSL context httpx wants (a path alone is deprecated there)."""
-    return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+    """A CA file as the SSL context httpx wants (a path alone is deprecated there); True as
+    httpx's default context, made once: httpx makes one per client otherwise (~20 ms, the
+    CA bundle loaded again), and the tests make thousands of clients."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return _default_context() if verify else False
+
+
+@functools.cache
+def _default_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
 
 
 @contextmanager
