@@ -20,9 +20,11 @@ from typing import Any
 
 import boto3
 import httptools
+import psutil
 import uvloop
 
 from .servers import HOST, ThisServer, free_port
+from .threadcpu import ThreadCpu
 from .workloads import Plan, _cpu_per_request, _targets_file, _wrk, settle
 
 SIZE = 4096
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     receiver = subprocess.Popen([sys.executable, "-m", "bench.notifications",  # noqa: S603
                                  "--receiver", str(hook_port)])
     ops: dict[str, list[float]] = {"none": [], "webhook": [], "batched": []}
+    threads: dict[str, dict[str, float]] = {k: {} for k in ops}  # CPU s per thread name
+    requests: dict[str, float] = dict.fromkeys(ops, 0.0)
     cpu: dict[str, list[float]] = {"none": [], "webhook": [], "batched": []}  # ms per PUT
     try:
         with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
@@ -100,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
                         Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [{
                             "QueueArn": target["arn"], "Events": ["s3:ObjectCreated:*"]}]})
                 url = f"http://{HOST}:{server.port}/"
+                assert server.proc is not None
+                per_thread = ThreadCpu([c.pid for c in
+                                        psutil.Process(server.proc.pid).children()]
+                                       or [server.proc.pid])
                 runs = [("plain", "none"), ("notified", "webhook"), ("batched", "batched")]
                 for rep in range(args.reps):
                     # each rep starts with another of the three: the database grows run by
@@ -110,9 +118,13 @@ def main(argv: list[str] | None = None) -> int:
                             p.target("PUT", f"/{bucket}/r{rep}/p-{i:06d}")
                             for i in range(40_000)])
                         settle()
+                        per_thread.start()
                         res = _cpu_per_request(server, lambda url=url, paths=paths: _wrk(
                             url, paths, "PUT", SIZE, args.seconds, args.conns,
                             plan.wrk_threads))
+                        for name, cpu_s in per_thread.stop().items():
+                            threads[label][name] = threads[label].get(name, 0.0) + cpu_s
+                        requests[label] += res["ops"] * args.seconds
                         ops[label].append(res["ops"])
                         cpu[label].append(res["cpu_ms_per_request"])
                         print(f"  rep {rep + 1}: {label:8s} {res['ops']:8.0f} PUT/s "
@@ -141,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {text:28s} {o:8.0f} PUT/s  {c:.3f} ms CPU/PUT  = {100 * o / none:5.1f}% "
               f"of the PUTs/s ({100 * (1 - o / none):+.1f}% fewer; goal <= 10% fewer), "
               f"CPU {100 * (c / c_none - 1):+.1f}%")
+    names = sorted({n for t in threads.values() for n in t},
+                   key=lambda n: -threads["webhook"].get(n, 0.0))
+    print("  server CPU per PUT by thread (all reps), µs:  none / one record per POST / "
+          "batch_size 100")
+    for n in names:
+        cells = [1e6 * threads[k].get(n, 0.0) / max(requests[k], 1) for k in threads]
+        if max(cells) >= 1:
+            print(f"    {n:24s}" + "".join(f"{c:9.1f}" for c in cells))
     for t in ts:
         print(f"  {t['name']}: delivered {t['delivered']} events, retried {t['retried']}, "
               f"failed {t['failed']}")
