@@ -25,6 +25,7 @@ from sqlalchemy import Connection, bindparam
 
 from ...domain.models import NULL_VERSION, ObjectStore, ObjectVersion
 from ...domain.notifications import FAMILIES, Configuration, routes
+from ...storage.sql.group_commit import appended
 from ...storage.sql.prepared import Prepared
 from ...storage.sql.tables import event_outbox
 
@@ -38,6 +39,19 @@ UPDATED = "updated"    # a version's tags or ACL changed in place (or a copy ont
 _INSERT = Prepared(event_outbox.insert().values(
     target_id=bindparam("target_id"), store_id=bindparam("store_id"), key=bindparam("key"),
     record=bindparam("record"), created_at=bindparam("created_at")))
+ROWS_KEY = "event_outbox"
+
+
+class _Rows:
+    """A group-commit batch's outbox rows, inserted together before its COMMIT."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def flush(self, conn: Connection) -> None:
+        _INSERT.execute_many(conn, self.rows)
 
 
 def encode_key(key: str) -> str:
@@ -166,11 +180,15 @@ class Recording:
         if name is None:
             return
         now = datetime.now(UTC)
+        batch = appended(conn, ROWS_KEY, _Rows)  # (None: not in a batch, inserted at once)
         for route in routes(self.configurations, name, version.key):
-            _INSERT.execute(conn, target_id=route.target_id, store_id=self.store.id,
-                            key=version.key, created_at=time.time(),
-                            record=record_text(self.store, name, version,
-                                               route.configuration_id, now))
+            row = {"target_id": route.target_id, "store_id": self.store.id, "key": version.key,
+                   "created_at": time.time(), "record": record_text(
+                       self.store, name, version, route.configuration_id, now)}
+            if batch is None:
+                _INSERT.execute(conn, **row)
+            else:
+                batch.rows.append(row)
             self.recorded += 1
             self.targets.add(route.target_id)
 

@@ -39,6 +39,7 @@ from .engine import writing
 T = TypeVar("T")
 Work = Callable[[Connection], Any]
 DEFER_KEY = "objectstore_deferred"
+APPEND_KEY = "objectstore_appends"
 # PostgreSQL's "try again" errors: deadlock_detected, serialization_failure,
 # lock_not_available (the transaction is aborted; running it again is the remedy)
 RETRIABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
@@ -59,6 +60,24 @@ def deferred(conn: Connection, key: str, factory: Callable[[], D]) -> D | None:
     then does its work at once). A flush that raises sends the batch down the careful path,
     where nothing is deferred and each unit meets its own error."""
     pending: dict[str, Deferred] | None = conn.info.get(DEFER_KEY)
+    if pending is None:
+        return None
+    got = pending.get(key)
+    if got is None:
+        got = pending[key] = factory()
+    return got  # type: ignore[return-value]
+
+
+def appended(conn: Connection, key: str, factory: Callable[[], D]) -> D | None:
+    """Rows the batch's units add to a table that nothing in the batch reads (the event
+    outbox), gathered under ``key`` and written once just before COMMIT, in the order the
+    units added them — or None outside a batch (the caller writes at once). On SQLite every
+    statement a unit runs releases and retakes the GIL, and with a busy event loop that
+    handover costs more than the statement: one ``executemany`` per batch instead of one
+    INSERT per unit. Unlike ``deferred`` this is on for every batch (nothing in it can make
+    another unit's outcome differ); a unit that fails sends the batch down the careful path,
+    where each unit writes its rows itself."""
+    pending: dict[str, Deferred] | None = conn.info.get(APPEND_KEY)
     if pending is None:
         return None
     got = pending.get(key)
@@ -151,6 +170,7 @@ class GroupCommitter:
         failed: tuple[Future[Any], BaseException] | None = None
         try:
             with writing(self.engine) as conn:
+                conn.info[APPEND_KEY] = {}
                 if self.defer:
                     conn.info[DEFER_KEY] = {}
                 try:
@@ -162,8 +182,10 @@ class GroupCommitter:
                                 raise
                             failed = (fut, exc)
                             raise _UnitFailed from exc
-                    self._flush_deferred(conn)
+                    self._flush_deferred(conn, APPEND_KEY)
+                    self._flush_deferred(conn, DEFER_KEY)
                 finally:
+                    conn.info.pop(APPEND_KEY, None)
                     conn.info.pop(DEFER_KEY, None)
         except _UnitFailed:
             assert failed is not None
@@ -186,8 +208,8 @@ class GroupCommitter:
             fut.set_result(value)
 
     @staticmethod
-    def _flush_deferred(conn: Connection) -> None:
-        pending: dict[str, Deferred] | None = conn.info.pop(DEFER_KEY, None)
+    def _flush_deferred(conn: Connection, key: str) -> None:
+        pending: dict[str, Deferred] | None = conn.info.pop(key, None)
         for work in (pending or {}).values():
             try:
                 work.flush(conn)
