@@ -6,7 +6,6 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,18 @@ def _engine(tmp_path: Path, database_url: str | None) -> Any:
     return engine
 
 
+RECORD = '{"key":"caf%C3%A9+%22q%22","note":"\\u2603 \\" \\\\"}'  # JSON text, kept exactly
+
+
+def _key(i: int) -> str:
+    return f'k{i:02d}/café "q" ☃ \\'
+
+
 def _unit(key: str, gathered: list[bool], fail: bool = False) -> Any:
     """A write as the outbox makes one (services/events/outbox.Recording.add)."""
     def work(conn: Connection) -> str:
-        row = {"target_id": "t1", "store_id": "s1", "key": key, "record": "{}",
-               "created_at": time.time()}
+        row = {"target_id": "t1", "store_id": "s1", "key": key, "record": RECORD,
+               "created_at": 1765000000.25}
         batch = appended(conn, ROWS_KEY, _Rows)
         gathered.append(batch is not None)
         if batch is None:  # the careful path after a failed unit: each writes its own
@@ -52,7 +58,7 @@ def test_a_batch_inserts_its_rows_in_order_and_a_failed_write_leaves_none(
         gate = threading.Event()
         committer.submit(lambda conn: gate.wait(5))  # holds the writer: the rest queue up
         gathered: list[bool] = []
-        futures = [committer.submit(_unit(f"k{i:02d}", gathered, fail=(i == 7)))
+        futures = [committer.submit(_unit(_key(i), gathered, fail=(i == 7)))
                    for i in range(20)]
         gate.set()
         outcomes = []
@@ -61,14 +67,17 @@ def test_a_batch_inserts_its_rows_in_order_and_a_failed_write_leaves_none(
                 outcomes.append(f.result(timeout=30))
             except ValueError as exc:
                 outcomes.append(str(exc))
-        assert outcomes[7] == "k07 refused"
+        assert outcomes[7] == f"{_key(7)} refused"
         assert gathered[:8] == [True] * 8  # the batch, up to the failing write
         assert not any(gathered[8:])  # then each again on its own
         with engine.connect() as conn:
-            rows = conn.execute(select(event_outbox.c.id, event_outbox.c.key)
+            rows = conn.execute(select(event_outbox.c.id, event_outbox.c.key,
+                                       event_outbox.c.record, event_outbox.c.created_at,
+                                       event_outbox.c.target_id)
                                 .order_by(event_outbox.c.id)).all()
-        assert [k for _i, k in rows] == [f"k{i:02d}" for i in range(20) if i != 7]
-        ids = [i for i, _k in rows]
+        assert [r[1] for r in rows] == [_key(i) for i in range(20) if i != 7]
+        assert {(r[2], r[3], r[4]) for r in rows} == {(RECORD, 1765000000.25, "t1")}
+        ids = [r[0] for r in rows]
         committer.run(lambda conn: _delete_delivered(conn, ids[::2]))
         with engine.connect() as conn:
             left = conn.execute(select(event_outbox.c.id).order_by(event_outbox.c.id)
