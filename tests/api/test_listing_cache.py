@@ -19,9 +19,10 @@ import pytest
 
 from objectstore.mgmt.handler import ListingCache
 from objectstore.services.cache import SharedGeneration, SingleFlight
+from tests.support.pg import PgCluster
 from tests.support.server import RunningServer, running_server
 
-from .conftest import Tenant, assert_error, uniq
+from .conftest import Tenant, _tenant, assert_error, uniq
 
 STORES, CREDS = "/v2/objectstores", "/v2/objectstore/credentials"
 
@@ -179,14 +180,18 @@ def test_a_key_replaced_in_this_process_is_refused_at_once(srv: RunningServer,
 
 
 @pytest.fixture
-def second_gateway(srv: RunningServer, tmp_path: Path) -> Iterator[RunningServer]:
-    settings = srv.services.settings
-    if not (settings.database_url or "").startswith("postgresql"):
-        pytest.skip("gateways on other hosts share a PostgreSQL database")
-    key = (settings.data_dir / "server.key").read_text().strip()
-    with running_server(tmp_path / "gw2", settings.database_url, server_key=key,
-                        sqlite_synchronous="NORMAL", fsync=False) as gw:
-        yield gw
+def gateways(pg_cluster: PgCluster, tmp_path: Path
+             ) -> Iterator[tuple[Tenant, RunningServer]]:
+    """Two gateways on one PostgreSQL database (the scaled-out layout: nothing else shared),
+    and a tenant on the first."""
+    url = pg_cluster.new_database()
+    with running_server(tmp_path / "gw1", url, sqlite_synchronous="NORMAL",
+                        fsync=False) as gw1:
+        key = (gw1.services.settings.data_dir / "server.key").read_text().strip()
+        with running_server(tmp_path / "gw2", url, server_key=key,
+                            sqlite_synchronous="NORMAL", fsync=False) as gw2:
+            for tenant in _tenant(gw1):
+                yield tenant, gw2
 
 
 def _within(seconds: float, check: Callable[[], bool]) -> float:
@@ -196,8 +201,10 @@ def _within(seconds: float, check: Callable[[], bool]) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.postgres
 def test_changes_through_another_gateway_are_listed_within_100_ms(
-        tenant: Tenant, second_gateway: RunningServer) -> None:
+        gateways: tuple[Tenant, RunningServer]) -> None:
+    tenant, second_gateway = gateways
     there = httpx.Client(base_url=second_gateway.api_url, timeout=30,
                          headers={"Authorization": f"bearer {tenant.key}"})
     with there:
