@@ -310,6 +310,22 @@ def test_lifecycle_expirations_are_announced(fast_server: RunningServer, hook: R
         ("LifecycleExpiration:DeleteMarkerCreated", versioned.name)])
 
 
+def _until_dropped(store: Any, target_id: str, dropped: int
+                   ) -> tuple[dict[str, Any], set[str]]:
+    """Poll the target (at most 20 s) until ``dropped`` events count as failed: its last
+    state, and every ``last_error`` seen on the way (a later failed attempt's replaces the
+    backlog limit's)."""
+    deadline = time.monotonic() + 20
+    seen: set[str] = set()
+    with store.api() as api:
+        while True:
+            t = api.get(f"/v2/objectstore/event-targets/{target_id}").json()
+            seen.add(t["last_error"])
+            if t["failed"] >= dropped or time.monotonic() > deadline:
+                return t, seen
+            time.sleep(0.1)
+
+
 def test_the_backlog_limit_drops_the_oldest_and_says_so(tmp_path: Any, hook: Receiver,
                                                         caplog: pytest.LogCaptureFixture
                                                         ) -> None:
@@ -325,15 +341,7 @@ def test_the_backlog_limit_drops_the_oldest_and_says_so(tmp_path: Any, hook: Rec
         s3 = store.boto()
         for i in range(12):
             s3.put_object(Bucket=store.name, Key=f"k{i:02d}", Body=b"x")
-        deadline = time.monotonic() + 20
-        seen: set[str] = set()
-        with store.api() as api:
-            while True:
-                t = api.get(f"/v2/objectstore/event-targets/{target['id']}").json()
-                seen.add(t["last_error"])
-                if t["failed"] >= 7 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
+        t, seen = _until_dropped(store, target["id"], 7)
         assert t["backlog"] == 5 and t["failed"] == 7, t
         # last_error says so until the next failed attempt's replaces it; the log says so too
         assert any("backlog limit (5) reached" in e for e in seen) or any(
@@ -368,15 +376,8 @@ def test_a_target_own_backlog_limit_drops_its_oldest_and_says_so(
         hook.failing = True
         for i in range(12):
             s3.put_object(Bucket=store.name, Key=f"k{i:02d}", Body=b"x")
-        deadline = time.monotonic() + 20
-        seen: set[str] = set()
+        t, seen = _until_dropped(store, limited["id"], 7)
         with store.api() as api:
-            while True:
-                t = api.get(f"/v2/objectstore/event-targets/{limited['id']}").json()
-                seen.add(t["last_error"])
-                if t["failed"] >= 7 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
             o = api.get(f"/v2/objectstore/event-targets/{other['id']}").json()
         assert t["backlog"] == 5 and t["failed"] == 7 and t["backlog_limit"] == 5, t
         assert o["backlog"] == 12 and o["failed"] == 0, o

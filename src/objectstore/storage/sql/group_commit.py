@@ -59,13 +59,7 @@ def deferred(conn: Connection, key: str, factory: Callable[[], D]) -> D | None:
     once just before COMMIT — or None when ``conn`` is not in a deferring batch (the caller
     then does its work at once). A flush that raises sends the batch down the careful path,
     where nothing is deferred and each unit meets its own error."""
-    pending: dict[str, Deferred] | None = conn.info.get(DEFER_KEY)
-    if pending is None:
-        return None
-    got = pending.get(key)
-    if got is None:
-        got = pending[key] = factory()
-    return got  # type: ignore[return-value]
+    return _gathered(conn, DEFER_KEY, key, factory)
 
 
 def appended(conn: Connection, key: str, factory: Callable[[], D]) -> D | None:
@@ -77,7 +71,13 @@ def appended(conn: Connection, key: str, factory: Callable[[], D]) -> D | None:
     INSERT per unit. Unlike ``deferred`` this is on for every batch (nothing in it can make
     another unit's outcome differ); a unit that fails sends the batch down the careful path,
     where each unit writes its rows itself."""
-    pending: dict[str, Deferred] | None = conn.info.get(APPEND_KEY)
+    return _gathered(conn, APPEND_KEY, key, factory)
+
+
+def _gathered(conn: Connection, info_key: str, key: str, factory: Callable[[], D]) -> D | None:
+    """The batch's gathered work under ``key`` in ``conn.info[info_key]`` (made by
+    ``factory`` the first time), or None when the batch does not gather that kind."""
+    pending: dict[str, Deferred] | None = conn.info.get(info_key)
     if pending is None:
         return None
     got = pending.get(key)
