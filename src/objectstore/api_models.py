@@ -91,6 +91,10 @@ class ParamSource(Protocol):
 
     def get(self, name: str) -> Any: ...
 
+    def given(self, name: str) -> Any:
+        """The value as sent, an empty string included (None: missing or null)."""
+        ...
+
     @property
     def region(self) -> str | None: ...
 
@@ -152,6 +156,14 @@ class Param:
 class Text(Param):
     def parse(self, value: Any) -> str:
         return parse_string(self.name, value)
+
+
+class Clearable(Text):
+    """A string an update may empty: ``""`` (sent explicitly) removes the value, where
+    other parameters take an empty value as missing."""
+
+    def raw(self, source: ParamSource) -> Any:
+        return source.given(self.name)
 
 
 class Integer(Param):
@@ -409,6 +421,48 @@ class CreateEventTarget(RequestBody):
     def options(self) -> dict[str, str | int | None]:
         """The type-specific options (each target type takes some of them)."""
         return {name: getattr(self, name) for name in self.OPTIONS}
+
+
+class UpdateEventTarget(RequestBody):
+    """PUT (or PATCH) /v2/objectstore/event-targets/{id}: only the fields given change."""
+
+    name: Annotated[str | None, Text(
+        "name", "A new name (1-255 characters)", example="thumbnailer")] = None
+    endpoint: Annotated[str | None, Text(
+        "endpoint", "A new endpoint URL of the target's type, checked as on create (refused "
+        "addresses: 422). A password left out of the URL, or given as *** (as the target is "
+        "shown), keeps the current one; an empty one (user:@host) removes it",
+        example="https://hooks.example.com/s3-v2")] = None
+    auth_token: Annotated[str | None, Clearable(
+        "auth_token", "webhook: a new token (sealed at rest, never shown); missing or null "
+        "keeps the current one; an empty string removes it")] = None
+    batch_size: Annotated[int | None, Integer(
+        "batch_size", "webhook: event records per POST, 1 to 100", minimum=1,
+        maximum=100)] = None
+    exchange: Annotated[str | None, Clearable(
+        "exchange", "amqp: the exchange (empty: the default exchange)")] = None
+    routing_key: Annotated[str | None, Clearable(
+        "routing_key", "amqp: the routing key (empty: none)")] = None
+    subject: Annotated[str | None, Clearable("subject", "nats: the subject (required)")] = None
+    key: Annotated[str | None, Clearable("key", "redis: the list or stream key "
+                                               "(required)")] = None
+    format: Annotated[str | None, Clearable(
+        "format", "redis: list or stream (empty: list)", enum=["list", "stream", ""])] = None
+    backlog_limit: Annotated[int | None, Integer(
+        "backlog_limit", "any type: the target's own backlog limit, 1 to the server's "
+        "OBJECTSTORE_EVENT_BACKLOG_LIMIT; 0 removes it (the server's applies)")] = None
+    type: Annotated[str | None, Text(
+        "type", "Cannot change (the arn contains it): a type other than the target's is "
+        "refused (422)", enum=["webhook", "amqp", "nats", "redis"])] = None
+    region: Annotated[str | None, RegionParam(
+        "region", "Cannot change (the arn contains it): a region other than the target's, "
+        "in the query or the body, is refused (422); an unknown one is 404",
+        example="LON1")] = None
+
+    def options(self) -> dict[str, str | int | None]:
+        """The type-specific options given (None: not given)."""
+        return {name: getattr(self, name) for name in CreateEventTarget.OPTIONS
+                if getattr(self, name) is not None}
 
 
 # -- responses --------------------------------------------------------------------------------

@@ -61,13 +61,15 @@ def make_sse(settings: Settings, engine: Engine, changes: SharedGeneration | Non
     return SseCodec(KeyService(engine, ring, changes), settings.sse_segment_bytes)
 
 
-def make_targets(settings: Settings, engine: Engine, box: SecretBox) -> TargetService:
+def make_targets(settings: Settings, engine: Engine, box: SecretBox,
+                 changes: SharedGeneration | None = None) -> TargetService:
     """Event targets, refused where the operator's settings (and the built-in rules) say."""
     guard = Guard(parse_trusted_proxies(settings.event_targets_deny),
                   parse_trusted_proxies(settings.event_targets_allow),
                   frozenset(p for p in (settings.s3_port, settings.api_port, settings.web_port)
                             if p is not None), frozenset({settings.host}))
-    return TargetService(engine, box, guard, backlog_limit=settings.event_backlog_limit)
+    return TargetService(engine, box, guard, backlog_limit=settings.event_backlog_limit,
+                         changes=changes)
 
 
 def build_services(settings: Settings, *, run_migrations: bool = True) -> Services:
@@ -99,7 +101,7 @@ def build_services(settings: Settings, *, run_migrations: bool = True) -> Servic
         multipart=MultipartService(engine, objects),
         configs=configs,
         changes=changes,
-        targets=make_targets(settings, engine, box),
+        targets=make_targets(settings, engine, box, changes),
     )
 
 

@@ -194,6 +194,12 @@ def _all_operations(t: Tenant, reads: list[str]) -> None:
     assert redis["endpoint"] == "redis://:***@127.0.0.1:6379/0" and redis["backlog_limit"] == 50
     call(targets, "GET", targets)
     call(target_id, "GET", f"{targets}/{hook['id']}")
+    call(target_id, "PUT", f"{targets}/{hook['id']}", json={
+        "name": uniq("moved"), "endpoint": "http://127.0.0.1:9/moved", "auth_token": "",
+        "batch_size": 5, "backlog_limit": 0})
+    moved = call(target_id, "PATCH", f"{targets}/{redis['id']}", data={
+        "endpoint": "redis://:***@127.0.0.1:6379/1", "format": "", "type": "redis"}).json()
+    assert moved["endpoint"] == "redis://:***@127.0.0.1:6379/1" and moved["format"] == "list"
     call(target_id, "DELETE", f"{targets}/{hook['id']}")
     call(target_id, "DELETE", f"{targets}/{redis['id']}")
     call("/v2/regions", "GET", "/v2/regions")

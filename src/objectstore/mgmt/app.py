@@ -45,6 +45,7 @@ ROUTE_TABLE: list[tuple[str, list[str], Handler]] = [
     ("/v2/objectstore/event-targets", ["GET"], event_targets.list_event_targets),
     ("/v2/objectstore/event-targets", ["POST"], event_targets.create_event_target),
     ("/v2/objectstore/event-targets/{id}", ["GET"], event_targets.get_event_target),
+    ("/v2/objectstore/event-targets/{id}", UPDATE, event_targets.update_event_target),
     ("/v2/objectstore/event-targets/{id}", ["DELETE"], event_targets.delete_event_target),
     ("/v2/regions", ["GET"], account.list_regions),
     ("/v2/quota", ["GET"], account.quota),

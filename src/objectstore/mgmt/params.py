@@ -118,6 +118,11 @@ class Params:
         value = self.query.get(name)
         return None if value == "" else value
 
+    def given(self, name: str) -> Any:
+        """The value as sent, an empty string included (None: missing or null)."""
+        value = self.body.get(name)
+        return self.query.get(name) if value is None else value
+
     @property
     def region(self) -> str | None:
         for value in (self.query.get("region"), self.body.get("region")):

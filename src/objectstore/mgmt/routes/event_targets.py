@@ -6,7 +6,7 @@ are sealed at rest and never shown again."""
 from __future__ import annotations
 
 from ... import api_models as wire
-from ...services.events.targets import EventTarget, TargetService
+from ...services.events.targets import EventTarget, TargetChange, TargetService
 from ..handler import Call
 from ..params import REGION, Body, PathId
 from ..render import DELETED, build
@@ -14,6 +14,7 @@ from ..spec import operation
 
 TARGET_ID = PathId("eventTargetId", "An event target's id")
 CREATE = Body(wire.CreateEventTarget, required=True)
+UPDATE = Body(wire.UpdateEventTarget)
 
 
 def _targets(call: Call) -> TargetService:
@@ -54,6 +55,23 @@ def create_event_target(call: Call) -> wire.EventTarget:
            wire.EventTarget, "The target", path=TARGET_ID, query=(), errors=(404,))
 def get_event_target(call: Call) -> wire.EventTarget:
     return _public(call, [_targets(call).get(call.account.id, TARGET_ID.read(call.path))])[0]
+
+
+@operation("updateEventTarget", "Change a bucket event target in place: its name, endpoint, "
+           "auth_token or options (not its type or region: 422). Only the fields given "
+           "change; a secret left out is kept, an empty auth_token removes the token; the "
+           "backlog is kept and the next delivery uses the change", wire.EventTarget,
+           "The updated target", path=TARGET_ID, body=UPDATE, errors=(404, 409, 422))
+def update_event_target(call: Call) -> wire.EventTarget:
+    region = REGION.read(call.params)
+    body = call.body(wire.UpdateEventTarget)
+    change = TargetChange(
+        name=body.name, endpoint=body.endpoint, auth_token=body.auth_token,
+        options=body.options(), type=body.type,
+        region=None if region is None else call.services.regions.for_object_stores(
+            region).code)
+    target = _targets(call).update(call.account.id, TARGET_ID.read(call.path), change)
+    return _public(call, [target])[0]
 
 
 @operation("deleteEventTarget", "Delete a bucket event target (409 while a bucket's "

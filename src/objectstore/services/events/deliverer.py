@@ -9,7 +9,14 @@ target acknowledged, in one commit with the target's counters. After a failure t
 pauses with backoff (0.5 s doubling up to ``OBJECTSTORE_EVENT_RETRY_MAX_SECONDS``) and tries
 again: at least once, never given up — except past the backlog limit, where the oldest
 events are dropped (counted as failed and logged) so that a target gone for good cannot grow
-the database without bound."""
+the database without bound.
+
+A target changed in place (``TargetService.update``: endpoint, secrets, options) is seen by
+its loop before its next send: the update bumps the shared change counter (services/cache.py:
+every process on the data dir, and every gateway on PostgreSQL), and a loop that finds it
+moved reads its target's row again; when the row's ``sealed`` (new on every update) differs,
+the loop drops its sender and carries on with the new target — the backlog is the target id's,
+so it stays — and a pause after failures ends at once."""
 
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -209,10 +216,17 @@ class EventDeliverer:
                 poller.cancel()
             await self._reconcile([])
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float,
+                     cut: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """Sleep ``seconds``, less if stopped or when ``cut`` answers True (asked every
+        0.1 s; a failure to answer is a no)."""
         end = time.monotonic() + seconds
         while not self._stop.is_set() and time.monotonic() < end:
             await asyncio.sleep(min(0.1, end - time.monotonic()))
+            if cut is not None:
+                with contextlib.suppress(Exception):
+                    if await cut():
+                        return
 
     async def _reconcile(self, targets: list[EventTarget]) -> None:
         """One task per target: start the new ones', stop the removed ones'."""
@@ -243,15 +257,49 @@ class EventDeliverer:
         finally:
             wake.waiting = False
 
+    def _counter(self) -> int | None:
+        """The shared change counter, None while it cannot be trusted (a gateway's listening
+        connection is down) or there is none: then a loop reads its target's row again."""
+        changes = self.targets.changes
+        return changes.value() if changes is not None and changes.usable() else None
+
+    def _backoff(self, target: EventTarget) -> Backoff:
+        return Backoff(f"event delivery to target {target.name} ({target.id})", log,
+                       cap_s=self.retry_max_s)
+
     async def _target_loop(self, target: EventTarget) -> None:
-        backoff = Backoff(f"event delivery to target {target.name} ({target.id})", log,
-                          cap_s=self.retry_max_s)
+        backoff = self._backoff(target)
         sender: Sender | None = None
         batch = int(target.options.get("batch_size") or 1)
         wake = self._wakes[target.id] = _Wake()
+        seen = self._counter()
+        read_at = time.monotonic()
+        fresh = target
+
+        async def changed() -> bool:
+            """Whether the target was updated since ``target`` was read (its row is read
+            again only when the change counter moved, or every ``RELOAD_S`` without one)."""
+            nonlocal seen, read_at, fresh
+            now = self._counter()
+            if (now is not None and now != seen) or (
+                    now is None and time.monotonic() - read_at >= RELOAD_S):
+                fresh = await asyncio.to_thread(self.targets.get, None, target.id)
+                seen, read_at = now, time.monotonic()
+            return fresh.sealed != target.sealed
+
         try:
             while not self._stop.is_set():
                 try:
+                    if fresh.sealed != target.sealed:  # updated: carry on with the new one
+                        target = fresh
+                        batch = int(target.options.get("batch_size") or 1)
+                        backoff = self._backoff(target)
+                        if sender is not None:
+                            with contextlib.suppress(Exception):
+                                await sender.close()
+                            sender = None
+                        log.info("event target %s (%s) was changed: delivering with its new "
+                                 "settings", target.name, target.id)
                     if sender is None:
                         spec = self.targets.spec(target)
                         await asyncio.to_thread(self.targets.check_reachable, spec)
@@ -261,6 +309,8 @@ class EventDeliverer:
                     if not rows:
                         await self._idle(wake, generation)
                         continue
+                    if await changed():  # (asked after the read: an event written after
+                        continue          # the update's answer goes out with the update)
                     done, failures, error = await self._deliver(sender, rows, batch)
                     await asyncio.to_thread(self._ack, target.id, done, failures, error)
                     if error is None:
@@ -280,7 +330,7 @@ class EventDeliverer:
                         with contextlib.suppress(Exception):
                             await sender.close()
                         sender = None
-                await self._sleep(delay)
+                await self._sleep(delay, changed)
         finally:
             if self._wakes.get(target.id) is wake:
                 del self._wakes[target.id]

@@ -1,7 +1,12 @@
 """Event targets: an account's webhooks, AMQP exchanges, NATS subjects and Redis lists or
 streams that its buckets' notification configurations name by ARN. Secrets (a webhook's
 auth token, a password in the endpoint URL) are sealed with the server key (services/
-secrets.py) and never shown again: the endpoint is shown with ``***`` for its password."""
+secrets.py) and never shown again: the endpoint is shown with ``***`` for its password.
+
+An update (``TargetService.update``) changes a target in place — name, endpoint, secrets,
+options — never its type or region (its ARN names them): a secret left out is kept, an empty
+one is cleared, and the deliverer picks the change up at its next round (the backlog stays:
+it is keyed by the target's id)."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from sqlalchemy import Engine, delete, func, select
 
-from ...domain.errors import InvalidInput
+from ...domain.errors import Conflict, InvalidInput
 from ...domain.notifications import (
     TARGET_TYPES,
     TargetInUse,
@@ -26,6 +31,7 @@ from ...domain.notifications import (
 )
 from ...storage.sql.engine import writing
 from ...storage.sql.tables import bucket_configs, event_outbox, event_targets
+from ..cache import SharedGeneration
 from ..secrets import SecretBox
 from .guard import Guard
 from .senders.base import TargetSpec
@@ -50,6 +56,22 @@ OPTIONS: dict[str, tuple[tuple[str, bool], ...]] = {
 COMMON_OPTIONS: tuple[tuple[str, bool], ...] = (("backlog_limit", False),)
 DEFAULT_BACKLOG_LIMIT = 100_000  # OBJECTSTORE_EVENT_BACKLOG_LIMIT's default
 MAX_OPTION = 255
+
+
+@dataclass(frozen=True)
+class TargetChange:
+    """What an update changes; None leaves a field as it is. ``endpoint``: a password left
+    out of the URL, or given as ``***`` (as the target is shown), keeps the current one; an
+    empty one (``user:@host``) removes it. ``auth_token``: ``""`` removes the token.
+    ``options``: the given ones only; ``""`` (and ``backlog_limit`` 0) removes an option (its
+    default applies). ``type`` and ``region`` may only repeat the target's own."""
+
+    name: str | None = None
+    endpoint: str | None = None
+    auth_token: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    type: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,14 +108,39 @@ class EventTarget:
         return out
 
 
+SHOWN_PASSWORD = "***"  # noqa: S105 - what an endpoint shows for its password
+
+
 def _redact(parts: SplitResult) -> str:
     if parts.password is None:
         return urlunsplit(parts)
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    netloc = (f"{parts.username or ''}:{SHOWN_PASSWORD}@{host}"
+              + (f":{parts.port}" if parts.port else ""))
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _hostport(parts: SplitResult) -> str:
+    return parts.netloc.rpartition("@")[2]
+
+
+def _keep_password(endpoint: str, current: str) -> str:
+    """``endpoint`` with the current endpoint's password where it leaves the password out
+    (no user info at all keeps the current user too) or gives ``***``; an empty password
+    (``user:@host``) is removed. Usernames and passwords stay as written (percent-encoded)."""
+    new, old = urlsplit(endpoint), urlsplit(current)
+    user, password = new.username, new.password
+    if user is None and password is None:  # no user info: the current one's
+        user, password = old.username, old.password
+    elif password is None or password == SHOWN_PASSWORD:
+        if password == SHOWN_PASSWORD and old.password is None:
+            raise InvalidInput("endpoint: *** stands for the target's current password, and "
+                               "it has none: give the password", "endpoint")
+        password = old.password
+    userinfo = f"{user or ''}:{password}@" if password else (f"{user}@" if user else "")
+    return urlunsplit(new._replace(netloc=userinfo + _hostport(new)))
 
 
 def check_endpoint(type_: str, endpoint: str) -> tuple[SplitResult, str, int]:
@@ -152,11 +199,15 @@ def _backlog_limit(value: Any, ceiling: int) -> int:
 
 class TargetService:
     def __init__(self, engine: Engine, box: SecretBox, guard: Guard | None = None, *,
-                 backlog_limit: int = DEFAULT_BACKLOG_LIMIT) -> None:
+                 backlog_limit: int = DEFAULT_BACKLOG_LIMIT,
+                 changes: SharedGeneration | None = None) -> None:
         self.engine = engine
         self.box = box
         self.guard = guard or Guard()
         self.backlog_limit = backlog_limit  # the server's: the default and the ceiling
+        # bumped by an update: the deliverer (in whichever process holds the role) reads its
+        # target again before its next send
+        self.changes = changes
 
     # -- rows -------------------------------------------------------------------------------
     @staticmethod
@@ -201,12 +252,13 @@ class TargetService:
         return out
 
     # -- operations -------------------------------------------------------------------------
-    def create(self, account_id: str, region: str, name: str, type_: str, endpoint: str,
-               options: dict[str, Any], auth_token: str | None = None) -> EventTarget:
+    @staticmethod
+    def _check_name(name: str) -> None:
         if not name or len(name) > 255:
             raise InvalidInput("name is required (1-255 characters)", "name")
-        parts, host, port = check_endpoint(type_, endpoint)
-        opts = self._options(type_, options)
+
+    @staticmethod
+    def _check_token(type_: str, auth_token: str | None) -> None:
         if auth_token is not None and type_ != "webhook":
             raise InvalidInput("auth_token is for webhook targets (put other targets' "
                                "credentials in the endpoint URL)", "auth_token")
@@ -214,11 +266,22 @@ class TargetService:
                                        or any(c in auth_token for c in "\r\n")):
             raise InvalidInput("auth_token must be 1-4096 characters on one line",
                                "auth_token")
+
+    @staticmethod
+    def _check_broker(type_: str, endpoint: str, opts: dict[str, Any]) -> None:
         if type_ in BROKER_TYPES:  # the broker senders' own checks (services/events/senders)
             try:
                 validate(TargetSpec("", type_, endpoint, opts, None))
             except ValueError as exc:
                 raise TargetInvalid(str(exc)) from None
+
+    def create(self, account_id: str, region: str, name: str, type_: str, endpoint: str,
+               options: dict[str, Any], auth_token: str | None = None) -> EventTarget:
+        self._check_name(name)
+        parts, host, port = check_endpoint(type_, endpoint)
+        opts = self._options(type_, options)
+        self._check_token(type_, auth_token)
+        self._check_broker(type_, endpoint, opts)
         self.guard.check(host, port)
         now = datetime.now(UTC)
         target = EventTarget(str(uuid.uuid4()), account_id, name, region.upper(), type_,
@@ -233,6 +296,78 @@ class TargetService:
                 type=type_, endpoint=target.endpoint, options=stored, sealed=sealed,
                 created_at=now, delivered=0, retried=0, failed=0))
         return target
+
+    def update(self, account_id: str, target_id: str, change: TargetChange) -> EventTarget:
+        """Change the account's target in place (TargetChange says how); TargetNotFound for
+        another account's, TargetInvalid for a new type or region, InvalidInput or
+        EndpointRefused (the guard, as on create, for a new endpoint) with nothing changed.
+        Two updates at once: the row's ``sealed`` (new on every update) is the version each
+        writes over, the loser computes its change again on the winner's."""
+        for _attempt in range(5):
+            target = self.get(account_id, target_id)
+            row = self._changed(target, change)
+            with writing(self.engine) as conn:
+                done = conn.execute(event_targets.update().where(
+                    event_targets.c.id == target.id,
+                    event_targets.c.account_id == account_id,
+                    event_targets.c.sealed == target.sealed).values(**row)).rowcount
+            if done:
+                if self.changes is not None:
+                    self.changes.bump()
+                return self.get(account_id, target_id)
+        raise Conflict("the event target was changed at the same time: try again")
+
+    def _changed(self, target: EventTarget, change: TargetChange) -> dict[str, Any]:
+        """The row's new values (everything checked), from ``target`` and ``change``."""
+        type_ = target.type
+        if change.type is not None and change.type != type_:
+            raise TargetInvalid(f"an event target's type cannot be changed (it is part of its "
+                                f"arn, {target.arn}): make a new {change.type} target and "
+                                "name it in the stores' notification configurations")
+        if change.region is not None and change.region.upper() != target.region:
+            raise TargetInvalid(f"an event target's region cannot be changed (it is part of "
+                                f"its arn, {target.arn}; the target is in {target.region}): "
+                                f"make a new target in {change.region.upper()}")
+        name = target.name if change.name is None else change.name
+        self._check_name(name)
+        secrets = json.loads(self.box.open(target.sealed))
+        endpoint: str = secrets["endpoint"]
+        guarded: tuple[str, int] | None = None
+        if change.endpoint is not None:
+            check_endpoint(type_, change.endpoint)  # as written (*** is a valid password)
+            endpoint = _keep_password(change.endpoint, endpoint)
+            _parts, host, port = check_endpoint(type_, endpoint)
+            guarded = (host, port)
+        merged = dict(target.options)
+        for key, value in change.options.items():
+            if value is None:
+                continue
+            if value == "" or (key == "backlog_limit" and value == 0):
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        # a limit kept from before (the server's may have been lowered since) is not
+        # checked again: the deliverer holds the target to the server's anyway
+        kept_limit = None if "backlog_limit" in change.options else merged.pop(
+            "backlog_limit", None)
+        opts = self._options(type_, merged)
+        if kept_limit is not None:
+            opts["backlog_limit"] = kept_limit
+        auth_token: str | None = secrets.get("auth_token")
+        if change.auth_token == "":
+            auth_token = None
+        elif change.auth_token is not None:
+            self._check_token(type_, change.auth_token)
+            auth_token = change.auth_token
+        self._check_broker(type_, endpoint, opts)
+        if guarded is not None:
+            self.guard.check(*guarded)
+        stored = dict(opts)
+        if auth_token is not None:
+            stored["_auth"] = True
+        return {"name": name, "endpoint": _redact(urlsplit(endpoint)), "options": stored,
+                "sealed": self.box.seal(json.dumps({"endpoint": endpoint,
+                                                    "auth_token": auth_token}))}
 
     def of_account(self, account_id: str) -> list[EventTarget]:
         with self.engine.connect() as conn:
