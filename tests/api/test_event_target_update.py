@@ -8,19 +8,27 @@ new endpoint as on create; type and region cannot change; another account's targ
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from objectstore.cli.main import main
+from objectstore.client import ApiError, ObjectStoreClient
 from objectstore.storage.sql.tables import event_targets
 from tests.api.conftest import Tenant, assert_error, uniq
 from tests.support.stores import Store, create_store
 from tests.support.webhook import Receiver, webhook_receiver
 
 TARGETS = "/v2/objectstore/event-targets"
+CLEAN_ENV: dict[str, str | None] = {"OBJECTSTORE_API_URL": None, "OBJECTSTORE_API_KEY": None,
+                                    "OBJECTSTORE_REGION": None,
+                                    "OBJECTSTORE_EVENT_AUTH_TOKEN": None}
 
 
 @pytest.fixture
@@ -233,3 +241,65 @@ def test_refused_updates_leave_the_target_unchanged(tenant: Tenant, other: Tenan
         assert_error(r, 404, "database_objectstore_event_target_not_found")
     assert tenant.api.get(url).json() == before
     assert _stored_row(tenant, target["id"]) == row  # secrets included
+
+
+def test_sdk_update_event_target(tenant: Tenant, other: Tenant) -> None:
+    with ObjectStoreClient(tenant.srv.api_url, tenant.key, region="LON1") as c:
+        made = c.create_event_target("sdk", "webhook", "http://127.0.0.1:9/a",
+                                     auth_token="sdk-token")
+        got = c.update_event_target(made.id, endpoint="http://127.0.0.1:9/b", batch_size=4,
+                                    backlog_limit=30)
+        assert (got.endpoint, got.batch_size, got.backlog_limit) == (
+            "http://127.0.0.1:9/b", 4, 30)
+        assert got.auth_token_set and got.arn == made.arn
+        assert not c.update_event_target(made.id, auth_token="").auth_token_set
+        assert c.update_event_target(made.id, backlog_limit=0).backlog_limit is None
+        with pytest.raises(ApiError) as exc:
+            c.update_event_target(made.id, type="nats")
+        assert exc.value.status == 422 and "type" in exc.value.reason
+        with pytest.raises(ApiError) as exc:
+            c.update_event_target(made.id, endpoint="http://169.254.169.254/")
+        assert exc.value.status == 422
+        assert c.get_event_target(made.id).endpoint == "http://127.0.0.1:9/b"
+    with ObjectStoreClient(other.srv.api_url, other.key) as c2, pytest.raises(ApiError) as exc:
+        c2.update_event_target(made.id, name="mine-now")
+    assert exc.value.status == 404
+
+
+def test_cli_event_target_update_and_list(tenant: Tenant) -> None:
+    def run(*args: str, code: int = 0) -> str:
+        runner = CliRunner(env=CLEAN_ENV)
+        argv = [*args, "--api-url", tenant.srv.api_url, "--api-key", tenant.key]
+        result = runner.invoke(main, argv, catch_exceptions=False)
+        assert result.exit_code == code, (argv, result.output)
+        return result.output
+
+    made = json.loads(run("event-target", "create", "cli-up", "--type", "webhook",
+                          "--endpoint", "http://127.0.0.1:9/one", "--auth-token", "cli-tok",
+                          "-o", "json"))
+    out = run("event-target", "update", made["id"], "--endpoint", "http://127.0.0.1:9/two",
+              "--batch-size", "7", "--backlog-limit", "40")
+    assert "http://127.0.0.1:9/two" in out and "cli-tok" not in out
+    assert re.search(r"Batch size\s*: 7", out) and re.search(r"Backlog limit\s*: 40", out)
+    assert re.search(r"Auth token\s*: set", out), out
+    # list shows each target's own backlog limit and batch size
+    lines = run("event-target", "list").splitlines()
+    header = lines[0].split()
+    assert header[:7] == ["ID", "NAME", "TYPE", "ENDPOINT", "BACKLOG", "LIMIT", "BATCH"]
+    row = next(line.split() for line in lines if made["id"] in line)
+    assert row[4:7] == ["0", "40", "7"], lines
+    cleared = json.loads(run("event-target", "update", made["id"], "--no-auth-token",
+                             "--backlog-limit", "0", "-o", "json"))
+    assert cleared["auth_token_set"] is False and "backlog_limit" not in cleared
+    row = next(line.split() for line in run("event-target", "list").splitlines()
+               if made["id"] in line)
+    assert row[5:7] == ["-", "7"]
+    assert "nothing_to_update" in run("event-target", "update", made["id"], code=1)
+    out = run("event-target", "update", made["id"], "--endpoint", "http://169.254.169.254/",
+              code=1)
+    assert "objectstore_event_target_endpoint_refused" in out
+    out = run("event-target", "update", "00000000-0000-4000-8000-000000000000", "--name",
+              "x", code=1)
+    assert "not_found" in out
+    assert json.loads(run("event-target", "show", made["id"], "-o", "json"))["endpoint"] == (
+        "http://127.0.0.1:9/two")

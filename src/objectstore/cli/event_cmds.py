@@ -1,4 +1,4 @@
-"""`objectstore event-target list|create|show|delete`: the account's bucket event targets
+"""`objectstore event-target list|create|show|update|delete`: the account's bucket event targets
 through the management API (docs/notifications.md). A bucket names a target by its ARN in its
 S3 notification configuration (e.g. `aws s3api put-bucket-notification-configuration`)."""
 
@@ -9,7 +9,15 @@ from typing import Any
 import click
 
 from ..client import EventTarget
-from .client_cmds import Env, echo_fields, echo_json, echo_table, show_deleted, with_client
+from .client_cmds import (
+    Env,
+    echo_fields,
+    echo_json,
+    echo_table,
+    fail,
+    show_deleted,
+    with_client,
+)
 
 OPTIONS = ("batch_size", "exchange", "routing_key", "subject", "key", "format",
            "backlog_limit")
@@ -44,10 +52,13 @@ def target_list(env: Env) -> None:
     if env.json:
         echo_json([t.to_dict() for t in targets])
         return
-    echo_table(["ID", "NAME", "TYPE", "ENDPOINT", "BACKLOG", "DELIVERED", "RETRIED", "FAILED",
-                "ARN"],
-               [[t.id, t.name, t.type, t.endpoint, t.backlog, t.delivered, t.retried,
-                 t.failed, t.arn] for t in targets])
+    # LIMIT: the target's own backlog limit ("-": the server's); BATCH: a webhook's records
+    # per POST ("-": not a webhook)
+    echo_table(["ID", "NAME", "TYPE", "ENDPOINT", "BACKLOG", "LIMIT", "BATCH", "DELIVERED",
+                "RETRIED", "FAILED", "ARN"],
+               [[t.id, t.name, t.type, t.endpoint, t.backlog, t.backlog_limit or "-",
+                 (t.batch_size or 1) if t.type == "webhook" else "-", t.delivered,
+                 t.retried, t.failed, t.arn] for t in targets])
 
 
 @event_target.command("create")
@@ -91,6 +102,49 @@ def target_create(env: Env, name: str, type_: str, endpoint: str, auth_token: st
 def target_show(env: Env, id: str) -> None:
     """Show one event target and its delivery counts."""
     show_target(env, env.client.get_event_target(id))
+
+
+@event_target.command("update")
+@with_client()
+@click.argument("id", metavar="ID")
+@click.option("--name", default=None, help="New name")
+@click.option("--endpoint", default=None,
+              help="New endpoint of the target's type (checked as on create); a password "
+                   "left out of it, or given as ***, keeps the current one; an empty one "
+                   "(user:@host) removes it")
+@click.option("--auth-token", default=None,
+              help="webhook: a new Authorization: Bearer token (left out: kept)")
+@click.option("--no-auth-token", "clear_token", is_flag=True, default=False,
+              help="webhook: remove the token")
+@click.option("--batch-size", type=click.IntRange(1, 100), default=None,
+              help="webhook: records per POST")
+@click.option("--exchange", default=None, help="amqp: exchange (\"\": the default exchange)")
+@click.option("--routing-key", default=None, help="amqp: routing key (\"\": none)")
+@click.option("--subject", default=None, help="nats: subject")
+@click.option("--key", default=None, help="redis: list or stream key")
+@click.option("--format", "fmt", type=click.Choice(["list", "stream"]), default=None,
+              help="redis: list (RPUSH) or stream (XADD)")
+@click.option("--backlog-limit", type=click.IntRange(min=0), default=None,
+              help="any type: the most undelivered events kept, at most the server's "
+                   "OBJECTSTORE_EVENT_BACKLOG_LIMIT; 0 removes the target's own limit")
+def target_update(env: Env, id: str, name: str | None, endpoint: str | None,
+                  auth_token: str | None, clear_token: bool, batch_size: int | None,
+                  exchange: str | None, routing_key: str | None, subject: str | None,
+                  key: str | None, fmt: str | None, backlog_limit: int | None) -> None:
+    """Change event target ID in place (its type and region cannot change): only the options
+    given change; the backlog is kept and the next delivery uses the change."""
+    if clear_token and auth_token is not None:
+        fail("conflicting_options", "give --auth-token or --no-auth-token, not both")
+    options: dict[str, Any] = {"batch_size": batch_size, "exchange": exchange,
+                               "routing_key": routing_key, "subject": subject, "key": key,
+                               "format": fmt, "backlog_limit": backlog_limit}
+    given = {k: v for k, v in options.items() if v is not None}
+    if not given and name is None and endpoint is None and auth_token is None \
+            and not clear_token:
+        fail("nothing_to_update", "give at least one option to change")
+    show_target(env, env.client.update_event_target(
+        id, name=name, endpoint=endpoint, auth_token="" if clear_token else auth_token,
+        **given))
 
 
 @event_target.command("delete")

@@ -27,6 +27,7 @@ from .models import (
     RegionList,
     StoreStats,
     UpdateCredential,
+    UpdateEventTarget,
     UpdateObjectStore,
 )
 
@@ -200,6 +201,18 @@ class ObjectStoreClient:
 
     def get_event_target(self, id: str) -> EventTarget:
         return self._object("GET", _one(EVENT_TARGETS, id), EventTarget)
+
+    def update_event_target(self, id: str, *, name: str | None = None,
+                            endpoint: str | None = None, auth_token: str | None = None,
+                            **options: Any) -> EventTarget:
+        """Change a target in place (``PUT``): only what is given changes; never its type or
+        region. ``auth_token``: None keeps the current one, ``""`` removes it. A password
+        left out of ``endpoint`` (or given as ``***``) is kept, an empty one removed.
+        ``options``: batch_size, exchange, routing_key, subject, key, format (``""``
+        removes one) and backlog_limit (0 removes the target's own limit)."""
+        body = UpdateEventTarget.fields_of(name=name, endpoint=endpoint, auth_token=auth_token,
+                                           **options)
+        return self._object("PUT", _one(EVENT_TARGETS, id), EventTarget, body=body)
 
     def delete_event_target(self, id: str) -> None:
         self._delete(_one(EVENT_TARGETS, id))

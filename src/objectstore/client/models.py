@@ -23,6 +23,7 @@ from ..api_models import (
     RegionList,
     Stats,
     UpdateCredential,
+    UpdateEventTarget,
     UpdateObjectStore,
 )
 
@@ -47,5 +48,6 @@ __all__ = [
     "Stats",
     "StoreStats",
     "UpdateCredential",
+    "UpdateEventTarget",
     "UpdateObjectStore",
 ]
