@@ -117,7 +117,9 @@ def _section_shot(console: Console, section: Locator, name: str) -> None:
 
 
 def _counts(row: Locator) -> list[str]:
-    return [c.strip() for c in row.locator("td.num").all_inner_texts()]
+    """The numbers of a row's count cells (the Backlog cell's limit, on its second line, left
+    out)."""
+    return [c.strip().split("\n")[0].strip() for c in row.locator("td.num").all_inner_texts()]
 
 
 @SIZES

@@ -103,6 +103,8 @@ class Console:
             r("/credentials/{id}/delete", credentials_page.delete, p),
             r("/event-targets", events_page.list_page, g),
             r("/event-targets", events_page.create, p),
+            r("/event-targets/{id}", events_page.edit_page, g),
+            r("/event-targets/{id}", events_page.update, p),
             r("/event-targets/{id}/delete", events_page.delete, p),
             r("/accounts", accounts_page.list_page, g),
             r("/accounts", accounts_page.create, p),

@@ -4,6 +4,7 @@ error's own ``message``, the same ``reason`` the API gives)."""
 from __future__ import annotations
 
 from ..domain import errors as e
+from ..domain import notifications as notif
 
 STATUS: dict[str, int] = {
     e.Unauthenticated.kind: 401,
@@ -29,6 +30,10 @@ STATUS: dict[str, int] = {
     e.NoSuchVersion.kind: 404,
     e.InvalidVersion.kind: 400,
     e.DeleteMarker.kind: 404,
+    notif.TargetNotFound.kind: 404,
+    notif.TargetInUse.kind: 409,
+    notif.TargetInvalid.kind: 422,
+    notif.EndpointRefused.kind: 422,
 }
 
 
