@@ -1,4 +1,5 @@
-"""Both planes in one process: two uvicorn listeners, one event loop, graceful shutdown."""
+"""Both planes in one process: two listeners (three with the website plane's) on one event
+loop, served by our HTTP/1.1 server (``http1/``), graceful shutdown."""
 
 from __future__ import annotations
 
@@ -14,11 +15,9 @@ import socket
 import tempfile
 import time
 from collections.abc import Coroutine
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
-import uvicorn
 from prometheus_client import values as prometheus_values
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from .app import Apps, build_apps
 from .config import Settings
@@ -29,13 +28,14 @@ from .conn_guard import (
     connection_cap,
     raise_fd_limit,
 )
+from .http1 import Listener
 from .services.registry import Services
 from .tls import HSTS, TlsReloader
 
 T = TypeVar("T")
 log = logging.getLogger("objectstore")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-_COALESCE_MAX = 64 * 1024  # a first body chunk up to this size is joined to the head
+GRACEFUL_SHUTDOWN_S = 30  # in-flight requests may finish for this long after a stop
 
 
 class StartupError(RuntimeError):
@@ -64,171 +64,6 @@ def check_shared_settings(services: Services) -> None:
             "works. Refusing to start.") from None
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # we handle signals for both listeners
-        pass
-
-
-class _HeldTransport:
-    """The transport as a response's cycle sees it: the status line and headers are held
-    until the body's first bytes go out, so a small response leaves in one write (one
-    ``send`` system call and one TCP segment instead of two). Anything else — a close, the
-    end of the response, an error — writes what is held first; order is kept."""
-
-    __slots__ = ("_real", "held", "holding")
-
-    def __init__(self, real: asyncio.Transport) -> None:
-        self._real = real
-        self.held: bytes | None = None
-        self.holding = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self.holding:
-            self.holding = False
-            self.held = bytes(data)
-            return
-        held = self.held
-        if held is None:
-            self._real.write(data)
-        else:
-            self.held = None
-            if len(data) <= _COALESCE_MAX:
-                self._real.write(held + data)
-            else:  # a large first chunk: not copied, written after the head
-                self._real.write(held)
-                self._real.write(data)
-
-    def flush(self) -> None:
-        self.holding = False
-        held = self.held
-        if held is not None:
-            self.held = None
-            self._real.write(held)
-
-    def close(self) -> None:
-        self.flush()
-        self._real.close()
-
-    def is_closing(self) -> bool:
-        return self._real.is_closing()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-
-class _Cycle(RequestResponseCycle):
-    """uvicorn's request/response cycle, writing the head of a response with its body."""
-
-    async def send(self, message: Any) -> None:
-        transport = self.transport
-        if not isinstance(transport, _HeldTransport):  # pragma: no cover - set at start
-            await super().send(message)
-            return
-        if not self.response_started and message["type"] == "http.response.start":
-            if self.scope["scheme"] == "https":  # a TLS listener: browsers keep to HTTPS (tls.py)
-                message = {**message, "headers": [*message.get("headers", ()), HSTS]}
-            transport.holding = True
-            try:
-                await super().send(message)
-            finally:
-                transport.holding = False
-            return
-        try:
-            await super().send(message)
-        finally:
-            transport.flush()
-
-
-class _Protocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol (keep-alive, pipelining, 100-continue, flow control and
-    disconnects all its own), with responses written by :class:`_Cycle`, and its idle time
-    watched by the process's :class:`ConnectionGuard` (head and keep-alive timeouts, the
-    connection cap) instead of uvicorn's keep-alive timer, which only ran after a response."""
-
-    guard: ClassVar[ConnectionGuard]  # set by _protocol_class
-    head_limit: ClassVar[int]  # bytes of an incomplete head before 431
-    _in_head = False  # part of a request head has come, not all of it
-    _head_bytes = 0
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.guard.opened(self)
-
-    def shed(self) -> None:
-        if not self.transport.is_closing():
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.guard.closed(self)
-        super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self._in_head:  # the head is still not complete: bound what it may hold
-            self._head_bytes += len(data)
-            if self._head_bytes > self.head_limit and not self.transport.is_closing():
-                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                                     b"content-length: 0\r\nconnection: close\r\n\r\n")
-                self.transport.close()
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._in_head = True
-        self._head_bytes = 0
-        self.guard.head_started(self)
-
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        self.guard.busy(self)
-        super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if self.timeout_keep_alive_task is not None:  # kept alive, nothing queued: idle
-            self._unset_keepalive_if_required()
-            self.guard.idle(self, self._in_head)
-
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
-        cycle.__class__ = _Cycle
-        cycle.transport = _HeldTransport(cycle.transport)  # type: ignore[assignment]
-        super()._start_asgi_task(cycle, app)
-
-
-def _protocol_class(guard: ConnectionGuard, head_limit: int) -> type[_Protocol]:
-    """The protocol of one process's listeners, sharing ``guard``."""
-
-    class _GuardedProtocol(_Protocol):
-        pass
-
-    _GuardedProtocol.guard = guard
-    _GuardedProtocol.head_limit = head_limit
-    return _GuardedProtocol
-
-
-def _config(app: object, host: str, port: int, settings_log_level: str,
-            max_header_bytes: int, protocol: type[_Protocol], keepalive_timeout: float,
-            **tls: object) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        host=host,
-        port=port,
-        loop="uvloop",
-        http=protocol,
-        lifespan="off",
-        log_level=settings_log_level,
-        access_log=False,
-        timeout_keep_alive=int(keepalive_timeout) or 1,  # the guard closes idle connections
-        backlog=LISTEN_BACKLOG,  # accept queue: as long as the kernel allows (somaxconn)
-        timeout_graceful_shutdown=30,
-        h11_max_incomplete_event_size=max_header_bytes,
-        server_header=False,
-        # forwarded headers are read by objectstore.forwarded, from the listed proxies only
-        # (OBJECTSTORE_TRUSTED_PROXIES); uvicorn's own handling trusted 127.0.0.1 by default
-        proxy_headers=False,
-        **tls,  # type: ignore[arg-type]
-    )
-
-
 async def serve(apps: Apps, *, install_signals: bool = True,
                 stop_event: asyncio.Event | None = None,
                 sockets: tuple[socket.socket, ...] | None = None) -> None:
@@ -242,29 +77,25 @@ async def serve(apps: Apps, *, install_signals: bool = True,
         log.warning("max_connections %d is more than the open-file limit (%d) allows: %d",
                     s.max_connections, fd_limit, cap)
     guard = ConnectionGuard(cap, s.header_timeout_seconds, s.keepalive_timeout_seconds)
-    protocol = _protocol_class(guard, 2 * s.max_header_bytes)
-    tls: dict[str, object] = {}
+    context = None
     reloader = None
-    if s.tls_cert and s.tls_key:  # both listeners share one context, reloaded in place
+    if s.tls_cert and s.tls_key:  # every listener shares one context, reloaded in place
         reloader = TlsReloader(s.tls_cert, s.tls_key)
         context = reloader.context
-        tls = {"ssl_context_factory": lambda _config, _default: context}
-    mgmt = _Server(_config(apps.mgmt, s.host, s.api_port, s.log_level, s.max_header_bytes,
-                           protocol, s.keepalive_timeout_seconds, **tls))
-    s3 = _Server(_config(apps.s3, s.host, s.s3_port, s.log_level, s.max_header_bytes,
-                         protocol, s.keepalive_timeout_seconds, **tls))
-    servers = [mgmt, s3]
+    ports = [(apps.mgmt, s.api_port), (apps.s3, s.s3_port)]
     if apps.web is not None and s.web_port is not None:  # the website plane, same guard
-        servers.append(_Server(_config(apps.web, s.host, s.web_port, s.log_level,
-                                       s.max_header_bytes, protocol,
-                                       s.keepalive_timeout_seconds, **tls)))
+        ports.append((apps.web, s.web_port))
+    # browsers keep to HTTPS once told on a TLS connection (tls.py)
+    listeners = [Listener(app, guard, head_limit=2 * s.max_header_bytes, ssl_context=context,
+                          tls_headers=(HSTS,), backlog=LISTEN_BACKLOG)
+                 for app, _ in ports]
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     check_shared_settings(apps.services)
     guard.start(loop)
 
     def stop(*_: object) -> None:
-        for server in servers:
-            server.should_exit = True
+        stopping.set()
 
     if install_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -286,11 +117,17 @@ async def serve(apps: Apps, *, install_signals: bool = True,
     if apps.events is not None:
         apps.events.start()
     try:
-        if sockets is None:
-            await asyncio.gather(*(server.serve() for server in servers))
-        else:
-            await asyncio.gather(*(server.serve(sockets=[sock])
-                                   for server, sock in zip(servers, sockets, strict=True)))
+        try:
+            for index, (listener, (_, port)) in enumerate(zip(listeners, ports, strict=True)):
+                await listener.start(s.host, port, None if sockets is None else sockets[index])
+        except OSError as exc:
+            log.error("cannot listen: %s", exc)
+            for listener in listeners:
+                listener.close()
+            raise SystemExit(3) from None
+        await stopping.wait()
+        await asyncio.gather(*(listener.shutdown(GRACEFUL_SHUTDOWN_S)
+                               for listener in listeners))
     finally:
         guard.stop()
         if waiter is not None:

@@ -1,7 +1,7 @@
-"""The HTTP protocol both planes are served with (server._Protocol): uvicorn's httptools
-protocol whose responses leave with their head and first body bytes in one write. What a
-client sees must not change: complete responses, in order, on keep-alive and pipelined
-connections, HEAD and 304 without a body, large bodies, 100-continue."""
+"""The HTTP protocol every plane is served with (objectstore.http1, its own edge cases in
+tests/unit/test_http1.py), through the real apps: complete responses, in order, on
+keep-alive and pipelined connections, HEAD and 304 without a body, large bodies,
+100-continue."""
 
 from __future__ import annotations
 
@@ -11,70 +11,10 @@ import io
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from objectstore.server import _HeldTransport
 from tests.support.server import RunningServer, running_server
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(bytes(data))
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def get_extra_info(self, name: str) -> Any:
-        return f"info:{name}"
-
-
-def _held() -> tuple[_HeldTransport, _Recorder]:
-    real = _Recorder()
-    return _HeldTransport(real), real  # type: ignore[arg-type]
-
-
-def test_head_and_small_body_leave_in_one_write() -> None:
-    t, real = _held()
-    t.holding = True
-    t.write(b"HTTP/1.1 200 OK\r\n\r\n")
-    assert real.writes == []
-    t.write(b"body")
-    assert real.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
-    t.write(b"more")
-    assert real.writes[-1] == b"more"
-
-
-def test_large_first_chunk_is_not_copied_into_the_head() -> None:
-    t, real = _held()
-    t.holding = True
-    t.write(b"HEAD")
-    big = b"x" * (1 << 20)
-    t.write(big)
-    assert real.writes == [b"HEAD", big]
-
-
-def test_flush_and_close_write_what_is_held_first() -> None:
-    t, real = _held()
-    t.holding = True
-    t.write(b"HEAD")
-    t.flush()
-    assert real.writes == [b"HEAD"]
-    t.flush()
-    assert real.writes == [b"HEAD"]
-    t.holding = True
-    t.write(b"HEAD2")
-    t.close()
-    assert real.writes == [b"HEAD", b"HEAD2"] and real.closed
-    assert t.is_closing() and t.get_extra_info("peername") == "info:peername"
 
 
 @pytest.fixture(scope="module")
@@ -192,13 +132,3 @@ def test_large_object_round_trip(srv: RunningServer) -> None:
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket="proto-large", Key="big", IfNoneMatch=etag)
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
-
-
-def test_held_transport_used_by_the_served_protocol() -> None:
-    """The protocol class both planes are configured with is the one that holds heads."""
-    from objectstore.conn_guard import ConnectionGuard
-    from objectstore.server import _config, _Protocol, _protocol_class
-
-    protocol = _protocol_class(ConnectionGuard(100, 10, 20), 2 * 65536)
-    config = _config(object(), "127.0.0.1", 1, "warning", 65536, protocol, 20)
-    assert config.http is protocol and issubclass(protocol, _Protocol)

@@ -227,8 +227,6 @@ class Cycle:
 
     def _start(self, status: int, headers: Any) -> None:
         """The response head, held until the first body message."""
-        self.response_started = True
-        self.waiting_100 = False
         proto = self.proto
         parts = [STATUS_LINES[status], date_line()]
         lines = 3  # CRLFs of the status line, the date and the blank line
@@ -267,6 +265,8 @@ class Cycle:
         if head.count(b"\n") != lines or head.count(b"\r") != lines or \
                 _BAD_VALUE.search(head.replace(b"\r\n", b"")):
             raise RuntimeError("Invalid HTTP header value.")
+        self.response_started = True
+        self.waiting_100 = False
         self.chunked = chunked
         self.remaining = length if length is not None and not self.head_only else 0
         self.held = head

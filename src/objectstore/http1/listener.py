@@ -34,7 +34,7 @@ class Listener:
         self.backlog = backlog
         self.connections: set[H1Protocol] = set()
         self.tasks: set[asyncio.Task[None]] = set()
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._sock: socket.socket | None = None
 
     async def start(self, host: str, port: int, sock: socket.socket | None = None) -> None:
@@ -52,6 +52,12 @@ class Listener:
             self._server = await loop.create_server(factory, host=host, port=port,
                                                     ssl=self.ssl_context,
                                                     backlog=self.backlog)
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the one the system chose for port 0)."""
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
 
     def close(self) -> None:
         """Stop accepting connections."""
