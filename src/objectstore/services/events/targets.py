@@ -303,7 +303,7 @@ class TargetService:
         EndpointRefused (the guard, as on create, for a new endpoint) with nothing changed.
         Two updates at once: the row's ``sealed`` (new on every update) is the version each
         writes over, the loser computes its change again on the winner's."""
-        for _attempt in range(5):
+        for _attempt in range(10):
             target = self.get(account_id, target_id)
             row = self._changed(target, change)
             with writing(self.engine) as conn:
