@@ -162,6 +162,7 @@ def test_edit_a_target_in_the_browser(console: Console, tenant: tuple[Account, s
     page.get_by_role("heading", name="Edit browser-edit").wait_for()
     expect(page.get_by_label(re.compile(r"^Endpoint"))).to_have_value(a.url)
     expect(page.locator("#target-token-state")).to_have_text("set (not shown)")
+    console.shot("desktop-target-edit")
     page.set_viewport_size(PHONE)  # the form fits a phone too
     no_sideways_overflow(page)
     page.set_viewport_size({"width": 1200, "height": 900})
@@ -175,7 +176,7 @@ def test_edit_a_target_in_the_browser(console: Console, tenant: tuple[Account, s
 
     # a new endpoint and batch size saved; the token field left empty keeps the token
     page.get_by_label(re.compile(r"^Endpoint")).fill(b.url)
-    page.get_by_label(re.compile(r"^Records per POST")).fill("3")
+    page.get_by_label("Records per POST", exact=True).fill("3")
     page.get_by_role("button", name="Save event target").click()
     expect(page.get_by_role("status")).to_contain_text("Event target browser-edit saved")
     row = page.locator("#event-targets tbody tr").filter(has_text="browser-edit")
