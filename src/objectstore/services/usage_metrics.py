@@ -91,7 +91,7 @@ class EventTargets(Collector):
             rows = conn.execute(select(t.id, t.name, t.type, t.delivered, t.retried,
                                        t.failed)).all()
             waiting: dict[str, int] = dict(conn.execute(
-                select(event_outbox.c.target_id, func.count())
+                select(event_outbox.c.target_id, func.sum(event_outbox.c.events))
                 .group_by(event_outbox.c.target_id)).all())
         for tid, name, type_, delivered, retried, failed in rows:
             backlog.add_metric([tid, name, type_], float(waiting.get(tid, 0)))

@@ -37,12 +37,13 @@ from ...storage.sql.prepared import Prepared
 from ...storage.sql.tables import event_outbox, event_targets
 from ..leader import Leader
 from .notifications import Notifications
-from .outbox import messages
+from .outbox import Outgoing, expand, messages
 from .senders import DeliveryError, Sender, open_sender
 from .targets import EventTarget, TargetService
 
 log = logging.getLogger("objectstore.events")
-BATCH = 256
+BATCH = 256            # events sent in one round, at most
+ROWS = 64              # outbox rows fetched for a round (each holds one or more events)
 PARALLEL = 16
 POLL_S = 0.25          # how often the outbox is looked at for events other processes wrote
 IDLE_S = 5.0           # an idle target looks anyway this often
@@ -50,7 +51,7 @@ GATHER_S = 0.05        # after a partial batch, wait this long for more (fewer, 
 RELOAD_S = 2.0         # how often the target list is read again
 TRIM_S = 5.0           # how often backlogs are measured against the limit
 
-Row = tuple[int, str, str]  # (id, key, record)
+Row = tuple[int, str, str, int]  # (id, key, record, events)
 
 
 class _Wake:
@@ -76,7 +77,8 @@ class Failures(NamedTuple):
 
 _NEWEST = Prepared(select(func.max(event_outbox.c.id)))
 _OLDEST = Prepared(
-    select(event_outbox.c.id, event_outbox.c.key, event_outbox.c.record)
+    select(event_outbox.c.id, event_outbox.c.key, event_outbox.c.record,
+           event_outbox.c.events)
     .where(event_outbox.c.target_id == bindparam("target_id"))
     .order_by(event_outbox.c.id).limit(bindparam("limit")))
 _DELETE = Prepared(delete(event_outbox).where(event_outbox.c.id == bindparam("id")))
@@ -108,9 +110,56 @@ def _newest(engine: Engine) -> int | None:
 
 
 def _fetch(engine: Engine, target_id: str, limit: int) -> list[Row]:
-    """A target's oldest ``limit`` events (one prepared SELECT on a read connection)."""
-    return [(int(i), k, r) for i, k, r in _OLDEST.all_on(engine, target_id=target_id,
-                                                          limit=limit)]
+    """A target's oldest ``limit`` outbox rows (one prepared SELECT on a read connection)."""
+    return [(int(i), k, r, int(n)) for i, k, r, n in _OLDEST.all_on(
+        engine, target_id=target_id, limit=limit)]
+
+
+def _trim_edge(engine: Engine, target_id: str, excess: int) -> int | None:
+    """The id of the newest row to drop so that at least ``excess`` of a target's oldest
+    events go (whole rows: a row's events are dropped together)."""
+    total = 0
+    with engine.connect() as conn:
+        for rid, n in conn.execute(
+                select(event_outbox.c.id, event_outbox.c.events)
+                .where(event_outbox.c.target_id == target_id)
+                .order_by(event_outbox.c.id).limit(excess)):
+            total += int(n)
+            if total >= excess:
+                return int(rid)
+    return None
+
+
+class Round(NamedTuple):
+    events: list[Outgoing]     # to send, in row and index order
+    sizes: dict[int, int]      # row id -> how many events it holds
+
+
+def next_round(rows: list[Row], sent: dict[int, set[int]], limit: int = BATCH) -> Round:
+    """The next events of ``rows`` to send: those not sent already (``sent``: row id -> the
+    indexes delivered from rows still in the outbox), at most ``limit`` (a row may be
+    sent over several rounds). Forgets what ``sent`` held of rows no longer there."""
+    present = {r[0] for r in rows}
+    for gone in [rid for rid in sent if rid not in present and rows and rid < rows[-1][0]]:
+        del sent[gone]  # deleted (delivered, trimmed): not coming back
+    events: list[Outgoing] = []
+    sizes: dict[int, int] = {}
+    for rid, key, record, n in rows:
+        if len(events) >= limit:
+            break
+        sizes[rid] = n
+        events.extend(expand(rid, key, record, sent.get(rid))[:limit - len(events)])
+    return Round(events, sizes)
+
+
+def settle(rnd: Round, done: list[Outgoing], sent: dict[int, set[int]]) -> list[int]:
+    """Note ``done`` as sent; the ids of the rows all of whose events now are."""
+    for ev in done:
+        sent.setdefault(ev.row, set()).add(ev.place)
+    complete = [rid for rid, n in rnd.sizes.items() if len(sent.get(rid, ())) >= n]
+    for rid in complete:
+        del sent[rid]
+    return complete
 
 
 class EventDeliverer:
@@ -287,6 +336,7 @@ class EventDeliverer:
                 seen, read_at = now, time.monotonic()
             return fresh.sealed != target.sealed
 
+        sent: dict[int, set[int]] = {}  # rows partly delivered: the indexes sent
         try:
             while not self._stop.is_set():
                 try:
@@ -305,18 +355,21 @@ class EventDeliverer:
                         await asyncio.to_thread(self.targets.check_reachable, spec)
                         sender = open_sender(spec)
                     generation = wake.generation
-                    rows = await asyncio.to_thread(_fetch, self.engine, target.id, BATCH)
-                    if not rows:
+                    rows = await asyncio.to_thread(_fetch, self.engine, target.id, ROWS)
+                    rnd = next_round(rows, sent)
+                    if not rnd.events:
                         await self._idle(wake, generation)
                         continue
                     if await changed():  # (asked after the read: an event written after
                         continue          # the update's answer goes out with the update)
-                    done, failures, error = await self._deliver(sender, rows, batch)
-                    await asyncio.to_thread(self._ack, target.id, done, failures, error)
+                    done, failures, error = await self._deliver(sender, rnd.events, batch)
+                    complete = settle(rnd, done, sent)
+                    await asyncio.to_thread(self._ack, target.id, complete, len(done),
+                                            failures, error)
                     if error is None:
                         backoff.succeeded()
-                        if len(rows) < BATCH:  # caught up: let the next round fill up
-                            await self._sleep(GATHER_S)
+                        if len(rows) < ROWS and len(rnd.events) < BATCH:
+                            await self._sleep(GATHER_S)  # caught up: let the next fill up
                         continue
                     delay = backoff.failed(DeliveryError(error))
                 except asyncio.CancelledError:
@@ -324,7 +377,7 @@ class EventDeliverer:
                 except Exception as exc:  # noqa: BLE001 - the target or the database: retried
                     delay = backoff.failed(exc)
                     with contextlib.suppress(Exception):
-                        await asyncio.to_thread(self._ack, target.id, [], Failures(1, 0),
+                        await asyncio.to_thread(self._ack, target.id, [], 0, Failures(1, 0),
                                                 f"{type(exc).__name__}: {exc}")
                     if sender is not None:
                         with contextlib.suppress(Exception):
@@ -338,48 +391,49 @@ class EventDeliverer:
                 with contextlib.suppress(Exception):
                     await sender.close()
 
-    async def _deliver(self, sender: Sender, rows: list[Row], batch: int = 1
-                       ) -> tuple[list[int], Failures, str | None]:
-        """Send ``rows`` in ``PARALLEL`` lanes: a key always goes to the same lane (by its
-        hash) and each lane sends its events in id order, one message at a time (``batch``
-        records per message, a webhook's option), stopping at its first failure — so a
-        key's events leave in sequencer order and none overtakes one that failed. Returns
-        the ids delivered, the number of failed attempts and the last error."""
-        lanes: dict[int, list[Row]] = {}
-        for row in rows:
-            lanes.setdefault(hash(row[1]) % PARALLEL, []).append(row)
-        done: list[int] = []
+    async def _deliver(self, sender: Sender, events: list[Outgoing], batch: int = 1
+                       ) -> tuple[list[Outgoing], Failures, str | None]:
+        """Send ``events`` in ``PARALLEL`` lanes: a key always goes to the same lane (by its
+        hash) and each lane sends its events in sequencer order, one message at a time
+        (``batch`` records per message, a webhook's option), stopping at its first failure —
+        so a key's events leave in sequencer order and none overtakes one that failed.
+        Returns the events delivered, the number of failed attempts and the last error."""
+        lanes: dict[int, list[Outgoing]] = {}
+        for ev in events:
+            lanes.setdefault(hash(ev.key) % PARALLEL, []).append(ev)
+        done: list[Outgoing] = []
         errors: list[str] = []
         permanent: list[str] = []
 
-        async def lane(events: list[Row]) -> None:
+        async def lane(events: list[Outgoing]) -> None:
             for i in range(0, len(events), batch):
                 chunk = events[i:i + batch]
                 try:
-                    await sender.send(messages(chunk), key=chunk[0][1])
+                    await sender.send(messages(chunk), key=chunk[0].key)
                 except DeliveryError as exc:
                     (permanent if exc.permanent else errors).append(str(exc))
                     return  # this lane's later events (its keys') wait
                 except Exception as exc:  # noqa: BLE001 - a sender's bug: retried too
                     errors.append(f"{type(exc).__name__}: {exc}")
                     return
-                done.extend(r[0] for r in chunk)
+                done.extend(chunk)
 
         await asyncio.gather(*(lane(ev) for ev in lanes.values()))
         last = (permanent or errors)[-1] if permanent or errors else None
         return done, Failures(len(errors) + len(permanent), len(permanent)), last
 
-    def _ack(self, target_id: str, done: list[int], failures: Failures,
+    def _ack(self, target_id: str, complete: list[int], delivered: int, failures: Failures,
              error: str | None) -> None:
-        """Delete the delivered rows and count, in one commit (the committer's): failed
-        attempts as retried, those a retry cannot fix (permanent) as failed."""
-        if not done and not failures.retried and not failures.failed and error is None:
+        """Delete the rows whose events are all delivered and count, in one commit (the
+        committer's): ``delivered`` events, failed attempts as retried, those a retry cannot
+        fix (permanent) as failed."""
+        if not delivered and not failures.retried and not failures.failed and error is None:
             return
         t = event_targets.c
 
         def work(conn: Connection) -> tuple[None, bool]:
-            _delete_delivered(conn, done)
-            values: dict[str, Any] = {"delivered": t.delivered + len(done),
+            _delete_delivered(conn, complete)
+            values: dict[str, Any] = {"delivered": t.delivered + delivered,
                                       "retried": t.retried + failures.retried,
                                       "failed": t.failed + failures.failed}
             if error is not None:
@@ -403,19 +457,18 @@ class EventDeliverer:
             excess = n - limit
             if excess <= 0:
                 continue
-            with self.engine.connect() as conn:
-                edge = conn.execute(
-                    select(event_outbox.c.id).where(event_outbox.c.target_id == target_id)
-                    .order_by(event_outbox.c.id).offset(excess - 1).limit(1)).scalar()
+            edge = _trim_edge(self.engine, target_id, excess)
             if edge is None:
                 continue
 
             def work(conn: Connection, target_id: str = target_id, edge: int = edge,
                      limit: int = limit) -> tuple[int, bool]:
-                gone = conn.execute(delete(event_outbox).where(
-                    event_outbox.c.target_id == bindparam("tid"),
-                    event_outbox.c.id <= bindparam("edge")), {"tid": target_id,
-                                                               "edge": edge}).rowcount
+                oldest = (event_outbox.c.target_id == bindparam("tid"),
+                          event_outbox.c.id <= bindparam("edge"))
+                params = {"tid": target_id, "edge": edge}
+                gone = int(conn.execute(select(func.coalesce(func.sum(event_outbox.c.events), 0))
+                                        .where(*oldest), params).scalar_one())
+                conn.execute(delete(event_outbox).where(*oldest), params)
                 t = event_targets.c
                 conn.execute(event_targets.update().where(t.id == target_id).values(
                     failed=t.failed + gone,

@@ -1,4 +1,4 @@
-"""The outbox: an event row written in the same transaction as the change it describes.
+"""The outbox: event rows written in the same transaction as the changes they describe.
 
 The SQL of object changes (``services/engine/metadata.py``: install, delete_latest,
 delete_version, update_version) calls ``note(conn, change, version)`` at each change it
@@ -6,9 +6,16 @@ makes. Nothing happens unless the caller opened a ``Recording`` on that connecti
 unit of work (``recording``): the store's notification configurations and the request's
 cause (``Put``, ``Post``, ``Copy``, ``CompleteMultipartUpload``, ``Delete``,
 ``LifecycleExpiration``, ``ObjectTagging:Put``, ...). Then each configured target that wants
-the event gets one row in ``event_outbox`` (the S3 event record, without its ``sequencer``:
-that is the row's id, known once inserted). The row commits or rolls back with the change,
-so an acknowledged write always has its event, and a refused one has none."""
+the event gets it in ``event_outbox``; the rows commit or roll back with the change, so an
+acknowledged write always has its event, and a refused one has none.
+
+A row holds the events of one group-commit batch for one target and store (``events`` of
+them, at most ``MAX_EVENTS``), each as a few compact fields: the write's transaction does
+no more than note them, and the S3 event record is rendered when sent (``expand``), off the
+write path. An event's ``sequencer`` is ``(row id << 12) + its index in the row``: rows'
+ids only grow, so sequencers do too. (Rows written before this format — one rendered record
+each, starting with ``{`` — are still read: their sequencer is the row id, below any new
+row's.)"""
 
 from __future__ import annotations
 
@@ -17,8 +24,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote_plus
 
 from sqlalchemy import Connection, bindparam
@@ -35,43 +42,55 @@ CREATED = "created"    # a new latest version (install)
 REMOVED = "removed"    # a version (or delete marker) removed
 MARKER = "marker"      # a delete marker made
 UPDATED = "updated"    # a version's tags or ACL changed in place (or a copy onto itself)
+INDEX_BITS = 12
+MAX_EVENTS = 1 << INDEX_BITS  # events in one row: their sequencers stay below the next row's
 
 _INSERT = Prepared(event_outbox.insert().values(
     target_id=bindparam("target_id"), store_id=bindparam("store_id"), key=bindparam("key"),
-    record=bindparam("record"), created_at=bindparam("created_at")))
+    record=bindparam("record"), created_at=bindparam("created_at"),
+    events=bindparam("events")))
 ROWS_KEY = "event_outbox"
 
+# one event, as stored: [name, key, size, eTag, versionId, time (ms since the epoch),
+# configurationId, principalId]; a row's record is [[bucket, region, owner], event, ...]
+Event = list[Any]
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps_ascii = json.JSONEncoder(separators=(",", ":")).encode
 
-# SQLite: the batch's rows as one JSON array, inserted by one statement (``executemany``
-# would still step once per row, handing the GIL over each time), in the array's order
-_INSERT_JSON = ("INSERT INTO event_outbox (target_id, store_id, key, record, created_at) "
-                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-                "json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
-                "json_extract(value, '$[4]') FROM json_each(?) ORDER BY key")
-_COLUMNS = ("target_id", "store_id", "key", "record", "created_at")
+
+def row_values(target_id: str, store: ObjectStore, events: list[Event], now: float
+               ) -> dict[str, Any]:
+    """One outbox row: ``events`` (at most ``MAX_EVENTS``) of ``store`` for one target."""
+    return {"target_id": target_id, "store_id": store.id, "key": events[0][1],
+            "created_at": now, "events": len(events),
+            "record": _dumps([[store.name, store.region, store.account_id], *events])}
 
 
 class _Rows:
-    """A group-commit batch's outbox rows, inserted together before its COMMIT."""
+    """A group-commit batch's events, by target and store: one row each (``MAX_EVENTS`` at
+    most), inserted together before its COMMIT."""
 
-    __slots__ = ("rows",)
+    __slots__ = ("groups",)
 
     def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
+        self.groups: dict[tuple[str, str], tuple[ObjectStore, list[Event]]] = {}
+
+    def add(self, target_id: str, store: ObjectStore, event: Event) -> None:
+        group = self.groups.get((target_id, store.id))
+        if group is None:
+            group = self.groups[(target_id, store.id)] = (store, [])
+        group[1].append(event)
 
     def flush(self, conn: Connection) -> None:
-        if not self.rows:
-            return
-        if conn.dialect.name != "sqlite":
-            _INSERT.execute_many(conn, self.rows)
-            return
-        payload = json.dumps([[r[c] for c in _COLUMNS] for r in self.rows],
-                             separators=(",", ":"))
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(_INSERT_JSON, (payload,))
-        finally:
-            cursor.close()
+        now = time.time()
+        rows = [row_values(target_id, store, events[i:i + MAX_EVENTS], now)
+                for (target_id, _sid), (store, events) in self.groups.items()
+                for i in range(0, len(events), MAX_EVENTS)]
+        self.groups.clear()
+        if len(rows) == 1:
+            _INSERT.execute(conn, **rows[0])
+        elif rows:
+            _INSERT.execute_many(conn, rows)
 
 
 def encode_key(key: str) -> str:
@@ -99,16 +118,16 @@ def event_name(change: str, cause: str) -> str | None:
 
 
 def record(store: ObjectStore, name: str, version: ObjectVersion, configuration_id: str,
-           now: datetime) -> dict[str, Any]:
-    """AWS's S3 event record (eventVersion 2.1) for one change; its ``sequencer`` is a slot
-    (``?``) until the row has its id."""
+           now: datetime, sequencer: int) -> dict[str, Any]:
+    """AWS's S3 event record (eventVersion 2.1) for one change, as a dict: what ``render``
+    writes as text (the reference its tests compare with)."""
     obj: dict[str, Any] = {"key": encode_key(version.key)}
     if not name.startswith(("ObjectRemoved", "LifecycleExpiration")):
         obj["size"] = version.size
         obj["eTag"] = version.etag.strip('"')
     if version.version_id and version.version_id != NULL_VERSION:
         obj["versionId"] = version.version_id
-    obj["sequencer"] = "?"  # the outbox row's id, filled in when sent (``message``)
+    obj["sequencer"] = format_sequencer(sequencer)
     principal = getattr(version, "owner", None) or store.credential_id
     return {
         "eventVersion": "2.1",
@@ -129,57 +148,92 @@ def record(store: ObjectStore, name: str, version: ObjectVersion, configuration_
     }
 
 
+def compact(name: str, version: ObjectVersion, configuration_id: str, principal: str,
+            ms: int) -> Event:
+    """An event as the outbox keeps it (rendered by ``render`` when sent)."""
+    return [name, version.key, version.size, version.etag.strip('"'), version.version_id, ms,
+            configuration_id, principal]
+
+
+def _event_time(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+class _Bucket(NamedTuple):
+    """A row's bucket, its parts of a record rendered once for all the row's events."""
+
+    region: str  # '"awsRegion":...'
+    bucket: str  # '"bucket":{...}'
+
+    @classmethod
+    def of(cls, name: str, region: str, owner: str) -> _Bucket:
+        return cls(_dumps_ascii(region),
+                   '"bucket":{"name":' + _dumps_ascii(name) + ',"ownerIdentity":{"principalId":'
+                   + _dumps_ascii(owner) + '},"arn":' + _dumps_ascii(f"arn:aws:s3:::{name}")
+                   + '}')
+
+
+def render(bucket: _Bucket, event: Event, sequencer: int) -> str:
+    """``json.dumps(record(...))`` (compact) of a stored event, with its sequencer, built
+    from string pieces."""
+    name, key, size, etag, version_id, ms, configuration_id, principal = event
+    obj = '"key":' + _dumps_ascii(encode_key(key))
+    if not name.startswith(("ObjectRemoved", "LifecycleExpiration")):
+        obj += f',"size":{int(size)},"eTag":' + _dumps_ascii(etag)
+    if version_id and version_id != NULL_VERSION:
+        obj += ',"versionId":' + _dumps_ascii(version_id)
+    return (
+        '{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":' + bucket.region
+        + ',"eventTime":"' + _event_time(ms) + '","eventName":' + _dumps_ascii(name)
+        + ',"userIdentity":{"principalId":' + _dumps_ascii(principal) + '}'
+        + ',"requestParameters":{"sourceIPAddress":""}'
+        + ',"responseElements":{"x-amz-request-id":"","x-amz-id-2":""}'
+        + ',"s3":{"s3SchemaVersion":"1.0","configurationId":' + _dumps_ascii(configuration_id)
+        + ',' + bucket.bucket + ',"object":{' + obj + ',"sequencer":"'
+        + format_sequencer(sequencer) + '"}}}')
+
+
+class Outgoing(NamedTuple):
+    """One event of a fetched row, ready to send."""
+
+    row: int     # the outbox row's id
+    place: int   # its index in the row
+    key: str     # the object key (a key's events leave in order)
+    text: str    # the S3 event record (JSON)
+
+
 SEQUENCER_SLOT = '"sequencer":"?"'
 
 
 def _with_sequencer(record_text: str, sequencer: int) -> str:
-    """The stored record with the row's sequencer in the slot it keeps for it (no JSON
-    parsing per event)."""
+    """A record stored rendered (the first format) with the row's sequencer in the slot it
+    keeps for it."""
     if SEQUENCER_SLOT in record_text:
         return record_text.replace(SEQUENCER_SLOT,
                                    f'"sequencer":"{format_sequencer(sequencer)}"', 1)
     rec = json.loads(record_text)  # (a record stored without the slot)
     rec["s3"]["object"]["sequencer"] = format_sequencer(sequencer)
-    return json.dumps(rec, separators=(",", ":"))
+    return _dumps_ascii(rec)
 
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
+def expand(row_id: int, key: str, record_text: str, skip: set[int] | None = None
+           ) -> list[Outgoing]:
+    """An outbox row's events, rendered (those at the indexes in ``skip`` left out)."""
+    if record_text.startswith("{"):  # one record, rendered when written
+        if skip and 0 in skip:
+            return []
+        return [Outgoing(row_id, 0, key, _with_sequencer(record_text, row_id))]
+    head, *events = json.loads(record_text)
+    bucket = _Bucket.of(*head)
+    base = row_id << INDEX_BITS
+    return [Outgoing(row_id, i, ev[1], render(bucket, ev, base + i))
+            for i, ev in enumerate(events) if not skip or i not in skip]
 
 
-def record_text(store: ObjectStore, name: str, version: ObjectVersion, configuration_id: str,
-                now: datetime) -> str:
-    """``json.dumps(record(...))`` (compact), built from string pieces: this runs in the
-    write's transaction, once per event and target (about a fifth of the time)."""
-    obj = '"key":' + _dumps(encode_key(version.key))
-    if not name.startswith(("ObjectRemoved", "LifecycleExpiration")):
-        obj += f',"size":{int(version.size)},"eTag":' + _dumps(version.etag.strip('"'))
-    if version.version_id and version.version_id != NULL_VERSION:
-        obj += ',"versionId":' + _dumps(version.version_id)
-    principal = getattr(version, "owner", None) or store.credential_id
-    bucket = _dumps(store.name)
-    return (
-        '{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":' + _dumps(store.region)
-        + ',"eventTime":"' + now.strftime("%Y-%m-%dT%H:%M:%S.")
-        + f'{now.microsecond // 1000:03d}Z","eventName":' + _dumps(name)
-        + ',"userIdentity":{"principalId":' + _dumps(principal) + '}'
-        + ',"requestParameters":{"sourceIPAddress":""}'
-        + ',"responseElements":{"x-amz-request-id":"","x-amz-id-2":""}'
-        + ',"s3":{"s3SchemaVersion":"1.0","configurationId":' + _dumps(configuration_id)
-        + ',"bucket":{"name":' + bucket + ',"ownerIdentity":{"principalId":'
-        + _dumps(store.account_id) + '},"arn":' + _dumps(f"arn:aws:s3:::{store.name}")
-        + '},"object":{' + obj + ',' + SEQUENCER_SLOT + '}}}')
-
-
-def message(record_text: str, sequencer: int) -> bytes:
-    """What a target receives: ``{"Records": [record]}``."""
-    return b'{"Records":[' + _with_sequencer(record_text, sequencer).encode() + b"]}"
-
-
-def messages(rows: Sequence[tuple[int, str, str]]) -> bytes:
-    """Several outbox rows ``(id, key, record)`` as one message, in order (a webhook's
-    ``batch_size``); one row is ``message``."""
-    return b'{"Records":[' + ",".join(_with_sequencer(rec, rid) for rid, _k, rec in rows
-                                      ).encode() + b"]}"
+def messages(events: Sequence[Outgoing]) -> bytes:
+    """Events as one message, ``{"Records": [...]}``, in order (several: a webhook's
+    ``batch_size``)."""
+    return b'{"Records":[' + ",".join(e.text for e in events).encode() + b"]}"
 
 
 def format_sequencer(n: int) -> str:
@@ -193,22 +247,25 @@ class Recording:
     configurations: list[Configuration]
     cause: str
     recorded: int = 0
-    targets: set[str] = field(default_factory=set)  # the targets that got rows
+    targets: set[str] = field(default_factory=set)  # the targets that got events
 
     def add(self, conn: Connection, change: str, version: ObjectVersion) -> None:
         name = event_name(change, self.cause)
         if name is None:
             return
-        now = datetime.now(UTC)
+        found = routes(self.configurations, name, version.key)
+        if not found:
+            return
+        now = time.time()
+        ms = int(now * 1000)
+        principal = getattr(version, "owner", None) or self.store.credential_id
         batch = appended(conn, ROWS_KEY, _Rows)  # (None: not in a batch, inserted at once)
-        for route in routes(self.configurations, name, version.key):
-            row = {"target_id": route.target_id, "store_id": self.store.id, "key": version.key,
-                   "created_at": time.time(), "record": record_text(
-                       self.store, name, version, route.configuration_id, now)}
+        for route in found:
+            event = compact(name, version, route.configuration_id, principal, ms)
             if batch is None:
-                _INSERT.execute(conn, **row)
+                _INSERT.execute(conn, **row_values(route.target_id, self.store, [event], now))
             else:
-                batch.rows.append(row)
+                batch.add(route.target_id, self.store, event)
             self.recorded += 1
             self.targets.add(route.target_id)
 

@@ -439,7 +439,7 @@ class TargetService:
 
     def backlogs(self, target_ids: list[str] | None = None) -> dict[str, int]:
         with self.engine.connect() as conn:
-            q = select(event_outbox.c.target_id, func.count()).group_by(
+            q = select(event_outbox.c.target_id, func.sum(event_outbox.c.events)).group_by(
                 event_outbox.c.target_id)
             if target_ids is not None:
                 q = q.where(event_outbox.c.target_id.in_(target_ids))

@@ -313,6 +313,8 @@ event_outbox = Table(
     Column("key", KeyType, nullable=False),
     Column("record", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    # how many events the row holds (services/events/outbox.py): a backlog is their sum
+    Column("events", Integer, nullable=False, server_default="1"),
     Index("ix_event_outbox_target_id", "target_id", "id"),
     # ids are never reused, even once the outbox is empty (SQLite's plain rowid would start
     # again below ids already delivered: a key's sequencer would go backwards)
