@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--tmp", type=Path, default=None)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="the server's --workers (default: its own default, one per core)")
     ap.add_argument("--receiver", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.receiver is not None:
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
             server = ThisServer(Path(tmp))
+            server.worker_flag = args.workers
             server.start()
             try:
                 server.make_bucket("plain")
@@ -144,14 +147,19 @@ def main(argv: list[str] | None = None) -> int:
         receiver.terminate()
         receiver.wait(timeout=10)
     none, c_none = statistics.median(ops["none"]), statistics.median(cpu["none"])
-    print(f"4 KiB PUT, {args.conns} connections, median of {args.reps} x {args.seconds:.0f} s "
-          "(server CPU per PUT includes the deliverer's):")
+    workers = f"--workers {args.workers}" if args.workers else "the default workers"
+    print(f"4 KiB PUT, {args.conns} connections, {workers}, median of {args.reps} x "
+          f"{args.seconds:.0f} s (server CPU per PUT includes the deliverer's):")
     print(f"  no notification              {none:8.0f} PUT/s  {c_none:.3f} ms CPU/PUT")
     for label, text in (("webhook", "one webhook (1 record/POST)"),
                         ("batched", "one webhook, batch_size 100")):
         o, c = statistics.median(ops[label]), statistics.median(cpu[label])
+        # each rep's three runs are adjacent: the ratio within a rep cancels the drift
+        # between reps (the database grows, the load around changes)
+        paired = statistics.median(a / b for a, b in zip(ops[label], ops["none"], strict=True))
         print(f"  {text:28s} {o:8.0f} PUT/s  {c:.3f} ms CPU/PUT  = {100 * o / none:5.1f}% "
-              f"of the PUTs/s ({100 * (1 - o / none):+.1f}% fewer; goal <= 10% fewer), "
+              f"of the PUTs/s ({100 * (1 - o / none):+.1f}% fewer; goal <= 10% fewer; "
+              f"median of the reps' ratios {100 * (1 - paired):+.1f}%), "
               f"CPU {100 * (c / c_none - 1):+.1f}%")
     names = sorted({n for t in threads.values() for n in t},
                    key=lambda n: -threads["webhook"].get(n, 0.0))
