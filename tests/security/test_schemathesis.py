@@ -102,7 +102,7 @@ def test_schemathesis_management_api(sqlite_server: RunningServer) -> None:
                                                              "region": "LON1"}).json()
     operations = [result.ok() for result in schema.get_all_operations()
                   if result.ok().path != "/openapi.json"]  # checked by test_openapi_json_*
-    assert len(operations) == 26  # + the KMS keys (5) and the event targets (4)
+    assert len(operations) == 28  # + the KMS keys (5) and the event targets (6)
     operations.sort(key=lambda o: o.method.upper() == "DELETE")  # deletes last
     for op in operations:
         modes = [GenerationMode.POSITIVE]
