@@ -38,6 +38,15 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 GRACEFUL_SHUTDOWN_S = 30  # in-flight requests may finish for this long after a stop
 
 
+# a malformed request's 400, in the plane's error format: the management API's Civo JSON
+# (mgmt/errors.py), S3's XML (as AWS words it); the website plane keeps plain text
+_MGMT_BAD_REQUEST = (b"application/json",
+                     b'{"code":"bad_request","reason":"Invalid HTTP request received."}')
+_S3_BAD_REQUEST = (b"application/xml",
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>BadRequest</Code><Message>An '
+        b"error occurred when parsing the HTTP request.</Message></Error>")
+
+
 class StartupError(RuntimeError):
     """This gateway must not serve: its settings disagree with what the cluster shares."""
 
@@ -82,13 +91,14 @@ async def serve(apps: Apps, *, install_signals: bool = True,
     if s.tls_cert and s.tls_key:  # every listener shares one context, reloaded in place
         reloader = TlsReloader(s.tls_cert, s.tls_key)
         context = reloader.context
-    ports = [(apps.mgmt, s.api_port), (apps.s3, s.s3_port)]
+    plain = (b"text/plain; charset=utf-8", b"Invalid HTTP request received.")
+    ports = [(apps.mgmt, s.api_port, _MGMT_BAD_REQUEST), (apps.s3, s.s3_port, _S3_BAD_REQUEST)]
     if apps.web is not None and s.web_port is not None:  # the website plane, same guard
-        ports.append((apps.web, s.web_port))
+        ports.append((apps.web, s.web_port, plain))
     # browsers keep to HTTPS once told on a TLS connection (tls.py)
     listeners = [Listener(app, guard, head_limit=2 * s.max_header_bytes, ssl_context=context,
-                          tls_headers=(HSTS,), backlog=LISTEN_BACKLOG)
-                 for app, _ in ports]
+                          tls_headers=(HSTS,), backlog=LISTEN_BACKLOG, bad_request=bad)
+                 for app, _, bad in ports]
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     check_shared_settings(apps.services)
@@ -118,7 +128,7 @@ async def serve(apps: Apps, *, install_signals: bool = True,
         apps.events.start()
     try:
         try:
-            for index, (listener, (_, port)) in enumerate(zip(listeners, ports, strict=True)):
+            for index, (listener, (_, port, _bad)) in enumerate(zip(listeners, ports, strict=True)):
                 await listener.start(s.host, port, None if sockets is None else sockets[index])
         except OSError as exc:
             log.error("cannot listen: %s", exc)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import io
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +134,37 @@ def test_large_object_round_trip(srv: RunningServer) -> None:
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket="proto-large", Key="big", IfNoneMatch=etag)
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+
+
+_UNKNOWN_CODING = (b"PATCH /v2/objectstore/event-targets/x HTTP/1.1\r\nHost: h\r\n"
+                   b"Transfer-Encoding: objectstore_session\r\n\r\n")
+_BROKEN_CHUNK = (b"PUT /bucket/key HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"4\r\nabcd\r\nzz\r\n")
+
+
+@pytest.mark.parametrize(("plane", "request_", "content_type", "check"), [
+    ("api", _UNKNOWN_CODING, "application/json",
+     lambda body: json.loads(body)["code"] == "bad_request"),
+    ("s3", _UNKNOWN_CODING, "application/xml",
+     lambda body: b"<Code>BadRequest</Code>" in body),
+    ("s3", _BROKEN_CHUNK, "application/xml",
+     lambda body: b"<Code>BadRequest</Code>" in body),
+])
+def test_a_malformed_request_is_refused_in_the_planes_format(
+        srv: RunningServer, plane: str, request_: bytes, content_type: str, check: Any
+        ) -> None:
+    """A request the HTTP parser refuses once its head has gone to the app (an unknown
+    transfer coding, a broken chunk) gets no answer from the app, but a 400 in the plane's
+    error format, and the connection closes."""
+    url = srv.api_url if plane == "api" else srv.s3_url
+    with _connection(url) as (sock, reader):
+        sock.sendall(request_)
+        status = reader.readline()
+        headers = {}
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = reader.read(int(headers["content-length"]))
+    assert status.startswith(b"HTTP/1.1 400 ")
+    assert headers["content-type"] == content_type and headers["connection"] == "close"
+    assert check(body)

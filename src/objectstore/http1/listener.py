@@ -19,13 +19,19 @@ log = logging.getLogger("objectstore.http")
 class Listener:
     """``app`` served on one socket. ``hooks``: the connection guard; ``head_limit``: bytes
     of an incomplete request head before a 431; ``tls_headers``: header lines added to every
-    response on a TLS connection (HSTS)."""
+    response on a TLS connection (HSTS); ``bad_request``: the content type and body of the
+    400 answered to a malformed request (before any app sees it: in the plane's own error
+    format)."""
 
     def __init__(self, app: Any, hooks: Hooks, *, head_limit: int,
                  ssl_context: ssl.SSLContext | None = None,
                  tls_headers: tuple[tuple[bytes, bytes], ...] = (),
-                 backlog: int = 2048) -> None:
+                 backlog: int = 2048,
+                 bad_request: tuple[bytes, bytes] = (b"text/plain; charset=utf-8",
+                                                     b"Invalid HTTP request received.")
+                 ) -> None:
         self.app = app
+        self.bad_request = bad_request
         self.hooks = hooks
         self.head_limit = head_limit
         self.ssl_context = ssl_context

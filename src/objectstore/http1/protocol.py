@@ -21,7 +21,6 @@ log = logging.getLogger("objectstore.http")
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS",
                                     "PATCH")}
-_BAD_REQUEST = b"Invalid HTTP request received."
 _TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
               b"content-length: 0\r\nconnection: close\r\n\r\n")
 
@@ -122,6 +121,9 @@ class H1Protocol(asyncio.Protocol):
             self.pause_reading()
             return
         except httptools.HttpParserError:
+            cycle = self.cycle
+            if cycle is not None and cycle.more_body and not cycle.response_complete:
+                self._abandon(cycle)  # the fault is in this request's framing or body
             self._bad_request()
             return
         if self.in_head:  # the head is still not complete: bound what it may hold
@@ -227,6 +229,20 @@ class H1Protocol(asyncio.Protocol):
         else:
             self.hooks.idle(self, self.in_head)
 
+    def _abandon(self, cycle: Cycle) -> None:
+        """A request whose head was passed on, found malformed after (an unknown transfer
+        coding, a broken chunk): its app sees a disconnect and what it sends is dropped;
+        the connection's answer is the 400 (or, after a response it began, the close)."""
+        cycle.disconnected = True
+        cycle.wake()
+        if cycle in self.pipeline:
+            self.pipeline.remove(cycle)
+        elif cycle is self.active:
+            self.active = None
+            if cycle.response_started and not self.transport.is_closing():
+                self.failed = True
+                self.transport.close()
+
     def _bad_request(self) -> None:
         """A malformed request: 400 and close, after the answers to the requests before."""
         self.failed = True
@@ -234,11 +250,12 @@ class H1Protocol(asyncio.Protocol):
             self.pause_reading()
             return
         if not self.transport.is_closing():
+            content_type, body = self.listener.bad_request
             self.transport.write(b"".join((
                 b"HTTP/1.1 400 Bad Request\r\n", date_line(),
-                b"content-type: text/plain; charset=utf-8\r\n",
-                b"content-length: %d\r\n" % len(_BAD_REQUEST), b"connection: close\r\n\r\n",
-                _BAD_REQUEST)))
+                b"content-type: %s\r\n" % content_type,
+                b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n",
+                body)))
             self.transport.close()
 
     # -- flow control, closing -------------------------------------------------------------

@@ -37,6 +37,7 @@ CIVO_ERRORS: dict[type[e.DomainError], tuple[int, str]] = {
 OTHER_ERRORS: dict[str, tuple[int, str]] = {
     "parameter_<name>_invalid": (400, "a parameter is invalid"),
     "parameter_invalid": (400, "the input is invalid"),
+    "bad_request": (400, "the request is not well-formed HTTP/1.1 (answered before routing)"),
     "invalid_json": (400, "the body is not a JSON object"),
     "invalid_request_body": (400, "the body is neither JSON nor form-encoded, or bad gzip"),
     "request_timeout": (408, "the request body stalled"),
