@@ -7,6 +7,7 @@ shutdown. The real planes over it: tests/s3/test_http_protocol.py and the rest o
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import socket
 import ssl
@@ -512,6 +513,9 @@ def test_one_write_for_a_small_response() -> None:
             await asyncio.sleep(0.01)
         return transport.writes
 
-    writes = asyncio.run(main())
+    # a loop of its own in a thread of its own: in the whole suite this thread may already
+    # run one (Playwright's sync API leaves it so)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        writes = pool.submit(asyncio.run, main()).result(timeout=30)
     assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
     assert writes[0].endswith(b"\r\n\r\nsmall")
