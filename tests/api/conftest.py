@@ -41,6 +41,11 @@ def srv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         yield running
 
 
+CLEAN_CLI_ENV: dict[str, str | None] = {
+    "OBJECTSTORE_API_URL": None, "OBJECTSTORE_API_KEY": None, "OBJECTSTORE_REGION": None,
+    "OBJECTSTORE_EVENT_AUTH_TOKEN": None}
+
+
 @dataclass
 class Tenant:
     """An account of its own on the shared server, with an API client using its key."""
@@ -60,6 +65,20 @@ class Tenant:
 
     def auth(self, scheme: str = "bearer") -> dict[str, str]:
         return {"Authorization": f"{scheme} {self.key}"}
+
+    def cli(self, *args: str, code: int = 0) -> str:
+        """``objectstore <args>`` against this server with this account's key (none of the
+        client's environment variables leaking in); its output, after checking its exit
+        code."""
+        from click.testing import CliRunner
+
+        from objectstore.cli.main import main
+
+        runner = CliRunner(env=CLEAN_CLI_ENV)
+        argv = [*args, "--api-url", self.srv.api_url, "--api-key", self.key]
+        result = runner.invoke(main, argv, catch_exceptions=False)
+        assert result.exit_code == code, (argv, result.output)
+        return result.output
 
     # -- shortcuts --------------------------------------------------------------------------
     def store(self, name: str | None = None, **body: Any) -> dict[str, Any]:

@@ -18,10 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from objectstore.cli.main import main
 from objectstore.client import ApiError, ObjectStoreClient
 from objectstore.storage.sql.tables import event_targets
 from tests.api.conftest import Tenant, assert_error, uniq
@@ -29,9 +27,6 @@ from tests.support.stores import Store, create_store
 from tests.support.webhook import Receiver, webhook_receiver
 
 TARGETS = "/v2/objectstore/event-targets"
-CLEAN_ENV: dict[str, str | None] = {"OBJECTSTORE_API_URL": None, "OBJECTSTORE_API_KEY": None,
-                                    "OBJECTSTORE_REGION": None,
-                                    "OBJECTSTORE_EVENT_AUTH_TOKEN": None}
 
 
 @pytest.fixture
@@ -270,13 +265,7 @@ def test_sdk_update_event_target(tenant: Tenant, other: Tenant) -> None:
 
 
 def test_cli_event_target_update_and_list(tenant: Tenant) -> None:
-    def run(*args: str, code: int = 0) -> str:
-        runner = CliRunner(env=CLEAN_ENV)
-        argv = [*args, "--api-url", tenant.srv.api_url, "--api-key", tenant.key]
-        result = runner.invoke(main, argv, catch_exceptions=False)
-        assert result.exit_code == code, (argv, result.output)
-        return result.output
-
+    run = tenant.cli
     made = json.loads(run("event-target", "create", "cli-up", "--type", "webhook",
                           "--endpoint", "http://127.0.0.1:9/one", "--auth-token", "cli-tok",
                           "-o", "json"))

@@ -6,15 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from objectstore.cli.main import main
 from objectstore.client import ApiError, ObjectStoreClient
 from tests.api.conftest import Tenant
-
-CLEAN_ENV: dict[str, str | None] = {"OBJECTSTORE_API_URL": None, "OBJECTSTORE_API_KEY": None,
-                                    "OBJECTSTORE_REGION": None,
-                                    "OBJECTSTORE_EVENT_AUTH_TOKEN": None}
 
 
 def test_sdk_event_targets(tenant: Tenant, other: Tenant) -> None:
@@ -87,13 +81,7 @@ def test_a_target_backlog_limit_is_checked_kept_and_shown(tenant: Tenant) -> Non
 
 
 def test_cli_event_targets(tenant: Tenant) -> None:
-    def run(*args: str, code: int = 0) -> str:
-        runner = CliRunner(env=CLEAN_ENV)
-        argv = [*args, "--api-url", tenant.srv.api_url, "--api-key", tenant.key]
-        result = runner.invoke(main, argv, catch_exceptions=False)
-        assert result.exit_code == code, (argv, result.output)
-        return result.output
-
+    run = tenant.cli
     made = json.loads(run("event-target", "create", "cli-hook", "--type", "webhook",
                           "--endpoint", "http://127.0.0.1:9/hook", "--auth-token", "tok-cli",
                           "-o", "json"))

@@ -15,6 +15,8 @@ from playwright.sync_api import BrowserContext, Page, Playwright
 from objectstore.domain.models import Account
 from tests.support.server import RunningServer, running_server
 
+from .helpers import ConsoleClient
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync"]
@@ -118,3 +120,13 @@ def tenant(console_srv: RunningServer) -> tuple[Account, str]:
     import uuid
 
     return console_srv.services.accounts.create(f"acct-{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def mine(console_srv: RunningServer, tenant: tuple[Account, str]
+         ) -> Iterator[tuple[ConsoleClient, Account]]:
+    """A console session signed in as ``tenant``'s account, and that account."""
+    c = ConsoleClient(console_srv)
+    assert c.sign_in(tenant[1]).status_code == 303
+    yield c, tenant[0]
+    c.close()

@@ -25,15 +25,6 @@ from .test_look import PHONE, no_sideways_overflow
 
 
 @pytest.fixture
-def mine(console_srv: RunningServer, tenant: tuple[Account, str]
-         ) -> Iterator[tuple[ConsoleClient, Account]]:
-    c = ConsoleClient(console_srv)
-    assert c.sign_in(tenant[1]).status_code == 303
-    yield c, tenant[0]
-    c.close()
-
-
-@pytest.fixture
 def hooks() -> Iterator[tuple[Receiver, Receiver]]:
     with webhook_receiver() as a, webhook_receiver() as b:
         yield a, b

@@ -20,15 +20,6 @@ from .helpers import ConsoleClient, new_store, owner_s3
 
 
 @pytest.fixture
-def mine(console_srv: RunningServer, tenant: tuple[Account, str]
-         ) -> Iterator[tuple[ConsoleClient, Account]]:
-    c = ConsoleClient(console_srv)
-    assert c.sign_in(tenant[1]).status_code == 303
-    yield c, tenant[0]
-    c.close()
-
-
-@pytest.fixture
 def hook() -> Iterator[Receiver]:
     with webhook_receiver() as rec:
         yield rec

@@ -6,24 +6,12 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from objectstore.domain.models import Account
 from objectstore.services.registry import Services
 from tests.support.server import RunningServer
 
 from .helpers import ConsoleClient
-
-
-@pytest.fixture
-def mine(console_srv: RunningServer, tenant: tuple[Account, str]
-         ) -> Iterator[tuple[ConsoleClient, Account]]:
-    c = ConsoleClient(console_srv)
-    assert c.sign_in(tenant[1]).status_code == 303
-    yield c, tenant[0]
-    c.close()
 
 
 def _store(c: ConsoleClient, size: str = "3") -> str:

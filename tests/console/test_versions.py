@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -184,15 +183,6 @@ def test_lock_enabled_store_refuses_suspension_and_locked_deletes(
     console.confirm("delete")
     expect(page.get_by_role("alert")).to_contain_text("legal hold")
     assert s3.head_object(Bucket=name, Key="kept.txt")["VersionId"] == put["VersionId"]
-
-
-@pytest.fixture
-def mine(console_srv: RunningServer, tenant: tuple[Account, str]
-         ) -> Iterator[tuple[ConsoleClient, Account]]:
-    c = ConsoleClient(console_srv)
-    assert c.sign_in(tenant[1]).status_code == 303
-    yield c, tenant[0]
-    c.close()
 
 
 def test_versions_view_pages_and_checks(console_srv: RunningServer,
