@@ -28,7 +28,7 @@ from .conn_guard import (
     connection_cap,
     raise_fd_limit,
 )
-from .http1 import Listener
+from .http1.listener import PLAIN_BAD_REQUEST, Listener
 from .services.registry import Services
 from .tls import HSTS, TlsReloader
 
@@ -91,10 +91,9 @@ async def serve(apps: Apps, *, install_signals: bool = True,
     if s.tls_cert and s.tls_key:  # every listener shares one context, reloaded in place
         reloader = TlsReloader(s.tls_cert, s.tls_key)
         context = reloader.context
-    plain = (b"text/plain; charset=utf-8", b"Invalid HTTP request received.")
     ports = [(apps.mgmt, s.api_port, _MGMT_BAD_REQUEST), (apps.s3, s.s3_port, _S3_BAD_REQUEST)]
     if apps.web is not None and s.web_port is not None:  # the website plane, same guard
-        ports.append((apps.web, s.web_port, plain))
+        ports.append((apps.web, s.web_port, PLAIN_BAD_REQUEST))
     # browsers keep to HTTPS once told on a TLS connection (tls.py)
     listeners = [Listener(app, guard, head_limit=2 * s.max_header_bytes, ssl_context=context,
                           tls_headers=(HSTS,), backlog=LISTEN_BACKLOG, bad_request=bad)
@@ -128,8 +127,9 @@ async def serve(apps: Apps, *, install_signals: bool = True,
         apps.events.start()
     try:
         try:
-            for index, (listener, (_, port, _bad)) in enumerate(zip(listeners, ports, strict=True)):
-                await listener.start(s.host, port, None if sockets is None else sockets[index])
+            for index, listener in enumerate(listeners):
+                await listener.start(s.host, ports[index][1],
+                                     None if sockets is None else sockets[index])
         except OSError as exc:
             log.error("cannot listen: %s", exc)
             for listener in listeners:

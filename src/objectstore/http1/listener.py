@@ -16,6 +16,10 @@ from .protocol import H1Protocol, Hooks
 log = logging.getLogger("objectstore.http")
 
 
+# a malformed request's 400 (content type, body) unless the listener is given its own
+PLAIN_BAD_REQUEST = (b"text/plain; charset=utf-8", b"Invalid HTTP request received.")
+
+
 class Listener:
     """``app`` served on one socket. ``hooks``: the connection guard; ``head_limit``: bytes
     of an incomplete request head before a 431; ``tls_headers``: header lines added to every
@@ -27,9 +31,7 @@ class Listener:
                  ssl_context: ssl.SSLContext | None = None,
                  tls_headers: tuple[tuple[bytes, bytes], ...] = (),
                  backlog: int = 2048,
-                 bad_request: tuple[bytes, bytes] = (b"text/plain; charset=utf-8",
-                                                     b"Invalid HTTP request received.")
-                 ) -> None:
+                 bad_request: tuple[bytes, bytes] = PLAIN_BAD_REQUEST) -> None:
         self.app = app
         self.bad_request = bad_request
         self.hooks = hooks

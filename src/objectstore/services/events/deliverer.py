@@ -85,22 +85,20 @@ _DELETE = Prepared(delete(event_outbox).where(event_outbox.c.id == bindparam("id
 # the delivered rows in one statement: on SQLite each statement step releases and retakes the
 # GIL, and in the committer (whose batch the PUTs wait for) a handover per row costs more
 # than the deletes
-_DELETE_IDS = {
-    "sqlite": text("DELETE FROM event_outbox WHERE id IN (SELECT value FROM json_each(:ids))"),
-    "postgresql": text("DELETE FROM event_outbox WHERE id = ANY(CAST(:ids AS BIGINT[]))"),
-}
+_DELETE_JSON_IDS = text("DELETE FROM event_outbox WHERE id IN (SELECT value FROM json_each(:ids))")
+_DELETE_ANY_ID = text("DELETE FROM event_outbox WHERE id = ANY(CAST(:ids AS BIGINT[]))")
 
 
 def _delete_delivered(conn: Connection, ids: list[int]) -> None:
     if not ids:
         return
-    stmt = _DELETE_IDS.get(conn.dialect.name)
-    if stmt is None:
-        _DELETE.execute_many(conn, [{"id": i} for i in ids])
-    elif conn.dialect.name == "sqlite":
-        conn.execute(stmt, {"ids": json.dumps(ids)})
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.execute(_DELETE_JSON_IDS, {"ids": json.dumps(ids)})
+    elif dialect == "postgresql":
+        conn.execute(_DELETE_ANY_ID, {"ids": ids})
     else:
-        conn.execute(stmt, {"ids": ids})
+        _DELETE.execute_many(conn, [{"id": i} for i in ids])
 
 
 def _newest(engine: Engine) -> int | None:
