@@ -45,7 +45,8 @@ def make_blob_store(settings: Settings, engine: Engine) -> BlobStore:
     # writes in flight are touched well within the orphan sweep's age
     heartbeat_s = min(60.0, settings.orphan_sweep_age_seconds / 4)
     if settings.blob_store == "file":
-        return FsBlobStore(settings.data_dir, fsync=settings.fsync, heartbeat_s=heartbeat_s)
+        return FsBlobStore(settings.data_dir, fsync=settings.fsync, direct=settings.direct_io,
+                           heartbeat_s=heartbeat_s)
     from .config import SeaweedConfig
     from .storage.seaweedfs.store import SeaweedBlobStore
 

@@ -151,6 +151,9 @@ class Settings(BaseSettings):
         default="FULL", description="FULL (durable, default) or NORMAL (opt-in, may lose writes)"
     )
     fsync: bool = Field(default=True, description="fsync blobs before acknowledging (keep on)")
+    direct_io: bool = Field(
+        default=True, description="blob files are written with O_DIRECT past their first MiB "
+        "(off: through the page cache); a file system that refuses O_DIRECT turns it off")
     max_api_body_bytes: int = Field(default=1024 * 1024, ge=1)
     max_header_bytes: int = Field(default=64 * 1024, ge=1024)
     request_body_timeout_s: float = Field(

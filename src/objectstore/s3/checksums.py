@@ -256,19 +256,28 @@ class PayloadVerifier:
     def lanes(self) -> list[Callable[[Buffer], None]]:
         """``update`` cut into independent parts, each to be fed every piece in order, that
         may run side by side in threads (hashlib and the CRCs release the GIL): the MD5 with
-        the size and the checksums (CRCs cost a fraction of an MD5), and the SHA-256 of a
-        signed payload, which costs about as much as the MD5. Call it after
-        ``default_checksum`` and before the first piece."""
-        out: list[Callable[[Buffer], None]] = [self._update_md5_and_summers]
+        the size, the checksums (the default CRC64NVME or the client's), and the SHA-256 of
+        a signed payload. Each costs about as much as the MD5 or far less (the CRCs), so a
+        large body is hashed in about its MD5's time. Call it after ``default_checksum`` and
+        before the first piece."""
+        out: list[Callable[[Buffer], None]] = [self._update_md5]
+        if self._summers:
+            out.append(self._update_summers)
         if self._sha256 is not None:
             out.append(self._sha256.update)
         return out
 
-    def _update_md5_and_summers(self, chunk: Buffer) -> None:
+    def _update_md5(self, chunk: Buffer) -> None:
         self.size += len(chunk)
         self._md5.update(chunk)
+
+    def _update_summers(self, chunk: Buffer) -> None:
         for summer in self._summers.values():
             summer.update(chunk if isinstance(chunk, bytes | memoryview) else memoryview(chunk))
+
+    def _update_md5_and_summers(self, chunk: Buffer) -> None:
+        self._update_md5(chunk)
+        self._update_summers(chunk)
 
     def set_trailer(self, name: str, value: str) -> None:
         """Register an expected checksum received in an aws-chunked trailer."""

@@ -5,6 +5,7 @@ are cheap to reach, plus one blob in the default 8 MiB chunks)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import time
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ import pytest
 from objectstore.cli.devcluster import WeedCluster
 from objectstore.config import SeaweedConfig
 from objectstore.storage.blobs import BlobStore
-from objectstore.storage.fs.store import FsBlobStore
+from objectstore.storage.fs import store as fs_store
+from objectstore.storage.fs.store import DIRECT_AFTER, DIRECT_UNIT, FsBlobStore
 from objectstore.storage.seaweedfs.store import SeaweedBlobStore
 from objectstore.storage.sql.engine import make_engine, migrate
 
@@ -189,3 +191,59 @@ def _run(coro: Any) -> Any:
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+@pytest.mark.parametrize("sizes", [
+    [DIRECT_AFTER],                                    # exactly the cached part
+    [DIRECT_AFTER + 1],                                # one byte past it
+    [70_000] * 40 + [5],                               # odd pieces across several units
+    [3, DIRECT_AFTER + 3 * DIRECT_UNIT + 4097, 11],    # big pieces, unaligned tail
+])
+def test_file_blobs_past_the_first_mib_written_direct(tmp_path: Path, sizes: list[int]) -> None:
+    """Past its first MiB a file blob goes through an aligned stage with O_DIRECT: whatever
+    the pieces, every byte reads back in place (the tail, unaligned, through the cache)."""
+    store = FsBlobStore(tmp_path / "fs")
+    assert store.direct  # ext4 or xfs under the tests: O_DIRECT is available
+    data = os.urandom(sum(sizes))
+    w = store.open_writer()
+    pos = 0
+    for n in sizes:
+        w.write(memoryview(data)[pos:pos + n])
+        pos += n
+    blob_id = w.commit()
+    assert store.direct  # not given up on the way
+    assert w.size == len(data)
+    assert store.read_sync(blob_id, 0, len(data)) == data
+    edge, n = DIRECT_AFTER - 5, min(4101, len(data) - DIRECT_AFTER + 5)
+    assert store.read_sync(blob_id, edge, n) == data[edge:edge + n]
+
+
+def test_file_blobs_where_o_direct_is_refused(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a file system that refuses O_DIRECT (EINVAL at open: some network and FUSE file
+    systems, older tmpfs) the store writes through the cache from then on, and the blob
+    is whole."""
+    real_open = os.open
+
+    def refusing_open(path: str, flags: int, *args: Any) -> int:
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(fs_store.os, "open", refusing_open)
+    store = FsBlobStore(tmp_path / "fs")
+    data = os.urandom(DIRECT_AFTER + 3 * DIRECT_UNIT + 17)
+    w = store.open_writer()
+    for i in range(0, len(data), 300_000):
+        w.write(data[i:i + 300_000])
+    blob_id = w.commit()
+    assert not store.direct
+    assert store.read_sync(blob_id, 0, len(data)) == data
+
+
+def test_aborted_direct_write_leaves_nothing(tmp_path: Path) -> None:
+    store = FsBlobStore(tmp_path / "fs")
+    w = store.open_writer()
+    w.write(os.urandom(DIRECT_AFTER + DIRECT_UNIT + 5))
+    w.abort()
+    assert list(store.iter_blob_ids()) == []

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import queue
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import NamedTuple, Protocol
 
@@ -87,28 +89,20 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
     With a ``sealer`` the blob holds the sealed bytes (the payload hashes the plaintext). ``sums``
     gets the block checksums of the bytes written (``blocks.BlockSums``).
 
-    The bytes go in ~1 MiB batches down lanes, each in a worker thread, while the next
-    batch arrives on the event loop: the payload's hashing (the ETag's MD5 with the client's
-    checksums, and the SHA-256 of a signed payload in a lane of its own when the payload
-    cuts its hashing so: ``lanes()``; hashlib and zlib release the GIL) and the storing
-    (sealing, block checksums, writes, the fsync). The lanes run side by side, so a large
-    PUT costs about its MD5 time, not MD5 + SHA-256 + writes + fsync in series. The blob is
-    committed (durable) in the storing lane's last hop and the payload's verdict taken once
-    every lane is done; a payload that fails its checks has its blob removed even if it
-    was already committed: nothing names it. A body smaller than one batch costs a single
-    hop, every lane in one thread."""
+    A body smaller than one batch (``WRITE_BATCH``) costs a single thread hop, hashed and
+    stored there. A larger one goes in ~1 MiB batches down lanes (``_Lane``), each a thread
+    of its own for this upload that runs its batches in order, back to back, while the
+    event loop goes on receiving: the payload's hashing (the ETag's MD5 with the size, the
+    client's checksums, the SHA-256 of a signed payload: ``lanes()``; hashlib and the CRCs
+    release the GIL) and the storing (sealing, block checksums, writes, the fsync). So a
+    large PUT costs about its slowest lane's time (the MD5), not MD5 + checksums + writes
+    in series, nor a round trip to the event loop per batch. At most ``LANE_DEPTH`` batches
+    wait in a lane (the body's memory stays bounded; the client is slowed down, not
+    buffered). The blob is committed (durable) in the storing lane's last batch and the
+    payload's verdict taken once every lane is done; a payload that fails its checks has
+    its blob removed even if it was already committed: nothing names it."""
     holder: list[BlobWriter] = []
     committed: list[str] = []
-
-    def hash_batch(pieces: list[bytes]) -> None:
-        for piece in pieces:
-            payload.update(piece)
-
-    def lane(update: Callable[[bytes], None]) -> Callable[[list[bytes]], None]:
-        def run(pieces: list[bytes]) -> None:
-            for piece in pieces:
-                update(piece)
-        return run
 
     def store_batch(pieces: list[bytes]) -> None:
         if not holder:
@@ -120,10 +114,6 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
                 sums.update(stored)
             writer.write(stored)
 
-    def hash_last(pieces: list[bytes]) -> None:
-        hash_batch(pieces)
-        payload.finish(length)
-
     def store_last(pieces: list[bytes]) -> None:
         store_batch(pieces)
         if sealer is not None:
@@ -134,39 +124,43 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
         committed.append(holder[0].commit())
 
     def single_hop(pieces: list[bytes]) -> None:
-        hash_last(pieces)
+        for piece in pieces:
+            payload.update(piece)
+        payload.finish(length)
         store_last(pieces)
 
     pending: list[bytes] = []
     size = 0
-    # one batch per lane in flight while the next arrives
-    in_flight: list[asyncio.Future[None]] = []
-    lanes: list[Callable[[list[bytes]], None]] = []
+    lanes: list[_Lane] = []
     try:
         async for piece in payload.chunks():
             pending.append(piece)
             size += len(piece)
             if size >= WRITE_BATCH:
-                await _settle(in_flight)
                 if not lanes:  # the payload's own cut of its hashing, if it has one
                     split = getattr(payload, "lanes", None)
-                    lanes = [lane(u) for u in split()] if split is not None else [hash_batch]
-                batch, pending, size = pending, [], 0
-                in_flight = [*(asyncio.ensure_future(run_sync(h, batch)) for h in lanes),
-                             asyncio.ensure_future(run_sync(store_batch, batch))]
-        if not in_flight:
+                    updates = split() if split is not None else [payload.update]
+                    loop = asyncio.get_running_loop()
+                    lanes = [*(_Lane(loop, _each(u)) for u in updates),
+                             _Lane(loop, store_batch, store_last)]
+                for ln in lanes:
+                    await ln.room()
+                for ln in lanes:
+                    ln.put(pending)
+                pending, size = [], 0
+        if not lanes:
             await run_sync(single_hop, pending)
-        else:
-            await _settle(in_flight)
-            in_flight = [*(asyncio.ensure_future(run_sync(h, pending)) for h in lanes),
-                         asyncio.ensure_future(run_sync(store_last, pending))]
-            # the verdict once every lane has seen every byte, before any storage error
-            await _settle(in_flight, lambda: payload.finish(length))
+            return committed[0]
+        for ln in lanes:
+            await ln.room()
+        for ln in lanes:
+            ln.put(pending, last=True)
+        await _finish(lanes, lambda: payload.finish(length))
         return committed[0]
     except BaseException:
-        for fut in in_flight:
+        for ln in lanes:
             with contextlib.suppress(BaseException):
-                await fut
+                await ln.stop()
         if holder:
             if committed:  # stored, but the payload failed its checks: nothing may name it
                 await run_sync(blobs.delete, committed[0])
@@ -175,21 +169,107 @@ async def receive_blob(payload: Payload, blobs: BlobStore, length: int,
         raise
 
 
-async def _settle(futures: list[asyncio.Future[None]],
-                  verdict: Callable[[], None] | None = None) -> None:
-    """Wait for every future (every lane, even if one fails first; the storing lane last),
-    then raise the first failure in lane order, ``verdict`` (the payload's checks) taken
-    after the hashing lanes and before the storing lane's failure: a body that is short or
-    wrong is refused as such, not as the storage error it may also have caused."""
-    if futures:
-        await asyncio.wait(futures)
-    for i, fut in enumerate(futures):
-        if i == len(futures) - 1 and verdict is not None:
+LANE_DEPTH = 4  # batches queued in a lane before the event loop waits for it
+
+
+def _each(update: Callable[[bytes], None]) -> Callable[[list[bytes]], None]:
+    def run(pieces: list[bytes]) -> None:
+        for piece in pieces:
+            update(piece)
+    return run
+
+
+class _Lane:
+    """One part of a large upload's work (``receive_blob``) in a thread of its own: batches
+    are queued by the event loop and run in order; ``last`` runs the final one. After a
+    failure the lane skips the rest and keeps the error for ``_finish``. The thread is the
+    upload's own, not one of the shared pool's, so lanes waiting on their upload never hold
+    threads that other requests need."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, work: Callable[[list[bytes]], None],
+                 last: Callable[[list[bytes]], None] | None = None) -> None:
+        self.loop, self.work, self.last = loop, work, last or work
+        self.queue: queue.SimpleQueue[tuple[list[bytes], bool] | None] = queue.SimpleQueue()
+        self.sent = 0
+        self.done = 0                 # batches run (or skipped), counted by the lane thread
+        self.error: BaseException | None = None
+        self.ended: asyncio.Future[None] = loop.create_future()
+        self.waiter: asyncio.Future[None] | None = None
+        self.thread = threading.Thread(target=self._run, name="objectstore-upload-lane",
+                                       daemon=True)
+        self.thread.start()
+
+    def put(self, batch: list[bytes], last: bool = False) -> None:
+        self.sent += 1
+        self.queue.put((batch, last))
+        if last:
+            self.queue.put(None)
+
+    async def room(self) -> None:
+        """Wait until fewer than ``LANE_DEPTH`` batches wait in this lane."""
+        while self.sent - self.done >= LANE_DEPTH and not self.ended.done():
+            # set before the count is read again, which the thread raises before it looks
+            # at the waiter: either the count shows its progress or the thread wakes us
+            self.waiter = self.loop.create_future()
+            if self.sent - self.done < LANE_DEPTH:
+                break
+            await self.waiter
+        self.waiter = None
+
+    async def stop(self) -> None:
+        """The upload failed: let the thread skip what is queued, and wait for it."""
+        self.error = self.error or _Stopped()
+        self.queue.put(None)
+        await asyncio.shield(self.ended)
+
+    def _run(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                batch, last = item
+                if self.error is None:
+                    try:
+                        (self.last if last else self.work)(batch)
+                    except BaseException as exc:  # noqa: BLE001 - kept for _finish
+                        self.error = exc
+                self.done += 1
+                self._wake()
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                self.loop.call_soon_threadsafe(self._ended)
+
+    def _wake(self) -> None:
+        waiter = self.waiter  # only the event loop sets or clears it
+        if waiter is not None:
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(_resolve, waiter)
+
+    def _ended(self) -> None:
+        if not self.ended.done():
+            self.ended.set_result(None)
+        if self.waiter is not None:
+            _resolve(self.waiter)
+
+
+class _Stopped(Exception):
+    """A lane's work abandoned because its upload failed."""
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _finish(lanes: list[_Lane], verdict: Callable[[], None]) -> None:
+    """Wait for every lane to end (even if one failed first; the storing lane last), then
+    raise the first failure in lane order, ``verdict`` (the payload's checks) taken after
+    the hashing lanes and before the storing lane's failure: a body that is short or wrong
+    is refused as such, not as the storage error it may also have caused."""
+    await asyncio.shield(asyncio.gather(*(ln.ended for ln in lanes)))
+    for i, ln in enumerate(lanes):
+        if i == len(lanes) - 1:
             verdict()
-        exc = fut.exception()
-        if exc is not None:
-            raise exc
-    futures.clear()
+        if ln.error is not None:
+            raise ln.error
 
 
 class Span(NamedTuple):
