@@ -5,9 +5,12 @@ answer garbage or nothing: a 2xx acknowledges, anything else is a DeliveryError.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 
 import pytest
 
+from objectstore.services.events.senders import webhook
 from objectstore.services.events.senders.base import DeliveryError, TargetSpec
 from objectstore.services.events.senders.webhook import WebhookSender
 from tests.support.aio import in_own_loop
@@ -78,3 +81,42 @@ def test_other_statuses_are_delivery_errors(kind: str, permanent: bool) -> None:
 def test_a_non_http_answer_is_a_delivery_error() -> None:
     results, _ = in_own_loop(_exchange(ANSWERS["garbage"], sends=1))
     assert isinstance(results[0], DeliveryError), results
+
+
+async def _silent(sends: int) -> tuple[list[object], float, int]:
+    """A receiver that reads the requests and never answers: each send times out."""
+    conns: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conns.append(writer)
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(65536):
+                pass
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = WebhookSender(TargetSpec("t", "webhook", f"http://127.0.0.1:{port}/"))
+    results: list[object] = []
+    t0 = time.monotonic()
+    for i in range(sends):
+        try:
+            await sender.send(b'{"n":%d}' % i, key="k")
+            results.append("ok")
+        except DeliveryError as exc:
+            results.append(exc)
+    took = time.monotonic() - t0
+    await sender.close()
+    for w in conns:
+        w.close()
+    server.close()
+    return results, took, len(conns)
+
+
+def test_a_webhook_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No send waits past its timeout (a connection that timed out is not used again)."""
+    monkeypatch.setattr(webhook, "TIMEOUT_S", 0.3)
+    results, took, conns = in_own_loop(_silent(2))
+    assert all(isinstance(r, DeliveryError) and "TimeoutError" in str(r) for r in results), \
+        results
+    assert 0.6 <= took < 3.0, took
+    assert conns == 2

@@ -151,12 +151,28 @@ def next_round(rows: list[Row], sent: dict[int, set[int]], limit: int = BATCH) -
 
 
 def settle(rnd: Round, done: list[Outgoing], sent: dict[int, set[int]]) -> list[int]:
-    """Note ``done`` as sent; the ids of the rows all of whose events now are."""
+    """Note ``done`` as sent; the ids of the rows all of whose events now are (only the
+    rows still partly sent keep their indexes in ``sent``)."""
+    by_row: dict[int, list[int]] = {}
     for ev in done:
-        sent.setdefault(ev.row, set()).add(ev.place)
-    complete = [rid for rid, n in rnd.sizes.items() if len(sent.get(rid, ())) >= n]
-    for rid in complete:
-        del sent[rid]
+        places = by_row.get(ev.row)
+        if places is None:
+            by_row[ev.row] = [ev.place]
+        else:
+            places.append(ev.place)
+    complete: list[int] = []
+    for rid, n in rnd.sizes.items():
+        had = sent.get(rid)
+        new = by_row.get(rid, ())
+        if (len(had) if had else 0) + len(new) >= n:  # (``done`` holds none sent before)
+            complete.append(rid)
+            if had is not None:
+                del sent[rid]
+        elif new:
+            if had is None:
+                sent[rid] = set(new)
+            else:
+                had.update(new)
     return complete
 
 
@@ -395,10 +411,18 @@ class EventDeliverer:
         hash) and each lane sends its events in sequencer order, one message at a time
         (``batch`` records per message, a webhook's option), stopping at its first failure —
         so a key's events leave in sequencer order and none overtakes one that failed.
-        Returns the events delivered, the number of failed attempts and the last error."""
+        Returns the events delivered, the number of failed attempts and the last error.
+        With ``batch`` > 1, no more lanes than it takes to fill the messages: 16 lanes would
+        send a round of 100 events in 16 messages of 6 where 1 holds them all (a message
+        costs the deliverer far more than a record)."""
+        parallel = PARALLEL if batch <= 1 else max(1, min(PARALLEL, -(-len(events) // batch)))
         lanes: dict[int, list[Outgoing]] = {}
         for ev in events:
-            lanes.setdefault(hash(ev.key) % PARALLEL, []).append(ev)
+            lane_events = lanes.get(slot := hash(ev.key) % parallel)
+            if lane_events is None:
+                lanes[slot] = [ev]
+            else:
+                lane_events.append(ev)
         done: list[Outgoing] = []
         errors: list[str] = []
         permanent: list[str] = []

@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...domain.models import ObjectStore
-from ...domain.notifications import Configuration, configurations_from_json
+from ...domain.notifications import configurations_from_json
 from ..bucket_configs import BucketConfigService, StoreDocuments
-from .outbox import Recording
+from .outbox import Recording, Routes
 
 CONFIG = "notification"
 
 
-def _configurations(docs: StoreDocuments) -> list[Configuration]:
-    return docs.derived(CONFIG, lambda d: configurations_from_json(d.get(CONFIG)))
+def _configurations(docs: StoreDocuments) -> Routes:
+    """The store's configurations, kept with its documents (their routes per event name
+    worked out once, not per write)."""
+    return docs.derived(CONFIG, lambda d: Routes(configurations_from_json(d.get(CONFIG))))
 
 
 class Notifications:

@@ -20,6 +20,7 @@ row's.)"""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from urllib.parse import quote_plus
 from sqlalchemy import Connection, bindparam
 
 from ...domain.models import NULL_VERSION, ObjectStore, ObjectVersion
-from ...domain.notifications import FAMILIES, Configuration, routes
+from ...domain.notifications import FAMILIES, Configuration, Route, routes
 from ...storage.sql.group_commit import appended
 from ...storage.sql.prepared import Prepared
 from ...storage.sql.tables import event_outbox
@@ -155,8 +156,13 @@ def compact(name: str, version: ObjectVersion, configuration_id: str, principal:
             configuration_id, principal]
 
 
-def _event_time(ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+_SAFE = re.compile(r"[A-Za-z0-9/*._~-]*\Z").match  # left as they are by quote_plus, and
+# by JSON: such a text is its own encoding, in quotes
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a JSON string (ASCII)."""
+    return f'"{text}"' if _SAFE(text) else _dumps_ascii(text)
 
 
 class _Bucket(NamedTuple):
@@ -173,24 +179,57 @@ class _Bucket(NamedTuple):
                    + '}')
 
 
+class _Renderer:
+    """Renders the events of one row (``json.dumps(record(...))``, compact, from string
+    pieces): what the row's events share — the bucket, the part of a record between its
+    time and its key for each (event name, principal, configuration), the second of its
+    time — is rendered once."""
+
+    __slots__ = ("bucket", "head", "middles", "second", "stamp")
+
+    def __init__(self, bucket: _Bucket) -> None:
+        self.bucket = bucket
+        self.head = ('{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":' + bucket.region
+                     + ',"eventTime":"')
+        self.middles: dict[tuple[str, str, str], tuple[str, bool]] = {}
+        self.second = -1
+        self.stamp = ""
+
+    def _middle(self, name: str, principal: str, configuration_id: str) -> tuple[str, bool]:
+        """From the time's end to the key's value, and whether the event has a size and
+        eTag."""
+        got = self.middles.get((name, principal, configuration_id))
+        if got is None:
+            got = self.middles[(name, principal, configuration_id)] = (
+                '","eventName":' + _dumps_ascii(name)
+                + ',"userIdentity":{"principalId":' + _dumps_ascii(principal) + '}'
+                + ',"requestParameters":{"sourceIPAddress":""}'
+                + ',"responseElements":{"x-amz-request-id":"","x-amz-id-2":""}'
+                + ',"s3":{"s3SchemaVersion":"1.0","configurationId":'
+                + _dumps_ascii(configuration_id) + ',' + self.bucket.bucket
+                + ',"object":{"key":',
+                not name.startswith(("ObjectRemoved", "LifecycleExpiration")))
+        return got
+
+    def __call__(self, event: Event, sequencer: int) -> str:
+        name, key, size, etag, version_id, ms, configuration_id, principal = event
+        middle, sized = self._middle(name, principal, configuration_id)
+        second, millis = divmod(ms, 1000)
+        if second != self.second:
+            self.second = second
+            self.stamp = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+        obj = f'"{key}"' if _SAFE(key) else _dumps_ascii(encode_key(key))
+        if sized:
+            obj = f'{obj},"size":{int(size)},"eTag":{_quoted(etag)}'
+        if version_id and version_id != NULL_VERSION:
+            obj = f'{obj},"versionId":{_quoted(version_id)}'
+        return (f'{self.head}{self.stamp}{millis:03d}Z{middle}{obj}'
+                f',"sequencer":"{sequencer:016X}"}}}}}}')
+
+
 def render(bucket: _Bucket, event: Event, sequencer: int) -> str:
-    """``json.dumps(record(...))`` (compact) of a stored event, with its sequencer, built
-    from string pieces."""
-    name, key, size, etag, version_id, ms, configuration_id, principal = event
-    obj = '"key":' + _dumps_ascii(encode_key(key))
-    if not name.startswith(("ObjectRemoved", "LifecycleExpiration")):
-        obj += f',"size":{int(size)},"eTag":' + _dumps_ascii(etag)
-    if version_id and version_id != NULL_VERSION:
-        obj += ',"versionId":' + _dumps_ascii(version_id)
-    return (
-        '{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":' + bucket.region
-        + ',"eventTime":"' + _event_time(ms) + '","eventName":' + _dumps_ascii(name)
-        + ',"userIdentity":{"principalId":' + _dumps_ascii(principal) + '}'
-        + ',"requestParameters":{"sourceIPAddress":""}'
-        + ',"responseElements":{"x-amz-request-id":"","x-amz-id-2":""}'
-        + ',"s3":{"s3SchemaVersion":"1.0","configurationId":' + _dumps_ascii(configuration_id)
-        + ',' + bucket.bucket + ',"object":{' + obj + ',"sequencer":"'
-        + format_sequencer(sequencer) + '"}}}')
+    """``json.dumps(record(...))`` (compact) of a stored event, with its sequencer."""
+    return _Renderer(bucket)(event, sequencer)
 
 
 class Outgoing(NamedTuple):
@@ -224,16 +263,18 @@ def expand(row_id: int, key: str, record_text: str, skip: set[int] | None = None
             return []
         return [Outgoing(row_id, 0, key, _with_sequencer(record_text, row_id))]
     head, *events = json.loads(record_text)
-    bucket = _Bucket.of(*head)
+    rendered = _Renderer(_Bucket.of(*head))
     base = row_id << INDEX_BITS
-    return [Outgoing(row_id, i, ev[1], render(bucket, ev, base + i))
+    return [Outgoing(row_id, i, ev[1], rendered(ev, base + i))
             for i, ev in enumerate(events) if not skip or i not in skip]
 
 
 def messages(events: Sequence[Outgoing]) -> bytes:
     """Events as one message, ``{"Records": [...]}``, in order (several: a webhook's
     ``batch_size``)."""
-    return b'{"Records":[' + ",".join(e.text for e in events).encode() + b"]}"
+    if len(events) == 1:
+        return b'{"Records":[' + events[0].text.encode() + b"]}"
+    return b'{"Records":[' + ",".join([e.text for e in events]).encode() + b"]}"
 
 
 def format_sequencer(n: int) -> str:
@@ -241,19 +282,52 @@ def format_sequencer(n: int) -> str:
     return f"{n:016X}"
 
 
+class Routes:
+    """A store's notification configurations (``domain.notifications.routes``), with what
+    does not depend on the key worked out once per event name: a store's configurations are
+    read once and kept (``notifications.py``), so a write looks its routes up instead of
+    parsing the configurations' ARNs and event lists again."""
+
+    __slots__ = ("_by_name", "configurations")
+
+    def __init__(self, configurations: list[Configuration]) -> None:
+        self.configurations = configurations
+        # event name -> the routes when no configuration that wants it filters by key,
+        # else None (then ``routes`` per key)
+        self._by_name: dict[str, list[Route] | None] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.configurations)
+
+    def find(self, name: str, key: str) -> list[Route]:
+        """The targets an event goes to (a list the caller does not change)."""
+        try:
+            found = self._by_name[name]
+        except KeyError:
+            filtered = any(c.prefix or c.suffix for c in self.configurations)
+            found = self._by_name[name] = (None if filtered else
+                                           routes(self.configurations, name, ""))
+        return routes(self.configurations, name, key) if found is None else found
+
+
 @dataclass
 class Recording:
     store: ObjectStore
-    configurations: list[Configuration]
+    configurations: list[Configuration] | Routes
     cause: str
     recorded: int = 0
     targets: set[str] = field(default_factory=set)  # the targets that got events
+    routing: Routes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.routing = (self.configurations if isinstance(self.configurations, Routes)
+                        else Routes(self.configurations))
 
     def add(self, conn: Connection, change: str, version: ObjectVersion) -> None:
         name = event_name(change, self.cause)
         if name is None:
             return
-        found = routes(self.configurations, name, version.key)
+        found = self.routing.find(name, version.key)
         if not found:
             return
         now = time.time()

@@ -21,7 +21,8 @@ import httptools
 
 from .base import DeliveryError, TargetSpec
 
-TIMEOUT_S = 10.0
+TIMEOUT_S = 10.0      # an answer not complete this long after its request: a failure
+WATCH_S = 1.0         # how often the requests in flight are checked against it
 MAX_IDLE = 32          # kept-alive connections
 MAX_HEAD = 64 * 1024   # a response head larger than this is refused
 MAX_BODY = 1024 * 1024  # response bodies are read (to reuse the connection) up to this
@@ -43,6 +44,7 @@ class Conn(asyncio.Protocol):
         self.body = 0
         self.headers_done = False
         self.lost = False
+        self.since = 0.0   # when the request in flight was written (the loop's clock)
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -108,10 +110,17 @@ class Conn(asyncio.Protocol):
         if self.lost or self.transport.is_closing():
             raise EOFError("the connection was closed")
         self.status, self.head, self.body, self.headers_done = 0, 0, 0, False
-        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = self.waiter = loop.create_future()
+        self.since = loop.time()
         self.transport.write(request)
         status, keep = await waiter
         return status, keep and not self.lost
+
+    def expire(self) -> None:
+        """The answer took too long: the request fails and the connection closes."""
+        self._settle(TimeoutError(f"no answer within {TIMEOUT_S:g} s"))
+        self.close()
 
     def close(self) -> None:
         if self.transport is not None:
@@ -140,6 +149,8 @@ class WebhookSender:
             lines.append(f"Authorization: Bearer {spec.secret}")
         self._head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
         self._idle: list[Conn] = []
+        self._busy: set[Conn] = set()  # those with a request in flight
+        self._watch: asyncio.TimerHandle | None = None
         self._closed = False
 
     async def _connect(self) -> Conn:
@@ -148,16 +159,40 @@ class WebhookSender:
             server_hostname=self.host if self.tls is not None else None)
         return conn
 
+    def _watchdog(self) -> None:
+        """Fail the requests in flight for ``TIMEOUT_S`` or more (one timer for all of them,
+        every ``WATCH_S`` while any is in flight: no timer per request — the deliverer
+        shares its process with the S3 plane, and a timeout per send cost more CPU than the
+        parsing of its answer)."""
+        self._watch = None
+        loop = asyncio.get_running_loop()
+        edge = loop.time() - TIMEOUT_S
+        for conn in [c for c in self._busy if c.since <= edge]:
+            conn.expire()
+        if self._busy and not self._closed:
+            self._watch = loop.call_later(WATCH_S, self._watchdog)
+
     async def send(self, body: bytes, *, key: str) -> None:
         request = self._head + str(len(body)).encode() + b"\r\n\r\n" + body
         for attempt in (1, 2):  # a kept-alive connection the receiver closed: once more
             reused = bool(self._idle)
             conn = self._idle.pop() if reused else None
             try:
-                async with asyncio.timeout(TIMEOUT_S):  # (no task per call, as wait_for)
-                    if conn is None:
+                if conn is None:
+                    async with asyncio.timeout(TIMEOUT_S):
                         conn = await self._connect()
+                busy = self._busy
+                busy.add(conn)
+                if self._watch is None:
+                    self._watch = asyncio.get_running_loop().call_later(WATCH_S,
+                                                                         self._watchdog)
+                try:
                     status, keep = await conn.exchange(request)
+                except asyncio.CancelledError:
+                    conn.close()  # (its answer would be nobody's)
+                    raise
+                finally:
+                    busy.discard(conn)
             except (OSError, EOFError, httptools.HttpParserError, TimeoutError,
                     ssl.SSLError) as exc:
                 if conn is not None:
@@ -178,5 +213,8 @@ class WebhookSender:
 
     async def close(self) -> None:
         self._closed = True
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         while self._idle:
             self._idle.pop().close()
