@@ -152,8 +152,9 @@ class Settings(BaseSettings):
     )
     fsync: bool = Field(default=True, description="fsync blobs before acknowledging (keep on)")
     direct_io: bool = Field(
-        default=True, description="blob files are written with O_DIRECT past their first MiB "
-        "(off: through the page cache); a file system that refuses O_DIRECT turns it off")
+        default=False, description="blob files are written with O_DIRECT past their first MiB "
+        "(opt-in: faster large writes, but a large object's first reads come from the disk); "
+        "a file system that refuses O_DIRECT turns it off")
     max_api_body_bytes: int = Field(default=1024 * 1024, ge=1)
     max_header_bytes: int = Field(default=64 * 1024, ge=1024)
     request_body_timeout_s: float = Field(

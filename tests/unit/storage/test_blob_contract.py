@@ -202,7 +202,7 @@ def _run(coro: Any) -> Any:
 def test_file_blobs_past_the_first_mib_written_direct(tmp_path: Path, sizes: list[int]) -> None:
     """Past its first MiB a file blob goes through an aligned stage with O_DIRECT: whatever
     the pieces, every byte reads back in place (the tail, unaligned, through the cache)."""
-    store = FsBlobStore(tmp_path / "fs")
+    store = FsBlobStore(tmp_path / "fs", direct=True)
     assert store.direct  # ext4 or xfs under the tests: O_DIRECT is available
     data = os.urandom(sum(sizes))
     w = store.open_writer()
@@ -231,7 +231,7 @@ def test_file_blobs_where_o_direct_is_refused(tmp_path: Path,
         return real_open(path, flags, *args)
 
     monkeypatch.setattr(fs_store.os, "open", refusing_open)
-    store = FsBlobStore(tmp_path / "fs")
+    store = FsBlobStore(tmp_path / "fs", direct=True)
     data = os.urandom(DIRECT_AFTER + 3 * DIRECT_UNIT + 17)
     w = store.open_writer()
     for i in range(0, len(data), 300_000):
@@ -242,7 +242,7 @@ def test_file_blobs_where_o_direct_is_refused(tmp_path: Path,
 
 
 def test_aborted_direct_write_leaves_nothing(tmp_path: Path) -> None:
-    store = FsBlobStore(tmp_path / "fs")
+    store = FsBlobStore(tmp_path / "fs", direct=True)
     w = store.open_writer()
     w.write(os.urandom(DIRECT_AFTER + DIRECT_UNIT + 5))
     w.abort()

@@ -185,12 +185,12 @@ class FsBlobReader:
 
 
 class FsBlobStore:
-    def __init__(self, root: Path, *, fsync: bool = True, direct: bool = True,
+    def __init__(self, root: Path, *, fsync: bool = True, direct: bool = False,
                  heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> None:
         self.root = root
         self.fsync = fsync
-        # large blobs written with O_DIRECT past their first MiB (FsBlobWriter); turned off
-        # for good by the first refusal from the file system
+        # large blobs written with O_DIRECT past their first MiB (FsBlobWriter; opt-in:
+        # OBJECTSTORE_DIRECT_IO); turned off for good by the first refusal from the file system
         self.direct = direct and _O_DIRECT != 0
         self.live = LiveWrites(self._touch, heartbeat_s)  # blobs being written
         self.blob_dir = root / "blobs"
