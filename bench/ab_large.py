@@ -5,6 +5,9 @@ raw-socket client, so both see the same machine load.
     git worktree add /tmp/prev <commit>
     .venv/bin/python -m bench.ab_large /tmp/prev/src src --reps 5
 
+``--before-env`` / ``--after-env NAME=VALUE`` set a server's environment (e.g. the same tree
+with and without ``OBJECTSTORE_DIRECT_IO=true``). The GETs read each object once, then once
+more (the first read of an object may come from the disk, the second from the page cache).
 Prints the median MiB/s of each and every run (used for issue 21.2's block checksums:
 bench/results/2026-12-06-block-checksums.json).
 """
@@ -29,9 +32,10 @@ from tests.support.proc import ServerProcess
 MIB = 256
 
 
-def _start(name: str, src: str, workdir: Path) -> tuple[ServerProcess, Presigner]:
+def _start(name: str, src: str, workdir: Path, env: list[str]) -> tuple[ServerProcess, Presigner]:
     tmp = Path(tempfile.mkdtemp(prefix=f"ab-{name}-", dir=workdir))
-    srv = ServerProcess(tmp / "data", extra_env={"PYTHONPATH": str(Path(src).resolve())})
+    extra = dict(item.split("=", 1) for item in env)
+    srv = ServerProcess(tmp / "data", extra_env={"PYTHONPATH": str(Path(src).resolve()), **extra})
     srv.start(60)
     with httpx.Client(base_url=srv.api_url,
                       headers={"Authorization": "bearer " + srv.api_key}) as api:
@@ -47,10 +51,15 @@ def main() -> None:
     ap.add_argument("before")
     ap.add_argument("after")
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="an environment setting for the first server (repeatable)")
+    ap.add_argument("--after-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="an environment setting for the second server (repeatable)")
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ab-large-"))
-    servers = {name: _start(name, src, workdir)
-               for name, src in (("before", args.before), ("after", args.after))}
+    servers = {name: _start(name, src, workdir, env)
+               for name, src, env in (("before", args.before, args.before_env),
+                                      ("after", args.after, args.after_env))}
     data = memoryview(os.urandom(MIB << 20))
     res: dict[str, list[float]] = {f"{n}_{op}": [] for n in servers for op in ("put", "get")}
     order = list(servers)
