@@ -64,3 +64,29 @@ def test_a_kick_is_not_sent_to_a_busy_target() -> None:
         return calls
 
     assert in_own_loop(scenario()) == 0
+
+
+def test_a_waiting_target_is_kicked_once_for_many_writes() -> None:
+    """The writes that land while a kick is on its way cost no cross-thread call more."""
+    async def scenario() -> tuple[int, bool]:
+        d = _deliverer()
+        loop = d._loop = asyncio.get_running_loop()
+        calls = 0
+        original = loop.call_soon_threadsafe
+
+        def counting(*args: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            return original(*args)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        wake = d._wakes["a"] = _Wake()
+        idle = asyncio.create_task(EventDeliverer._idle(wake, wake.generation))
+        await asyncio.sleep(0.05)
+        t = threading.Thread(target=lambda: [d._kicked({"a"}) for _ in range(50)])
+        t.start()
+        t.join()
+        await asyncio.wait_for(idle, 1)
+        return calls, wake.generation == 1
+
+    assert in_own_loop(scenario()) == (1, True)
