@@ -61,7 +61,7 @@ def main() -> None:
     stops = []
     names = ["before", "after"] if len(args.trees) == 2 else ["this"]
     for name, src in zip(names, args.trees, strict=True):
-        srv, pre = _start(name, src, workdir)
+        srv, pre = _start(name, src, workdir, [])
         stops.append(srv.stop)
         s3 = boto3.client("s3", endpoint_url=srv.s3_url, region_name="LON1",
                           aws_access_key_id=pre.access_key, aws_secret_access_key=pre.secret_key,
