@@ -27,9 +27,9 @@ def test_the_server_the_document_and_the_sdk_share_the_models() -> None:
     for _path, _methods, fn in mgmt_app.ROUTE_TABLE:
         op = operation_of(fn)
         assert issubclass(op.response, BaseModel)
-        assert op.response.__module__ == wire.__name__, op.operation_id
+        assert op.response.__module__ == f"{wire.__name__}.responses", op.operation_id
         if op.body is not None:
-            assert op.body.model.__module__ == wire.__name__, op.operation_id
+            assert op.body.model.__module__ == f"{wire.__name__}.requests", op.operation_id
             assert set(op.body.fields) == set(op.body.model.model_fields)
 
 
