@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select
 
 from objectstore.domain.models import ObjectStore, ObjectVersion
 from objectstore.domain.notifications import Configuration
-from objectstore.services.events.deliverer import _delete_delivered
+from objectstore.services.events.deliverer import EventDeliverer, Failures, _delete_delivered
 from objectstore.services.events.outbox import (
     CREATED,
     ROWS_KEY,
@@ -30,7 +30,7 @@ from objectstore.services.events.outbox import (
 )
 from objectstore.storage.sql.engine import make_engine, migrate
 from objectstore.storage.sql.group_commit import GroupCommitter, appended
-from objectstore.storage.sql.tables import event_outbox
+from objectstore.storage.sql.tables import event_outbox, event_targets
 
 STORE = ObjectStore("s1", "acct", "LON1", "bucket-ü", 1, "cred", True, 0, 0, "private",
                     datetime.now(UTC))
@@ -134,4 +134,39 @@ def test_deleting_nothing_or_unknown_ids_is_harmless(tmp_path: Path, ids: list[i
         with engine.begin() as conn:
             _delete_delivered(conn, ids)
     finally:
+        engine.dispose()
+
+
+def test_a_rounds_ack_deletes_its_rows_and_counts(tmp_path: Path,
+                                                  database_url: str | None) -> None:
+    """The deliverer's ack (prepared statements in the committer): the complete rows go,
+    the target's counters add up, an error is kept with its time."""
+    engine = _engine(tmp_path, database_url)
+    committer = GroupCommitter(engine, defer=engine.dialect.name == "postgresql")
+    try:
+        with engine.begin() as conn:
+            conn.execute(event_targets.insert().values(
+                id="t1", account_id="acct", name="hook", region="LON1", type="webhook",
+                endpoint="http://127.0.0.1:9/", options={}, sealed="x",
+                created_at=datetime.now(UTC)))
+            for i in range(3):
+                conn.execute(event_outbox.insert().values(
+                    target_id="t1", store_id="s1", key=f"k{i}", record="[]",
+                    created_at=0.0, events=1))
+            ids = conn.execute(select(event_outbox.c.id).order_by(event_outbox.c.id)
+                               ).scalars().all()
+        none: Any = None
+        deliverer = EventDeliverer(engine, none, none, none, committer.run)
+        deliverer._ack("t1", ids[:2], 5, Failures(0, 0), None)
+        deliverer._ack("t1", [], 0, Failures(3, 1), "the webhook answered 403")
+        t = event_targets.c
+        with engine.connect() as conn:
+            left = conn.execute(select(event_outbox.c.id)).scalars().all()
+            counts = conn.execute(select(t.delivered, t.retried, t.failed, t.last_error,
+                                         t.last_error_at)).one()
+        assert left == ids[2:]
+        assert counts[:4] == (5, 3, 1, "the webhook answered 403")
+        assert counts[4] is not None and counts[4].tzinfo is not None
+    finally:
+        committer.close()
         engine.dispose()
