@@ -9,7 +9,12 @@ import pytest
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select, update
 
 from objectstore.storage.sql.engine import make_engine
-from objectstore.storage.sql.group_commit import GroupCommitter, deferred, make_writer
+from objectstore.storage.sql.group_commit import (
+    GroupCommitter,
+    deferred,
+    looked_ahead,
+    make_writer,
+)
 
 meta = MetaData()
 items = Table("items", meta, Column("id", Integer, primary_key=True), Column("v", String(10)))
@@ -249,3 +254,91 @@ def test_batches_of_two_processes_that_deadlock_are_run_again(pg_cluster) -> Non
     assert len(vs) == 1 and vs <= {"a", "b"}  # the later transaction wrote both rows
     engine_a.dispose()
     engine_b.dispose()
+
+
+def _looking(calls: list[list[object]], fail: bool = False):  # type: ignore[no-untyped-def]
+    """A look-ahead reading items' values by id (recording the ids of each call)."""
+    def look(conn, keys):  # type: ignore[no-untyped-def]
+        calls.append(sorted(keys))  # type: ignore[type-var]
+        if fail:
+            raise LookupError("look-ahead refused")
+        rows = conn.execute(select(items.c.id, items.c.v).where(items.c.id.in_(keys)))
+        return {i: v for i, v in rows}
+    return look
+
+
+def _reader(i: int, seen: list[tuple[int, object]]):  # type: ignore[no-untyped-def]
+    """A unit that takes item ``i``'s value from the look-ahead (or reads it) and bumps it."""
+    def work(conn):  # type: ignore[no-untyped-def]
+        got = looked_ahead(conn, i)
+        if got is None:
+            got = conn.execute(select(items.c.v).where(items.c.id == i)).scalar()
+            seen.append((i, ("read", got)))
+        else:
+            seen.append((i, ("ahead", got)))
+        conn.execute(update(items).where(items.c.id == i).values(v=f"{got}+"))
+        return got
+    return work
+
+
+def _queued_behind_a_blocker(gc, units):  # type: ignore[no-untyped-def]
+    gate, entered = threading.Event(), threading.Event()
+
+    def blocker(conn):  # type: ignore[no-untyped-def]
+        entered.set()
+        gate.wait(10)
+
+    first = gc.submit(blocker)
+    assert entered.wait(10)
+    futs = [gc.submit(work, ahead) if ahead is not None else gc.submit(work)
+            for work, ahead in units]
+    gate.set()
+    first.result(10)
+    return futs
+
+
+def test_look_ahead_runs_once_per_batch_and_a_key_written_in_the_batch_is_read_again(
+        committer) -> None:
+    """Units naming what they will read get it from one look-ahead per batch; a second unit
+    of the same key, or any unit after a unit that named nothing (it may have written
+    anything), reads for itself and sees the batch's earlier writes."""
+    gc, engine = committer
+    with engine.begin() as conn:
+        conn.execute(items.insert(), [{"id": i, "v": "v"} for i in range(1, 5)])
+    calls: list[list[object]] = []
+    seen: list[tuple[int, object]] = []
+    look = _looking(calls)
+
+    def anything(conn):  # type: ignore[no-untyped-def]
+        conn.execute(update(items).where(items.c.id == 4).values(v="w"))
+
+    futs = _queued_behind_a_blocker(gc, [
+        (_reader(1, seen), (look, 1)), (_reader(2, seen), (look, 2)),
+        (_reader(1, seen), (look, 1)), (anything, None), (_reader(4, seen), (look, 4)),
+        (_reader(3, seen), (look, 3))])
+    assert [f.result(10) for f in futs] == ["v", "v", "v+", None, "w", "v"]
+    assert calls == [[1, 1, 2, 3, 4]]  # one call, every unit's key
+    assert seen == [(1, ("ahead", "v")), (2, ("ahead", "v")), (1, ("read", "v+")),
+                    (4, ("read", "w")), (3, ("read", "v"))]
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(items.c.id, items.c.v)).all()) == [
+            (1, "v++"), (2, "v+"), (3, "v+"), (4, "w+")]
+
+
+def test_a_failing_look_ahead_sends_the_batch_down_the_careful_path(committer) -> None:
+    """The look-ahead raising is no unit's failure: every unit runs again (in a savepoint,
+    reading for itself) and commits."""
+    gc, engine = committer
+    with engine.begin() as conn:
+        conn.execute(items.insert(), [{"id": i, "v": "v"} for i in range(1, 3)])
+    calls: list[list[object]] = []
+    seen: list[tuple[int, object]] = []
+    look = _looking(calls, fail=True)
+    futs = _queued_behind_a_blocker(gc, [(_reader(1, seen), (look, 1)),
+                                         (_reader(2, seen), (look, 2))])
+    assert [f.result(10) for f in futs] == ["v", "v"]
+    assert calls == [[1, 2]]
+    assert seen == [(1, ("read", "v")), (2, ("read", "v"))]
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(items.c.id, items.c.v)).all()) == [
+            (1, "v+"), (2, "v+")]

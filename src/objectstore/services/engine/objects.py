@@ -184,14 +184,20 @@ class ObjectEngine:
 
     async def _commit(self, work: Callable[[Connection], tuple[T, bool]],
                       on_failure: Callable[[], None] | None = None, *,
-                      store: ObjectStore | None = None, cause: str | None = None) -> T:
+                      store: ObjectStore | None = None, cause: str | None = None,
+                      ahead: str | None = None) -> T:
         """Run a write through the committer; with ``store`` and ``cause`` (what the write
         is, for its event name: Put, Copy, Delete, ...) the changes it makes are recorded
-        in the outbox in its transaction, for the store's notification targets."""
+        in the outbox in its transaction, for the store's notification targets. ``ahead``:
+        the key of ``store`` whose lock, versioning state and latest version the work starts
+        with (``md.locked_state_and_current``), read by its commit batch up front."""
         rec = await self.events.recording(store, cause) if store is not None else None
         if rec is not None:
             work = recorded_work(work, rec)
-        result, doomed = await run_async(self.writer, work, on_failure)
+        result, doomed = await run_async(
+            self.writer, work, on_failure,
+            ahead=md.ahead(store.id, ahead) if store is not None and ahead is not None
+            else None)
         self.events.recorded(rec)
         if doomed:
             self.wake_gc()
@@ -408,7 +414,8 @@ class ObjectEngine:
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data,
                                 blocks=sums.packed() if sums is not None else None)
         return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id), store=store, cause=event)
+                                  self._drop_blob(blob_id), store=store, cause=event,
+                                  ahead=new.key)
 
     @staticmethod
     def _new_version(store: ObjectStore, key: str, attrs: Attributes, **fields: Any
@@ -491,7 +498,8 @@ class ObjectEngine:
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data,
                                 blocks=sums.packed() if sums is not None else None)
         return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id), store=store, cause="Copy")
+                                  self._drop_blob(blob_id), store=store, cause="Copy",
+                                  ahead=new.key)
 
     async def _copy_in_place(self, store: ObjectStore, key: str, source: ObjectVersion,
                              attrs: Attributes) -> ObjectVersion | None:
@@ -531,7 +539,8 @@ class ObjectEngine:
                                              now=now, bypass_governance=bypass_governance)
             return Deleted(gone.version_id, gone.delete_marker), doomed
 
-        return await self._commit(work, store=store, cause="Delete")
+        return await self._commit(work, store=store, cause="Delete",
+                                  ahead=key if version_id is None else None)
 
     def _update_work(self, store: ObjectStore, key: str, version_id: str | None,
                      changes: md.Changes
@@ -622,7 +631,8 @@ class ObjectEngine:
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data,
                                 sse=sealed_doc(sealing))
         return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id), store=store, cause=event)
+                                  self._drop_blob(blob_id), store=store, cause=event,
+                                  ahead=new.key)
 
     async def _copy_sealed(self, store: ObjectStore, key: str, source: ObjectVersion,
                            attrs: Attributes, cond: Conditions | None,
@@ -647,7 +657,8 @@ class ObjectEngine:
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data,
                                 sse=sealed_doc(dest) if dest is not None else None)
         return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id), store=store, cause="Copy")
+                                  self._drop_blob(blob_id), store=store, cause="Copy",
+                                  ahead=new.key)
 
     def _read_sealed_sync(self, version: ObjectVersion, sealing: Sealing, start: int,
                           end: int) -> ObjectBody:

@@ -28,7 +28,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
 
@@ -40,10 +40,31 @@ T = TypeVar("T")
 Work = Callable[[Connection], Any]
 DEFER_KEY = "objectstore_deferred"
 APPEND_KEY = "objectstore_appends"
+AHEAD_KEY = "objectstore_ahead"
 # PostgreSQL's "try again" errors: deadlock_detected, serialization_failure,
 # lock_not_available (the transaction is aborted; running it again is the remedy)
 RETRIABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 ALONE_ATTEMPTS = 5
+
+
+# What a unit will read (and lock), named before it runs: ``(look, key)``. A batch calls each
+# ``look`` once with all its units' keys, before the first unit runs; ``look`` returns what
+# it found per key (see ``looked_ahead``).
+LookAhead = Callable[[Connection, list[Hashable]], dict[Hashable, Any]]
+Ahead = tuple[LookAhead, Hashable]
+Item = tuple[Work, "Future[Any]", Ahead | None]
+
+
+def looked_ahead(conn: Connection, key: Hashable) -> Any | None:
+    """What the batch's look-ahead found for ``key`` before this unit ran, or None (no
+    look-ahead, nothing found, or no longer true: the caller then reads for itself). Taken
+    once: the unit is about to change what it describes. The committer drops an entry once
+    its unit has run, and all of them before a unit that named nothing (it may write
+    anything), so what is left is what no unit of the batch has written yet."""
+    known: dict[Hashable, Any] | None = conn.info.get(AHEAD_KEY)
+    if not known:
+        return None
+    return known.pop(key, None)
 
 
 class Deferred(Protocol):
@@ -124,7 +145,7 @@ class GroupCommitter:
         self.engine = engine
         self.max_batch = max_batch
         self.defer = defer
-        self._queue: queue.SimpleQueue[tuple[Work, Future[Any]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="objectstore-commit",
                                         daemon=True)
         self._closed = False
@@ -133,12 +154,15 @@ class GroupCommitter:
     def run(self, work: Callable[[Connection], T]) -> T:
         return self.submit(work).result()
 
-    def submit(self, work: Callable[[Connection], T]) -> Future[T]:
-        """Queue ``work`` for the next batch; the future settles once it is durable."""
+    def submit(self, work: Callable[[Connection], T], ahead: Ahead | None = None
+               ) -> Future[T]:
+        """Queue ``work`` for the next batch; the future settles once it is durable.
+        ``ahead``: what the work will read, for the batch to read it up front with its
+        other units' (``LookAhead``; the work must fall back to reading it itself)."""
         if self._closed:
             raise RuntimeError("the commit writer is closed")
         fut: Future[T] = Future()
-        self._queue.put((work, fut))
+        self._queue.put((work, fut, ahead))
         return fut
 
     def close(self) -> None:
@@ -151,7 +175,7 @@ class GroupCommitter:
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
+            batch: list[Item] = [first]
             while len(batch) < self.max_batch:
                 try:
                     item = self._queue.get_nowait()
@@ -163,9 +187,12 @@ class GroupCommitter:
                 batch.append(item)
             self._run_batch(batch)
 
-    def _run_batch(self, batch: list[tuple[Work, Future[Any]]]) -> None:
+    def _run_batch(self, items: list[Item]) -> None:
         """All units in one transaction; if one raises, the transaction is rolled back, that
-        unit gets its exception and the rest run again, each in its own savepoint."""
+        unit gets its exception and the rest run again, each in its own savepoint. First,
+        each kind of look-ahead the units named runs once for all of them (on PostgreSQL
+        every statement a unit runs is a round trip from this one thread)."""
+        batch = [(work, fut) for work, fut, _ahead in items]
         results: list[tuple[Future[Any], Any]] = []
         failed: tuple[Future[Any], BaseException] | None = None
         try:
@@ -174,7 +201,10 @@ class GroupCommitter:
                 if self.defer:
                     conn.info[DEFER_KEY] = {}
                 try:
-                    for work, fut in batch:
+                    known = conn.info[AHEAD_KEY] = self._look_ahead(conn, items)
+                    for work, fut, ahead in items:
+                        if ahead is None:
+                            known.clear()  # it may write anything the others looked at
                         try:
                             results.append((fut, work(conn)))
                         except BaseException as exc:  # noqa: BLE001 - handed to the caller
@@ -182,11 +212,14 @@ class GroupCommitter:
                                 raise
                             failed = (fut, exc)
                             raise _UnitFailed from exc
+                        if ahead is not None:
+                            known.pop(ahead[1], None)
                     self._flush_deferred(conn, APPEND_KEY)
                     self._flush_deferred(conn, DEFER_KEY)
                 finally:
                     conn.info.pop(APPEND_KEY, None)
                     conn.info.pop(DEFER_KEY, None)
+                    conn.info.pop(AHEAD_KEY, None)
         except _UnitFailed:
             assert failed is not None
             if self.defer:  # its error may depend on what was deferred: run it again too
@@ -206,6 +239,25 @@ class GroupCommitter:
             return
         for fut, value in results:
             fut.set_result(value)
+
+    @staticmethod
+    def _look_ahead(conn: Connection, items: list[Item]) -> dict[Hashable, Any]:
+        """Every look-ahead the batch's units named, each run once with all their keys (in
+        the batch's transaction). One that fails sends the batch down the careful path,
+        where nothing is looked ahead."""
+        wanted: dict[LookAhead, list[Hashable]] = {}
+        for _work, _fut, ahead in items:
+            if ahead is not None:
+                wanted.setdefault(ahead[0], []).append(ahead[1])
+        known: dict[Hashable, Any] = {}
+        for look, keys in wanted.items():
+            try:
+                known.update(look(conn, keys))
+            except BaseException as exc:  # noqa: BLE001 - re-raised (retriable) or retried
+                if retriable(exc):
+                    raise
+                raise _DeferredFailed from exc
+        return known
 
     @staticmethod
     def _flush_deferred(conn: Connection, key: str) -> None:
@@ -292,11 +344,13 @@ def _quietly(clean_up: Callable[[], None]) -> None:
 
 
 async def run_async(writer: Writer, work: Callable[[Connection], T],
-                    on_failure: Callable[[], None] | None = None) -> T:
+                    on_failure: Callable[[], None] | None = None, *,
+                    ahead: Ahead | None = None) -> T:
     """Run ``work`` through ``writer`` from the event loop without holding a worker thread
     while the batch is assembled and committed. ``on_failure`` runs if the work did not
     commit — including when the caller is cancelled before its batch began (a batch already
-    under way is never interrupted: the work then commits, or fails, on its own)."""
+    under way is never interrupted: the work then commits, or fails, on its own).
+    ``ahead``: see ``GroupCommitter.submit`` (a writer without batches ignores it)."""
     submit = getattr(writer, "submit", None)
     if submit is None:  # a DirectWriter: each write its own transaction, in a worker thread
         from anyio.to_thread import run_sync
@@ -307,7 +361,7 @@ async def run_async(writer: Writer, work: Callable[[Connection], T],
             if on_failure is not None:  # blocking clean-up (e.g. a blob delete): a thread
                 await asyncio.shield(run_sync(_quietly, on_failure))
             raise
-    fut: Future[T] = submit(work)
+    fut: Future[T] = submit(work, ahead) if ahead is not None else submit(work)
     if on_failure is not None:
         def settled(f: Future[T]) -> None:  # (runs in the committer thread)
             if f.cancelled() or f.exception() is not None:

@@ -139,6 +139,10 @@ class Prepared:
         rows = self._fetch(conn.connection.dbapi_connection, conn.dialect, values, one=True)
         return rows[0] if rows else None
 
+    def all(self, conn: Connection, **values: Any) -> list[tuple[Any, ...]]:
+        """Every processed row, in the caller's transaction."""
+        return self._fetch(conn.connection.dbapi_connection, conn.dialect, values, one=False)
+
     def execute(self, conn: Connection, **values: Any) -> int:
         """Run a write statement; the number of rows it changed."""
         _compiled, cursor = self._run(conn, values)
