@@ -13,7 +13,9 @@ import collections
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--env", action="append", default=[])
     ap.add_argument("--log-statements", action="store_true")
+    ap.add_argument("--py-spy", metavar="OUT", help="py-spy record (--idle, raw) of the "
+                    "first gateway during its first round's PUTs and GETs")
     args = ap.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="objectstore-bench-pgput-"))
     pg = Postgres(Path(tempfile.mkdtemp(prefix="objectstore-bench-pg-")))
@@ -92,7 +96,18 @@ def main(argv: list[str] | None = None) -> int:
                 bucket = f"b-{g.name.lower()}-r{rnd}"
                 g.make_bucket(bucket)
                 c0 = pgcpu()
+                spy = None
+                if args.py_spy and rnd == 1 and g is gws[0]:
+                    assert g.proc is not None
+                    # (after the GET keys are in: within the PUT run)
+                    spy = threading.Timer(2.5, subprocess.run, [[
+                        str(Path(sys.executable).parent / "py-spy"), "record", "--idle",
+                        "--nonblocking", "--format", "raw", "-o", args.py_spy, "-d", "3",
+                        "--pid", str(g.proc.pid)]], {"capture_output": True})
+                    spy.start()
                 out = workloads.small(g, plan, workdir, bucket=bucket)
+                if spy is not None:
+                    spy.join()
                 m = out.metrics
                 m["pg_cpu_s"] = pgcpu() - c0
                 results[g.name].append(m)

@@ -6,14 +6,26 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    update,
+)
 
 from objectstore.storage.sql.engine import make_engine
 from objectstore.storage.sql.group_commit import (
     GroupCommitter,
     deferred,
+    flush_written,
     looked_ahead,
     make_writer,
+    written,
 )
 
 meta = MetaData()
@@ -342,3 +354,47 @@ def test_a_failing_look_ahead_sends_the_batch_down_the_careful_path(committer) -
     with engine.connect() as conn:
         assert sorted(conn.execute(select(items.c.id, items.c.v)).all()) == [
             (1, "v+"), (2, "v+")]
+
+
+class _Inserts:
+    """Rows of ``items`` a unit left to the batch (``written``)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, object]] = []
+
+    def flush(self, conn: Connection) -> None:
+        rows, self.rows = self.rows, []
+        if rows:
+            conn.execute(items.insert(), rows)
+
+
+def test_writes_left_to_the_batch_are_applied_before_a_unit_that_named_nothing(
+        committer) -> None:
+    """A unit's ``written`` rows are in the table for the next unit that named no
+    look-ahead, for one that asks (``flush_written``), and after COMMIT — each once."""
+    gc, engine = committer
+    look = _looking([])
+
+    def leave(i: int):  # type: ignore[no-untyped-def]
+        def work(conn):  # type: ignore[no-untyped-def]
+            looked_ahead(conn, i)
+            pending = written(conn, "items", _Inserts)
+            if pending is None:  # outside a batch: at once
+                conn.execute(items.insert().values(id=i, v="left"))
+            else:
+                pending.rows.append({"id": i, "v": "left"})
+        return work
+
+    def count(conn):  # type: ignore[no-untyped-def]
+        return conn.execute(select(func.count()).select_from(items)).scalar()
+
+    def asks(conn):  # type: ignore[no-untyped-def]
+        flush_written(conn)
+        return count(conn)
+
+    futs = _queued_behind_a_blocker(gc, [
+        (leave(1), (look, 1)), (leave(2), (look, 2)), (count, None), (leave(3), (look, 3)),
+        (asks, (look, 9)), (leave(4), (look, 4))])
+    assert [f.result(10) for f in futs] == [None, None, 2, None, 3, None]
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(items.c.id)).scalars()) == [1, 2, 3, 4]

@@ -214,7 +214,24 @@ def locked_state_and_current(conn: Connection, store_id: str, key: str
     if got is not None:
         return got
     lock_key(conn, store_id, key)
+    group_commit.flush_written(conn)  # an earlier unit's write of this key, left to the batch
     return state_and_current(conn, store_id, key)
+
+
+class _HeadWrites:
+    """A commit batch's new and replaced latest versions (``install``'s row in ``objects``)
+    of keys whose state came from the look-ahead: one ``executemany`` each (psycopg sends
+    them in one pipeline) instead of a round trip per write."""
+
+    def __init__(self) -> None:
+        self.inserts: list[dict[str, Any]] = []
+        self.replaces: list[dict[str, Any]] = []
+
+    def flush(self, conn: Connection) -> None:
+        inserts, self.inserts = self.inserts, []
+        replaces, self.replaces = self.replaces, []
+        _INSERT.execute_many(conn, inserts)
+        _REPLACE.execute_many(conn, replaces)
 
 
 def state_and_current(conn: Connection, store_id: str, key: str
@@ -279,7 +296,13 @@ def install(conn: Connection, store: ObjectStore, new: ObjectVersion,
     """Make ``new`` (a version without id yet) the latest version of its key under the
     store's versioning rules; ``charged`` bytes of it were already counted (multipart parts).
     Returns the stored version and whether blobs were queued for the GC."""
-    state, current = locked_state_and_current(conn, store.id, new.key)
+    got = group_commit.looked_ahead(conn, (store.id, new.key))
+    later = None
+    if got is None:
+        state, current = locked_state_and_current(conn, store.id, new.key)
+    else:  # this batch read it: the row's write can go with the batch's others
+        state, current = got
+        later = group_commit.written(conn, "heads", _HeadWrites)
     live = current if current is not None and not current.delete_marker else None
     check_preconditions(live, if_match, if_none_match)
     vseq = next_vseq(current.vseq if current is not None else None)
@@ -289,7 +312,10 @@ def install(conn: Connection, store: ObjectStore, new: ObjectVersion,
     doomed = False
     if current is None:
         charge(conn, store.id, grow, _counted(version))
-        _INSERT.execute(conn, store_id=store.id, key=new.key, **row_values(version))
+        if later is not None:
+            later.inserts.append({"store_id": store.id, "key": new.key, **row_values(version)})
+        else:
+            _INSERT.execute(conn, store_id=store.id, key=new.key, **row_values(version))
         note(conn, CREATED, version)
         return version, False
     if state is None or current.version_id == NULL_VERSION and state == SUSPENDED:
@@ -307,7 +333,11 @@ def install(conn: Connection, store: ObjectStore, new: ObjectVersion,
                 _drop_noncurrent(conn, old_null)
                 doomed = doomed or bool(old_null.blob_ids())
         charge(conn, store.id, grow, _counted(version))
-    _REPLACE.execute(conn, w_store_id=store.id, w_key=new.key, **row_values(version))
+    if later is not None:
+        later.replaces.append({"w_store_id": store.id, "w_key": new.key,
+                               **row_values(version)})
+    else:
+        _REPLACE.execute(conn, w_store_id=store.id, w_key=new.key, **row_values(version))
     note(conn, CREATED, version)
     return version, doomed
 

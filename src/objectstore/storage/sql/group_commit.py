@@ -41,6 +41,7 @@ Work = Callable[[Connection], Any]
 DEFER_KEY = "objectstore_deferred"
 APPEND_KEY = "objectstore_appends"
 AHEAD_KEY = "objectstore_ahead"
+WRITE_KEY = "objectstore_writes"
 # PostgreSQL's "try again" errors: deadlock_detected, serialization_failure,
 # lock_not_available (the transaction is aborted; running it again is the remedy)
 RETRIABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
@@ -93,6 +94,22 @@ def appended(conn: Connection, key: str, factory: Callable[[], D]) -> D | None:
     another unit's outcome differ); a unit that fails sends the batch down the careful path,
     where each unit writes its rows itself."""
     return _gathered(conn, APPEND_KEY, key, factory)
+
+
+def written(conn: Connection, key: str, factory: Callable[[], D]) -> D | None:
+    """Writes a unit that took what it read from the batch's look-ahead (``looked_ahead``)
+    may leave to the batch, gathered under ``key`` — or None outside a batch. They are
+    flushed in one go before a unit that named no look-ahead runs, when a unit that must
+    read what they write asks (``flush_written``: a later unit of the same key, which finds
+    no look-ahead entry), and before COMMIT; until then nothing in the batch reads them."""
+    return _gathered(conn, WRITE_KEY, key, factory)
+
+
+def flush_written(conn: Connection) -> None:
+    """Apply the batch's gathered writes now (see ``written``); raises as they would."""
+    pending: dict[str, Deferred] | None = conn.info.get(WRITE_KEY)
+    for work in (pending or {}).values():
+        work.flush(conn)
 
 
 def _gathered(conn: Connection, info_key: str, key: str, factory: Callable[[], D]) -> D | None:
@@ -198,6 +215,7 @@ class GroupCommitter:
         try:
             with writing(self.engine) as conn:
                 conn.info[APPEND_KEY] = {}
+                conn.info[WRITE_KEY] = {}
                 if self.defer:
                     conn.info[DEFER_KEY] = {}
                 try:
@@ -205,6 +223,7 @@ class GroupCommitter:
                     for work, fut, ahead in items:
                         if ahead is None:
                             known.clear()  # it may write anything the others looked at
+                            self._flush_written(conn)  # ... or read what they wrote
                         try:
                             results.append((fut, work(conn)))
                         except BaseException as exc:  # noqa: BLE001 - handed to the caller
@@ -214,12 +233,14 @@ class GroupCommitter:
                             raise _UnitFailed from exc
                         if ahead is not None:
                             known.pop(ahead[1], None)
+                    self._flush_written(conn)
                     self._flush_deferred(conn, APPEND_KEY)
                     self._flush_deferred(conn, DEFER_KEY)
                 finally:
                     conn.info.pop(APPEND_KEY, None)
                     conn.info.pop(DEFER_KEY, None)
                     conn.info.pop(AHEAD_KEY, None)
+                    conn.info.pop(WRITE_KEY, None)
         except _UnitFailed:
             assert failed is not None
             if self.defer:  # its error may depend on what was deferred: run it again too
@@ -239,6 +260,15 @@ class GroupCommitter:
             return
         for fut, value in results:
             fut.set_result(value)
+
+    @staticmethod
+    def _flush_written(conn: Connection) -> None:
+        try:
+            flush_written(conn)
+        except BaseException as exc:  # noqa: BLE001 - re-raised (retriable) or retried
+            if retriable(exc):
+                raise
+            raise _DeferredFailed from exc
 
     @staticmethod
     def _look_ahead(conn: Connection, items: list[Item]) -> dict[Hashable, Any]:
