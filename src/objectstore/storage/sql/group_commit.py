@@ -18,6 +18,14 @@ waits for those rows only while this one commits. Two batches can still deadlock
 (two processes writing the same keys in opposite orders), and PostgreSQL then aborts one: its
 units run again, each in a transaction of its own, retried a few times (``_run_alone``).
 ``DirectWriter`` (one transaction per call) remains for tools that write without a committer.
+
+On PostgreSQL each statement a unit runs is a round trip from this one thread (and a GIL
+handover back from a busy event loop): a unit may name what it will read (``submit(work,
+ahead)``: a PUT its key's lock, versioning state and latest version), and the batch reads
+that for all its units in one go before the first runs (``looked_ahead``); a unit that took
+its state from there may leave its row write to the batch (``written``), applied in one
+``executemany`` (one pipeline) before anything in the batch could read it. A 4 KiB PUT
+then waits for no round trip of its own (three before), only its share of the batch's ~7.
 """
 
 from __future__ import annotations
