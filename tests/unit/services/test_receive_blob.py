@@ -4,7 +4,6 @@ and on any failure (a lane's, the body's) ends every lane thread and leaves no b
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import threading
@@ -16,6 +15,7 @@ import pytest
 
 from objectstore.services.engine import transfer
 from objectstore.storage.fs.store import FsBlobStore, FsBlobWriter
+from tests.support.aio import in_own_loop
 
 MIB = 1024 * 1024
 
@@ -84,7 +84,7 @@ def test_large_body_is_stored_whole_and_hashed_in_order(tmp_path: Path, piece: i
     data = os.urandom(9 * MIB + 12345 if piece > 1 else 2 * MIB + 3)
     body = Body([data[i:i + piece] for i in range(0, len(data), piece)]) if piece > 1 \
         else Body([data[:MIB + 1], data[MIB + 1:]])
-    blob_id = asyncio.run(transfer.receive_blob(body, store, len(data)))  # type: ignore[arg-type]
+    blob_id = in_own_loop(transfer.receive_blob(body, store, len(data)))  # type: ignore[arg-type]
     assert body.finished
     assert store.read_sync(blob_id, 0, len(data)) == data
     assert body.md5.hexdigest() == hashlib.md5(data).hexdigest()  # noqa: S324
@@ -108,7 +108,7 @@ def test_a_slow_lane_holds_the_body_back(tmp_path: Path, monkeypatch: pytest.Mon
     data = os.urandom(16 * MIB)
     body = Body([data[i:i + 256 * 1024] for i in range(0, len(data), 256 * 1024)],
                 slow_s=0.002)
-    blob_id = asyncio.run(transfer.receive_blob(body, store, len(data)))  # type: ignore[arg-type]
+    blob_id = in_own_loop(transfer.receive_blob(body, store, len(data)))  # type: ignore[arg-type]
     assert store.read_sync(blob_id, 0, len(data)) == data
     assert 2 <= peak <= transfer.LANE_DEPTH
 
@@ -118,7 +118,7 @@ def test_body_failing_midway_ends_the_lanes_and_leaves_no_blob(tmp_path: Path) -
     data = os.urandom(8 * MIB)
     body = Body([data[i:i + MIB] for i in range(0, len(data), MIB)], fail_at=6)
     with pytest.raises(ConnectionResetError):
-        asyncio.run(transfer.receive_blob(body, store, len(data)))  # type: ignore[arg-type]
+        in_own_loop(transfer.receive_blob(body, store, len(data)))  # type: ignore[arg-type]
     assert blob_files(store) == []
     assert lane_threads() == []
 
@@ -140,7 +140,7 @@ def test_storage_failing_midway_is_the_error_and_leaves_no_blob(
     data = os.urandom(8 * MIB)
     body = Body([data[i:i + MIB] for i in range(0, len(data), MIB)])
     with pytest.raises(OSError, match="No space left"):
-        asyncio.run(transfer.receive_blob(body, store, len(data)))  # type: ignore[arg-type]
+        in_own_loop(transfer.receive_blob(body, store, len(data)))  # type: ignore[arg-type]
     assert blob_files(store) == []
     assert lane_threads() == []
 
@@ -150,6 +150,6 @@ def test_short_body_is_refused_as_such_and_leaves_no_blob(tmp_path: Path) -> Non
     data = os.urandom(5 * MIB)
     body = Body([data[i:i + MIB] for i in range(0, len(data), MIB)])
     with pytest.raises(ValueError, match="short body"):
-        asyncio.run(transfer.receive_blob(body, store, len(data) + 1))  # type: ignore[arg-type]
+        in_own_loop(transfer.receive_blob(body, store, len(data) + 1))  # type: ignore[arg-type]
     assert blob_files(store) == []
     assert lane_threads() == []
