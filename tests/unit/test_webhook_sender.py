@@ -28,6 +28,18 @@ ANSWERS = {
 }
 
 
+async def _send_all(sender: WebhookSender, sends: int) -> list[object]:
+    """Send ``sends`` numbered events for one key: "ok" or the DeliveryError, for each."""
+    results: list[object] = []
+    for i in range(sends):
+        try:
+            await sender.send(b'{"n":%d}' % i, key="k")
+            results.append("ok")
+        except DeliveryError as exc:
+            results.append(exc)
+    return results
+
+
 async def _exchange(answer: bytes, sends: int = 2) -> tuple[list[object], list[bytes]]:
     seen: list[bytes] = []
 
@@ -50,13 +62,7 @@ async def _exchange(answer: bytes, sends: int = 2) -> tuple[list[object], list[b
     port = server.sockets[0].getsockname()[1]
     sender = WebhookSender(TargetSpec("t", "webhook", f"http://127.0.0.1:{port}/hook?x=1",
                                       secret="s3cret"))
-    results: list[object] = []
-    for i in range(sends):
-        try:
-            await sender.send(b'{"n":%d}' % i, key="k")
-            results.append("ok")
-        except DeliveryError as exc:
-            results.append(exc)
+    results = await _send_all(sender, sends)
     await sender.close()
     server.close()
     return results, seen
@@ -96,14 +102,8 @@ async def _silent(sends: int) -> tuple[list[object], float, int]:
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     sender = WebhookSender(TargetSpec("t", "webhook", f"http://127.0.0.1:{port}/"))
-    results: list[object] = []
     t0 = time.monotonic()
-    for i in range(sends):
-        try:
-            await sender.send(b'{"n":%d}' % i, key="k")
-            results.append("ok")
-        except DeliveryError as exc:
-            results.append(exc)
+    results = await _send_all(sender, sends)
     took = time.monotonic() - t0
     await sender.close()
     for w in conns:

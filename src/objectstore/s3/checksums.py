@@ -249,7 +249,8 @@ class PayloadVerifier:
             self._summers[algorithm] = new_checksummer(algorithm)
 
     def update(self, chunk: Buffer) -> None:
-        self._update_md5_and_summers(chunk)
+        self._update_md5(chunk)
+        self._update_summers(chunk)
         if self._sha256 is not None:
             self._sha256.update(chunk)
 
@@ -274,10 +275,6 @@ class PayloadVerifier:
     def _update_summers(self, chunk: Buffer) -> None:
         for summer in self._summers.values():
             summer.update(chunk if isinstance(chunk, bytes | memoryview) else memoryview(chunk))
-
-    def _update_md5_and_summers(self, chunk: Buffer) -> None:
-        self._update_md5(chunk)
-        self._update_summers(chunk)
 
     def set_trailer(self, name: str, value: str) -> None:
         """Register an expected checksum received in an aws-chunked trailer."""

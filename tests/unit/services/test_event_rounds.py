@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 import pytest
 
 from objectstore.domain.models import ObjectStore, ObjectVersion
-from objectstore.services.events.deliverer import EventDeliverer, Row, next_round, settle
+from objectstore.services.events.deliverer import EventDeliverer
 from objectstore.services.events.outbox import Outgoing, compact, row_values
+from objectstore.services.events.rounds import Row, next_round, settle
 from objectstore.services.events.senders import DeliveryError
 from tests.support.aio import in_own_loop
 

@@ -18,6 +18,19 @@ def _deliverer() -> EventDeliverer:
     return EventDeliverer(none, none, none, none, none)
 
 
+def _count_threadsafe_calls(loop: asyncio.AbstractEventLoop) -> list[tuple[Any, ...]]:
+    """Every ``call_soon_threadsafe`` on ``loop`` from now on, kept (and still made)."""
+    calls: list[tuple[Any, ...]] = []
+    original = loop.call_soon_threadsafe
+
+    def counting(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    return calls
+
+
 def test_a_write_wakes_only_the_targets_it_recorded_events_for() -> None:
     async def scenario() -> dict[str, int]:
         d = _deliverer()
@@ -49,19 +62,11 @@ def test_a_kick_is_not_sent_to_a_busy_target() -> None:
     async def scenario() -> int:
         d = _deliverer()
         loop = d._loop = asyncio.get_running_loop()
-        calls = 0
-        original = loop.call_soon_threadsafe
-
-        def counting(*args: Any) -> Any:
-            nonlocal calls
-            calls += 1
-            return original(*args)
-
-        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        calls = _count_threadsafe_calls(loop)
         d._wakes["a"] = _Wake()  # not waiting
         d._kicked({"a"})
         d._kicked({"unknown"})
-        return calls
+        return len(calls)
 
     assert in_own_loop(scenario()) == 0
 
@@ -71,15 +76,7 @@ def test_a_waiting_target_is_kicked_once_for_many_writes() -> None:
     async def scenario() -> tuple[int, bool]:
         d = _deliverer()
         loop = d._loop = asyncio.get_running_loop()
-        calls = 0
-        original = loop.call_soon_threadsafe
-
-        def counting(*args: Any) -> Any:
-            nonlocal calls
-            calls += 1
-            return original(*args)
-
-        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        calls = _count_threadsafe_calls(loop)
         wake = d._wakes["a"] = _Wake()
         idle = asyncio.create_task(EventDeliverer._idle(wake, wake.generation))
         await asyncio.sleep(0.05)
@@ -87,6 +84,6 @@ def test_a_waiting_target_is_kicked_once_for_many_writes() -> None:
         t.start()
         t.join()
         await asyncio.wait_for(idle, 1)
-        return calls, wake.generation == 1
+        return len(calls), wake.generation == 1
 
     assert in_own_loop(scenario()) == (1, True)
