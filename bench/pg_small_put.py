@@ -49,9 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--env", action="append", default=[])
+    ap.add_argument("--base-env", action="append", default=[],
+                    help="NAME=VALUE for the first gateway (and the second) too")
     ap.add_argument("--log-statements", action="store_true")
     ap.add_argument("--py-spy", metavar="OUT", help="py-spy record (--idle, raw) of the "
                     "first gateway during its first round's PUTs and GETs")
+    ap.add_argument("--b-blob-params", default="",
+                    help="query parameters added to the second gateway's blob store URL "
+                    "(e.g. fsync=false)")
+    ap.add_argument("--busy", action="store_true",
+                    help="py-spy without --idle: only the samples of running threads")
     args = ap.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="objectstore-bench-pgput-"))
     pg = Postgres(Path(tempfile.mkdtemp(prefix="objectstore-bench-pg-")))
@@ -64,11 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         weed = BigWeed(workdir / "seaweedfs", volumes=1, replication="000",
                        volume_size_mb=1024).start()
         blob = weed.url(collection="objectstore")
-        env = {"OBJECTSTORE_SERVER_KEY": Fernet.generate_key().decode()}
-        gws.append(Gateway(workdir, "A", "as is", db, blob, env))
+        env = {"OBJECTSTORE_SERVER_KEY": Fernet.generate_key().decode(),
+               **dict(e.split("=", 1) for e in args.base_env)}
+        gws.append(Gateway(workdir, "A", " ".join(args.base_env) or "as is", db, blob, env))
         if args.env:
             extra = dict(e.split("=", 1) for e in args.env)
-            gws.append(Gateway(workdir, "B", " ".join(args.env), db, blob, {**env, **extra}))
+            b_blob = blob + ("&" if "?" in blob else "?") + args.b_blob_params \
+                if args.b_blob_params else blob
+            gws.append(Gateway(workdir, "B", " ".join([*args.env, args.b_blob_params]), db,
+                               b_blob, {**env, **extra}))
         for g in gws:
             g.start()
         plan = Plan(quick=True, reps=1, small_seconds=args.seconds,
@@ -101,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                     assert g.proc is not None
                     # (after the GET keys are in: within the PUT run)
                     spy = threading.Timer(2.5, subprocess.run, [[
-                        str(Path(sys.executable).parent / "py-spy"), "record", "--idle",
-                        "--nonblocking", "--format", "raw", "-o", args.py_spy, "-d", "3",
+                        str(Path(sys.executable).parent / "py-spy"), "record",
+                        *([] if args.busy else ["--idle"]), "--nonblocking",
+                        "--format", "raw", "-o", args.py_spy, "-d", "3",
                         "--pid", str(g.proc.pid)]], {"capture_output": True})
                     spy.start()
                 out = workloads.small(g, plan, workdir, bucket=bucket)

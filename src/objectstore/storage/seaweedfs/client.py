@@ -24,6 +24,12 @@ from .http import HttpPool, Reply
 log = logging.getLogger("objectstore.seaweedfs")
 LOOKUP_TTL_S = 600.0
 ASSIGN_DEADLINE_S = 30.0
+# File ids reserved per /dir/assign (``count``): the master hands out one fid and the client
+# derives the others as ``<fid>_1`` .. ``<fid>_<count-1>`` (same volume, consecutive keys).
+# A reservation not used up within ASSIGN_TTL_S is dropped, and so is the rest of one whose
+# upload was refused (a full or read-only volume, a lost replica).
+ASSIGN_BATCH = 32
+ASSIGN_TTL_S = 5.0
 
 
 class SeaweedError(OSError):
@@ -51,6 +57,8 @@ class SeaweedClient:
         self._master = 0  # index of the master that answered last
         self._locations: dict[str, tuple[float, list[str]]] = {}
         self._lock = threading.Lock()
+        # the current reservation: (when it was made, base fid, volume url, count, next index)
+        self._reserved: list[tuple[float, str, str, int, int]] = []
 
     # -- master ---------------------------------------------------------------------------------
     def _master_get(self, path: str) -> dict[str, Any]:
@@ -76,18 +84,44 @@ class SeaweedClient:
         raise SeaweedError("no SeaweedFS master answered: " + "; ".join(errors))
 
     def assign(self) -> Assignment:
-        """A new file id on a writable volume; retried while the cluster grows volumes or
-        elects a master (up to ASSIGN_DEADLINE_S)."""
+        """A new file id on a writable volume: the next one of the current reservation
+        (``ASSIGN_BATCH`` ids per master call), or a new reservation."""
+        now = time.monotonic()
+        with self._lock:
+            if self._reserved:
+                made, base, url, count, index = self._reserved[0]
+                if now - made < ASSIGN_TTL_S and index < count:
+                    self._reserved[0] = (made, base, url, count, index + 1)
+                    return Assignment(base if index == 0 else f"{base}_{index}", url)
+                self._reserved.clear()
+        base, url, count = self._reserve()
+        if count > 1:
+            with self._lock:
+                self._reserved[:] = [(now, base, url, count, 1)]
+        return Assignment(base, url)
+
+    def forget(self, assignment: Assignment) -> None:
+        """The volume of ``assignment`` refused a write: no more ids of its reservation."""
+        with self._lock:
+            if self._reserved and volume_of(self._reserved[0][1]) == volume_of(assignment.fid):
+                self._reserved.clear()
+
+    def _reserve(self) -> tuple[str, str, int]:
+        """(fid, volume url, count) of a new reservation; retried while the cluster grows
+        volumes or elects a master (up to ASSIGN_DEADLINE_S)."""
         c = self.config
         path = (f"/dir/assign?replication={c.replication}"
-                f"&collection={quote(c.collection)}")
+                f"&collection={quote(c.collection)}&count={ASSIGN_BATCH}")
         deadline = time.monotonic() + ASSIGN_DEADLINE_S
         delay = 0.05
         while True:
             try:
                 doc = self._master_get(path)
                 if doc.get("fid") and doc.get("url"):
-                    return Assignment(str(doc["fid"]), str(doc["url"]))
+                    count = doc.get("count")
+                    return (str(doc["fid"]), str(doc["url"]),
+                            max(1, min(int(count), ASSIGN_BATCH))
+                            if isinstance(count, int) else 1)
                 problem = str(doc.get("error") or doc)
             except SeaweedError as exc:
                 problem = str(exc)

@@ -39,6 +39,7 @@ from sqlalchemy import Engine, delete, func, select, text, update
 from ...config import SeaweedConfig
 from ..live import DEFAULT_HEARTBEAT_S, LiveWrites
 from ..sql.engine import writing
+from .chunk_rows import ChunkRows
 from .client import Assignment, NotFound, SeaweedClient, SeaweedError
 from .tables import blob_chunks
 
@@ -83,20 +84,25 @@ class SeaweedBlobWriter:
                 self._flush()
         self.size += len(data)
 
-    def _flush(self) -> None:
+    def _take_chunk(self) -> tuple[int, int, bytes]:
+        """(seq, offset, bytes) of the buffered chunk, and the buffer emptied."""
         chunk, self._buf = bytes(self._buf), bytearray()
-        offset = self._seq * self._store.config.chunk_size
-        fut = self._store.uploads.submit(self._store.put_chunk, self.blob_id, self._seq,
-                                         offset, chunk)
+        seq = self._seq
         self._seq += 1
+        return seq, seq * self._store.config.chunk_size, chunk
+
+    def _flush(self) -> None:
+        seq, offset, chunk = self._take_chunk()
+        fut = self._store.uploads.submit(self._store.put_chunk, self.blob_id, seq, offset,
+                                         chunk)
         self._pending.append(fut)
         while len(self._pending) >= UPLOADS_IN_FLIGHT:
             self._done.append(self._pending.pop(0).result())
 
     def commit(self) -> str:
         try:
-            if self._buf:
-                self._flush()
+            if self._buf:  # the last chunk (a small blob's only one) uploads in this thread
+                self._done.append(self._store.put_chunk(self.blob_id, *self._take_chunk()))
             while self._pending:
                 self._done.append(self._pending.pop(0).result())
             if not self._done:  # an empty blob: one row, no needle
@@ -158,18 +164,13 @@ class SeaweedBlobStore:
         self.client = client or SeaweedClient(config)
         self.uploads = ThreadPoolExecutor(max_workers=32, thread_name_prefix="seaweedfs-put")
         self._postgres = engine.dialect.name == "postgresql"
+        self.rows = ChunkRows(engine)  # chunk rows: one statement each (chunk_rows.py)
         self._chunks: OrderedDict[str, list[Chunk]] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- chunk rows -----------------------------------------------------------------------------
     def record_chunk(self, blob_id: str, seq: int, fid: str, size: int) -> None:
-        with writing(self.engine) as conn:
-            if self._postgres:  # made durable by the later commit that names the blob
-                conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            conn.execute(delete(blob_chunks).where(blob_chunks.c.blob_id == blob_id,
-                                                   blob_chunks.c.seq == seq))
-            conn.execute(blob_chunks.insert().values(blob_id=blob_id, seq=seq, fid=fid,
-                                                     size=size, created_at=time.time()))
+        self.rows.record(blob_id, seq, fid, size)
 
     def put_chunk(self, blob_id: str, seq: int, offset: int, data: bytes) -> Chunk:
         """Upload one chunk, with a new assignment after a refusal (a volume that lost a
@@ -186,6 +187,7 @@ class SeaweedBlobStore:
                 return Chunk(a.fid, offset, len(data))
             except (SeaweedError, ConnectionError) as exc:
                 problem = exc
+                self.client.forget(a)  # the rest of its reservation: another volume next
                 log.info("chunk upload failed (attempt %d): %s", attempt, exc)
                 with contextlib.suppress(SeaweedError, ConnectionError):
                     self.client.delete(a.fid)  # a replica may hold part of it; best effort
@@ -282,3 +284,4 @@ class SeaweedBlobStore:
         self.live.stop()
         self.uploads.shutdown(wait=False)
         self.client.close()
+        self.rows.close()

@@ -151,6 +151,15 @@ class Prepared:
         finally:
             cursor.close()
 
+    def execute_dbapi(self, dbapi_conn: Any, dialect: Dialect, **values: Any) -> int:
+        """``execute`` on a DBAPI connection of the caller's own (one it keeps set up for a
+        purpose, outside SQLAlchemy's pool)."""
+        _compiled, cursor = self._run_dbapi(dbapi_conn, dialect, values)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
     def execute_many(self, conn: Connection, values: Sequence[dict[str, Any]]) -> None:
         """Run a write statement once per set of ``values``, in one DBAPI call."""
         if not values:
