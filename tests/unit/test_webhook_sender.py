@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import time
+from collections.abc import Callable
 
 import pytest
 
+from objectstore.services.events.deliverer import PARALLEL, EventDeliverer
+from objectstore.services.events.outbox import Outgoing
 from objectstore.services.events.senders import webhook
 from objectstore.services.events.senders.base import DeliveryError, TargetSpec
 from objectstore.services.events.senders.webhook import WebhookSender
@@ -120,3 +125,140 @@ def test_a_webhook_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch)
         results
     assert 0.6 <= took < 3.0, took
     assert conns == 2
+
+
+# -- runs of messages (send_many: the deliverer's lanes) ------------------------------------
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+async def _run(answer: Callable[[int, int], bytes | None], bodies: int
+               ) -> tuple[tuple[int, DeliveryError | None], list[bytes], int, bool]:
+    """``send_many`` of ``bodies`` numbered messages to a receiver that answers the n-th
+    request it reads (0-based, over all connections; ``i`` its index on its connection)
+    with ``answer(n, i)`` (None: close without answering). Returns the result, the bodies
+    the receiver read in order, how many connections it saw, and whether a request ever
+    arrived before the answer to the one before had gone (pipelining)."""
+    seen: list[bytes] = []
+    conns = 0
+    pipelined = False
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal conns, pipelined
+        conns += 1
+        try:
+            for i in itertools.count():
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                body = await reader.readexactly(length)
+                await asyncio.sleep(0.001)  # (time for a pipelined request to arrive)
+                pipelined = pipelined or bool(reader._buffer)  # type: ignore[attr-defined]
+                reply = answer(len(seen), i)
+                seen.append(body)
+                if reply is None:
+                    break
+                writer.write(reply)
+                await writer.drain()
+                if b"close" in reply.lower() or reply.startswith(b"HTTP/1.0"):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = WebhookSender(TargetSpec("t", "webhook", f"http://127.0.0.1:{port}/"))
+    result = await sender.send_many([b'{"n":%d}' % i for i in range(bodies)])
+    await sender.close()
+    server.close()
+    return result, seen, conns, pipelined
+
+
+def _numbers(seen: list[bytes]) -> list[int]:
+    return [int(b[5:-1]) for b in seen]
+
+
+def test_a_run_goes_in_order_over_one_kept_connection_without_pipelining() -> None:
+    (sent, error), seen, conns, pipelined = in_own_loop(_run(lambda n, i: OK, 40))
+    assert (sent, error) == (40, None)
+    assert _numbers(seen) == list(range(40)) and conns == 1 and not pipelined
+
+
+def test_a_run_stops_at_the_first_answer_that_is_not_a_2xx() -> None:
+    busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+    (sent, error), seen, _, _ = in_own_loop(_run(lambda n, i: busy if n == 4 else OK, 10))
+    assert sent == 4 and isinstance(error, DeliveryError) and not error.permanent
+    assert _numbers(seen) == [0, 1, 2, 3, 4]  # nothing after the refused one
+
+
+@pytest.mark.parametrize("kind", ["connection-close", "to-close"])
+def test_a_run_carries_on_when_the_webhook_ends_its_connections(kind: str) -> None:
+    """Answers that end the connection (``Connection: close`` every third, or HTTP/1.0
+    bodies to the end of the connection): each acknowledged message counts once and the run
+    goes on over new connections — none is sent twice, none left out."""
+    ends = (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+            if kind == "connection-close" else ANSWERS["to-close"])
+    (sent, error), seen, conns, _ = in_own_loop(
+        _run(lambda n, i: ends if kind == "to-close" or i == 2 else OK, 12))
+    assert (sent, error) == (12, None)
+    assert _numbers(seen) == list(range(12))
+    assert conns == (12 if kind == "to-close" else 4)
+
+
+def test_a_connection_dropped_mid_run_is_replaced_once() -> None:
+    """The webhook drops a kept-alive connection without answering (an idle timeout racing
+    the next request): that message goes again on a new connection and the run completes;
+    dropped again there, the run fails at it."""
+    (sent, error), seen, conns, _ = in_own_loop(
+        _run(lambda n, i: None if (n, i) == (3, 3) else OK, 8))
+    assert (sent, error) == (8, None)
+    assert _numbers(seen) == [0, 1, 2, 3, 3, 4, 5, 6, 7] and conns == 2
+    (sent, error), seen, _, _ = in_own_loop(_run(lambda n, i: None if n >= 3 else OK, 8))
+    assert sent == 3 and isinstance(error, DeliveryError) and "EOFError" in str(error)
+    assert _numbers(seen) == [0, 1, 2, 3, 3]
+
+
+def test_lanes_over_a_real_webhook_keep_each_keys_order_and_stop_at_a_failed_key() -> None:
+    """The deliverer's lanes with the webhook's runs: every event of the keys that did not
+    fail arrives once, each key's in sequencer order; the failing key's first event is
+    the only one of its that was tried, and its lane's later messages wait."""
+    async def scenario() -> tuple[list[Outgoing], list[tuple[str, int]]]:
+        got: list[tuple[str, int]] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                      if line.lower().startswith(b"content-length")))
+                    records = json.loads(await reader.readexactly(length))["Records"]
+                    key, seq = records[0]["s3"]["object"]["key"], records[0]["seq"]
+                    got.append((key, seq))
+                    writer.write(ANSWERS["busy"] if key == "k3" else OK)
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        sender = WebhookSender(TargetSpec("t", "webhook", f"http://127.0.0.1:{port}/"))
+        events = [Outgoing(1, n, f"k{n % 20}",
+                           json.dumps({"s3": {"object": {"key": f"k{n % 20}"}}, "seq": n}))
+                  for n in range(200)]
+        deliverer = object.__new__(EventDeliverer)  # (_deliver uses none of its state)
+        done, _failures, _error = await deliverer._deliver(sender, events, 1)
+        await sender.close()
+        server.close()
+        return done, got
+
+    done, got = in_own_loop(scenario())
+    assert [(k, s) for k, s in got if k == "k3"] == [("k3", 3)]
+    lane_of_k3 = hash("k3") % PARALLEL  # (str hashes differ by process: worked out here)
+    expected = [n for n in range(200) if hash(f"k{n % 20}") % PARALLEL != lane_of_k3 or n < 3]
+    assert sorted(e.place for e in done) == expected
+    assert sorted(s for k, s in got if k != "k3") == expected  # each once
+    for key in {k for k, _ in got}:
+        seqs = [s for k, s in got if k == key]
+        assert seqs == sorted(seqs)

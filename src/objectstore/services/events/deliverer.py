@@ -47,7 +47,10 @@ ROWS = 64              # outbox rows fetched for a round (each holds one or more
 PARALLEL = 16
 POLL_S = 0.25          # how often the outbox is looked at for events other processes wrote
 IDLE_S = 5.0           # an idle target looks anyway this often
-GATHER_S = 0.05        # after a partial batch, wait this long for more (fewer, fuller rounds)
+GATHER_S = 0.2         # after a partial round, wait this long for more: fewer, fuller rounds
+# (a round's read, lanes and acknowledgement cost the deliverer's thread, the executor and the
+# committer a fixed share: 0.05 s made rounds of ~100 events at 2,000 PUT/s, and 0.2 s cut
+# the deliverer's CPU per event by about a sixth; an event after a quiet spell leaves at once)
 RELOAD_S = 2.0         # how often the target list is read again
 TRIM_S = 5.0           # how often backlogs are measured against the limit
 
@@ -381,7 +384,10 @@ class EventDeliverer:
         Returns the events delivered, the number of failed attempts and the last error.
         With ``batch`` > 1, no more lanes than it takes to fill the messages: 16 lanes would
         send a round of 100 events in 16 messages of 6 where 1 holds them all (a message
-        costs the deliverer far more than a record)."""
+        costs the deliverer far more than a record). A sender that can send a run of
+        messages (``send_many``: the webhook's, each written from the callback that read the
+        answer to the one before) gets a lane's messages in one call, with the same stop at
+        the first failure."""
         parallel = PARALLEL if batch <= 1 else max(1, min(PARALLEL, -(-len(events) // batch)))
         lanes: dict[int, list[Outgoing]] = {}
         for ev in events:
@@ -394,7 +400,21 @@ class EventDeliverer:
         errors: list[str] = []
         permanent: list[str] = []
 
+        many = getattr(sender, "send_many", None)  # a run of messages in one call
+
         async def lane(events: list[Outgoing]) -> None:
+            if many is not None:
+                chunks = [events[i:i + batch] for i in range(0, len(events), batch)]
+                try:
+                    sent, error = await many([messages(c) for c in chunks])
+                except Exception as exc:  # noqa: BLE001 - a sender's bug: retried too
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    return
+                for chunk in chunks[:sent]:
+                    done.extend(chunk)
+                if error is not None:
+                    (permanent if error.permanent else errors).append(str(error))
+                return
             for i in range(0, len(events), batch):
                 chunk = events[i:i + batch]
                 try:

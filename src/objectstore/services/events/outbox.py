@@ -100,7 +100,7 @@ def encode_key(key: str) -> str:
     return quote_plus(key, safe="/*-_.")
 
 
-def event_name(change: str, cause: str) -> str | None:
+def _event_name(change: str, cause: str) -> str | None:
     """The S3 event name of a change made for ``cause`` (None: not announced)."""
     lifecycle = cause == "LifecycleExpiration"
     family = "LifecycleExpiration" if lifecycle else "ObjectRemoved"
@@ -116,6 +116,19 @@ def event_name(change: str, cause: str) -> str | None:
             return f"ObjectCreated:{cause}"  # a copy onto itself: its metadata replaced
         return cause if cause.split(":", 1)[0] in ("ObjectTagging", "ObjectAcl") else None
     return None
+
+
+_NAMES: dict[tuple[str, str], str | None] = {}
+
+
+def event_name(change: str, cause: str) -> str | None:
+    """The S3 event name of a change made for ``cause`` (None: not announced); worked out
+    once per pair (it is asked for every write of a store with notifications)."""
+    try:
+        return _NAMES[(change, cause)]
+    except KeyError:
+        name = _NAMES[(change, cause)] = _event_name(change, cause)
+        return name
 
 
 def record(store: ObjectStore, name: str, version: ObjectVersion, configuration_id: str,
@@ -370,7 +383,11 @@ def recorded_work(work: Callable[[Connection], T], rec: Recording) -> Callable[[
     def wrapped(conn: Connection) -> T:
         rec.recorded = 0
         rec.targets.clear()
-        with recording(conn, rec):
+        info = conn.info
+        info[KEY] = rec  # (``recording``'s work, without a generator per write)
+        try:
             return work(conn)
+        finally:
+            info.pop(KEY, None)
 
     return wrapped

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from .outbox import Outgoing, expand
 
-BATCH = 256  # events sent in one round, at most
+BATCH = 1024  # events sent in one round, at most
 
 Row = tuple[int, str, str, int]  # (id, key, record, events)
 

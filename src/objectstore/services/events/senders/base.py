@@ -46,3 +46,9 @@ class Sender(Protocol):
     async def close(self) -> None:
         """Release the connection (idempotent)."""
         ...
+
+    # A sender may also have ``async def send_many(bodies: Sequence[bytes]) -> tuple[int,
+    # DeliveryError | None]``: the messages in order, each sent once the one before was
+    # confirmed, stopping at the first that was not (how many were, and why it stopped):
+    # what the deliverer's lanes do with ``send``, in one call (the webhook's, cheaper per
+    # message).
