@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,7 @@ from objectstore.services.events.senders import webhook
 from objectstore.services.events.senders.base import DeliveryError, TargetSpec
 from objectstore.services.events.senders.webhook import WebhookSender
 from tests.support.aio import in_own_loop
+from tests.support.tls import make_cert
 
 ANSWERS = {
     "length": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
@@ -262,3 +265,41 @@ def test_lanes_over_a_real_webhook_keep_each_keys_order_and_stop_at_a_failed_key
     for key in {k for k, _ in got}:
         seqs = [s for k, s in got if k == key]
         assert seqs == sorted(seqs)
+
+
+def test_a_run_over_https_goes_through_tls(tmp_path: Path) -> None:
+    """Over https every request goes through the TLS transport (the socket-level write that
+    plain TCP gets would send them in clear text, which a TLS receiver cannot read)."""
+    cert, key = make_cert(tmp_path)
+
+    async def scenario() -> tuple[tuple[int, DeliveryError | None], list[bytes], bool]:
+        seen: list[bytes] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                      if line.lower().startswith(b"content-length")))
+                    seen.append(await reader.readexactly(length))
+                    writer.write(OK)
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+                pass
+            writer.close()
+
+        server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_tls.load_cert_chain(cert, key)
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_tls)
+        port = server.sockets[0].getsockname()[1]
+        sender = WebhookSender(TargetSpec("t", "webhook", f"https://127.0.0.1:{port}/"))
+        sender.tls = ssl.create_default_context(cafile=str(cert))
+        result = await sender.send_many([b'{"n":%d}' % i for i in range(5)])
+        raw = any(c.fd >= 0 for c in sender._idle)
+        await sender.close()
+        server.close()
+        return result, seen, raw
+
+    (sent, error), seen, raw = in_own_loop(scenario())
+    assert (sent, error) == (5, None), error
+    assert _numbers(seen) == list(range(5)) and not raw

@@ -10,12 +10,16 @@ this does thousands — the deliverer shares its process with the S3 plane, so i
 event matters too. A lane's messages go as one run (``send_many``): each request is written
 by the callback that read the answer to the one before — never before that answer (no
 pipelining: a POST is not idempotent) — which spares each a future, a task switch and
-three coroutines."""
+three coroutines. On plain TCP a request is written straight to the socket (``os.write``,
+which lets go of the GIL during the write; uvloop's transport keeps it): the S3 plane's event
+loop runs meanwhile. In A/Bs in one server (two workers, one webhook target, 7 s runs
+alternating) that took the PUTs/s from ~18% below a bucket without notifications to ~6%."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import ssl
 from collections.abc import Sequence
@@ -40,7 +44,9 @@ class Conn(asyncio.Protocol):
     writes the first of a run and the callback that reads each final answer writes the
     next, until the run ends or an answer stops it."""
 
-    def __init__(self) -> None:
+    def __init__(self, raw: bool = False) -> None:
+        self.raw = raw     # plain TCP: requests may be written straight to the socket
+        self.fd = -1
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[tuple[int, bool]] | None = None
@@ -61,6 +67,9 @@ class Conn(asyncio.Protocol):
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.raw:
+                with contextlib.suppress(OSError, AttributeError):
+                    self.fd = sock.fileno()
 
     def data_received(self, data: bytes) -> None:
         if not self.headers_done:
@@ -110,7 +119,7 @@ class Conn(asyncio.Protocol):
             self.index = index
             self.status, self.head, self.body, self.headers_done = 0, 0, 0, False
             self.since = asyncio.get_running_loop().time()
-            transport.write(self.queue[index])
+            self._write(transport, self.queue[index])
             return
         self._settle((status, keep))
 
@@ -144,9 +153,26 @@ class Conn(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         waiter = self.waiter = loop.create_future()
         self.since = loop.time()
-        self.transport.write(requests[start])
+        self._write(self.transport, requests[start])
         status, keep = await waiter
         return status, keep and not self.lost
+
+    def _write(self, transport: asyncio.Transport, data: bytes) -> None:
+        """``transport.write(data)``; on plain TCP, straight to the socket first: uvloop
+        writes with the GIL held, ``os.write`` lets the S3 plane's event loop run meanwhile
+        (the transport's buffer is empty then: each request waits for the answer to the one
+        before, and that comes only once the request has gone; what the socket does not
+        take at once goes through the transport)."""
+        fd = self.fd
+        if fd >= 0:
+            try:
+                sent = os.write(fd, data)
+            except OSError:  # (full, or broken: the transport meets it)
+                sent = 0
+            if sent >= len(data):
+                return
+            data = data[sent:]
+        transport.write(data)
 
     def expire(self) -> None:
         """The answer took too long: the request fails and the connection closes."""
@@ -185,8 +211,9 @@ class WebhookSender:
         self._closed = False
 
     async def _connect(self) -> Conn:
+        raw = self.tls is None
         _transport, conn = await asyncio.get_running_loop().create_connection(
-            Conn, self.host, self.port, ssl=self.tls,
+            lambda: Conn(raw), self.host, self.port, ssl=self.tls,
             server_hostname=self.host if self.tls is not None else None)
         return conn
 
