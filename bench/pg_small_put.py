@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--b-blob-params", default="",
                     help="query parameters added to the second gateway's blob store URL "
                     "(e.g. fsync=false)")
+    ap.add_argument("--spy-delay", type=float, default=2.5,
+                    help="seconds into the first round's run before py-spy starts [2.5]")
+    ap.add_argument("--spy-seconds", type=int, default=3, help="py-spy's duration [3]")
     ap.add_argument("--busy", action="store_true",
                     help="py-spy without --idle: only the samples of running threads")
     args = ap.parse_args(argv)
@@ -111,10 +114,10 @@ def main(argv: list[str] | None = None) -> int:
                 if args.py_spy and rnd == 1 and g is gws[0]:
                     assert g.proc is not None
                     # (after the GET keys are in: within the PUT run)
-                    spy = threading.Timer(2.5, subprocess.run, [[
+                    spy = threading.Timer(args.spy_delay, subprocess.run, [[
                         str(Path(sys.executable).parent / "py-spy"), "record",
                         *([] if args.busy else ["--idle"]), "--nonblocking",
-                        "--format", "raw", "-o", args.py_spy, "-d", "3",
+                        "--format", "raw", "-o", args.py_spy, "-d", str(args.spy_seconds),
                         "--pid", str(g.proc.pid)]], {"capture_output": True})
                     spy.start()
                 out = workloads.small(g, plan, workdir, bucket=bucket)

@@ -180,3 +180,46 @@ def test_garbage_answer_raises(pool: HttpPool) -> None:
             pool.request("GET", srv.host, "/a")
     finally:
         srv.close()
+
+
+def test_long_bodies_read_in_one_piece(pool: HttpPool) -> None:
+    """``expect``: a long body of known length (sent in pieces, the head apart from it), a
+    chunked one, a short error answer and a truncated one, then the kept connection."""
+    big = bytes(range(256)) * 8192  # 2 MiB
+
+    def in_pieces(conn: socket.socket, head: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 206 Partial\r\nContent-Length: %d\r\n\r\n" % len(big))
+        threading.Event().wait(0.05)
+        for i in range(0, len(big), 300_000):
+            conn.sendall(big[i:i + 300_000])
+        return True
+
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(big[i:i + 70_000]), big[i:i + 70_000])
+                       for i in range(0, len(big), 70_000))
+    srv = Scripted([
+        in_pieces,
+        answer(b"HTTP/1.1 206 Partial\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+               + b"0\r\n\r\n"),
+        answer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"),
+        answer(b"HTTP/1.1 206 Partial\r\nContent-Length: 3\r\n\r\nabc"),
+    ])
+    try:
+        r1 = pool.request("GET", srv.host, "/a", expect=len(big))
+        r2 = pool.request("GET", srv.host, "/b", expect=len(big))
+        r3 = pool.request("GET", srv.host, "/c", expect=len(big))
+        r4 = pool.request("GET", srv.host, "/d", expect=len(big))
+    finally:
+        srv.close()
+    # (on a connection of its own: one kept alive would be tried once more on a fresh one)
+    cut = Scripted([answer(b"HTTP/1.1 206 Partial\r\nContent-Length: 100000\r\n\r\n"
+                           + b"x" * 5000, False)])
+    try:
+        with pytest.raises(ConnectionError, match="before the whole answer"):
+            HttpPool(timeout_s=2.0).request("GET", cut.host, "/e", expect=100000)
+    finally:
+        cut.close()
+    assert (r1.status, r1.body == big, r1.headers["content-length"]) == (206, True, str(len(big)))
+    assert (r2.status, r2.body == big) == (206, True)
+    assert (r3.status, r3.body) == (404, b"not found")
+    assert (r4.status, r4.body) == (206, b"abc")
+    assert srv.connections == 1  # kept through all of them

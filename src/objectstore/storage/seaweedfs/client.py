@@ -193,7 +193,7 @@ class SeaweedClient:
         def get(url: str) -> bytes:
             reply: Reply = self.pool.request(
                 "GET", url, f"/{fid}{suffix}",
-                headers={"Range": f"bytes={offset}-{offset + length - 1}"})
+                headers={"Range": f"bytes={offset}-{offset + length - 1}"}, expect=length)
             if reply.status == 404:
                 raise NotFound(f"needle {fid} not found on {url}")
             if reply.status not in (200, 206):

@@ -9,10 +9,16 @@ that, and a needle GET or PUT is what every object past the inline limit pays on
 A connection that went stale while idle (the server closed it) is retried once on a fresh one.
 Responses are framed by ``Content-Length``, chunked encoding, or the end of the connection;
 the requests made here (GET, PUT, DELETE) never have a bodiless response with a length.
+
+A long body (a ranged needle read of up to 8 MiB, said by the caller's ``expect``) is read
+as ``http.client`` reads one: its head is taken off the socket alone (after a ``MSG_PEEK``),
+then ``io.BufferedReader.read(n)`` receives the body straight into the bytes object that is
+returned, not in pieces joined afterwards (which halved a 4 MiB read's rate).
 """
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 from dataclasses import dataclass
@@ -23,6 +29,8 @@ CONNECT_TIMEOUT_S = 5.0
 IO_TIMEOUT_S = 60.0
 _RECV = 256 * 1024
 _JOIN_BELOW = 64 * 1024  # a body smaller than this leaves in the head's write
+_LONG = 64 * 1024  # an expected body at least this long is read in one piece
+_PEEK = 16 * 1024  # enough for a head (a volume server's is a few hundred bytes)
 
 
 @dataclass
@@ -101,9 +109,10 @@ class HttpPool:
         sock.close()
 
     def request(self, method: str, host: str, path: str, body: bytes | memoryview | None = None,
-                headers: dict[str, str] | None = None) -> Reply:
+                headers: dict[str, str] | None = None, *, expect: int = 0) -> Reply:
         """One request; raises ``ConnectionError`` when the host cannot be reached, the
-        connection breaks or the answer is not HTTP."""
+        connection breaks or the answer is not HTTP. ``expect``: the body length the caller
+        expects (a ranged read), to read a long one in one piece."""
         lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         if body is not None or method in ("PUT", "POST"):
@@ -115,7 +124,7 @@ class HttpPool:
             except OSError as exc:
                 raise ConnectionError(f"{method} http://{host}{path}: {exc}") from exc
             try:
-                reply, keep = self._exchange(sock, head, body, reused)
+                reply, keep = self._exchange(sock, head, body, reused, expect)
             except _Stale:
                 sock.close()
                 if attempt == 0:
@@ -144,7 +153,7 @@ class HttpPool:
 
     @staticmethod
     def _exchange(sock: socket.socket, head: bytes, body: bytes | memoryview | None,
-                  reused: bool) -> tuple[Reply, bool]:
+                  reused: bool, expect: int) -> tuple[Reply, bool]:
         """Send the request and read its answer: (the reply, whether the connection may be
         kept)."""
         if body is not None and len(body) < _JOIN_BELOW:
@@ -153,6 +162,10 @@ class HttpPool:
             sock.sendall(head)
             if body is not None and len(body):
                 sock.sendall(body)
+        if expect >= _LONG:
+            long = _long_body(sock, reused)
+            if long is not None:
+                return long
         response = _Response()
         received = False
         while not response.complete:
@@ -167,6 +180,37 @@ class HttpPool:
             response.parser.feed_data(data)
         keep = response.complete and response.keep
         return Reply(response.status, b"".join(response.body), response.headers), keep
+
+
+def _long_body(sock: socket.socket, reused: bool) -> tuple[Reply, bool] | None:
+    """The answer read head first, then its body of known length in one piece; None (with
+    nothing consumed) when the answer is not such (no length, chunked, short, an error)."""
+    peeked = sock.recv(_PEEK, socket.MSG_PEEK)
+    if not peeked:
+        if reused:
+            raise _Stale
+        raise ConnectionError("connection closed before the answer")
+    end = peeked.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    response = _Response()
+    response.parser.feed_data(peeked[:end + 4])
+    length = response.headers.get("content-length", "")
+    if not response.head_done or response.complete or not length.isdigit() \
+            or "transfer-encoding" in response.headers or end + 4 + int(length) <= len(peeked):
+        return None  # nothing to gain: read as any other answer
+    sock.recv(end + 4)  # the head alone (received already: one call takes it)
+    whole = _recv_exactly(sock, int(length))
+    return Reply(response.status, whole, response.headers), response.keep
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    """``n`` bytes in one bytes object, read into it as they arrive (``io.BufferedReader``
+    over the socket reads a long ``read(n)`` straight into its result)."""
+    data = io.BufferedReader(socket.SocketIO(sock, "rb"), _RECV).read(n)
+    if len(data) != n:
+        raise ConnectionError("connection closed before the whole answer")
+    return data
 
 
 def _framed(headers: dict[str, str]) -> bool:
