@@ -27,7 +27,7 @@ import httptools
 
 CONNECT_TIMEOUT_S = 5.0
 IO_TIMEOUT_S = 60.0
-_RECV = 256 * 1024
+_RECV = 64 * 1024  # (below malloc's mmap threshold: a 256 KiB read buffer per answer grew RSS)
 _JOIN_BELOW = 64 * 1024  # a body smaller than this leaves in the head's write
 _LONG = 64 * 1024  # an expected body at least this long is read in one piece
 _PEEK = 16 * 1024  # enough for a head (a volume server's is a few hundred bytes)
