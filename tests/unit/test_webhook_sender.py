@@ -303,3 +303,50 @@ def test_a_run_over_https_goes_through_tls(tmp_path: Path) -> None:
     (sent, error), seen, raw = in_own_loop(scenario())
     assert (sent, error) == (5, None), error
     assert _numbers(seen) == list(range(5)) and not raw
+
+
+def test_a_webhook_that_answers_before_reading_the_body_gets_each_request_whole() -> None:
+    """A receiver that acknowledges each request as soon as it has its head, then reads the
+    (large) body slowly: the next request is written only after what is left of this one, so
+    every body arrives whole and in order (the socket-level write must not overtake what the
+    transport still holds)."""
+    size = 1 << 24
+
+    async def scenario() -> tuple[tuple[int, DeliveryError | None], list[bytes]]:
+        seen: list[bytes] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    assert head.startswith(b"POST / HTTP/1.1\r\n"), head[:40]
+                    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                      if line.lower().startswith(b"content-length")))
+                    body = b""
+                    while len(body) < length // 2:  # (room in the socket for more)
+                        body += await reader.read(min(1 << 20, length // 2 - len(body)))
+                    writer.write(OK)  # before the rest of the body
+                    while len(body) < length:
+                        body += await reader.read(min(1 << 20, length - len(body)))
+                        await asyncio.sleep(0.001)
+                    seen.append(body)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        sender = WebhookSender(TargetSpec("t", "webhook", f"http://127.0.0.1:{port}/"))
+        bodies = [bytes([65 + i]) * size for i in range(4)]
+        result = await sender.send_many(bodies)
+        for _ in range(400):  # the last body may still be on its way
+            if len(seen) == 4:
+                break
+            await asyncio.sleep(0.01)
+        await sender.close()
+        server.close()
+        return result, seen
+
+    (sent, error), seen = in_own_loop(scenario())
+    assert (sent, error) == (4, None), error
+    assert [(len(b), set(b)) for b in seen] == [(size, {65 + i}) for i in range(4)]

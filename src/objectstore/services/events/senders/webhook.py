@@ -89,6 +89,7 @@ class Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        self.fd = -1  # (the number may be another file's soon)
         if self.headers_done:  # a body that runs to the end of the connection
             self._settle((self.status, False))
         else:
@@ -160,11 +161,11 @@ class Conn(asyncio.Protocol):
     def _write(self, transport: asyncio.Transport, data: bytes) -> None:
         """``transport.write(data)``; on plain TCP, straight to the socket first: uvloop
         writes with the GIL held, ``os.write`` lets the S3 plane's event loop run meanwhile
-        (the transport's buffer is empty then: each request waits for the answer to the one
-        before, and that comes only once the request has gone; what the socket does not
-        take at once goes through the transport)."""
+        (only while the transport holds nothing unsent: a webhook may answer before it has
+        read the whole request; what the socket does not take at once goes through the
+        transport, after which it keeps the order)."""
         fd = self.fd
-        if fd >= 0:
+        if fd >= 0 and not transport.get_write_buffer_size():
             try:
                 sent = os.write(fd, data)
             except OSError:  # (full, or broken: the transport meets it)
@@ -180,6 +181,7 @@ class Conn(asyncio.Protocol):
         self.close()
 
     def close(self) -> None:
+        self.fd = -1
         if self.transport is not None:
             self.transport.close()
 
