@@ -183,3 +183,45 @@ def test_chunk_rows_on_postgresql(weed: WeedCluster, pg_cluster: PgCluster) -> N
     finally:
         sw.close()
         eng.dispose()
+
+
+@pytest.mark.postgres
+def test_chunk_rows_connections_are_bounded(weed: WeedCluster, pg_cluster: PgCluster) -> None:
+    """Many writers at once share at most ``max_connections`` connections: opening one per
+    writer (a PostgreSQL backend each) cost more than the rows themselves."""
+    import threading
+
+    eng = make_engine(pg_cluster.new_database())
+    migrate(eng)
+    sw = SeaweedBlobStore(eng, SeaweedConfig.parse(weed.url("writes")))
+    sw.rows.max_connections = 3
+    opened: list[int] = []
+    real = sw.rows._connect
+
+    def counting() -> Any:
+        opened.append(1)
+        return real()
+
+    sw.rows._connect = counting  # type: ignore[method-assign]
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            for seq in range(10):
+                sw.record_chunk(f"t{i}", seq, f"{i},{seq:x}", seq)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert 1 <= len(opened) <= 3
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM blob_chunks")).scalar() == 200
+    finally:
+        sw.close()
+        eng.dispose()
