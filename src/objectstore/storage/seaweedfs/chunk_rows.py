@@ -66,11 +66,11 @@ class ChunkRows:
             dbapi_conn, reused = self._take()
             try:
                 _UPSERT.execute_dbapi(dbapi_conn, self.engine.dialect, **values)
-            except Exception:
-                self._lost(dbapi_conn)
+            except BaseException as exc:
+                self._lost(dbapi_conn)  # (whatever it was: the count stays right)
                 # a kept connection the server closed meanwhile (a restart, a failover):
                 # once more on a fresh one
-                if reused and attempt == 0:
+                if reused and attempt == 0 and isinstance(exc, Exception):
                     continue
                 raise
             self._give_back(dbapi_conn)
