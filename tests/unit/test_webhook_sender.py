@@ -48,15 +48,21 @@ async def _send_all(sender: WebhookSender, sends: int) -> list[object]:
     return results
 
 
+async def _request_head(reader: asyncio.StreamReader) -> tuple[bytes, int]:
+    """A request's head as the webhook receives it, and its Content-Length."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    return head, length
+
+
 async def _exchange(answer: bytes, sends: int = 2) -> tuple[list[object], list[bytes]]:
     seen: list[bytes] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length")))
+                head, length = await _request_head(reader)
                 seen.append(head + await reader.readexactly(length))
                 writer.write(answer)
                 await writer.drain()
@@ -151,9 +157,7 @@ async def _run(answer: Callable[[int, int], bytes | None], bodies: int
         conns += 1
         try:
             for i in itertools.count():
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length")))
+                head, length = await _request_head(reader)
                 body = await reader.readexactly(length)
                 await asyncio.sleep(0.001)  # (time for a pipelined request to arrive)
                 pipelined = pipelined or bool(reader._buffer)  # type: ignore[attr-defined]
@@ -232,9 +236,7 @@ def test_lanes_over_a_real_webhook_keep_each_keys_order_and_stop_at_a_failed_key
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 while True:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                      if line.lower().startswith(b"content-length")))
+                    head, length = await _request_head(reader)
                     records = json.loads(await reader.readexactly(length))["Records"]
                     key, seq = records[0]["s3"]["object"]["key"], records[0]["seq"]
                     got.append((key, seq))
@@ -278,9 +280,7 @@ def test_a_run_over_https_goes_through_tls(tmp_path: Path) -> None:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 while True:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                      if line.lower().startswith(b"content-length")))
+                    head, length = await _request_head(reader)
                     seen.append(await reader.readexactly(length))
                     writer.write(OK)
                     await writer.drain()
@@ -318,10 +318,8 @@ def test_a_webhook_that_answers_before_reading_the_body_gets_each_request_whole(
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 while True:
-                    head = await reader.readuntil(b"\r\n\r\n")
+                    head, length = await _request_head(reader)
                     assert head.startswith(b"POST / HTTP/1.1\r\n"), head[:40]
-                    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                      if line.lower().startswith(b"content-length")))
                     body = b""
                     while len(body) < length // 2:  # (room in the socket for more)
                         body += await reader.read(min(1 << 20, length // 2 - len(body)))

@@ -25,15 +25,6 @@ from objectstore.storage.sql.engine import make_engine, migrate
 CHUNK = 64 * 1024
 
 
-@pytest.fixture(scope="module")
-def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeedCluster]:
-    cluster = WeedCluster(tmp_path_factory.mktemp("weed"), volumes=3).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 @pytest.fixture(params=["file", "seaweedfs"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
     if request.param == "file":

@@ -24,15 +24,6 @@ from objectstore.storage.sql.engine import make_engine, migrate
 from tests.support.pg import PgCluster
 
 
-@pytest.fixture(scope="module")
-def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeedCluster]:
-    cluster = WeedCluster(tmp_path_factory.mktemp("weed"), volumes=2).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
