@@ -39,7 +39,7 @@ from ..leader import Leader
 from .notifications import Notifications
 from .outbox import Outgoing, messages
 from .rounds import BATCH, Row, next_round, settle
-from .senders import DeliveryError, Sender, open_sender
+from .senders import DeliveryError, Sender, open_sender, send_run
 from .targets import EventTarget, TargetService
 
 log = logging.getLogger("objectstore.events")
@@ -384,10 +384,9 @@ class EventDeliverer:
         Returns the events delivered, the number of failed attempts and the last error.
         With ``batch`` > 1, no more lanes than it takes to fill the messages: 16 lanes would
         send a round of 100 events in 16 messages of 6 where 1 holds them all (a message
-        costs the deliverer far more than a record). A sender that can send a run of
-        messages (``send_many``: the webhook's, each written from the callback that read the
-        answer to the one before) gets a lane's messages in one call, with the same stop at
-        the first failure."""
+        costs the deliverer far more than a record). A lane's messages go by ``send_run`` (in
+        one call to a sender that can send a run: the webhook's ``send_many``), stopping at
+        the first that fails."""
         parallel = PARALLEL if batch <= 1 else max(1, min(PARALLEL, -(-len(events) // batch)))
         lanes: dict[int, list[Outgoing]] = {}
         for ev in events:
@@ -400,32 +399,14 @@ class EventDeliverer:
         errors: list[str] = []
         permanent: list[str] = []
 
-        many = getattr(sender, "send_many", None)  # a run of messages in one call
-
         async def lane(events: list[Outgoing]) -> None:
-            if many is not None:
-                chunks = [events[i:i + batch] for i in range(0, len(events), batch)]
-                try:
-                    sent, error = await many([messages(c) for c in chunks])
-                except Exception as exc:  # noqa: BLE001 - a sender's bug: retried too
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                    return
-                for chunk in chunks[:sent]:
-                    done.extend(chunk)
-                if error is not None:
-                    (permanent if error.permanent else errors).append(str(error))
-                return
-            for i in range(0, len(events), batch):
-                chunk = events[i:i + batch]
-                try:
-                    await sender.send(messages(chunk), key=chunk[0].key)
-                except DeliveryError as exc:
-                    (permanent if exc.permanent else errors).append(str(exc))
-                    return  # this lane's later events (its keys') wait
-                except Exception as exc:  # noqa: BLE001 - a sender's bug: retried too
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                    return
+            chunks = [events[i:i + batch] for i in range(0, len(events), batch)]
+            sent, error = await send_run(sender, [messages(c) for c in chunks],
+                                         [c[0].key for c in chunks])
+            for chunk in chunks[:sent]:
                 done.extend(chunk)
+            if error is not None:  # this lane's later events (its keys') wait
+                (permanent if error.permanent else errors).append(str(error))
 
         await asyncio.gather(*(lane(ev) for ev in lanes.values()))
         last = (permanent or errors)[-1] if permanent or errors else None

@@ -19,6 +19,7 @@ row's.)"""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -100,7 +101,8 @@ def encode_key(key: str) -> str:
     return quote_plus(key, safe="/*-_.")
 
 
-def _event_name(change: str, cause: str) -> str | None:
+@functools.cache  # asked for every write of a store with notifications: once per pair
+def event_name(change: str, cause: str) -> str | None:
     """The S3 event name of a change made for ``cause`` (None: not announced)."""
     lifecycle = cause == "LifecycleExpiration"
     family = "LifecycleExpiration" if lifecycle else "ObjectRemoved"
@@ -116,19 +118,6 @@ def _event_name(change: str, cause: str) -> str | None:
             return f"ObjectCreated:{cause}"  # a copy onto itself: its metadata replaced
         return cause if cause.split(":", 1)[0] in ("ObjectTagging", "ObjectAcl") else None
     return None
-
-
-_NAMES: dict[tuple[str, str], str | None] = {}
-
-
-def event_name(change: str, cause: str) -> str | None:
-    """The S3 event name of a change made for ``cause`` (None: not announced); worked out
-    once per pair (it is asked for every write of a store with notifications)."""
-    try:
-        return _NAMES[(change, cause)]
-    except KeyError:
-        name = _NAMES[(change, cause)] = _event_name(change, cause)
-        return name
 
 
 def record(store: ObjectStore, name: str, version: ObjectVersion, configuration_id: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-from .base import DeliveryError, Sender, TargetSpec
+from .base import DeliveryError, Sender, TargetSpec, send_run
 
 MODULES = {"webhook": ("webhook", "WebhookSender"), "amqp": ("amqp", "AmqpSender"),
            "nats": ("nats", "NatsSender"), "redis": ("redis", "RedisSender")}
@@ -27,4 +27,4 @@ def open_sender(spec: TargetSpec) -> Sender:
     return sender
 
 
-__all__ = ["DeliveryError", "Sender", "TargetSpec", "open_sender"]
+__all__ = ["DeliveryError", "Sender", "TargetSpec", "open_sender", "send_run"]

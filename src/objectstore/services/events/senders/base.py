@@ -5,6 +5,7 @@ acknowledges the outbox rows only once ``send`` has returned."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,7 +49,29 @@ class Sender(Protocol):
         ...
 
     # A sender may also have ``async def send_many(bodies: Sequence[bytes]) -> tuple[int,
-    # DeliveryError | None]``: the messages in order, each sent once the one before was
-    # confirmed, stopping at the first that was not (how many were, and why it stopped):
-    # what the deliverer's lanes do with ``send``, in one call (the webhook's, cheaper per
+    # DeliveryError | None]``, ``send_run``'s work in one call (the webhook's, cheaper per
     # message).
+
+
+async def send_run(sender: Sender, bodies: Sequence[bytes], keys: Sequence[str]
+                   ) -> tuple[int, DeliveryError | None]:
+    """Send ``bodies`` (``keys[i]``: the object key of ``bodies[i]``) in order, each once the
+    one before was confirmed, stopping at the first that was not: how many were, and why
+    it stopped (None: all were). With the sender's ``send_many`` when it has one, else one
+    ``send`` after another. Anything else a sender raises stops the run like a retryable
+    ``DeliveryError`` (a sender's bug: retried too)."""
+    many = getattr(sender, "send_many", None)
+    if many is not None:
+        try:
+            result: tuple[int, DeliveryError | None] = await many(bodies)
+        except Exception as exc:  # noqa: BLE001 - see above
+            return 0, DeliveryError(f"{type(exc).__name__}: {exc}")
+        return result
+    for i, body in enumerate(bodies):
+        try:
+            await sender.send(body, key=keys[i])
+        except DeliveryError as exc:
+            return i, exc
+        except Exception as exc:  # noqa: BLE001 - see above
+            return i, DeliveryError(f"{type(exc).__name__}: {exc}")
+    return len(bodies), None
