@@ -5,7 +5,8 @@ load and database size), with wrk as in the ``small``
 workload. The webhook receiver is a separate process on 127.0.0.1 answering 200 to each
 POST. Before each run the bench waits for every target's backlog to be delivered (no run
 pays for another's deliveries), and reports how long each wait and the last one took.
-Run by hand: ``.venv/bin/python -m bench.notifications [--seconds 10] [--reps 3]``."""
+Run by hand: ``.venv/bin/python -m bench.notifications [--seconds 8] [--reps 12]`` (~7 min;
+twelve reps: on a 2-core VM a single run's PUT/s swings by a third from rep to rep)."""
 
 from __future__ import annotations
 
@@ -79,8 +80,8 @@ def _drain(server: ThisServer, targets: dict[str, Any]) -> tuple[float, list[Any
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.notifications", description=__doc__)
-    ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--reps", type=int, default=12)
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--tmp", type=Path, default=None)
     ap.add_argument("--workers", type=int, default=None,
