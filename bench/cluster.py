@@ -157,11 +157,13 @@ class Gateway(ThisServer):
     """`objectstore serve` on PostgreSQL + SeaweedFS, optionally pinned to one core."""
 
     def __init__(self, workdir: Path, name: str, label: str, database_url: str,
-                 blob_store: str, env: dict[str, str], core: int | None = None) -> None:
+                 blob_store: str, env: dict[str, str], core: int | None = None,
+                 workers: int | None = 1) -> None:
         self.name, self.label = name, label
         super().__init__(workdir)
         self.database_url, self.blob_store, self.env, self.core = (
             database_url, blob_store, env, core)
+        self.workers = workers  # None: serve's default (one process per core)
         self.host = HOST
         self.api_key = API_KEY
 
@@ -174,8 +176,9 @@ class Gateway(ThisServer):
         argv = [str(BIN / "objectstore"), "serve", "--host", HOST,
                 "--data-dir", str(self.workdir / "data"), "--database-url", self.database_url,
                 "--blob-store", self.blob_store, "--api-port", str(self.api_port),
-                "--s3-port", str(self.port), "--log-level", "warning",
-                "--workers", "1"]  # one process per gateway, whatever the default becomes
+                "--s3-port", str(self.port), "--log-level", "warning"]
+        if self.workers is not None:  # else serve's default, whatever it becomes
+            argv += ["--workers", str(self.workers)]
         if self.core is not None:
             argv = ["taskset", "-c", str(self.core), *argv]  # taskset execs: same pid
         self._spawn(argv, env={"OBJECTSTORE_API_KEY": API_KEY, **self.env})
@@ -348,8 +351,12 @@ def part_seaweedfs(ctx: Ctx, db: str, blob: str, env: dict[str, str], master: st
     gw0 = Gateway(ctx.workdir, "objectstore-inline0", "objectstore gateway, "
                   "OBJECTSTORE_INLINE_MAX_BYTES=0", db, blob,
                   {**env, "OBJECTSTORE_INLINE_MAX_BYTES": "0"})
+    # one gateway as `objectstore serve` runs by default: one process per core (weed s3 is one
+    # process using every core)
+    gww = Gateway(ctx.workdir, "objectstore-workers", "objectstore gateway, default --workers",
+                  db, blob, env, workers=None)
     weed = WeedS3(ctx.workdir, master)
-    setups: list[Server] = [gw, gw0, weed]
+    setups: list[Server] = [gw, gw0, gww, weed]
     if nofsync:  # what the volume servers' fsync costs (weed s3 does not ask for one)
         gwn = Gateway(ctx.workdir, "objectstore-nofsync", "objectstore gateway, "
                       "seaweedfs://...&fsync=false", db, blob + "&fsync=false", env)
@@ -363,6 +370,7 @@ def part_seaweedfs(ctx: Ctx, db: str, blob: str, env: dict[str, str], master: st
               f"{time.monotonic() - t0:.1f} s", flush=True)
     ctx.meter.add("gw:objectstore", gw.cpu_seconds)
     ctx.meter.add("gw:objectstore-inline0", gw0.cpu_seconds)
+    ctx.meter.add("gw:objectstore-workers", gww.cpu_seconds)
     ctx.meter.add("weed-s3", lambda: Server.cpu_seconds(weed))
     ctx.meter.add("weed-filer", weed.filer_cpu)
     for rnd in range(1, ctx.rounds + 1):
@@ -386,7 +394,7 @@ def part_seaweedfs(ctx: Ctx, db: str, blob: str, env: dict[str, str], master: st
     for s in setups:
         s.stop()
     ctx.meter.remove("gw:objectstore", "gw:objectstore-inline0", "gw:objectstore-nofsync",
-                     "weed-s3", "weed-filer")
+                     "gw:objectstore-workers", "weed-s3", "weed-filer")
 
 
 def part_gateways(ctx: Ctx, db: str, blob: str, env: dict[str, str],
@@ -517,32 +525,37 @@ def markdown(result: dict[str, Any]) -> str:
               f"during the measurements mean {statistics.fmean(bg) if bg else 0:.2f}, "
               f"max {max(bg) if bg else 0:.2f} cores.", ""]
     if any(r["part"] == "seaweedfs" for r in runs):
-        nf = any(r["setup"] == "objectstore-nofsync" for r in runs)
+        # the columns next to "objectstore" (one process), those this run measured
+        cols = [(s, t) for s, t in (("objectstore-inline0", "inline 0"),
+                                    ("objectstore-workers", "default workers"),
+                                    ("objectstore-nofsync", "no fsync"))
+                if any(r["part"] == "seaweedfs" and r["setup"] == s for r in runs)]
         lines += ["## objectstore gateway vs SeaweedFS's S3 gateway, same SeaweedFS", "",
-                  "| metric | unit | objectstore | inline 0 | " + ("no fsync | " if nf else "")
-                  + "weed s3 | ours/theirs | inline 0/theirs |" + (" no fsync/theirs |" if nf
-                                                                    else ""),
-                  "|---|---|" + "---:|" * (7 if nf else 5)]
+                  "| metric | unit | objectstore | " + "".join(f"{t} | " for _, t in cols)
+                  + "weed s3 | ours/theirs |" + "".join(f" {t}/theirs |" for _, t in cols),
+                  "|---|---|" + "---:|" * (3 + 2 * len(cols))]
         for key, label, unit, hb in METRICS:
             a = _vals(runs, "seaweedfs", "objectstore", key)
-            z = _vals(runs, "seaweedfs", "objectstore-inline0", key)
-            n = _vals(runs, "seaweedfs", "objectstore-nofsync", key)
             b = _vals(runs, "seaweedfs", "seaweedfs-s3", key)
             if not (a or b):
                 continue
+            others = [_vals(runs, "seaweedfs", s, key) for s, _ in cols]
             lines.append(f"| {label} {'^' if hb else 'v'} | {unit} | {_each(a)} | "
-                         f"{_each(z)} | " + (f"{_each(n)} | " if nf else "")
-                         + f"{_each(b)} | {_ratio(_mean(a), _mean(b))} | "
-                         f"{_ratio(_mean(z), _mean(b))} |"
-                         + (f" {_ratio(_mean(n), _mean(b))} |" if nf else ""))
+                         + "".join(f"{_each(o)} | " for o in others)
+                         + f"{_each(b)} | {_ratio(_mean(a), _mean(b))} |"
+                         + "".join(f" {_ratio(_mean(o), _mean(b))} |" for o in others))
         lines += ["", "Ratios are mean/mean; ^ higher is better, v lower is better. "
-                  "`inline 0`: the same gateway code with OBJECTSTORE_INLINE_MAX_BYTES=0 (every "
-                  "4 KiB body is a SeaweedFS needle, as it is for weed s3, whose filer also "
-                  "keeps no bytes inline by default: -saveToFilerLimit 0).", "",
+                  "`objectstore`: one gateway process (`--workers 1`, as devcluster runs a "
+                  "gateway); `default workers`: the same gateway as `objectstore serve` runs "
+                  "by default, one process per core (weed s3 is one process using every "
+                  "core). `inline 0`: the same gateway code with OBJECTSTORE_INLINE_MAX_BYTES=0 "
+                  "(every 4 KiB body is a SeaweedFS needle, as it is for weed s3, whose filer "
+                  "also keeps no bytes inline by default: -saveToFilerLimit 0).", "",
                   "CPU ms per 4 KiB request (`round 1 / round 2`), by process group:", "",
                   *_cpu_table(runs, "seaweedfs", [
                       ("objectstore", "gw:objectstore", "postgres"),
                       ("objectstore-inline0", "gw:objectstore-inline0", "postgres"),
+                      ("objectstore-workers", "gw:objectstore-workers", "postgres"),
                       ("objectstore-nofsync", "gw:objectstore-nofsync", "postgres"),
                       ("seaweedfs-s3", "weed-s3", "weed-filer")], "metadata (PG / filer)"),
                   ""]
