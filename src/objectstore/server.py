@@ -148,6 +148,9 @@ async def serve(apps: Apps, *, install_signals: bool = True,
         apps.lifecycle.stop()
         if apps.events is not None:
             apps.events.stop()
+        reads = apps.services.objects.async_reads  # this loop's PostgreSQL point readers
+        if reads is not None:
+            await reads.close()
         apps.services.objects.writer.close()
         apps.services.close()
         apps.services.engine.dispose()

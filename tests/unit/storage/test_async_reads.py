@@ -52,7 +52,10 @@ def test_async_rows_are_the_threaded_rows(engine) -> None:  # type: ignore[no-un
     assert async_reads.for_engine(engine) is reads  # one set per engine
 
     async def main() -> list[object]:
-        return [await reads.first(BY_ID, id=i) for i in (1, 2, 3)]
+        try:
+            return [await reads.first(BY_ID, id=i) for i in (1, 2, 3)]
+        finally:
+            await reads.close()
 
     got = in_own_loop(main())
     assert got == [BY_ID.first_on(engine, id=i) for i in (1, 2, 3)]
@@ -70,7 +73,10 @@ def test_a_kept_connection_killed_by_the_server_is_replaced(engine) -> None:  # 
             killed = conn.execute(text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
-        return first, await reads.first(BY_ID, id=1), int(killed or 0)
+        try:
+            return first, await reads.first(BY_ID, id=1), int(killed or 0)
+        finally:
+            await reads.close()
 
     first, again, killed = in_own_loop(main())
     assert killed >= 1  # the kept connection was among them
@@ -79,3 +85,33 @@ def test_a_kept_connection_killed_by_the_server_is_replaced(engine) -> None:  # 
 
 def test_not_for_sqlite(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert async_reads.for_engine(make_engine(f"sqlite:///{tmp_path / 'x.db'}")) is None
+
+
+def test_asyncpg_unless_the_url_needs_libpq(pg_cluster) -> None:  # type: ignore[no-untyped-def]
+    """asyncpg reads where the URL holds only what it understands; a URL with any other libpq
+    parameter (which asyncpg would send the server as a setting, failing every read) keeps
+    psycopg's connections — with the same rows."""
+    plain = pg_cluster.new_database()
+    libpq = plain + ("&" if "?" in plain else "?") + "application_name=objectstore-test"
+    rows = []
+    for url, driver in ((plain, "_Asyncpg"), (libpq, "_Psycopg")):
+        eng = make_engine(url)
+        try:
+            if url == plain:  # (the same database twice)
+                meta.create_all(eng)
+                with eng.begin() as conn:
+                    conn.execute(things.insert(), [{"id": 1, "name": "one", "meta": {"a": [1]},
+                                                    "at": WHEN}])
+            reads = async_reads.AsyncReads(eng)
+            assert type(reads.driver).__name__ == driver
+
+            async def main(reads: async_reads.AsyncReads = reads) -> object:
+                try:
+                    return await reads.first(BY_ID, id=1)
+                finally:
+                    await reads.close()
+
+            rows.append(in_own_loop(main()))
+        finally:
+            eng.dispose()
+    assert rows == [("one", {"a": [1]}, WHEN)] * 2

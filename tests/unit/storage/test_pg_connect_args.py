@@ -1,6 +1,8 @@
 """Every PostgreSQL connection of the server (the pool's and the async reads') gives up on a
 server that stopped answering: libpq's connect_timeout and tcp_user_timeout of 10 s and TCP
 keepalives (storage/sql/engine.py PG_CONNECT_ARGS), unless the database URL says otherwise.
+The async reads' asyncpg connections are no libpq ones: their socket options are read from
+the socket itself.
 
 tests/cluster/test_linearizable.py cuts a gateway from PostgreSQL with these timeouts scaled
 down in its URL (and its answers' deadline with them): this is where the defaults themselves
@@ -8,6 +10,7 @@ are checked, on the connections libpq really opened."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -21,6 +24,13 @@ pytestmark = pytest.mark.postgres
 
 DEFAULTS = {"connect_timeout": "10", "tcp_user_timeout": "10000", "keepalives": "1",
             "keepalives_idle": "10", "keepalives_interval": "3", "keepalives_count": "3"}
+
+
+_SOCKET = {"tcp_user_timeout": (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+           "keepalives": (socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+           "keepalives_idle": (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+           "keepalives_interval": (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+           "keepalives_count": (socket.IPPROTO_TCP, socket.TCP_KEEPCNT)}
 
 
 def _settings(url: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -39,7 +49,10 @@ def _settings(url: str) -> tuple[dict[str, str], dict[str, str]]:
         async def read() -> dict[str, str]:
             assert await reads.first(Prepared(sa.select(sa.literal(1)))) == (1,)
             conn: Any = reads._idle[0]
-            got = dict(conn.info.get_parameters())
+            assert type(reads.driver).__name__ == "_Asyncpg"
+            sock = conn._transport.get_extra_info("socket")
+            got = {"connect_timeout": str(int(reads.driver.connect_timeout))} | {
+                name: str(sock.getsockopt(level, opt)) for name, (level, opt) in _SOCKET.items()}
             await reads.close()
             return got
 

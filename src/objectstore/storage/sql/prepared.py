@@ -91,11 +91,11 @@ class Prepared:
 
     def __init__(self, stmt: ClauseElement) -> None:
         self.stmt = stmt
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
         self._lock = threading.Lock()
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        key = dialect.name
+        key = (dialect.name, dialect.driver)  # (psycopg's %(name)s, asyncpg's $n)
         compiled = self._compiled.get(key)
         if compiled is None:
             with self._lock:
