@@ -10,10 +10,11 @@ statement its own snapshot, exactly as ``Prepared.first_on`` reads it.
 
 The connections are asyncpg's where the database URL holds only parameters asyncpg reads
 (``ASYNCPG_PARAMS``): the HEAD point read costs ~75 µs of this process's CPU there against
-~143 µs on psycopg's ``AsyncConnection`` (``bench/pg_point_read.py``). asyncpg hands back the same Python
-values as psycopg (JSON decoded by the codec set on each connection, timestamps aware, bytea
-as bytes), so the rows go through the psycopg dialect's result processing either way. A URL
-with any other libpq parameter keeps psycopg's ``AsyncConnection``s, in autocommit.
+~143 µs on psycopg's ``AsyncConnection`` (``bench/pg_point_read.py``). asyncpg hands back
+the same Python values as psycopg (JSON decoded by the codec set on each connection,
+timestamps aware, bytea as bytes), so the rows go through the psycopg dialect's result
+processing either way. A URL with any other libpq parameter keeps psycopg's
+``AsyncConnection``s, in autocommit.
 
 A kept connection can have died with the server (a restart, a failover): a read that fails
 on one is run once more on a fresh connection (reads are idempotent); a failure on a fresh
