@@ -17,6 +17,7 @@ from typing import Literal
 from sqlalchemy import exc as sa
 
 from ..storage.seaweedfs.client import NotFound, SeaweedError
+from ..storage.sql.async_reads import DatabaseUnavailable
 
 Unavailable = Literal["ServiceUnavailable", "SlowDown"]
 _SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly database")
@@ -39,7 +40,9 @@ def unavailable(exc: BaseException) -> Unavailable | None:
         return None
     if isinstance(exc, sa.DisconnectionError):
         return "ServiceUnavailable"
-    pg = sys.modules.get("psycopg")  # the async reads use psycopg directly (if loaded)
+    if isinstance(exc, DatabaseUnavailable):  # the event loop's point reads, either driver
+        return "ServiceUnavailable"
+    pg = sys.modules.get("psycopg")  # psycopg used directly elsewhere (LISTEN), if loaded
     if pg is not None and isinstance(exc, pg.OperationalError | pg.InterfaceError):
         return "ServiceUnavailable"
     if isinstance(exc, NotFound | FileNotFoundError):

@@ -3,6 +3,7 @@ threaded read, and a kept connection that died with the server is replaced unsee
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -115,3 +116,57 @@ def test_asyncpg_unless_the_url_needs_libpq(pg_cluster) -> None:  # type: ignore
         finally:
             eng.dispose()
     assert rows == [("one", {"a": [1]}, WHEN)] * 2
+
+
+@pytest.mark.parametrize("extra", ["", "application_name=objectstore-test"],
+                         ids=["asyncpg", "psycopg"])
+def test_an_unreachable_database_is_an_outage_and_a_bad_statement_is_not(
+        pg_cluster, extra: str) -> None:  # type: ignore[no-untyped-def]
+    """A read that cannot reach PostgreSQL raises ``DatabaseUnavailable`` (the planes answer
+    503) with either driver; a statement the server refuses stays the driver's own error (a
+    bug: 500)."""
+    from sqlalchemy.engine import make_url
+
+    from objectstore.services.availability import unavailable
+
+    url = make_url(pg_cluster.new_database())
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gone = url.set(host="127.0.0.1", port=port, query={**url.query, "connect_timeout": "2"})
+    if extra:
+        k, v = extra.split("=")
+        gone = gone.update_query_dict({k: v})
+    eng = make_engine(gone.render_as_string(hide_password=False))
+    missing = Prepared(select(text("x FROM no_such_table")))
+    try:
+        reads = async_reads.AsyncReads(eng)
+
+        async def main() -> BaseException:
+            with pytest.raises(async_reads.DatabaseUnavailable) as info:
+                await reads.first(BY_ID, id=1)
+            return info.value
+
+        err = in_own_loop(main())
+        assert unavailable(err) == "ServiceUnavailable"
+        assert err.__cause__ is not None  # the driver's own error, kept
+    finally:
+        eng.dispose()
+    good = url if not extra else url.update_query_dict(dict([extra.split("=")]))
+    eng = make_engine(good.render_as_string(hide_password=False))
+    try:
+        reads = async_reads.AsyncReads(eng)
+
+        async def bad() -> BaseException:
+            try:
+                with pytest.raises(Exception) as info:
+                    await reads.first(missing)
+                return info.value
+            finally:
+                await reads.close()
+
+        err = in_own_loop(bad())
+        assert not isinstance(err, async_reads.DatabaseUnavailable)
+        assert unavailable(err) is None
+    finally:
+        eng.dispose()

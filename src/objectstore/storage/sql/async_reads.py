@@ -63,6 +63,13 @@ def _use_asyncpg(engine: Engine) -> bool:
     return set(engine.url.query) <= ASYNCPG_PARAMS
 
 
+class DatabaseUnavailable(Exception):
+    """A read failed because PostgreSQL could not be reached, was lost mid-read, or answered
+    as a server going away: an outage, whichever driver saw it (its error is the
+    ``__cause__``). The planes answer it with a retryable error, as a pool's
+    ``OperationalError`` (``services/availability.py``)."""
+
+
 class _Psycopg:
     """psycopg's ``AsyncConnection``s, in autocommit."""
 
@@ -87,6 +94,12 @@ class _Psycopg:
     @staticmethod
     def broken(conn: Any) -> bool:
         return bool(conn.broken)
+
+    @staticmethod
+    def unreachable(exc: BaseException) -> bool:
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | OSError)
 
     @staticmethod
     async def close(conn: Any) -> None:
@@ -141,6 +154,17 @@ class _Asyncpg:
         return bool(conn.is_closed())
 
     @staticmethod
+    def unreachable(exc: BaseException) -> bool:
+        """What psycopg would call an OperationalError or InterfaceError: the connection
+        failed, was lost or timed out (an ``OSError`` from the socket, asyncpg's own
+        ``TimeoutError``), or the server refused work as one going away (class 08, 53, 57)."""
+        from asyncpg import exceptions as e
+
+        return isinstance(exc, e.PostgresConnectionError | e.OperatorInterventionError
+                          | e.InsufficientResourcesError | e.InterfaceError | OSError
+                          | TimeoutError)
+
+    @staticmethod
     async def close(conn: Any) -> None:
         await conn.close(timeout=2)
 
@@ -187,7 +211,17 @@ class AsyncReads:
         return None if raw is None else stmt._for(self.engine.dialect).row(raw)
 
     async def raw_first(self, stmt: Prepared, **values: Any) -> tuple[Any, ...] | None:
-        """``stmt``'s first row as the driver returns it (``Prepared.raw_first_on``)."""
+        """``stmt``'s first row as the driver returns it (``Prepared.raw_first_on``).
+        ``DatabaseUnavailable`` when the database could not be reached."""
+        try:
+            return await self._raw_first(stmt, values)
+        except Exception as exc:
+            if self.driver.unreachable(exc):
+                raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise
+
+    async def _raw_first(self, stmt: Prepared, values: dict[str, Any]
+                         ) -> tuple[Any, ...] | None:
         self._own()
         driver = self.driver
         compiled = stmt._for(driver.dialect)
