@@ -288,14 +288,15 @@ def test_lifecycle_expiry_never_removes_a_version_written_meanwhile(pg_cluster, 
     import time
 
     from objectstore.services.engine import metadata as md
-    from objectstore.services.engine.objects import Attributes, ObjectEngine
+    from objectstore.services.engine.objects import ObjectEngine
+    from objectstore.services.engine.values import Attributes
 
     with running_server(tmp_path / "data", pg_cluster.new_database()) as srv:
         _store_json, s3 = _store(srv, "race-expiry")
         s3.put_object(Bucket="race-expiry", Key="k", Body=b"old")
         store = srv.services.stores.by_name("race-expiry")[0]
         old = srv.services.objects.head_sync(store.id, "k")
-        new = ObjectEngine._new_version(store, "k", Attributes(), blob_id="", size=3,
+        new = ObjectEngine.new_version(store, "k", Attributes(), blob_id="", size=3,
                                         etag=hashlib.md5(b"new").hexdigest(),  # noqa: S324
                                         checksums={}, checksum_type=None, data=b"new")
         result: list[int] = []
@@ -382,7 +383,7 @@ def test_a_read_whose_bytes_moved_reads_the_row_again(sqlite_server) -> None:  #
     version that replaced it, whole."""
     import asyncio
 
-    from objectstore.services.engine.objects import ReadPlan
+    from objectstore.services.engine.values import ReadPlan
 
     srv = sqlite_server
     _store_json, s3 = _store(srv, "race-moved")
@@ -434,6 +435,6 @@ def test_a_read_whose_bytes_moved_reads_the_row_again(sqlite_server) -> None:  #
 
 
 def _attrs():  # type: ignore[no-untyped-def]
-    from objectstore.services.engine.objects import Attributes
+    from objectstore.services.engine.values import Attributes
 
     return Attributes()

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..domain.errors import DomainError
 from ..domain.models import ObjectStore
 from ..observability import OPERATION, REQUEST_ID
-from ..services.engine.objects import DamagedObject
+from ..services.engine.values import DamagedObject
 from ..services.registry import Services
 from . import xml
 from .addressing import split_target

@@ -54,8 +54,8 @@ from ..services.access import (
     needs_object,
 )
 from ..services.availability import unavailable
-from ..services.engine.objects import DamagedObject, ReadPlan
 from ..services.engine.sse import SSE_C
+from ..services.engine.values import DamagedObject, ReadPlan
 from ..services.registry import Services
 from . import pages
 

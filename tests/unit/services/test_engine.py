@@ -24,7 +24,7 @@ from objectstore.domain.errors import (
     QuotaExceeded,
 )
 from objectstore.domain.models import ObjectStore
-from objectstore.services.engine.objects import Attributes, Conditions
+from objectstore.services.engine.values import Attributes, Conditions
 from objectstore.services.engine.vseq import next_vseq
 from objectstore.services.registry import Services
 from objectstore.storage.sql.tables import object_versions, objects, objectstores

@@ -23,8 +23,8 @@ from objectstore.domain.encryption import (
 from objectstore.domain.models import ObjectStore, ObjectVersion
 from objectstore.services.engine.integrity import scan
 from objectstore.services.engine.multipart import CompletedPart
-from objectstore.services.engine.objects import Attributes, DamagedObject
 from objectstore.services.engine.sse import SseRequest
+from objectstore.services.engine.values import Attributes, DamagedObject
 from objectstore.services.registry import Services
 from objectstore.storage.sql.tables import objects
 from tests.unit.services.test_engine import FakePayload, new_store, run

@@ -8,7 +8,8 @@ from ...domain.errors import DeleteMarker
 from ...domain.http_dates import parse_http_date
 from ...domain.models import ObjectVersion
 from ...services.engine.multipart import Upload
-from ...services.engine.objects import Attributes, OpenVersion
+from ...services.engine.opening import OpenVersion
+from ...services.engine.values import Attributes
 from .. import xml
 from ..checksums import new_checksummer
 from ..context import S3Context, S3Response

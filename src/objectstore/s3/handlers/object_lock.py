@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from ...domain.models import ObjectVersion
 from ...domain.object_lock import MODES, LockConfig, Retention
-from ...services.engine.objects import Attributes
+from ...services.engine.values import Attributes
 from .. import xml
 from ..body import read_small_body
 from ..context import S3Context, S3Response

@@ -8,7 +8,7 @@ import re
 from ...domain.http_dates import http_date, parse_http_date
 from ...domain.models import ObjectVersion
 from ...domain.storage_classes import reported
-from ...services.engine.objects import ReadPlan
+from ...services.engine.values import ReadPlan
 from .. import xml
 from ..checksums import header_name
 from ..context import S3Context, S3Response

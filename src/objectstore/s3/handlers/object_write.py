@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ...domain.errors import DomainError, InvalidVersion, NoSuchVersion
 from ...services.access import owner_on_write
-from ...services.engine.objects import Attributes, Conditions
+from ...services.engine.values import Attributes, Conditions
 from .. import xml
 from ..body import MAX_PUT_SIZE, Body, body_length, read_small_body
 from ..checksums import PayloadVerifier, header_name

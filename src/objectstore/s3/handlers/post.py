@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from ...services.engine.objects import Attributes
 from ...services.engine.transfer import Payload
+from ...services.engine.values import Attributes
 from .. import xml
 from ..context import S3Context, S3Response
 from ..errors import S3Error

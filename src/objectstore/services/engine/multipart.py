@@ -31,10 +31,11 @@ from ..objectstores import store_from_row
 from .blocks import BlockSums, DamagedBlock
 from .listing import common_prefix, skip_past
 from .metadata import charge, doom, install
-from .objects import Attributes, Conditions, DamagedObject, ObjectEngine
+from .objects import ObjectEngine
 from .opening import OpenVersion
 from .sse import Sealing, copy_sealed, sealed_doc
 from .transfer import Payload, Summer, copy_into_blob, receive_blob
+from .values import Attributes, Conditions, DamagedObject
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10000

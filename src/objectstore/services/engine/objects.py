@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -34,28 +34,17 @@ from ...storage.sql import async_reads
 from ...storage.sql.group_commit import DirectWriter, Writer, run_async
 from ...storage.sql.tables import credentials, objectstores
 from ..bucket_configs import BucketConfigService
-from ..crypto import TamperedError
 from ..events.notifications import Notifications
 from ..events.outbox import recorded_work
 from . import metadata as md
-from . import scans
+from . import scans, sealed_objects
 from .blocks import BLOCK, BlockSums, DamagedBlock
 from .integrity import Digest, full_object_digest
 from .listing import Listing, VersionListing
 from .opening import OpenVersion
 from .rows import HeadDecoder, head_decoder
 from .spool import Replay, spool_body
-from .sse import (
-    KMS,
-    Sealing,
-    SseCodec,
-    SseRequest,
-    copy_sealed,
-    plan,
-    read_sealed,
-    sealed_doc,
-    stream_sealed,
-)
+from .sse import Sealing, SseCodec
 from .transfer import (
     Payload,
     copy_into_blob,
@@ -65,68 +54,21 @@ from .transfer import (
     receive_inline,
     stream_segments,
 )
+from .values import (
+    SMALL_BODY,
+    Attributes,
+    Conditions,
+    DamagedObject,
+    Deleted,
+    ObjectBody,
+    ReadPlan,
+)
 from .vseq import is_valid_version_id
 
 T = TypeVar("T")
 log = logging.getLogger("objectstore.engine")
-SMALL_BODY = 256 * 1024  # read whole into memory (one hop); larger bodies are streamed
 LOOP_READ_MAX = 64 * 1024  # with inline reads, bodies up to this are read on the event loop
 VERIFY_MODES = ("all", "crc", "off")
-
-
-@dataclass(frozen=True)
-class Attributes:
-    """What a writer says about a new object version: all of it is validated before the
-    write and committed with the version's row, in one transaction (a refused request leaves
-    no trace)."""
-
-    content_type: str = "binary/octet-stream"
-    headers: dict[str, str] = field(default_factory=dict)
-    user_meta: dict[str, str] = field(default_factory=dict)
-    acl: str = "private"
-    grants: list[dict[str, str]] | None = None  # explicit ACL grants (x-amz-grant-*)
-    tags: dict[str, str] = field(default_factory=dict)
-    encryption: SseRequest | None = None  # server-side encryption asked for (or default)
-    lock_mode: str | None = None  # object lock retention asked for (x-amz-object-lock-*)
-    lock_until: datetime | None = None
-    legal_hold: bool = False
-    owner: str | None = None  # the credential that owns the version (None: the store's owner)
-    storage_class: str | None = None  # x-amz-storage-class (None: STANDARD)
-
-
-@dataclass(frozen=True)
-class Conditions:
-    """Conditional write headers: If-Match (an ETag, "*" = must exist), If-None-Match ("*")."""
-
-    if_match: str | None = None
-    if_none_match: str | None = None
-
-
-@dataclass
-class ObjectBody:
-    """What a read returns: the bytes (small) or a stream of them (large)."""
-
-    length: int
-    data: bytes = b""
-    stream: AsyncIterator[bytes] | None = None
-
-
-@dataclass(frozen=True)
-class ReadPlan:
-    """What a GET reads of the version it resolved: bytes [start, end] (SSE-C:
-    ``customer_key``)."""
-
-    start: int
-    end: int
-    customer_key: bytes | None = None
-
-
-@dataclass(frozen=True)
-class Deleted:
-    """A delete's outcome: the version removed or the delete marker made."""
-
-    version_id: str | None = None
-    delete_marker: bool = False
 
 
 def _same_access(a: ObjectVersion, b: ObjectVersion) -> bool:
@@ -179,7 +121,7 @@ class ObjectEngine:
     async def _hop(self, fn: Callable[..., T], *args: Any) -> T:
         return await run_sync(fn, *args)
 
-    async def _read_hop(self, fn: Callable[..., T], *args: Any) -> T:
+    async def read_hop(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args) if self.inline_reads else await run_sync(fn, *args)
 
     async def _commit(self, work: Callable[[Connection], tuple[T, bool]],
@@ -226,7 +168,7 @@ class ObjectEngine:
         if version_id is None and self.async_reads is not None:  # PostgreSQL: no thread hop
             return _latest(self.head_decoder, store.id, await self.async_reads.raw_first(
                 md._HEAD, store_id=store.id, key=key))
-        return await self._read_hop(self.head_sync, store.id, key, version_id)
+        return await self.read_hop(self.head_sync, store.id, key, version_id)
 
     def _digest(self, version: ObjectVersion, whole: bool) -> Digest | None:
         if not whole or self.verify_reads == "off":
@@ -268,7 +210,7 @@ class ObjectEngine:
         version's cheapest checksum (the last chunk is held back until the verdict);
         an encrypted one by its segments' tags (``customer_key``: SSE-C)."""
         if version.sse:
-            return await self._read_sealed(version, start, end, customer_key)
+            return await sealed_objects.read(self, version, start, end, customer_key)
         length = max(0, end - start + 1)
         if length == 0:
             return ObjectBody(0)
@@ -372,16 +314,17 @@ class ObjectEngine:
         await run_sync(self._room_sync, store.id, length, key)
 
     # -- writes ---------------------------------------------------------------------------------
-    def _install_work(self, store: ObjectStore, new: ObjectVersion, cond: Conditions | None
-                      ) -> Callable[[Connection], tuple[ObjectVersion, bool]]:
+    async def install(self, store: ObjectStore, new: ObjectVersion, cond: Conditions | None,
+                      blob_id: str, cause: str) -> ObjectVersion:
+        """Commit ``new`` (its bytes already durable: inline, or the blob ``blob_id``) as its
+        key's latest version, under ``cond``; announced as ObjectCreated:<cause>. A refused
+        commit deletes the blob."""
         def work(conn: Connection) -> tuple[ObjectVersion, bool]:
             return md.install(conn, store, new, cond.if_match if cond else None,
                               cond.if_none_match if cond else None)
 
-        return work
-
-    def _drop_blob(self, blob_id: str) -> Callable[[], None] | None:
-        return (lambda: self.blobs.delete(blob_id)) if blob_id else None
+        on_failure = (lambda: self.blobs.delete(blob_id)) if blob_id else None
+        return await self._commit(work, on_failure, store=store, cause=cause, ahead=new.key)
 
     async def put(self, store: ObjectStore, key: str, attrs: Attributes, payload: Payload,
                   length: int, cond: Conditions | None = None, *, event: str = "Put",
@@ -394,12 +337,13 @@ class ObjectEngine:
         if attrs.encryption is not None and not exact:
             spooled = await spool_body(payload, self.blobs)
             try:
-                return await self._put_sealed(store, key, attrs, Replay(payload, spooled),
-                                              spooled.size, cond, event)
+                return await sealed_objects.put(self, store, key, attrs, Replay(payload, spooled),
+                                             spooled.size, cond, event)
             finally:
                 await run_sync(spooled.discard)
         if attrs.encryption is not None:
-            return await self._put_sealed(store, key, attrs, payload, length, cond, event)
+            return await sealed_objects.put(self, store, key, attrs, payload, length, cond,
+                                           event)
         data: bytes | None = None
         blob_id = ""
         sums = None
@@ -409,16 +353,14 @@ class ObjectEngine:
             sums = BlockSums()
             blob_id = await receive_blob(payload, self.blobs, length, sums=sums)
         checksums = payload.checksums
-        new = self._new_version(store, key, attrs, blob_id=blob_id, size=payload.size,
+        new = self.new_version(store, key, attrs, blob_id=blob_id, size=payload.size,
                                 etag=payload.md5_hex, checksums=checksums,
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data,
                                 blocks=sums.packed() if sums is not None else None)
-        return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id), store=store, cause=event,
-                                  ahead=new.key)
+        return await self.install(store, new, cond, blob_id, event)
 
     @staticmethod
-    def _new_version(store: ObjectStore, key: str, attrs: Attributes, **fields: Any
+    def new_version(store: ObjectStore, key: str, attrs: Attributes, **fields: Any
                      ) -> ObjectVersion:
         return ObjectVersion(
             store_id=store.id, key=key, last_modified=datetime.now(UTC),
@@ -475,7 +417,8 @@ class ObjectEngine:
         source, blobs = self.source_of(opened)
         attrs = await self.with_lock_defaults(store, attrs)
         if source.sse or attrs.encryption is not None or source_key is not None:
-            return await self._copy_sealed(store, key, source, attrs, cond, source_key, blobs)
+            return await sealed_objects.copy(self, store, key, source, attrs, cond, source_key,
+                                            blobs)
         if source.store_id == store.id and source.key == key and source.is_latest:
             updated = await self._copy_in_place(store, key, source, attrs)
             if updated is not None:
@@ -493,13 +436,11 @@ class ObjectEngine:
             except DamagedBlock as exc:
                 raise DamagedObject("The source object is damaged (a block does not match "
                                     "its checksum); it cannot be copied.") from exc
-        new = self._new_version(store, key, attrs, blob_id=blob_id, size=size, etag=md5,
+        new = self.new_version(store, key, attrs, blob_id=blob_id, size=size, etag=md5,
                                 checksums=checksums,
                                 checksum_type="FULL_OBJECT" if checksums else None, data=data,
                                 blocks=sums.packed() if sums is not None else None)
-        return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id), store=store, cause="Copy",
-                                  ahead=new.key)
+        return await self.install(store, new, cond, blob_id, "Copy")
 
     async def _copy_in_place(self, store: ObjectStore, key: str, source: ObjectVersion,
                              attrs: Attributes) -> ObjectVersion | None:
@@ -592,7 +533,7 @@ class ObjectEngine:
         return await run_sync(self.list_versions_sync, store.id, prefix, delimiter,
                               key_marker, version_id_marker, max_keys)
 
-    # -- encryption at rest (services/engine/sse.py) -------------------------------------------
+    # -- encryption at rest (services/engine/sse.py, sealed_objects.py) -----------------------
     def open_key(self, version: ObjectVersion, customer_key: bytes | None = None
                  ) -> Sealing | None:
         """The data key of an encrypted version (None for a plaintext one); an SSE-C key is
@@ -606,89 +547,4 @@ class ObjectEngine:
         """The SSE-C check alone (HEAD, conditional GETs): no key is opened."""
         self.sse.check_customer_key(version.sse, customer_key)
 
-    async def _sealing_for(self, store: ObjectStore, key: str, req: SseRequest) -> Sealing:
-        if req.mode == KMS:  # the KMS key is looked up in the database
-            return await run_sync(self.sse.new_sealing, store, key, req)
-        return self.sse.new_sealing(store, key, req)
-
-    async def _put_sealed(self, store: ObjectStore, key: str, attrs: Attributes,
-                          payload: Payload, length: int, cond: Conditions | None,
-                          event: str = "Put") -> ObjectVersion:
-        """``put`` of an encrypted object: the payload hashes the plaintext, then it is
-        sealed (inline objects in memory, others segment by segment as they are written)."""
-        assert attrs.encryption is not None
-        sealing = await self._sealing_for(store, key, attrs.encryption)
-        data: bytes | None = None
-        blob_id = ""
-        if length <= self.inline_max_bytes:
-            data = sealing.seal(0, await receive_inline(payload, length))
-        else:
-            blob_id = await receive_blob(payload, self.blobs, length,
-                                         sealing.sealer(0, length))
-        checksums = payload.checksums
-        new = self._new_version(store, key, attrs, blob_id=blob_id, size=payload.size,
-                                etag=sealing.etag(payload.md5_hex), checksums=checksums,
-                                checksum_type="FULL_OBJECT" if checksums else None, data=data,
-                                sse=sealed_doc(sealing))
-        return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id), store=store, cause=event,
-                                  ahead=new.key)
-
-    async def _copy_sealed(self, store: ObjectStore, key: str, source: ObjectVersion,
-                           attrs: Attributes, cond: Conditions | None,
-                           source_key: bytes | None, blobs: BlobStore) -> ObjectVersion:
-        """A copy from or to an encrypted object: the source is opened with its data key,
-        the copy sealed with a new one (or stored plain)."""
-        src = await run_sync(self.open_key, source, source_key)
-        dest = None if attrs.encryption is None \
-            else await self._sealing_for(store, key, attrs.encryption)
-        keep = not source.parts or source.checksum_type == "FULL_OBJECT"
-        checksums = source.checksums if keep else {}
-        try:
-            blob_id, size, md5, data = await run_sync(
-                copy_sealed, blobs, source, src, 0, source.size - 1, dest, 0, None,
-                self.inline_max_bytes)
-        except TamperedError as exc:
-            raise DamagedObject("The stored object is damaged (authentication failed); it "
-                                "cannot be copied.") from exc
-        new = self._new_version(store, key, attrs, blob_id=blob_id, size=size,
-                                etag=dest.etag(md5) if dest is not None else md5,
-                                checksums=checksums,
-                                checksum_type="FULL_OBJECT" if checksums else None, data=data,
-                                sse=sealed_doc(dest) if dest is not None else None)
-        return await self._commit(self._install_work(store, new, cond),
-                                  self._drop_blob(blob_id), store=store, cause="Copy",
-                                  ahead=new.key)
-
-    def _read_sealed_sync(self, version: ObjectVersion, sealing: Sealing, start: int,
-                          end: int) -> ObjectBody:
-        length = end - start + 1
-        try:
-            if version.data is not None or length <= SMALL_BODY:
-                return ObjectBody(length, data=read_sealed(self.blobs, version, sealing,
-                                                           start, end))
-            jobs, readers = plan(self.blobs, version, sealing, start, end)
-        except TamperedError as exc:
-            raise DamagedObject("The stored object is damaged (authentication failed); it "
-                                "cannot be served.") from exc
-        return ObjectBody(length, stream=stream_sealed(jobs, readers))
-
-    async def _read_sealed(self, version: ObjectVersion, start: int, end: int,
-                           customer_key: bytes | None) -> ObjectBody:
-        """Only the segments [start, end] touches are read and decrypted; each is
-        authenticated (a damaged, moved or truncated one is an error, never wrong bytes)."""
-        sealing = await self._read_hop(self.open_key, version, customer_key)
-        assert sealing is not None
-        if end < start:
-            return ObjectBody(0)
-        if version.data is not None:
-            return self._read_sealed_sync(version, sealing, start, end)
-        return await run_sync(self._read_sealed_sync, version, sealing, start, end)
-
-
-class DamagedObject(Exception):
-    """Stored bytes do not match their checksum (an internal error: never served)."""
-
-
-__all__ = ["Attributes", "Conditions", "DamagedObject", "Deleted", "ObjectBody",
-           "ObjectEngine", "OpenVersion", "ReadPlan"]
+__all__ = ["ObjectEngine"]
