@@ -111,8 +111,11 @@ def test_async_raw_rows_decode_as_processed_rows(pg_cluster) -> None:  # type: i
         decoder = head_decoder(engine.dialect)
 
         async def both(key: str) -> tuple[object, object]:
-            return (await reads.first(md._HEAD, store_id="s1", key=key),
-                    await reads.raw_first(md._HEAD, store_id="s1", key=key))
+            try:
+                return (await reads.first(md._HEAD, store_id="s1", key=key),
+                        await reads.raw_first(md._HEAD, store_id="s1", key=key))
+            finally:  # (each call is its own event loop: its connection closes with it)
+                await reads.close()
 
         for v in versions():
             processed, raw = in_own_loop(both(v.key))
