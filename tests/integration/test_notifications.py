@@ -412,3 +412,22 @@ def test_sequencers_keep_growing_after_the_outbox_empties(fast_server: RunningSe
         time.sleep(0.3)  # (and its row deleted)
     seqs = [r["s3"]["object"]["sequencer"] for r in hook.records]
     assert len(seqs) == 3 and seqs == sorted(seqs) and len(set(seqs)) == 3, seqs
+
+
+def test_a_delete_of_a_missing_key_is_announced_as_s3_does(fast_server: RunningServer,
+                                                           hook: Receiver) -> None:
+    """S3 answers a DELETE of a key that is not there with 204 and still announces
+    ObjectRemoved:Delete (no size, no eTag): a consumer sees every delete it was told of,
+    the one of an object and the one of nothing. (DeleteObjects, the same per key.)"""
+    store = create_store(fast_server)
+    target = make_target(store, hook.url)
+    configure(store, target["arn"], ["s3:ObjectRemoved:*"])
+    s3 = store.boto()
+    s3.delete_object(Bucket=store.name, Key="never-there")
+    s3.delete_objects(Bucket=store.name, Delete={"Objects": [{"Key": "nor-this"}]})
+    got = hook.wait_for(lambda g: {r["s3"]["object"]["key"] for r in g}
+                        >= {"never-there", "nor-this"})
+    for r in got:
+        assert r["eventName"] == "ObjectRemoved:Delete"
+        assert "eTag" not in r["s3"]["object"] and "size" not in r["s3"]["object"]
+        assert "versionId" not in r["s3"]["object"]

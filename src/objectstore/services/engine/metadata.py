@@ -349,7 +349,9 @@ def delete_latest(conn: Connection, store: ObjectStore, key: str, now: datetime
     any). Returns (the marker, if one was made; whether blobs were queued)."""
     state, current = locked_state_and_current(conn, store.id, key)
     if state is None:
-        if current is None:
+        if current is None:  # nothing to delete: S3 still answers 204 and announces it
+            note(conn, REMOVED, ObjectVersion(store_id=store.id, key=key, blob_id="", size=0,
+                                              etag="", last_modified=now, content_type=""))
             return None, False
         _DELETE.execute(conn, store_id=store.id, key=key)
         charge(conn, store.id, -current.size, -_counted(current))
