@@ -78,6 +78,13 @@ class _Md5:
         return self.md5.hexdigest() == self.expected
 
 
+def copied_checksums(source: ObjectVersion) -> dict[str, str]:
+    """The checksums a server-side copy of ``source`` keeps: a full-object checksum still
+    describes the copied bytes, a multipart upload's composite one does not."""
+    keep = not source.parts or source.checksum_type == "FULL_OBJECT"
+    return dict(source.checksums) if keep else {}
+
+
 def full_object_digest(meta: ObjectVersion, *, allow_md5: bool = True) -> Digest | None:
     """A digest to check a whole single-stream read of ``meta``; None for multipart objects
     without a FULL_OBJECT CRC (their ETag needs part boundaries: see ``verify``)."""

@@ -39,7 +39,7 @@ from ..events.outbox import recorded_work
 from . import metadata as md
 from . import scans, sealed_objects
 from .blocks import BLOCK, BlockSums, DamagedBlock
-from .integrity import Digest, full_object_digest
+from .integrity import Digest, copied_checksums, full_object_digest
 from .listing import Listing, VersionListing
 from .opening import OpenVersion
 from .rows import HeadDecoder, head_decoder
@@ -423,8 +423,7 @@ class ObjectEngine:
             updated = await self._copy_in_place(store, key, source, attrs)
             if updated is not None:
                 return updated
-        keep = not source.parts or source.checksum_type == "FULL_OBJECT"
-        checksums = source.checksums if keep else {}
+        checksums = copied_checksums(source)
         sums = None
         if source.data is not None and source.size <= self.inline_max_bytes:
             blob_id, size, md5, data = "", source.size, source.etag, source.data

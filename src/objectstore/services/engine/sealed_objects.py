@@ -12,6 +12,7 @@ from anyio.to_thread import run_sync
 from ...domain.models import ObjectStore, ObjectVersion
 from ...storage.blobs import BlobStore
 from ..crypto import TamperedError
+from .integrity import copied_checksums
 from .sse import KMS, Sealing, SseRequest, copy_sealed, plan, read_sealed, sealed_doc, stream_sealed
 from .transfer import Payload, receive_blob, receive_inline
 from .values import SMALL_BODY, Attributes, Conditions, DamagedObject, ObjectBody
@@ -57,8 +58,7 @@ async def copy(eng: ObjectEngine, store: ObjectStore, key: str, source: ObjectVe
     src = await run_sync(eng.open_key, source, source_key)
     dest = None if attrs.encryption is None \
         else await sealing_for(eng, store, key, attrs.encryption)
-    keep = not source.parts or source.checksum_type == "FULL_OBJECT"
-    checksums = source.checksums if keep else {}
+    checksums = copied_checksums(source)
     try:
         blob_id, size, md5, data = await run_sync(
             copy_sealed, blobs, source, src, 0, source.size - 1, dest, 0, None,
