@@ -298,7 +298,7 @@ def test_lifecycle_expiry_never_removes_a_version_written_meanwhile(pg_cluster, 
         old = srv.services.objects.head_sync(store.id, "k")
         new = ObjectEngine.new_version(store, "k", Attributes(), blob_id="", size=3,
                                         etag=hashlib.md5(b"new").hexdigest(),  # noqa: S324
-                                        checksums={}, checksum_type=None, data=b"new")
+                                        checksums={}, data=b"new")
         result: list[int] = []
         with srv.services.engine.connect() as conn:
             tx = conn.begin()

@@ -355,14 +355,16 @@ class ObjectEngine:
         checksums = payload.checksums
         new = self.new_version(store, key, attrs, blob_id=blob_id, size=payload.size,
                                 etag=payload.md5_hex, checksums=checksums,
-                                checksum_type="FULL_OBJECT" if checksums else None, data=data,
+                                data=data,
                                 blocks=sums.packed() if sums is not None else None)
         return await self.install(store, new, cond, blob_id, event)
 
     @staticmethod
-    def new_version(store: ObjectStore, key: str, attrs: Attributes, **fields: Any
-                     ) -> ObjectVersion:
+    def new_version(store: ObjectStore, key: str, attrs: Attributes, *,
+                    checksums: dict[str, str] | None = None, **fields: Any) -> ObjectVersion:
+        """A new single-part version: its ``checksums`` (if any) describe the whole object."""
         return ObjectVersion(
+            checksums=checksums or {}, checksum_type="FULL_OBJECT" if checksums else None,
             store_id=store.id, key=key, last_modified=datetime.now(UTC),
             content_type=attrs.content_type, headers=attrs.headers,
             user_meta=attrs.user_meta, acl=attrs.acl, grants=attrs.grants, tags=attrs.tags,
@@ -437,7 +439,7 @@ class ObjectEngine:
                                     "its checksum); it cannot be copied.") from exc
         new = self.new_version(store, key, attrs, blob_id=blob_id, size=size, etag=md5,
                                 checksums=checksums,
-                                checksum_type="FULL_OBJECT" if checksums else None, data=data,
+                                data=data,
                                 blocks=sums.packed() if sums is not None else None)
         return await self.install(store, new, cond, blob_id, "Copy")
 

@@ -45,7 +45,7 @@ async def put(eng: ObjectEngine, store: ObjectStore, key: str, attrs: Attributes
     checksums = payload.checksums
     new = eng.new_version(store, key, attrs, blob_id=blob_id, size=payload.size,
                           etag=sealing.etag(payload.md5_hex), checksums=checksums,
-                          checksum_type="FULL_OBJECT" if checksums else None, data=data,
+                          data=data,
                           sse=sealed_doc(sealing))
     return await eng.install(store, new, cond, blob_id, event)
 
@@ -69,7 +69,7 @@ async def copy(eng: ObjectEngine, store: ObjectStore, key: str, source: ObjectVe
     new = eng.new_version(store, key, attrs, blob_id=blob_id, size=size,
                           etag=dest.etag(md5) if dest is not None else md5,
                           checksums=checksums,
-                          checksum_type="FULL_OBJECT" if checksums else None, data=data,
+                          data=data,
                           sse=sealed_doc(dest) if dest is not None else None)
     return await eng.install(store, new, cond, blob_id, "Copy")
 
